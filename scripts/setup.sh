@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of caflens on Debian bookworm.
+# Idempotent: installs only what is missing and prints nothing when all is there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libcaf-dev libssl-dev           # CAF 0.17.6: core, io, openssl
+  nlohmann-json3-dev              # JSON everywhere
+  libcurl4-openssl-dev            # LLM providers, exporters
+  libcpp-httplib-dev              # HTTP servers (mock providers, dashboard)
+  liblua5.4-dev                   # operator sandbox
+  libsqlite3-dev                  # store
+  libbenchmark-dev                # benchmarks (optional build)
+  erlang-nox                      # differential supervision tests against OTP
+  python3                         # LLM wire kit replay server
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
