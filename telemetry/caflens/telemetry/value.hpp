@@ -139,6 +139,11 @@ struct meta_entry {
   telemetry::value value;
 };
 
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+
 /// A read-only view of measurements (like `std::span`). Valid as long as the
 /// storage it was made from; `execute` arguments live for the whole call.
 class measurements {
@@ -236,5 +241,9 @@ private:
   const meta_entry* data_ = nullptr;
   size_t size_ = 0;
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC diagnostic pop
+#endif
 
 } // namespace caflens::telemetry

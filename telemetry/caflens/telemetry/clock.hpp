@@ -1,0 +1,47 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace caflens::telemetry {
+
+/// A source of monotonic nanoseconds for time windows. Implementations are
+/// thread-safe.
+class clock {
+public:
+  virtual ~clock();
+
+  virtual int64_t now_ns() const noexcept = 0;
+
+  /// CLOCK_MONOTONIC_COARSE: a few ns per read, millisecond resolution;
+  /// plenty for windows of seconds. The default of windowed metrics.
+  static const clock& coarse() noexcept;
+
+  /// std::chrono::steady_clock.
+  static const clock& steady() noexcept;
+};
+
+/// A clock that moves only when told (tests, simulations). Thread-safe.
+class manual_clock final : public clock {
+public:
+  explicit manual_clock(int64_t start_ns = 0) : now_(start_ns) {
+  }
+
+  int64_t now_ns() const noexcept override {
+    return now_.load(std::memory_order_acquire);
+  }
+
+  void advance(std::chrono::nanoseconds d) noexcept {
+    now_.fetch_add(d.count(), std::memory_order_acq_rel);
+  }
+
+  void set(int64_t ns) noexcept {
+    now_.store(ns, std::memory_order_release);
+  }
+
+private:
+  std::atomic<int64_t> now_;
+};
+
+} // namespace caflens::telemetry

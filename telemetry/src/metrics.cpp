@@ -1,0 +1,435 @@
+#include "caflens/telemetry/metrics.hpp"
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "caflens/telemetry/bus.hpp"
+#include "caflens/telemetry/detail/hazard_pointer.hpp"
+#include "caflens/telemetry/telemetry_errc.hpp"
+
+namespace caflens::telemetry {
+
+std::string_view to_string(metric_kind x) noexcept {
+  switch (x) {
+    case metric_kind::counter:
+      return "counter";
+    case metric_kind::sum:
+      return "sum";
+    case metric_kind::last_value:
+      return "last_value";
+    case metric_kind::distribution:
+      return "distribution";
+  }
+  return "unknown";
+}
+
+namespace {
+
+metric_definition make_def(std::string name, metric_kind kind,
+                           event_name event, std::string measurement,
+                           std::vector<std::string> tags) {
+  metric_definition def;
+  def.name = std::move(name);
+  def.kind = kind;
+  def.event = std::move(event);
+  def.measurement = std::move(measurement);
+  def.tags = std::move(tags);
+  return def;
+}
+
+constexpr size_t max_tags = 8;
+constexpr std::string_view overflow_tag = "__overflow__";
+
+// Text of a tag value without allocation (numbers into `buf`); JSON values
+// are dumped into `spill`.
+std::string_view tag_text(const value* v, char (&buf)[32], std::string& spill) {
+  if (v == nullptr)
+    return {};
+  switch (v->type()) {
+    case value::kind::null:
+      return {};
+    case value::kind::boolean:
+      return v->as_bool() ? "true" : "false";
+    case value::kind::string:
+      return v->as_string();
+    case value::kind::integer: {
+      auto r = std::to_chars(buf, buf + sizeof(buf), *v->as_int());
+      return {buf, static_cast<size_t>(r.ptr - buf)};
+    }
+    case value::kind::unsigned_integer:
+    case value::kind::floating: {
+      if (v->type() == value::kind::floating) {
+        auto r = std::to_chars(buf, buf + sizeof(buf), *v->as_double());
+        return {buf, static_cast<size_t>(r.ptr - buf)};
+      }
+      auto u = static_cast<uint64_t>(*v->as_int());
+      auto r = std::to_chars(buf, buf + sizeof(buf), u);
+      return {buf, static_cast<size_t>(r.ptr - buf)};
+    }
+    case value::kind::json:
+      spill = v->as_json()->dump();
+      return spill;
+  }
+  return {};
+}
+
+uint64_t hash_texts(const std::string_view* xs, size_t n) noexcept {
+  uint64_t h = 1469598103934665603ULL; // FNV-1a
+  for (size_t i = 0; i < n; ++i) {
+    for (unsigned char c : xs[i]) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff; // separator
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+struct series {
+  uint64_t hash = 0;
+  std::vector<std::string> tag_values;
+  bool overflow = false;
+  std::atomic<uint64_t> updates{0};
+  std::atomic<double> value{0};
+  std::unique_ptr<windowed_sketch> dist;
+};
+
+/// Immutable open-addressing table of series (copy-on-write).
+struct series_table {
+  std::vector<series*> slots; // size is a power of two, at most half full
+};
+
+} // namespace
+
+metric_definition metric_definition::counter(std::string name,
+                                             event_name event,
+                                             std::vector<std::string> tags) {
+  return make_def(std::move(name), metric_kind::counter, std::move(event), {},
+                  std::move(tags));
+}
+
+metric_definition metric_definition::sum(std::string name, event_name event,
+                                         std::string measurement,
+                                         std::vector<std::string> tags) {
+  return make_def(std::move(name), metric_kind::sum, std::move(event),
+                  std::move(measurement), std::move(tags));
+}
+
+metric_definition
+metric_definition::last_value(std::string name, event_name event,
+                              std::string measurement,
+                              std::vector<std::string> tags) {
+  return make_def(std::move(name), metric_kind::last_value, std::move(event),
+                  std::move(measurement), std::move(tags));
+}
+
+metric_definition
+metric_definition::distribution(std::string name, event_name event,
+                                std::string measurement,
+                                std::vector<std::string> tags) {
+  return make_def(std::move(name), metric_kind::distribution, std::move(event),
+                  std::move(measurement), std::move(tags));
+}
+
+namespace {
+
+/// One attached metric. Shared with its bus handler, so it outlives any
+/// `execute` still running the handler after `remove`.
+class metric_state {
+public:
+  metric_state(metric_definition def, const clock& clk, bus& b)
+    : def_(std::move(def)), clock_(&clk), bus_(&b) {
+    if (def_.tags.empty())
+      single_ = make_series(0, {}, false);
+  }
+
+  ~metric_state() {
+    delete table_.exchange(nullptr);
+  }
+
+  const metric_definition& def() const noexcept {
+    return def_;
+  }
+
+  void record(const measurements& m, const metadata& md) noexcept {
+    double x = 0;
+    if (def_.kind != metric_kind::counter) {
+      auto v = m.find(def_.measurement);
+      if (!v)
+        return; // the event does not carry this measurement
+      x = *v;
+    }
+    auto* s = single_ != nullptr ? single_ : find_series(md);
+    if (s == nullptr)
+      return;
+    switch (def_.kind) {
+      case metric_kind::counter:
+        s->updates.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case metric_kind::sum:
+        s->value.fetch_add(x, std::memory_order_relaxed);
+        s->updates.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case metric_kind::last_value:
+        s->value.store(x, std::memory_order_relaxed);
+        s->updates.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case metric_kind::distribution:
+        s->dist->add(x);
+        break;
+    }
+  }
+
+  metric_value collect(std::chrono::nanoseconds window) const {
+    metric_value result;
+    result.definition = def_;
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& s : owned_) {
+      series_value sv;
+      for (size_t i = 0; i < def_.tags.size(); ++i)
+        sv.tags.emplace_back(def_.tags[i], s->tag_values[i]);
+      sv.overflow = s->overflow;
+      if (def_.kind == metric_kind::distribution) {
+        auto sk = window.count() > 0 ? s->dist->window(window)
+                                     : s->dist->total();
+        sv.updates = sk.count();
+        sv.value = sk.stats().sum();
+        sv.distribution = std::move(sk);
+      } else {
+        sv.updates = s->updates.load(std::memory_order_relaxed);
+        sv.value = def_.kind == metric_kind::counter
+                     ? static_cast<double>(sv.updates)
+                     : s->value.load(std::memory_order_relaxed);
+      }
+      result.series.push_back(std::move(sv));
+    }
+    return result;
+  }
+
+private:
+  series* make_series(uint64_t hash, std::vector<std::string> tags,
+                      bool overflow) {
+    auto s = std::make_unique<series>();
+    s->hash = hash;
+    s->tag_values = std::move(tags);
+    s->overflow = overflow;
+    if (def_.kind == metric_kind::distribution)
+      s->dist = std::make_unique<windowed_sketch>(def_.sketch, def_.window,
+                                                  *clock_);
+    owned_.push_back(std::move(s));
+    return owned_.back().get();
+  }
+
+  series* find_series(const metadata& md) noexcept {
+    auto n = def_.tags.size();
+    std::array<std::string_view, max_tags> texts;
+    char bufs[max_tags][32];
+    std::string spill[max_tags];
+    for (size_t i = 0; i < n; ++i)
+      texts[i] = tag_text(md.find(def_.tags[i]), bufs[i], spill[i]);
+    auto h = hash_texts(texts.data(), n);
+    {
+      detail::hazard_guard<series_table> g{table_};
+      if (auto* found = lookup(g.get(), h, texts.data(), n))
+        return found;
+    }
+    try {
+      return insert(h, texts.data(), n);
+    } catch (...) {
+      return nullptr; // out of memory: drop the sample
+    }
+  }
+
+  static series* lookup(const series_table* t, uint64_t h,
+                        const std::string_view* texts, size_t n) noexcept {
+    if (t == nullptr)
+      return nullptr;
+    auto mask = t->slots.size() - 1;
+    for (auto i = h & mask;; i = (i + 1) & mask) {
+      auto* s = t->slots[i];
+      if (s == nullptr)
+        return nullptr;
+      if (s->hash == h && equal(*s, texts, n))
+        return s;
+    }
+  }
+
+  static bool equal(const series& s, const std::string_view* texts,
+                    size_t n) noexcept {
+    for (size_t i = 0; i < n; ++i)
+      if (s.tag_values[i] != texts[i])
+        return false;
+    return true;
+  }
+
+  series* insert(uint64_t h, const std::string_view* texts, size_t n) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto* current = table_.load(std::memory_order_acquire);
+    if (auto* found = lookup(current, h, texts, n))
+      return found;
+    if (count_ >= def_.max_series) {
+      if (overflow_ == nullptr) {
+        overflow_ = make_series(
+          0, std::vector<std::string>(n, std::string{overflow_tag}), true);
+        bus_->execute(event_name{"caflens", "telemetry", "metric", "overflow"},
+                      {{"system_time",
+                        static_cast<double>(bus::system_time())}},
+                      {{"metric", def_.name},
+                       {"max_series", def_.max_series}});
+      }
+      return overflow_;
+    }
+    std::vector<std::string> tags;
+    for (size_t i = 0; i < n; ++i)
+      tags.emplace_back(texts[i]);
+    auto* s = make_series(h, std::move(tags), false);
+    ++count_;
+    // Rebuild the table at most half full.
+    size_t cap = 16;
+    while (cap < 2 * (count_ + 1))
+      cap *= 2;
+    auto next = std::make_unique<series_table>();
+    next->slots.assign(cap, nullptr);
+    for (auto& owned : owned_) {
+      if (owned->overflow)
+        continue;
+      auto mask = cap - 1;
+      auto i = owned->hash & mask;
+      while (next->slots[i] != nullptr)
+        i = (i + 1) & mask;
+      next->slots[i] = owned.get();
+    }
+    detail::publish(table_, next.release());
+    return s;
+  }
+
+  metric_definition def_;
+  const clock* clock_;
+  bus* bus_;
+  mutable std::mutex mtx_;
+  std::deque<std::unique_ptr<series>> owned_;
+  std::atomic<series_table*> table_{nullptr};
+  series* single_ = nullptr;
+  series* overflow_ = nullptr;
+  size_t count_ = 0;
+};
+
+std::string handler_id_for(std::string_view name) {
+  return "caflens.metrics." + std::string{name};
+}
+
+} // namespace
+
+struct metric_registry::impl {
+  bus* b;
+  const clock* clk;
+  mutable std::mutex mtx;
+  std::map<std::string, std::shared_ptr<metric_state>, std::less<>> metrics;
+};
+
+metric_registry::metric_registry(bus& b, const clock& clk)
+  : impl_(std::make_unique<impl>()) {
+  impl_->b = &b;
+  impl_->clk = &clk;
+}
+
+metric_registry::metric_registry() : metric_registry(bus::global()) {
+}
+
+metric_registry::~metric_registry() {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  for (auto& [name, state] : impl_->metrics)
+    impl_->b->detach(handler_id_for(name));
+}
+
+caf::error metric_registry::add(metric_definition def) {
+  if (def.name.empty())
+    return make_error(telemetry_errc::invalid_metric, "metric has no name");
+  if (def.kind != metric_kind::counter && def.measurement.empty())
+    return make_error(telemetry_errc::invalid_metric,
+                      "metric '" + def.name + "' of kind "
+                        + std::string{to_string(def.kind)}
+                        + " needs a measurement");
+  if (def.tags.size() > max_tags)
+    return make_error(telemetry_errc::invalid_metric,
+                      "metric '" + def.name + "' has "
+                        + std::to_string(def.tags.size())
+                        + " tags; at most 8 are allowed");
+  if (def.max_series == 0)
+    return make_error(telemetry_errc::invalid_metric,
+                      "metric '" + def.name + "' has max_series 0");
+  if (!def.event.valid())
+    return make_error(telemetry_errc::invalid_event_name,
+                      "metric '" + def.name + "': event name '"
+                        + def.event.str() + "' is not valid");
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (impl_->metrics.count(def.name) > 0)
+    return make_error(telemetry_errc::already_exists,
+                      "a metric named '" + def.name + "' exists already");
+  auto state = std::make_shared<metric_state>(def, *impl_->clk, *impl_->b);
+  auto err = impl_->b->attach(
+    handler_id_for(def.name), def.event,
+    [state](const event_name&, const measurements& m, const metadata& md,
+            const std::any&) { state->record(m, md); });
+  if (err)
+    return err;
+  impl_->metrics.emplace(def.name, std::move(state));
+  return caf::none;
+}
+
+caf::error metric_registry::remove(std::string_view name) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto i = impl_->metrics.find(name);
+  if (i == impl_->metrics.end())
+    return make_error(telemetry_errc::not_found,
+                      "no metric named '" + std::string{name} + "'");
+  impl_->b->detach(handler_id_for(name));
+  impl_->metrics.erase(i);
+  return caf::none;
+}
+
+std::vector<std::string> metric_registry::names() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  std::vector<std::string> result;
+  for (auto& [name, state] : impl_->metrics)
+    result.push_back(name);
+  return result;
+}
+
+caf::expected<metric_value>
+metric_registry::collect(std::string_view name,
+                         std::chrono::nanoseconds window) const {
+  std::shared_ptr<metric_state> state;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto i = impl_->metrics.find(name);
+    if (i == impl_->metrics.end())
+      return make_error(telemetry_errc::not_found,
+                        "no metric named '" + std::string{name} + "'");
+    state = i->second;
+  }
+  return state->collect(window);
+}
+
+std::vector<metric_value>
+metric_registry::collect_all(std::chrono::nanoseconds window) const {
+  std::vector<std::shared_ptr<metric_state>> states;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (auto& [name, state] : impl_->metrics)
+      states.push_back(state);
+  }
+  std::vector<metric_value> result;
+  for (auto& s : states)
+    result.push_back(s->collect(window));
+  return result;
+}
+
+} // namespace caflens::telemetry
