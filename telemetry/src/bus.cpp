@@ -54,8 +54,10 @@ struct bus_state {
     delete table.exchange(nullptr);
   }
 
-  event_slot* find(const std::string& dotted) const noexcept {
+  event_slot* find(const std::string& dotted) noexcept {
     hazard_guard<slot_table> g{table};
+    if (g.overflow())
+      dropped.fetch_add(1, std::memory_order_relaxed);
     if (g.get() == nullptr)
       return nullptr;
     auto i = g->by_name.find(dotted);

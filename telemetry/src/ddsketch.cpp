@@ -151,6 +151,10 @@ double ddsketch::quantile(double q) const noexcept {
   if (n == 0 || std::isnan(q))
     return std::numeric_limits<double>::quiet_NaN();
   q = std::clamp(q, 0.0, 1.0);
+  if (q == 0.0)
+    return stats_.min(); // tracked exactly
+  if (q == 1.0)
+    return stats_.max();
   // The bucket holding the sample of rank floor(q * (n - 1)) (0-based).
   auto rank = static_cast<uint64_t>(q * static_cast<double>(n - 1));
   auto clamp = [&](double v) {

@@ -159,7 +159,8 @@ public:
   caf::error merge(const ddsketch& other);
 
   /// The value at quantile `q` in [0, 1] (the sample of rank
-  /// floor(q * (count - 1)) within the relative error). NaN when empty.
+  /// floor(q * (count - 1)) within the relative error; q = 0 and q = 1 give
+  /// the exact min and max). NaN when empty.
   double quantile(double q) const noexcept;
 
   uint64_t count() const noexcept {

@@ -1,0 +1,173 @@
+#define CAF_SUITE telemetry.metrics
+#include "caf/test/unit_test.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "caflens/telemetry/bus.hpp"
+#include "caflens/telemetry/metrics.hpp"
+#include "caflens/telemetry/telemetry_errc.hpp"
+
+using namespace caflens::telemetry;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  bus b;
+  manual_clock clk{1'000'000'000'000};
+  metric_registry reg{b, clk};
+  event_name stop{"app", "request", "stop"};
+
+  void request(std::string_view route, int status, double duration) {
+    b.execute(stop, {{"duration", duration}},
+              {{"route", route}, {"status", status}});
+  }
+
+  const series_value* find(const metric_value& mv, std::string_view route) {
+    for (auto& s : mv.series)
+      if (!s.tags.empty() && s.tags[0].second == route)
+        return &s;
+    return nullptr;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(metrics_tests, fixture)
+
+CAF_TEST(counter sum and last value per tag set) {
+  CAF_REQUIRE(!reg.add(metric_definition::counter("requests", stop,
+                                                  {"route"})));
+  CAF_REQUIRE(!reg.add(metric_definition::sum("time", stop, "duration",
+                                              {"route"})));
+  CAF_REQUIRE(!reg.add(metric_definition::last_value("last", stop,
+                                                     "duration")));
+  request("/a", 200, 10);
+  request("/a", 500, 20);
+  request("/b", 200, 5);
+  auto count = reg.collect("requests");
+  CAF_REQUIRE(count);
+  CAF_REQUIRE_EQUAL(count->series.size(), 2u);
+  CAF_CHECK_EQUAL(find(*count, "/a")->value, 2.0);
+  CAF_CHECK_EQUAL(find(*count, "/b")->value, 1.0);
+  auto time = reg.collect("time");
+  CAF_CHECK_EQUAL(find(*time, "/a")->value, 30.0);
+  auto last = reg.collect("last");
+  CAF_REQUIRE_EQUAL(last->series.size(), 1u);
+  CAF_CHECK_EQUAL(last->series[0].value, 5.0);
+  CAF_CHECK_EQUAL(last->series[0].updates, 3u);
+}
+
+CAF_TEST(integer and boolean tags form distinct series) {
+  CAF_REQUIRE(!reg.add(metric_definition::counter("by_status", stop,
+                                                  {"status"})));
+  request("/a", 200, 1);
+  request("/a", 200, 1);
+  request("/a", 500, 1);
+  auto mv = reg.collect("by_status");
+  CAF_REQUIRE_EQUAL(mv->series.size(), 2u);
+  for (auto& s : mv->series) {
+    if (s.tags[0].second == "200")
+      CAF_CHECK_EQUAL(s.value, 2.0);
+    else
+      CAF_CHECK_EQUAL(s.tags[0].second, "500");
+  }
+}
+
+CAF_TEST(distributions answer quantiles over windows) {
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("latency", stop,
+                                                       "duration",
+                                                       {"route"})));
+  for (int i = 1; i <= 1000; ++i)
+    request("/a", 200, i);
+  clk.advance(10min);
+  for (int i = 1; i <= 100; ++i)
+    request("/a", 200, 10000);
+  auto recent = reg.collect("latency", 1min);
+  CAF_REQUIRE(recent);
+  auto* s = find(*recent, "/a");
+  CAF_REQUIRE(s && s->distribution);
+  CAF_CHECK_EQUAL(s->distribution->count(), 100u);
+  CAF_CHECK_EQUAL(s->distribution->quantile(0.5), 10000.0);
+  auto all = reg.collect("latency");
+  auto* t = find(*all, "/a");
+  CAF_CHECK_EQUAL(t->distribution->count(), 1100u);
+  auto p50 = t->distribution->quantile(0.5);
+  CAF_CHECK(std::fabs(p50 - 550) <= 5.5 + 1e-9);
+}
+
+CAF_TEST(events without the measurement are ignored) {
+  CAF_REQUIRE(!reg.add(metric_definition::sum("time", stop, "duration")));
+  b.execute(stop, {{"other", 1.0}});
+  auto mv = reg.collect("time");
+  CAF_CHECK_EQUAL(mv->series[0].updates, 0u);
+}
+
+CAF_TEST(the cardinality cap folds extra tag sets into one overflow series) {
+  auto def = metric_definition::counter("capped", stop, {"route"});
+  def.max_series = 3;
+  CAF_REQUIRE(!reg.add(def));
+  int overflow_events = 0;
+  CAF_REQUIRE(!b.attach("ov", {"caflens", "telemetry", "metric", "overflow"},
+                        [&](auto&, auto&, auto&, auto&) {
+                          ++overflow_events;
+                        }));
+  for (int i = 0; i < 100; ++i)
+    request("/r" + std::to_string(i), 200, 1);
+  request("/r0", 200, 1);
+  auto mv = reg.collect("capped");
+  CAF_REQUIRE_EQUAL(mv->series.size(), 4u);
+  double total = 0;
+  const series_value* overflow = nullptr;
+  for (auto& s : mv->series) {
+    total += s.value;
+    if (s.overflow)
+      overflow = &s;
+  }
+  CAF_CHECK_EQUAL(total, 101.0);
+  CAF_REQUIRE(overflow != nullptr);
+  CAF_CHECK_EQUAL(overflow->value, 97.0);
+  CAF_CHECK_EQUAL(overflow->tags[0].second, "__overflow__");
+  CAF_CHECK_EQUAL(find(*mv, "/r0")->value, 2.0);
+  CAF_CHECK_EQUAL(overflow_events, 1);
+}
+
+CAF_TEST(invalid definitions are rejected with clear errors) {
+  CAF_CHECK_EQUAL(reg.add(metric_definition::sum("s", stop, "")),
+                  telemetry_errc::invalid_metric);
+  CAF_CHECK_EQUAL(reg.add(metric_definition::counter("", stop)),
+                  telemetry_errc::invalid_metric);
+  CAF_CHECK_EQUAL(reg.add(metric_definition::counter("c", event_name{})),
+                  telemetry_errc::invalid_event_name);
+  CAF_CHECK_EQUAL(reg.add(metric_definition::counter(
+                    "t", stop, {"1", "2", "3", "4", "5", "6", "7", "8", "9"})),
+                  telemetry_errc::invalid_metric);
+  CAF_REQUIRE(!reg.add(metric_definition::counter("c", stop)));
+  auto err = reg.add(metric_definition::counter("c", stop));
+  CAF_CHECK_EQUAL(err, telemetry_errc::already_exists);
+  CAF_CHECK(caflens::render_error(err).find("'c'") != std::string::npos);
+  CAF_CHECK_EQUAL(reg.collect("nope").error(), telemetry_errc::not_found);
+}
+
+CAF_TEST(remove detaches the metric) {
+  CAF_REQUIRE(!reg.add(metric_definition::counter("c", stop)));
+  CAF_CHECK_EQUAL(b.list_handlers(stop).size(), 1u);
+  CAF_REQUIRE(!reg.remove("c"));
+  CAF_CHECK(b.list_handlers(stop).empty());
+  CAF_CHECK(reg.names().empty());
+  CAF_CHECK_EQUAL(reg.remove("c"), telemetry_errc::not_found);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(destroying a registry detaches its handlers) {
+  bus b;
+  {
+    metric_registry reg{b};
+    CAF_REQUIRE(!reg.add(metric_definition::counter("c", {"x"})));
+    CAF_CHECK_EQUAL(b.list_handlers().size(), 1u);
+  }
+  CAF_CHECK(b.list_handlers().empty());
+  b.execute(event_name{"x"}, {}); // nothing left to call
+}
