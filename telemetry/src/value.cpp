@@ -68,8 +68,14 @@ std::string value::to_string() const {
 
 nlohmann::json measurements::to_json() const {
   auto result = nlohmann::json::object();
-  for (auto& x : *this)
-    result[std::string{x.key}] = x.value;
+  for (auto& x : *this) {
+    // Integral values (times, counts) read better as integers.
+    auto v = x.value;
+    if (std::isfinite(v) && v == std::trunc(v) && std::fabs(v) < 9.2e18)
+      result[std::string{x.key}] = static_cast<int64_t>(v);
+    else
+      result[std::string{x.key}] = v;
+  }
   return result;
 }
 

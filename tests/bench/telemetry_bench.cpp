@@ -1,0 +1,138 @@
+// Telemetry hot paths: execute with 0/1/8 handlers, into a distribution
+// metric, and sketch inserts; each from 1 and 2 threads.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "caflens/telemetry/bus.hpp"
+#include "caflens/telemetry/concurrent_sketch.hpp"
+#include "caflens/telemetry/ddsketch.hpp"
+#include "caflens/telemetry/metrics.hpp"
+
+using namespace caflens::telemetry;
+
+namespace {
+
+bus& bench_bus() {
+  static bus b;
+  return b;
+}
+
+std::vector<double> samples() {
+  std::mt19937_64 g{42};
+  std::lognormal_distribution<double> d{12, 1.5}; // ns-scale latencies
+  std::vector<double> xs(4096);
+  for (auto& x : xs)
+    x = d(g);
+  return xs;
+}
+
+// Handlers attached for the whole run of a benchmark; thread 0 sets them up.
+void attach_counters(const event_name& name, int n) {
+  for (int i = 0; i < n; ++i)
+    bench_bus().attach("h" + std::to_string(i), name,
+                       [](auto&, const measurements& m, auto&, auto&) {
+                         benchmark::DoNotOptimize(m.size());
+                       });
+}
+
+void detach_counters(int n) {
+  for (int i = 0; i < n; ++i)
+    bench_bus().detach("h" + std::to_string(i));
+}
+
+void BM_execute_handlers(benchmark::State& state) {
+  static const event_name name{"bench", "execute"};
+  auto n = static_cast<int>(state.range(0));
+  if (state.thread_index() == 0)
+    attach_counters(name, n);
+  auto e = bench_bus().intern(name);
+  double x = 1;
+  for (auto _ : state) {
+    bench_bus().execute(e, {{"duration", x}}, {{"route", "/upload"}});
+    x += 1;
+  }
+  if (state.thread_index() == 0)
+    detach_counters(n);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_execute_handlers)->Arg(0)->Arg(1)->Arg(8)->Threads(1)->Threads(2)
+  ->UseRealTime();
+
+void BM_execute_by_name_no_handler(benchmark::State& state) {
+  static const event_name name{"bench", "by_name"};
+  bench_bus().intern(name);
+  for (auto _ : state)
+    bench_bus().execute(name, {{"duration", 1.0}});
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_execute_by_name_no_handler)->Threads(1)->Threads(2)
+  ->UseRealTime();
+
+void BM_execute_distribution(benchmark::State& state) {
+  static const event_name name{"bench", "dist"};
+  static metric_registry* reg = nullptr;
+  if (state.thread_index() == 0) {
+    reg = new metric_registry{bench_bus()};
+    auto def = metric_definition::distribution("latency", name, "duration");
+    if (state.range(0) == 1)
+      def.tags = {"route"};
+    reg->add(def);
+  }
+  auto e = bench_bus().intern(name);
+  auto xs = samples();
+  size_t i = 0;
+  for (auto _ : state) {
+    bench_bus().execute(e, {{"duration", xs[i++ & 4095]}},
+                        {{"route", "/upload"}});
+  }
+  if (state.thread_index() == 0) {
+    delete reg;
+    reg = nullptr;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_execute_distribution)->ArgName("tagged")->Arg(0)->Arg(1)
+  ->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_ddsketch_add(benchmark::State& state) {
+  ddsketch sk;
+  auto xs = samples();
+  size_t i = 0;
+  for (auto _ : state)
+    sk.add(xs[i++ & 4095]);
+  benchmark::DoNotOptimize(sk.count());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ddsketch_add);
+
+void BM_concurrent_sketch_add(benchmark::State& state) {
+  static concurrent_sketch* sk = nullptr;
+  if (state.thread_index() == 0)
+    sk = new concurrent_sketch;
+  auto xs = samples();
+  size_t i = 0;
+  for (auto _ : state)
+    sk->add(xs[i++ & 4095]);
+  if (state.thread_index() == 0) {
+    delete sk;
+    sk = nullptr;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_concurrent_sketch_add)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_ddsketch_quantile(benchmark::State& state) {
+  ddsketch sk;
+  for (auto x : samples())
+    sk.add(x);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(sk.quantile(0.99));
+}
+BENCHMARK(BM_ddsketch_quantile);
+
+} // namespace
+
+BENCHMARK_MAIN();
