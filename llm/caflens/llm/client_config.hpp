@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "caf/error.hpp"
+#include "caf/expected.hpp"
+
+#include "caflens/llm/circuit_breaker.hpp"
+#include "caflens/llm/retry_policy.hpp"
+
+namespace caflens::llm {
+
+/// The wire protocol a client speaks.
+enum class provider_kind : uint8_t {
+  /// Anthropic Messages API (`POST {base}/v1/messages`, x-api-key).
+  anthropic,
+  /// OpenAI-compatible Chat Completions (`POST {base}/chat/completions`,
+  /// Bearer key): OpenAI, Ollama, vLLM, llama.cpp, OpenRouter.
+  openai_compatible,
+};
+
+std::string_view to_string(provider_kind x) noexcept;
+
+/// Parses "anthropic", or "openai" and its compatible servers ("ollama",
+/// "vllm", "llamacpp", "llama.cpp", "openrouter", "openai_compatible").
+caf::expected<provider_kind> parse_provider_kind(std::string_view x);
+
+/// Everything one client needs. A value type.
+struct client_config {
+  /// Unique name in the registry ("primary", "local-ollama").
+  std::string name;
+  provider_kind provider = provider_kind::anthropic;
+  /// Anthropic: "https://api.anthropic.com" (the client appends
+  /// "/v1/messages"); OpenAI-compatible: "https://api.openai.com/v1",
+  /// "http://localhost:11434/v1" (the client appends "/chat/completions").
+  std::string base_url;
+  std::string model;
+  /// The NAME of the environment variable that holds the API key (read at
+  /// call time, never stored). Empty: no key is sent (local servers).
+  std::string api_key_env;
+  std::chrono::milliseconds connect_timeout{10000};
+  /// Time allowed for the response once connected (curl's total timeout is
+  /// connect + read).
+  std::chrono::milliseconds read_timeout{120000};
+  int max_tokens = 2048;
+  std::optional<double> temperature;
+  /// Prices in USD per million tokens; cache reads cost
+  /// `price_cache_read_per_million` when set, else the input price.
+  double price_input_per_million = 0;
+  double price_output_per_million = 0;
+  std::optional<double> price_cache_read_per_million;
+  /// Anthropic only: the `anthropic-version` header.
+  std::string anthropic_version = "2023-06-01";
+  retry_policy retry;
+  circuit_breaker_config breaker;
+
+  /// Checks every field; the error names the key and the bad value.
+  caf::error validate() const;
+
+  /// The endpoint URL for this provider.
+  std::string endpoint() const;
+};
+
+} // namespace caflens::llm

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "caf/expected.hpp"
+
+namespace caflens::llm {
+
+using http_header = std::pair<std::string, std::string>;
+
+/// One POST request.
+struct http_request {
+  std::string url;
+  std::vector<http_header> headers;
+  std::string body;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds read_timeout{120000};
+};
+
+/// One response; header names are lower case.
+struct http_response {
+  int status = 0;
+  std::vector<http_header> headers;
+  std::string body;
+
+  /// The first header named `name` (lower case).
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+/// Sends HTTP requests. Transport failures come back as `connection_failed`,
+/// `timeout` or `transport_error` with curl's code and text in the context.
+/// Implementations are thread-safe.
+class http_transport {
+public:
+  virtual ~http_transport();
+
+  virtual caf::expected<http_response> post(const http_request& req) = 0;
+
+  /// The libcurl transport (one easy handle per request).
+  static std::shared_ptr<http_transport> make_curl();
+};
+
+} // namespace caflens::llm

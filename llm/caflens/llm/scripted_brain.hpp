@@ -1,0 +1,41 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "caflens/llm/brain.hpp"
+#include "caflens/llm/recording.hpp"
+
+namespace caflens::llm {
+
+/// Replays a fixed sequence of tool calls (tests, and replaying a stored
+/// investigation). Each call is appended to the conversation as an assistant
+/// turn, so the loop answers it exactly as with a real model. Calls without
+/// an id get `scripted_<n>`. Errors: `script_exhausted` after the last call,
+/// `invalid_tool_call` for a call whose tool is not offered. Not thread-safe.
+class scripted_brain : public brain {
+public:
+  explicit scripted_brain(std::vector<tool_call> script);
+
+  /// The decisions of a recorded investigation, optionally only those of
+  /// `trace_id`.
+  static scripted_brain from_recording(const recording& rec,
+                                       const std::string& trace_id = {});
+
+  caf::expected<tool_call> decide(conversation& conv,
+                                  const tool_set& tools) override;
+
+  std::string_view kind() const noexcept override {
+    return "scripted";
+  }
+
+  size_t remaining() const noexcept {
+    return script_.size() - next_;
+  }
+
+private:
+  std::vector<tool_call> script_;
+  size_t next_ = 0;
+};
+
+} // namespace caflens::llm

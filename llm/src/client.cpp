@@ -1,0 +1,261 @@
+#include "caflens/llm/client.hpp"
+
+#include <cstdlib>
+
+#include "caflens/llm/conversation.hpp"
+#include "caflens/llm/detail/error.hpp"
+#include "caflens/llm/detail/events.hpp"
+#include "caflens/telemetry/bus.hpp"
+
+namespace caflens::llm {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::optional<std::chrono::milliseconds>
+parse_retry_after(const http_response& resp) {
+  if (auto ms = resp.header("retry-after-ms")) {
+    char* end = nullptr;
+    auto val = std::strtod(ms->c_str(), &end);
+    if (end != ms->c_str() && val >= 0)
+      return std::chrono::milliseconds{static_cast<int64_t>(val)};
+  }
+  if (auto secs = resp.header("retry-after")) {
+    char* end = nullptr;
+    auto val = std::strtod(secs->c_str(), &end);
+    if (end != secs->c_str() && val >= 0)
+      return std::chrono::milliseconds{static_cast<int64_t>(val * 1000)};
+    // An HTTP date: we do not trust clocks across hosts; use 1 s.
+    if (!secs->empty())
+      return std::chrono::milliseconds{1000};
+  }
+  return std::nullopt;
+}
+
+std::vector<http_header> kept_headers(const http_response& resp) {
+  std::vector<http_header> result;
+  for (auto& [k, v] : resp.headers)
+    if (k == "content-type" || k == "retry-after" || k == "retry-after-ms"
+        || k == "x-should-retry")
+      result.emplace_back(k, v);
+  return result;
+}
+
+std::string status_reason(const caf::error& err) {
+  if (auto code = llm_code(err))
+    return to_string(*code);
+  return "error";
+}
+
+} // namespace
+
+caf::expected<std::shared_ptr<client>> client::make(client_config cfg,
+                                                    client_services svc) {
+  if (auto err = cfg.validate())
+    return err;
+  if (!svc.transport)
+    svc.transport = http_transport::make_curl();
+  if (!svc.clock)
+    svc.clock = clock::system();
+  if (!svc.redactor)
+    svc.redactor = std::make_shared<redactor>();
+  if (!svc.getenv)
+    svc.getenv = [](const std::string& name) -> std::optional<std::string> {
+      if (auto* val = std::getenv(name.c_str()); val != nullptr && *val != 0)
+        return std::string{val};
+      return std::nullopt;
+    };
+  return std::shared_ptr<client>{new client(std::move(cfg), std::move(svc))};
+}
+
+client::client(client_config cfg, client_services svc)
+  : cfg_(std::move(cfg)),
+    svc_(std::move(svc)),
+    format_(wire_format::make(cfg_.provider)),
+    breaker_(cfg_.name, cfg_.breaker, svc_.clock),
+    rng_(svc_.seed != 0 ? svc_.seed : std::random_device{}()) {
+}
+
+client_totals client::totals() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return totals_;
+}
+
+double client::cost(const usage& u) const noexcept {
+  auto cache_price
+    = cfg_.price_cache_read_per_million.value_or(cfg_.price_input_per_million);
+  return (static_cast<double>(u.input_tokens + u.cache_creation_tokens)
+            * cfg_.price_input_per_million
+          + static_cast<double>(u.cache_read_tokens) * cache_price
+          + static_cast<double>(u.output_tokens)
+              * cfg_.price_output_per_million)
+         / 1e6;
+}
+
+caf::expected<completion> client::complete(const completion_request& req) {
+  auto provider = to_string(cfg_.provider);
+  detail::call_labels labels{req.trace_id, req.iteration, cfg_.name, provider,
+                             cfg_.model};
+  auto span = detail::next_span_id();
+  auto started = telemetry::bus::monotonic_time();
+  size_t context = estimate_tokens(req.system);
+  for (auto& m : req.messages)
+    context += estimate_tokens(m);
+  detail::emit_llm_start(labels, span, static_cast<int64_t>(context), started);
+  int attempts = 0;
+  int retries = 0;
+  caf::expected<completion> result{caf::error{}};
+  try {
+    result = complete_impl(req, attempts, retries);
+  } catch (const std::exception& ex) {
+    result = detail::llm_error(llm_errc::invalid_response,
+                               "client '" + cfg_.name
+                                 + "': unexpected exception: "
+                                 + svc_.redactor->redact(ex.what()));
+  } catch (...) {
+    result = detail::llm_error(llm_errc::invalid_response,
+                               "client '" + cfg_.name
+                                 + "': unexpected exception");
+  }
+  auto duration = telemetry::bus::monotonic_time() - started;
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++totals_.calls;
+  totals_.attempts += attempts;
+  totals_.retries += retries;
+  if (!result) {
+    ++totals_.failures;
+    auto reason = render_error(result.error());
+    detail::emit_llm_exception(labels, span, duration,
+                               status_reason(result.error()), reason);
+    return result;
+  }
+  auto& c = *result;
+  c.client = cfg_.name;
+  c.provider = std::string{provider};
+  if (c.model.empty())
+    c.model = cfg_.model;
+  c.cost_usd = cost(c.usage);
+  c.attempts = attempts;
+  c.retries = retries;
+  c.latency = std::chrono::nanoseconds{duration};
+  totals_.input_tokens += c.usage.prompt_tokens();
+  totals_.output_tokens += c.usage.output_tokens;
+  totals_.cost_usd += c.cost_usd;
+  std::string tool = c.tool_calls.empty() ? "" : c.tool_calls.front().name;
+  detail::emit_llm_stop(labels, span, duration, c.usage.prompt_tokens(),
+                        c.usage.output_tokens, c.cost_usd, retries, tool,
+                        c.stop_reason);
+  return result;
+}
+
+caf::expected<completion> client::complete_impl(const completion_request& req,
+                                                int& attempts, int& retries) {
+  auto prefix = "client '" + cfg_.name + "' (" + std::string{to_string(cfg_.provider)}
+                + ", " + cfg_.model + ")";
+  std::string key;
+  if (!cfg_.api_key_env.empty()) {
+    auto val = svc_.getenv(cfg_.api_key_env);
+    if (!val || val->empty())
+      return detail::llm_error(llm_errc::missing_api_key,
+                               prefix + ": environment variable "
+                                 + cfg_.api_key_env + " is not set");
+    key = std::move(*val);
+  }
+  auto& red = *svc_.redactor;
+  auto body = format_->encode(req, cfg_);
+  for (auto part : {"system", "messages"})
+    if (auto i = body.find(part); i != body.end())
+      red.redact(*i, key);
+  http_request http;
+  http.url = cfg_.endpoint();
+  http.headers = format_->headers(cfg_, key);
+  http.body = body.dump(-1, ' ', false,
+                        nlohmann::json::error_handler_t::replace);
+  http.connect_timeout = cfg_.connect_timeout;
+  http.read_timeout = cfg_.read_timeout;
+  caf::error last;
+  auto max_attempts = std::max(cfg_.retry.max_attempts, 1);
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    if (!breaker_.allow()) {
+      auto text = prefix + ": circuit breaker is open";
+      if (last)
+        text += "; last error: " + render_error(last);
+      return detail::llm_error(llm_errc::circuit_open, text);
+    }
+    ++attempts;
+    auto t0 = steady::now();
+    auto resp = svc_.transport->post(http);
+    auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      steady::now() - t0);
+    caf::expected<completion> decoded{caf::error{}};
+    std::optional<bool> should_retry;
+    std::optional<std::chrono::milliseconds> retry_after;
+    int status = 0;
+    if (resp) {
+      status = resp->status;
+      decoded = format_->decode(*resp);
+      retry_after = parse_retry_after(*resp);
+      if (auto h = resp->header("x-should-retry"))
+        should_retry = *h == "true";
+    } else {
+      decoded = resp.error();
+    }
+    if (svc_.recording) {
+      exchange x;
+      x.client = cfg_.name;
+      x.provider = std::string{to_string(cfg_.provider)};
+      x.model = cfg_.model;
+      x.url = http.url;
+      x.trace_id = req.trace_id;
+      x.iteration = req.iteration;
+      x.attempt = attempt;
+      x.request = body;
+      x.latency_ms = latency.count();
+      if (resp) {
+        x.status = resp->status;
+        x.response_headers = kept_headers(*resp);
+        x.response_body = red.redact(resp->body, key);
+      } else {
+        x.error_code = static_cast<int>(llm_code(resp.error()).value_or(
+          llm_errc::transport_error));
+        x.error_text = red.redact(render_error(resp.error()), key);
+      }
+      svc_.recording->add(std::move(x));
+    }
+    if (decoded) {
+      breaker_.record_success();
+      decoded->latency = latency;
+      return decoded;
+    }
+    auto code = llm_code(decoded.error()).value_or(llm_errc::invalid_response);
+    auto text = red.redact(error_context(decoded.error()), key);
+    last = detail::llm_error(code, text);
+    auto retryable = should_retry.value_or(is_retryable(code));
+    if (is_retryable(code))
+      breaker_.record_failure(to_string(code));
+    if (!retryable || attempt == max_attempts)
+      break;
+    if (retry_after && *retry_after > cfg_.retry.max_retry_after) {
+      text += "; retry-after " + std::to_string(retry_after->count())
+              + " ms exceeds max_retry_after";
+      last = detail::llm_error(code, text);
+      break;
+    }
+    std::chrono::milliseconds delay;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      delay = cfg_.retry.delay(attempt, retry_after, rng_);
+    }
+    detail::emit_llm_retry(req.trace_id, cfg_.name, attempt, delay.count(),
+                           to_string(code), status);
+    svc_.clock->sleep_for(delay);
+    ++retries;
+  }
+  auto code = llm_code(last).value_or(llm_errc::invalid_response);
+  return detail::llm_error(code, prefix + ": " + error_context(last)
+                                   + " (after " + std::to_string(attempts)
+                                   + " attempt(s))");
+}
+
+} // namespace caflens::llm

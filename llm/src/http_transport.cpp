@@ -1,0 +1,122 @@
+#include "caflens/llm/http_transport.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include <curl/curl.h>
+
+#include "caflens/llm/detail/error.hpp"
+
+namespace caflens::llm {
+
+std::optional<std::string> http_response::header(std::string_view name) const {
+  for (auto& [key, val] : headers)
+    if (key == name)
+      return val;
+  return std::nullopt;
+}
+
+http_transport::~http_transport() = default;
+
+namespace {
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* resp = static_cast<http_response*>(user);
+  std::string_view line{data, size * n};
+  if (line.rfind("HTTP/", 0) == 0) {
+    resp->headers.clear(); // a new response (e.g. after 100 Continue)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos)
+    return size * n;
+  std::string key{line.substr(0, colon)};
+  for (auto& c : key)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto val = line.substr(colon + 1);
+  while (!val.empty() && std::isspace(static_cast<unsigned char>(val.front())))
+    val.remove_prefix(1);
+  while (!val.empty() && std::isspace(static_cast<unsigned char>(val.back())))
+    val.remove_suffix(1);
+  resp->headers.emplace_back(std::move(key), std::string{val});
+  return size * n;
+}
+
+class curl_transport : public http_transport {
+public:
+  curl_transport() {
+    static std::once_flag flag;
+    std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  }
+
+  caf::expected<http_response> post(const http_request& req) override {
+    std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(),
+                                                  curl_easy_cleanup};
+    if (!handle)
+      return detail::llm_error(llm_errc::transport_error,
+                               "curl_easy_init failed");
+    auto* h = handle.get();
+    curl_slist* list = nullptr;
+    for (auto& [key, val] : req.headers)
+      list = curl_slist_append(list, (key + ": " + val).c_str());
+    list = curl_slist_append(list, "Expect:");
+    std::unique_ptr<curl_slist, void (*)(curl_slist*)> guard{
+      list, curl_slist_free_all};
+    http_response resp;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(req.body.size()));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(req.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(req.connect_timeout.count()
+                                       + req.read_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    auto rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+      auto text = "curl error " + std::to_string(static_cast<int>(rc)) + " ("
+                  + curl_easy_strerror(rc) + ")"
+                  + (errbuf[0] != 0 ? std::string{": "} + errbuf : "")
+                  + " for POST " + req.url;
+      switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+          return detail::llm_error(llm_errc::connection_failed, text);
+        case CURLE_OPERATION_TIMEDOUT:
+          return detail::llm_error(llm_errc::timeout, text);
+        default:
+          return detail::llm_error(llm_errc::transport_error, text);
+      }
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    resp.status = static_cast<int>(status);
+    return resp;
+  }
+};
+
+} // namespace
+
+std::shared_ptr<http_transport> http_transport::make_curl() {
+  return std::make_shared<curl_transport>();
+}
+
+} // namespace caflens::llm
