@@ -1,0 +1,1 @@
+return echo({a = {1, 2, {b = json.null}}, s = "x"})

@@ -1,0 +1,1 @@
+return io, os, load, require, debug, string.dump, getmetatable('').__index.dump

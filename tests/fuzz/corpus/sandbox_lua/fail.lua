@@ -1,0 +1,2 @@
+local ok, err = pcall(fail, "x")
+return {ok, err}

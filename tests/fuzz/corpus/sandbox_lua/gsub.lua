@@ -1,0 +1,1 @@
+return (('hello world'):gsub('(%w+)', function(w) return w:reverse() end))

@@ -1,0 +1,1 @@
+return json.array(), {}, json.array({1, 2})
