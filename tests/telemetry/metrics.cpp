@@ -147,7 +147,8 @@ CAF_TEST(invalid definitions are rejected with clear errors) {
   auto err = reg.add(metric_definition::counter("c", stop));
   CAF_CHECK_EQUAL(err, telemetry_errc::already_exists);
   CAF_CHECK(caflens::render_error(err).find("'c'") != std::string::npos);
-  CAF_CHECK_EQUAL(reg.collect("nope").error(), telemetry_errc::not_found);
+  auto missing = reg.collect("nope");
+  CAF_CHECK_EQUAL(missing.error(), telemetry_errc::not_found);
 }
 
 CAF_TEST(remove detaches the metric) {

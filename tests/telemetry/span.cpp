@@ -48,8 +48,8 @@ CAF_TEST(a span emits start then stop with duration and its result) {
   auto duration = stop["m"]["duration"].get<double>();
   CAF_CHECK(duration >= 0 && duration <= after - before);
   CAF_CHECK(stop["m"].contains("monotonic_time"));
-  CAF_CHECK_EQUAL(start["md"]["trace_id"], "t1");
-  CAF_CHECK_EQUAL(stop["md"]["trace_id"], "t1");
+  CAF_CHECK_EQUAL(start["md"]["trace_id"].get<std::string>(), "t1");
+  CAF_CHECK_EQUAL(stop["md"]["trace_id"].get<std::string>(), "t1");
   // Both carry the same span context id.
   CAF_CHECK(start["md"].contains("telemetry_span_context"));
   CAF_CHECK_EQUAL(start["md"]["telemetry_span_context"],
@@ -77,8 +77,8 @@ CAF_TEST(an exception emits the exception event and propagates) {
   CAF_CHECK_EQUAL(seen[1].first, "op.exception");
   auto& exc = seen[1].second;
   CAF_CHECK(exc["m"]["duration"].get<double>() >= 0);
-  CAF_CHECK_EQUAL(exc["md"]["kind"], "error");
-  CAF_CHECK_EQUAL(exc["md"]["reason"], "disk full");
+  CAF_CHECK_EQUAL(exc["md"]["kind"].get<std::string>(), "error");
+  CAF_CHECK_EQUAL(exc["md"]["reason"].get<std::string>(), "disk full");
   CAF_CHECK_EQUAL(exc["md"]["k"], 1);
   CAF_CHECK_EQUAL(exc["md"]["telemetry_span_context"],
                   seen[0].second["md"]["telemetry_span_context"]);
@@ -90,7 +90,7 @@ CAF_TEST(a non standard exception is reported as throw) {
   } catch (int) {
   }
   CAF_REQUIRE_EQUAL(seen.size(), 2u);
-  CAF_CHECK_EQUAL(seen[1].second["md"]["kind"], "throw");
+  CAF_CHECK_EQUAL(seen[1].second["md"]["kind"].get<std::string>(), "throw");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
