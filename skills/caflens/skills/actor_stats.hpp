@@ -1,0 +1,94 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace caflens::skills {
+
+/// Per-actor counters of a tracked actor, shared by the actor and the process
+/// table (intrusively reference-counted, so a reader never sees freed
+/// memory).
+///
+/// Cost model (see BENCHMARKS.md): the actor updates its own counters with
+/// plain single-writer stores; senders batch their enqueue counts per thread
+/// (one shared atomic add per 32 messages to the same receiver), so there is
+/// no contended write per message. Readers on any thread get values that are
+/// at most a few messages stale.
+///
+/// Thread-safe: every field is atomic; the single-writer fields are written
+/// only by the actor's own thread.
+class actor_stats {
+public:
+  // -- written by the actor itself ---------------------------------------
+
+  /// Incremented at the start and at the end of every handler run: odd while
+  /// the actor is inside a handler.
+  std::atomic<uint64_t> consume_seq{0};
+  /// Handler runs whose message stayed in the mailbox (skipped).
+  std::atomic<uint64_t> skipped{0};
+  /// Sum and count of sampled handler durations (1 in 64 runs).
+  std::atomic<uint64_t> handler_ns_sum{0};
+  std::atomic<uint64_t> handler_samples{0};
+  std::atomic<uint64_t> handler_ns_max{0};
+  /// Steady-clock ns of the start of the last sampled run.
+  std::atomic<int64_t> last_sampled_ns{0};
+  /// Approximate size of the actor's state in bytes, when it reports one.
+  std::atomic<uint64_t> state_bytes{0};
+
+  // -- written by senders (batched) ----------------------------------------
+
+  alignas(64) std::atomic<uint64_t> enqueued{0};
+
+  // -- lifecycle -------------------------------------------------------------
+
+  std::atomic<bool> alive{true};
+
+  // -- derived values ------------------------------------------------------
+
+  uint64_t processed() const noexcept {
+    return consume_seq.load(std::memory_order_relaxed) / 2
+           - skipped.load(std::memory_order_relaxed);
+  }
+
+  bool in_handler() const noexcept {
+    return (consume_seq.load(std::memory_order_relaxed) & 1) != 0;
+  }
+
+  /// Messages waiting in the mailbox (not counting one being handled).
+  uint64_t mailbox_depth() const noexcept;
+
+  /// Mean sampled handler time in ns (0 before the first sample).
+  uint64_t mean_handler_ns() const noexcept {
+    auto n = handler_samples.load(std::memory_order_relaxed);
+    return n ? handler_ns_sum.load(std::memory_order_relaxed) / n : 0;
+  }
+
+  // -- reference counting --------------------------------------------------
+
+  friend void intrusive_ptr_add_ref(actor_stats* p) noexcept {
+    p->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  friend void intrusive_ptr_release(actor_stats* p) noexcept {
+    if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete p;
+  }
+
+private:
+  std::atomic<int> refs_{0};
+};
+
+namespace detail {
+
+/// Counts one enqueue to `stats` in this thread's batch; flushes to the
+/// shared counter every 32 messages or when the batch slot is needed for
+/// another receiver.
+void count_enqueue(actor_stats* stats) noexcept;
+
+/// Flushes this thread's pending enqueue counts (e.g. before a snapshot in
+/// tests, or when a thread stops sending).
+void flush_enqueue_counts() noexcept;
+
+} // namespace detail
+
+} // namespace caflens::skills

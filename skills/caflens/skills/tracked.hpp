@@ -1,0 +1,136 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "caf/actor_config.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/detail/init_fun_factory.hpp"
+#include "caf/infer_handle.hpp"
+#include "caf/invoke_message_result.hpp"
+#include "caf/mailbox_element.hpp"
+#include "caf/node_id.hpp"
+
+#include "caflens/skills/actor_stats.hpp"
+#include "caflens/skills/process_table.hpp"
+
+namespace caflens::skills {
+
+namespace detail {
+
+/// Sampling rate of handler times: one run in `handler_sample_rate`.
+inline constexpr uint64_t handler_sample_rate = 64;
+
+int64_t steady_now_ns() noexcept;
+
+/// Once per 64 handler runs on a thread, flush its batched enqueue counts.
+void after_consume() noexcept;
+
+} // namespace detail
+
+/// Makes any CAF scheduled actor class (event-based, typed, stateful,
+/// class-based) a tracked actor: it registers in the process table on
+/// construction, counts its messages and handler time, and leaves the table
+/// with its exit reason.
+///
+/// `tracked<Base>` is constructed like `Base` with a `tracking_info` after
+/// the actor config: `tracked<my_actor>(cfg, info, my_args...)`. Prefer
+/// `spawn_tracked`.
+template <class Base>
+class tracked : public Base {
+public:
+  template <class... Ts>
+  tracked(caf::actor_config& cfg, tracking_info info, Ts&&... xs)
+    : Base(cfg, std::forward<Ts>(xs)...) {
+    if (info.kind.empty())
+      info.kind = "actor";
+    stats_ = process_table::global().add(this->id(), this->address(),
+                                         std::move(info),
+                                         to_string(this->node()));
+  }
+
+  ~tracked() override {
+    process_table::global().remove(this->id(), caf::error{});
+  }
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    detail::count_enqueue(stats_.get());
+    Base::enqueue(std::move(ptr), eu);
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    auto& s = *stats_;
+    auto seq = s.consume_seq.load(std::memory_order_relaxed) + 1;
+    s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
+    caf::invoke_message_result result;
+    if ((seq / 2) % detail::handler_sample_rate == 0) {
+      auto t0 = detail::steady_now_ns();
+      s.last_sampled_ns.store(t0, std::memory_order_relaxed);
+      result = Base::consume(x);
+      auto dt = static_cast<uint64_t>(detail::steady_now_ns() - t0);
+      s.handler_ns_sum.store(s.handler_ns_sum.load(std::memory_order_relaxed)
+                               + dt,
+                             std::memory_order_relaxed);
+      s.handler_samples.store(
+        s.handler_samples.load(std::memory_order_relaxed) + 1,
+        std::memory_order_relaxed);
+      if (dt > s.handler_ns_max.load(std::memory_order_relaxed))
+        s.handler_ns_max.store(dt, std::memory_order_relaxed);
+    } else {
+      result = Base::consume(x);
+    }
+    if (result == caf::invoke_message_result::skipped)
+      s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+    s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
+    detail::after_consume();
+    return result;
+  }
+
+  /// The counters of this actor.
+  actor_stats& stats() noexcept {
+    return *stats_;
+  }
+
+  /// Reports the approximate size of this actor's state (memory skill).
+  void report_state_bytes(uint64_t n) noexcept {
+    stats_->state_bytes.store(n, std::memory_order_relaxed);
+  }
+
+protected:
+  void on_cleanup(const caf::error& reason) override {
+    process_table::global().remove(this->id(), reason);
+    Base::on_cleanup(reason);
+  }
+
+private:
+  caf::intrusive_ptr<actor_stats> stats_;
+};
+
+/// Spawns a tracked function-based actor: like `sys.spawn(fun, xs...)`,
+/// with a name and kind for the process table.
+template <caf::spawn_options Os = caf::no_spawn_options, class F, class... Ts>
+caf::infer_handle_from_fun_t<F> spawn_tracked(caf::actor_system& sys,
+                                              tracking_info info, F fun,
+                                              Ts&&... xs) {
+  using impl = caf::infer_impl_from_fun_t<F>;
+  caf::actor_config cfg;
+  caf::detail::init_fun_factory<impl, F> fac;
+  cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
+  return sys.spawn_class<tracked<impl>, Os>(cfg, std::move(info));
+}
+
+/// Spawns a tracked class-based actor `C` (constructed from `xs...`).
+template <class C, caf::spawn_options Os = caf::no_spawn_options,
+          class... Ts>
+caf::infer_handle_from_class_t<C> spawn_tracked(caf::actor_system& sys,
+                                                tracking_info info,
+                                                Ts&&... xs) {
+  caf::actor_config cfg;
+  return sys.spawn_class<tracked<C>, Os>(cfg, std::move(info),
+                                         std::forward<Ts>(xs)...);
+}
+
+} // namespace caflens::skills

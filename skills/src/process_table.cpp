@@ -1,0 +1,268 @@
+#include "caflens/skills/process_table.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+#include "caflens/telemetry/error.hpp"
+
+namespace caflens::skills {
+
+namespace {
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+int64_t system_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct entry {
+  uint64_t id;
+  caf::actor_addr addr;
+  tracking_info info;
+  std::string node;
+  int64_t spawned_at_ns;
+  caf::intrusive_ptr<actor_stats> stats;
+  // Observer state, updated by inspections (under the shard lock).
+  uint64_t seen_seq = 0;
+  int64_t seen_change_ns = 0;
+  int64_t busy_since_ns = 0;
+};
+
+struct shard {
+  mutable std::mutex mtx;
+  std::unordered_map<uint64_t, entry> entries;
+};
+
+// Reads the counters of `e` and updates its observer state.
+actor_info read(entry& e, int64_t now) {
+  auto& s = *e.stats;
+  actor_info r;
+  r.id = e.id;
+  r.name = e.info.name;
+  r.kind = e.info.kind;
+  r.node = e.node;
+  r.parent = e.info.parent;
+  r.spawned_at_ns = e.spawned_at_ns;
+  r.addr = e.addr;
+  auto seq = s.consume_seq.load(std::memory_order_relaxed);
+  r.processed = seq / 2 - s.skipped.load(std::memory_order_relaxed);
+  r.in_handler = (seq & 1) != 0;
+  r.enqueued = s.enqueued.load(std::memory_order_relaxed);
+  auto done = r.processed + (r.in_handler ? 1 : 0);
+  r.mailbox_depth = r.enqueued > done ? r.enqueued - done : 0;
+  r.mean_handler_ns = s.mean_handler_ns();
+  r.max_handler_ns = s.handler_ns_max.load(std::memory_order_relaxed);
+  r.state_bytes = s.state_bytes.load(std::memory_order_relaxed);
+  if (seq != e.seen_seq || e.seen_change_ns == 0) {
+    e.seen_seq = seq;
+    e.seen_change_ns = now;
+    e.busy_since_ns = r.in_handler ? now : 0;
+  }
+  r.busy_since_ns = e.busy_since_ns;
+  r.last_activity_ns
+    = std::max(e.seen_change_ns, s.last_sampled_ns.load(
+                                   std::memory_order_relaxed));
+  return r;
+}
+
+uint64_t key_of(const entry& e, actor_order order) {
+  auto& s = *e.stats;
+  switch (order) {
+    case actor_order::mailbox_depth:
+      return s.mailbox_depth();
+    case actor_order::processed:
+      return s.processed();
+    case actor_order::handler_time:
+      return s.mean_handler_ns();
+    case actor_order::state_bytes:
+      return s.state_bytes.load(std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+} // namespace
+
+struct process_table::impl {
+  shard shards[shard_count];
+  mutable std::mutex exits_mtx;
+  std::deque<exit_record> exits;
+  size_t exit_history = 1000;
+
+  shard& shard_of(uint64_t id) {
+    return shards[id % shard_count];
+  }
+};
+
+process_table::process_table() : impl_(std::make_unique<impl>()) {
+}
+
+process_table::~process_table() = default;
+
+process_table& process_table::global() noexcept {
+  static auto* instance = new process_table; // never destroyed
+  return *instance;
+}
+
+caf::intrusive_ptr<actor_stats>
+process_table::add(uint64_t id, caf::actor_addr addr, tracking_info info,
+                   std::string node) {
+  if (info.name.empty())
+    info.name = (info.kind.empty() ? std::string{"actor"} : info.kind) + "-"
+                + std::to_string(id);
+  caf::intrusive_ptr<actor_stats> stats{new actor_stats};
+  auto& sh = impl_->shard_of(id);
+  std::lock_guard<std::mutex> guard{sh.mtx};
+  sh.entries.insert_or_assign(
+    id, entry{id, std::move(addr), std::move(info), std::move(node),
+              system_ns(), stats});
+  return stats;
+}
+
+void process_table::remove(uint64_t id, const caf::error& reason) {
+  exit_record rec;
+  {
+    auto& sh = impl_->shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto i = sh.entries.find(id);
+    if (i == sh.entries.end())
+      return;
+    i->second.stats->alive.store(false, std::memory_order_relaxed);
+    rec.id = id;
+    rec.name = i->second.info.name;
+    rec.kind = i->second.info.kind;
+    sh.entries.erase(i);
+  }
+  rec.abnormal = reason && reason != caf::exit_reason::normal;
+  rec.reason = reason ? render_error(reason) : "normal";
+  rec.at_ns = system_ns();
+  std::lock_guard<std::mutex> guard{impl_->exits_mtx};
+  impl_->exits.push_back(std::move(rec));
+  while (impl_->exits.size() > impl_->exit_history)
+    impl_->exits.pop_front();
+}
+
+size_t process_table::size() const {
+  size_t n = 0;
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    n += sh.entries.size();
+  }
+  return n;
+}
+
+std::optional<actor_info> process_table::find(uint64_t id) const {
+  auto& sh = impl_->shard_of(id);
+  std::lock_guard<std::mutex> guard{sh.mtx};
+  auto i = sh.entries.find(id);
+  if (i == sh.entries.end())
+    return std::nullopt;
+  return read(i->second, steady_ns());
+}
+
+std::optional<actor_info> process_table::find(const std::string& name) const {
+  auto now = steady_ns();
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, e] : sh.entries)
+      if (e.info.name == name)
+        return read(e, now);
+  }
+  return std::nullopt;
+}
+
+std::vector<actor_info> process_table::top(size_t n, actor_order order) {
+  if (n == 0)
+    return {};
+  auto now = steady_ns();
+  // Pass 1: the n best (key, id) pairs, reading counters only.
+  using candidate = std::pair<uint64_t, uint64_t>; // key, id
+  auto worse = [](const candidate& x, const candidate& y) {
+    return x.first > y.first || (x.first == y.first && x.second < y.second);
+  };
+  std::vector<candidate> heap;
+  heap.reserve(n + 1);
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, e] : sh.entries) {
+      candidate c{key_of(e, order), id};
+      if (heap.size() < n) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), worse);
+      } else if (worse(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), worse);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), worse);
+      }
+    }
+  }
+  std::sort(heap.begin(), heap.end(), worse);
+  // Pass 2: copy the winners (they may have exited in between).
+  std::vector<actor_info> result;
+  result.reserve(heap.size());
+  for (auto& [key, id] : heap) {
+    auto& sh = impl_->shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto i = sh.entries.find(id);
+    if (i != sh.entries.end())
+      result.push_back(read(i->second, now));
+  }
+  return result;
+}
+
+std::vector<actor_info> process_table::all(size_t limit) {
+  auto now = steady_ns();
+  std::vector<actor_info> result;
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, e] : sh.entries) {
+      if (result.size() >= limit)
+        return result;
+      result.push_back(read(e, now));
+    }
+  }
+  std::sort(result.begin(), result.end(),
+            [](auto& x, auto& y) { return x.id < y.id; });
+  return result;
+}
+
+void process_table::for_each(const std::function<void(const actor_info&)>& fn) {
+  auto now = steady_ns();
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, e] : sh.entries)
+      fn(read(e, now));
+  }
+}
+
+std::vector<exit_record> process_table::exits() const {
+  std::lock_guard<std::mutex> guard{impl_->exits_mtx};
+  return {impl_->exits.begin(), impl_->exits.end()};
+}
+
+void process_table::exit_history(size_t n) {
+  std::lock_guard<std::mutex> guard{impl_->exits_mtx};
+  impl_->exit_history = n;
+  while (impl_->exits.size() > n)
+    impl_->exits.pop_front();
+}
+
+uint64_t process_table::total_mailbox_depth() const {
+  uint64_t n = 0;
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, e] : sh.entries)
+      n += e.stats->mailbox_depth();
+  }
+  return n;
+}
+
+} // namespace caflens::skills
