@@ -2,7 +2,9 @@
 // destructible locals (see exec_context.hpp).
 #include "environment.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "exec_context.hpp"
 #include "json_bridge.hpp"
@@ -153,18 +155,22 @@ int sandbox_rep(lua_State* L) {
                       static_cast<lua_Integer>(piece),
                       static_cast<lua_Integer>(budget));
   }
-  size_t total =
-    static_cast<size_t>(count) * len + static_cast<size_t>(count - 1) * sep_len;
+  size_t unit = len + sep_len;
+  size_t total = static_cast<size_t>(count - 1) * unit + len;
   luaL_Buffer b;
   char* out = luaL_buffinitsize(L, &b, total);
-  for (lua_Integer i = 0; i < n; ++i) {
+  // n - 1 copies of str .. sep, by doubling what is written; then str.
+  size_t units = static_cast<size_t>(count - 1);
+  if (units > 0) {
     std::memcpy(out, str, len);
-    out += len;
-    if (sep_len > 0 && i + 1 < n) {
-      std::memcpy(out, sep, sep_len);
-      out += sep_len;
+    std::memcpy(out + len, sep, sep_len);
+    for (size_t done = 1; done < units;) {
+      size_t more = std::min(done, units - done);
+      std::memcpy(out + done * unit, out, more * unit);
+      done += more;
     }
   }
+  std::memcpy(out + units * unit, str, len);
   luaL_pushresultsize(&b, total);
   return 1;
 }
@@ -295,12 +301,54 @@ end
 return sort, move
 )lua";
 
+int append_chunk(lua_State*, const void* data, size_t size, void* ud) {
+  try {
+    static_cast<std::string*>(ud)->append(static_cast<const char*>(data), size);
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
+// The prelude compiled once per process (parsing it costs more than the
+// rest of a sandbox's set-up); empty if that fails.
+const std::string& prelude_bytecode() {
+  static const std::string instance = [] {
+    std::string result;
+    lua_State* L = luaL_newstate();
+    if (L == nullptr)
+      return result;
+    if (luaL_loadbufferx(L, lua_prelude, sizeof(lua_prelude) - 1, "=sandbox",
+                         "t") != LUA_OK ||
+        lua_dump(L, append_chunk, &result, 0) != 0)
+      result.clear();
+    lua_close(L);
+    return result;
+  }();
+  return instance;
+}
+
+// Loads the prelude: our own bytecode when available (trusted, made above),
+// else the source.
+int load_prelude(lua_State* L) {
+  const auto& bytecode = prelude_bytecode();
+  if (!bytecode.empty())
+    return luaL_loadbufferx(L, bytecode.data(), bytecode.size(), "=sandbox",
+                            "b");
+  return luaL_loadbufferx(L, lua_prelude, sizeof(lua_prelude) - 1, "=sandbox",
+                          "t");
+}
+
 void open_library(lua_State* L, const char* name, lua_CFunction open) {
   luaL_requiref(L, name, open, 1);
   lua_pop(L, 1);
 }
 
 } // namespace
+
+void prepare_environment() {
+  prelude_bytecode();
+}
 
 const void* callback_error_key() noexcept {
   return &callback_error_tag;
@@ -344,8 +392,7 @@ int setup_environment(lua_State* L) {
   lua_pushcfunction(L, sandbox_rep);
   lua_setfield(L, strings, "rep");
   // table.sort and table.move in Lua.
-  if (luaL_loadbufferx(L, lua_prelude, sizeof(lua_prelude) - 1, "=sandbox",
-                       "t") != LUA_OK)
+  if (load_prelude(L) != LUA_OK)
     return lua_error(L);
   lua_getfield(L, globals, "error");
   lua_getfield(L, globals, "type");

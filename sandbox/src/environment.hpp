@@ -14,6 +14,10 @@ const void* callback_error_key() noexcept;
 /// is the index into `exec_context::callbacks`.
 int call_callback(lua_State* L);
 
+/// Compiles what every state shares (the Lua prelude) once per process.
+/// Called by the sandbox's constructor; later calls are cheap.
+void prepare_environment();
+
 /// A lua_CFunction that builds the environment of a fresh state: run it with
 /// `lua_pcall` in host mode before loading the script. Callbacks come from
 /// the state's `exec_context`. Fails with a message starting "callback name"

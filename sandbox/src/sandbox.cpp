@@ -508,6 +508,7 @@ int call_callback(lua_State* L) {
 sandbox::sandbox(caflens::sandbox::limits limits, std::string node_name)
   : limits_(limits)
   , node_name_(std::move(node_name)) {
+  detail::prepare_environment();
   if (node_name_.empty())
     node_name_ = host_name();
   base_callbacks_ = make_base_callbacks(node_name_, limits_);
