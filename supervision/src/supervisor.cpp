@@ -6,6 +6,13 @@
 // Observably this is OTP's behaviour: one operation at a time, in mailbox
 // order, and an exit that arrives from a child the supervisor is about to
 // stop is consumed by that stop (OTP's `unlink_flush`).
+//
+// Children are monitored, not linked: in CAF an actor killed with
+// `exit_reason::kill` passes `kill` on to every linked actor, which no exit
+// handler can trap, so a killed child would kill its supervisor (OTP turns
+// the reason into a trappable `killed`). The other half of a link — children
+// die with their supervisor — is an attached functor that sends the
+// supervisor's exit reason to every child still running.
 #include "caflens/supervision/supervisor.hpp"
 
 #include <algorithm>
@@ -117,7 +124,9 @@ struct exit_waiter {
 
 /// Work that arrived while an operation was running.
 struct pending_item {
+  /// A down message of a child or an exit from elsewhere (see `from_child`).
   bool is_exit = false;
+  bool from_child = false;
   caf::actor_id source = 0;
   caf::error reason;
   /// Runs the deferred request; `true` means "cancelled, answer an error".
@@ -216,7 +225,7 @@ private:
       auto item = std::move(pending_.front());
       pending_.pop_front();
       if (item.is_exit)
-        handle_exit(item.source, std::move(item.reason));
+        handle_exit(item.source, std::move(item.reason), item.from_child);
       else
         item.fn(false);
     }
@@ -225,7 +234,8 @@ private:
 
   void defer_or_run(std::function<void(bool)> fn) {
     if (busy_ > 0 || stopping_)
-      pending_.push_back(pending_item{false, 0, caf::error{}, std::move(fn)});
+      pending_.push_back(
+        pending_item{false, false, 0, caf::error{}, std::move(fn)});
     else
       fn(false);
   }
@@ -552,7 +562,7 @@ private:
       return;
     }
     auto actor = res.actor();
-    self_->link_to(actor);
+    self_->monitor(actor);
     if (spec->type != child_type::supervisor) {
       on_started(key, actor, restarted, cause, std::move(k));
       return;
@@ -665,12 +675,9 @@ private:
         return;
       }
     }
-    // Like OTP, monitor the child while stopping it: a child that receives
-    // an exit from a linked actor drops that link before it dies (CAF's
-    // exit_msg handling), so the down message is the reliable signal.
+    // The child is monitored since its start: its down message ends the wait.
     auto token = next_token_++;
     waiters_[aid] = exit_waiter{actor, token, finish};
-    self_->monitor(actor);
     auto& policy = c->spec->shutdown;
     switch (policy.kind) {
       case shutdown_policy::kind_t::brutal_kill:
@@ -760,29 +767,48 @@ private:
 
   // -- exits and restarts -----------------------------------------------------
 
-  void on_exit(caf::exit_msg& x) {
-    auto aid = x.source ? x.source.id() : caf::actor_id{0};
+  /// A child terminated (down message) or someone else sent an exit.
+  void on_signal(caf::actor_id aid, caf::error reason, bool from_child) {
     if (aid != 0) {
       if (auto i = waiters_.find(aid); i != waiters_.end()) {
-        // Died before our exit reached it: its down message is obsolete.
-        self_->demonitor(i->second.actor);
         auto k = std::move(i->second.k);
         waiters_.erase(i);
-        k(std::move(x.reason));
+        k(std::move(reason));
         return;
       }
     }
     if (busy_ > 0 || stopping_) {
-      pending_.push_back(pending_item{true, aid, std::move(x.reason), {}});
+      pending_.push_back(
+        pending_item{true, from_child, aid, std::move(reason), {}});
       return;
     }
-    handle_exit(aid, std::move(x.reason));
+    handle_exit(aid, std::move(reason), from_child);
   }
 
+public:
+  /// Called when the supervisor terminates: children still running die with
+  /// it (the parent half of an OTP link).
+  void on_terminate(const caf::error& reason) {
+    auto forwarded = reason ? reason
+                            : caf::error{caf::exit_reason::user_shutdown};
+    for (auto& kvp : children_)
+      if (kvp.second.actor)
+        kvp.second.actor->enqueue(
+          nullptr, caf::make_message_id(caf::message_priority::high),
+          caf::make_message(
+            caf::exit_msg{kvp.second.actor.address(), forwarded}),
+          nullptr);
+    children_.clear();
+  }
+
+private:
+
   /// OTP's restart_child/do_restart for an exit that nobody waited for.
-  void handle_exit(caf::actor_id aid, caf::error reason) {
+  void handle_exit(caf::actor_id aid, caf::error reason, bool from_child) {
     auto i = by_actor_.find(aid);
     if (i == by_actor_.end()) {
+      if (from_child)
+        return; // a former child, already dealt with
       // Not a child: the parent (or anyone linked) tells us to stop. Normal
       // exits of non-children do not propagate in CAF; ignore them.
       if (reason)
@@ -1180,15 +1206,19 @@ private:
 };
 
 caf::behavior supervisor_state::make_behavior() {
-  self_->set_exit_handler([this](caf::exit_msg& x) { on_exit(x); });
+  self_->set_exit_handler([this](caf::exit_msg& x) {
+    // Children are monitored, so an exit comes from the parent or anyone
+    // else: a non-normal one stops the supervisor (see handle_exit).
+    auto aid = x.source ? x.source.id() : caf::actor_id{0};
+    if (by_actor_.count(aid) > 0 || waiters_.count(aid) > 0)
+      return; // a child's exit; its down message follows
+    on_signal(aid, std::move(x.reason), false);
+  });
   self_->set_down_handler([this](caf::down_msg& x) {
-    if (x.source) {
-      if (auto i = waiters_.find(x.source.id()); i != waiters_.end()) {
-        auto k = std::move(i->second.k);
-        waiters_.erase(i);
-        k(std::move(x.reason));
-        return;
-      }
+    auto aid = x.source ? x.source.id() : caf::actor_id{0};
+    if (waiters_.count(aid) > 0 || by_actor_.count(aid) > 0) {
+      on_signal(aid, std::move(x.reason), true);
+      return;
     }
     auto& subs = subscribers_;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
@@ -1283,7 +1313,10 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
     auto state = std::make_shared<supervisor_state>(self, std::move(flags),
                                                     std::move(children));
     // The state lives as long as the actor's behavior and handlers.
-    self->attach_functor([state](const caf::error&) mutable { state.reset(); });
+    self->attach_functor([state](const caf::error& reason) mutable {
+      state->on_terminate(reason);
+      state.reset();
+    });
     return state->make_behavior();
   };
   return sys.spawn(impl, std::move(flags), std::move(children));

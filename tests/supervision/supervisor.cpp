@@ -467,4 +467,27 @@ CAF_TEST(exits of non children stop the supervisor with that reason) {
   CAF_CHECK_EQUAL(take_log(), strings({"exit a shutdown", "exit top parent_died"}));
 }
 
+CAF_TEST(a killed child does not take its supervisor down) {
+  // CAF passes exit_reason::kill on to linked actors; supervisors monitor.
+  auto sup = start_sup(flags(strategy::one_for_one, 2), {spec("a")});
+  take_log();
+  caf::anon_send_exit(actors["a"], caf::exit_reason::kill);
+  run_all();
+  CAF_CHECK_EQUAL(take_log(), strings({"exit a killed", "start a"}));
+  CAF_CHECK_EQUAL(statuses(sup), "a:running");
+}
+
+CAF_TEST(children die with a killed supervisor) {
+  auto before = sys.registry().running();
+  auto sup = start_sup(flags(strategy::one_for_one), {spec("a"), spec("b")});
+  take_log();
+  caf::anon_send_exit(sup, caf::exit_reason::kill);
+  run_all();
+  auto lg = take_log();
+  std::sort(lg.begin(), lg.end());
+  CAF_CHECK_EQUAL(lg, strings({"exit a killed", "exit b killed",
+                               "exit top killed"}));
+  CAF_CHECK_EQUAL(sys.registry().running(), before);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
