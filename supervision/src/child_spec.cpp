@@ -84,8 +84,8 @@ child_spec worker(std::string id, start_function start, restart_type restart) {
 caf::error validate(const supervisor_flags& flags) {
   if (flags.period.count() <= 0)
     return make_error(supervision_errc::invalid_flags,
-                      "period must be > 0 ms, got "
-                        + std::to_string(flags.period.count()));
+                      "period must be > 0 ms, got " +
+                        std::to_string(flags.period.count()));
   return caf::none;
 }
 
@@ -98,8 +98,8 @@ caf::error validate(const child_spec& spec, auto_shutdown mode) {
                       "child '" + spec.id + "' has no start function");
   if (spec.significant && mode == auto_shutdown::never)
     return make_error(supervision_errc::bad_combination,
-                      "child '" + spec.id
-                        + "': significant with auto_shutdown never");
+                      "child '" + spec.id +
+                        "': significant with auto_shutdown never");
   if (spec.significant && spec.restart == restart_type::permanent)
     return make_error(supervision_errc::bad_combination,
                       "child '" + spec.id + "': significant and permanent");
@@ -112,8 +112,8 @@ caf::error validate(const supervisor_flags& flags,
     return err;
   if (flags.strategy == strategy::simple_one_for_one && specs.size() != 1)
     return make_error(supervision_errc::invalid_child_spec,
-                      "simple_one_for_one needs exactly one child spec, got "
-                        + std::to_string(specs.size()));
+                      "simple_one_for_one needs exactly one child spec, got " +
+                        std::to_string(specs.size()));
   std::unordered_set<std::string> ids;
   for (auto& spec : specs) {
     if (auto err = validate(spec, flags.auto_shutdown))

@@ -6,8 +6,7 @@ namespace caflens::supervision {
 
 child_observer::~child_observer() = default;
 
-void child_observer::child_start_failed(const child_event&,
-                                        const caf::error&) {
+void child_observer::child_start_failed(const child_event&, const caf::error&) {
   // nop
 }
 

@@ -16,12 +16,10 @@ bool is_shutdown_reason(const caf::error& reason) {
     return false;
   if (reason == caf::exit_reason::user_shutdown)
     return true;
-  return reason.category() == supervision_errc_category
-         && (reason.code()
-               == static_cast<uint8_t>(supervision_errc::shutdown)
-             || reason.code()
-                  == static_cast<uint8_t>(
-                    supervision_errc::failed_to_start_child));
+  return reason.category() == supervision_errc_category &&
+         (reason.code() == static_cast<uint8_t>(supervision_errc::shutdown) ||
+          reason.code() ==
+            static_cast<uint8_t>(supervision_errc::failed_to_start_child));
 }
 
 bool is_normal_exit(const caf::error& reason) {
@@ -44,11 +42,10 @@ std::string reason_text(const caf::error& reason,
         return "shutdown:" + ctx.get_as<std::string>(0);
       return "shutdown:" + to_string(ctx);
     }
-    if (code == supervision_errc::failed_to_start_child && ctx.size() == 2
-        && ctx.match_element<std::string>(0)
-        && ctx.match_element<caf::error>(1))
-      return "shutdown:failed_to_start_child:" + ctx.get_as<std::string>(0)
-             + ":" + reason_text(ctx.get_as<caf::error>(1), other);
+    if (code == supervision_errc::failed_to_start_child && ctx.size() == 2 &&
+        ctx.match_element<std::string>(0) && ctx.match_element<caf::error>(1))
+      return "shutdown:failed_to_start_child:" + ctx.get_as<std::string>(0) +
+             ":" + reason_text(ctx.get_as<caf::error>(1), other);
   }
   return other ? other(reason) : render_error(reason);
 }

@@ -44,9 +44,10 @@ namespace {
 
 // Registers the renderer at static initialization. This TU is always linked
 // with the supervisor (spawn_supervisor uses `to_string` from here).
-const bool registered = caflens::register_error_category(
-  supervision_errc_category,
-  [](uint8_t code) { return to_string(static_cast<supervision_errc>(code)); });
+const bool registered =
+  caflens::register_error_category(supervision_errc_category, [](uint8_t code) {
+    return to_string(static_cast<supervision_errc>(code));
+  });
 
 } // namespace
 

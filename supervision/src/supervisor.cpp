@@ -67,16 +67,11 @@ struct telemetry_events {
       auto ev = [&](std::string_view what) {
         return bus.intern(telemetry::event_name{"caflens", "supervisor", what});
       };
-      return telemetry_events{ev("started"),
-                              ev("child_started"),
-                              ev("child_start_error"),
-                              ev("child_ignored"),
-                              ev("child_exited"),
-                              ev("child_restarted"),
-                              ev("child_terminated"),
-                              ev("intensity_exceeded"),
-                              ev("auto_shutdown"),
-                              ev("stopped")};
+      return telemetry_events{ev("started"),           ev("child_started"),
+                              ev("child_start_error"), ev("child_ignored"),
+                              ev("child_exited"),      ev("child_restarted"),
+                              ev("child_terminated"),  ev("intensity_exceeded"),
+                              ev("auto_shutdown"),     ev("stopped")};
     }();
     return instance;
   }
@@ -95,8 +90,8 @@ struct restart_record {
 
 struct child_record {
   child_record(std::shared_ptr<const child_spec> spec, caf::message args)
-    : spec(std::move(spec)), args(std::move(args)) {
-  }
+    : spec(std::move(spec))
+    , args(std::move(args)) {}
 
   std::shared_ptr<const child_spec> spec;
   caf::message args;
@@ -173,9 +168,7 @@ struct step_loop : std::enable_shared_from_this<step_loop> {
   }
 
   /// Stops the loop early (from within a step, before calling `next`).
-  void abort() {
-    aborted = true;
-  }
+  void abort() { aborted = true; }
 };
 
 // -- the supervisor -----------------------------------------------------------
@@ -184,7 +177,8 @@ class supervisor_state {
 public:
   supervisor_state(caf::event_based_actor* self, supervisor_flags flags,
                    std::vector<child_spec> specs)
-    : self_(self), flags_(std::move(flags)) {
+    : self_(self)
+    , flags_(std::move(flags)) {
     observer_ = flags_.observer ? flags_.observer : default_child_observer();
     started_at_ = self_->clock().now();
     for (auto& spec : specs) {
@@ -208,9 +202,7 @@ private:
 
   // -- operation bookkeeping --------------------------------------------------
 
-  void begin() {
-    ++busy_;
-  }
+  void begin() { ++busy_; }
 
   void end() {
     --busy_;
@@ -368,9 +360,8 @@ private:
   void report_child_started(const child_record& c, bool restarted,
                             const caf::error& reason) {
     auto rip = restarts_in_period();
-    child_started rep{flags_.name, c.spec->id,       c.actor.id(),
-                      c.spec->type, c.spec->restart, restarted,
-                      rip};
+    child_started rep{flags_.name,     c.spec->id, c.actor.id(), c.spec->type,
+                      c.spec->restart, restarted,  rip};
     auto& ev = telemetry_events::get();
     auto& bus = telemetry::bus::global();
     if (bus.has_handlers(ev.child_started)) {
@@ -511,7 +502,8 @@ private:
                    {"child_id", child_id},
                    {"auto_shutdown", mode}});
     }
-    publish(auto_shutdown_triggered{flags_.name, child_id, flags_.auto_shutdown});
+    publish(
+      auto_shutdown_triggered{flags_.name, child_id, flags_.auto_shutdown});
   }
 
   void report_stopped(const caf::error& reason) {
@@ -520,10 +512,9 @@ private:
     if (bus.has_handlers(ev.stopped)) {
       auto strat = to_string(flags_.strategy);
       auto text = reason_text(reason);
-      bus.execute(ev.stopped, {{"system_time", now_ns()}},
-                  {{"supervisor", flags_.name},
-                   {"strategy", strat},
-                   {"reason", text}});
+      bus.execute(
+        ev.stopped, {{"system_time", now_ns()}},
+        {{"supervisor", flags_.name}, {"strategy", strat}, {"reason", text}});
     }
     publish(supervisor_stopped{flags_.name, reason});
   }
@@ -532,8 +523,7 @@ private:
 
   /// Calls the start function of child `key`; for supervisor children waits
   /// until the child's own children are up.
-  void start_one(uint64_t key, bool restarted, caf::error cause,
-                 start_cont k) {
+  void start_one(uint64_t key, bool restarted, caf::error cause, start_cont k) {
     auto* c = find(key);
     auto spec = c->spec;
     start_result res;
@@ -554,8 +544,8 @@ private:
     auto err = res.error();
     if (!err && !res.actor())
       err = make_error(supervision_errc::invalid_start_result,
-                       "start function of '" + spec->id
-                         + "' returned neither an actor, an error nor ignore");
+                       "start function of '" + spec->id +
+                         "' returned neither an actor, an error nor ignore");
     if (err) {
       report_start_error(*c, err);
       k(start_outcome{start_outcome::failed, {}, std::move(err)});
@@ -570,16 +560,15 @@ private:
     // A supervisor child: wait for its init to finish (or for its exit).
     auto aid = actor.id();
     auto done = std::make_shared<bool>(false);
-    waiters_[aid] = exit_waiter{actor, 0, [this, key, k, done](caf::error r) {
-                                  if (*done)
-                                    return;
-                                  *done = true;
-                                  if (auto* c = find(key))
-                                    report_start_error(*c, r);
-                                  k(start_outcome{start_outcome::failed,
-                                                  {},
-                                                  std::move(r)});
-                                }};
+    waiters_[aid] =
+      exit_waiter{actor, 0, [this, key, k, done](caf::error r) {
+                    if (*done)
+                      return;
+                    *done = true;
+                    if (auto* c = find(key))
+                      report_start_error(*c, r);
+                    k(start_outcome{start_outcome::failed, {}, std::move(r)});
+                  }};
     auto on_ready = [this, key, actor, aid, restarted, cause, k, done] {
       if (*done)
         return;
@@ -613,10 +602,9 @@ private:
 
   /// OTP's start_children: starts `keys` left to right; an ignored temporary
   /// child is removed; stops at the first failure and reports its key.
-  void start_children(std::vector<uint64_t> keys, bool restarted,
-                      caf::error cause,
-                      std::function<void(std::optional<uint64_t>, caf::error)>
-                        done) {
+  void start_children(
+    std::vector<uint64_t> keys, bool restarted, caf::error cause,
+    std::function<void(std::optional<uint64_t>, caf::error)> done) {
     auto loop = std::make_shared<step_loop>();
     auto failed = std::make_shared<std::optional<uint64_t>>();
     auto failure = std::make_shared<caf::error>();
@@ -747,7 +735,8 @@ private:
       by_id_.clear();
       report_stopped(reason);
       for (auto& rp : init_waiters_)
-        rp.deliver(reason ? reason : make_error(supervision_errc::shutting_down));
+        rp.deliver(reason ? reason
+                          : make_error(supervision_errc::shutting_down));
       init_waiters_.clear();
       auto items = std::move(pending_);
       pending_.clear();
@@ -789,8 +778,8 @@ public:
   /// Called when the supervisor terminates: children still running die with
   /// it (the parent half of an OTP link).
   void on_terminate(const caf::error& reason) {
-    auto forwarded = reason ? reason
-                            : caf::error{caf::exit_reason::user_shutdown};
+    auto forwarded =
+      reason ? reason : caf::error{caf::exit_reason::user_shutdown};
     for (auto& kvp : children_)
       if (kvp.second.actor)
         kvp.second.actor->enqueue(
@@ -802,7 +791,6 @@ public:
   }
 
 private:
-
   /// OTP's restart_child/do_restart for an exit that nobody waited for.
   void handle_exit(caf::actor_id aid, caf::error reason, bool from_child) {
     auto i = by_actor_.find(aid);
@@ -821,8 +809,8 @@ private:
     c.actor = nullptr;
     auto restart = c.spec->restart;
     bool normal = is_normal_exit(reason);
-    bool will_restart = restart == restart_type::permanent
-                        || (restart == restart_type::transient && !normal);
+    bool will_restart = restart == restart_type::permanent ||
+                        (restart == restart_type::transient && !normal);
     report_exited(c, aid, reason, will_restart);
     if (will_restart) {
       restart_child_after_exit(key, std::move(reason));
@@ -884,16 +872,15 @@ private:
     switch (flags_.strategy) {
       case strategy::one_for_one:
       case strategy::simple_one_for_one:
-        start_one(key, true, reason,
-                  [this, key, on_failure](start_outcome o) {
-                    if (o.kind == start_outcome::failed) {
-                      on_failure(key, o.reason);
-                      return;
-                    }
-                    if (o.kind == start_outcome::ignored)
-                      del_child(key);
-                    on_failure(std::nullopt, {});
-                  });
+        start_one(key, true, reason, [this, key, on_failure](start_outcome o) {
+          if (o.kind == start_outcome::failed) {
+            on_failure(key, o.reason);
+            return;
+          }
+          if (o.kind == start_outcome::ignored)
+            del_child(key);
+          on_failure(std::nullopt, {});
+        });
         break;
       case strategy::rest_for_one:
       case strategy::one_for_all: {
@@ -937,8 +924,9 @@ private:
                        return;
                      }
                      auto id = find(*failed)->spec->id;
-                     shutdown(make_error(supervision_errc::failed_to_start_child,
-                                         id, std::move(err)));
+                     shutdown(
+                       make_error(supervision_errc::failed_to_start_child, id,
+                                  std::move(err)));
                      end();
                    });
   }
@@ -985,8 +973,7 @@ private:
                               "start_dynamic_child needs a simple_one_for_one "
                               "supervisor"));
     auto key = next_key_++;
-    children_.emplace(key,
-                      child_record(template_, template_->args + args));
+    children_.emplace(key, child_record(template_, template_->args + args));
     start_one(key, false, {}, [this, key, reply](start_outcome o) {
       if (o.kind == start_outcome::started)
         return reply(o.actor);
@@ -1003,9 +990,9 @@ private:
     if (simple()) {
       if (!req.child)
         return reply(make_error(supervision_errc::simple_one_for_one,
-                                "terminate_child by id '" + req.id
-                                  + "' on a simple_one_for_one supervisor; "
-                                    "pass the child actor"));
+                                "terminate_child by id '" + req.id +
+                                  "' on a simple_one_for_one supervisor; "
+                                  "pass the child actor"));
       key = key_of(req.child);
     } else {
       key = req.child ? key_of(req.child) : key_of(req.id);
@@ -1221,10 +1208,9 @@ caf::behavior supervisor_state::make_behavior() {
       return;
     }
     auto& subs = subscribers_;
-    subs.erase(std::remove_if(subs.begin(), subs.end(),
-                              [&](const caf::actor& a) {
-                                return a.address() == x.source;
-                              }),
+    subs.erase(std::remove_if(
+                 subs.begin(), subs.end(),
+                 [&](const caf::actor& a) { return a.address() == x.source; }),
                subs.end());
   });
   init();
@@ -1240,14 +1226,12 @@ caf::behavior supervisor_state::make_behavior() {
       });
     },
     [this](terminate_child& req) -> caf::result<caf::ok_atom> {
-      return op<caf::ok_atom>([this, req](auto reply) {
-        api_terminate(req, std::move(reply));
-      });
+      return op<caf::ok_atom>(
+        [this, req](auto reply) { api_terminate(req, std::move(reply)); });
     },
     [this](restart_child& req) -> caf::result<caf::actor> {
-      return op<caf::actor>([this, id = req.id](auto reply) {
-        api_restart(id, std::move(reply));
-      });
+      return op<caf::actor>(
+        [this, id = req.id](auto reply) { api_restart(id, std::move(reply)); });
     },
     [this](delete_child& req) -> caf::result<caf::ok_atom> {
       return op<caf::ok_atom>(
@@ -1266,18 +1250,16 @@ caf::behavior supervisor_state::make_behavior() {
     },
     [this](get_tree) -> caf::result<std::string> { return api_tree(); },
     [this](subscribe& req) -> caf::ok_atom {
-      if (req.subscriber
-          && std::find(subscribers_.begin(), subscribers_.end(),
-                       req.subscriber)
-               == subscribers_.end()) {
+      if (req.subscriber && std::find(subscribers_.begin(), subscribers_.end(),
+                                      req.subscriber) == subscribers_.end()) {
         self_->monitor(req.subscriber);
         subscribers_.push_back(req.subscriber);
       }
       return caf::ok_atom::value;
     },
     [this](unsubscribe& req) -> caf::ok_atom {
-      auto i = std::find(subscribers_.begin(), subscribers_.end(),
-                         req.subscriber);
+      auto i =
+        std::find(subscribers_.begin(), subscribers_.end(), req.subscriber);
       if (i != subscribers_.end()) {
         self_->demonitor(req.subscriber);
         subscribers_.erase(i);
@@ -1330,7 +1312,8 @@ child_spec supervisor_child(std::string id, supervisor_flags flags,
   if (flags.name == supervisor_flags{}.name)
     flags.name = id;
   result.start = [flags = std::move(flags), children = std::move(children)](
-                   caf::actor_system& sys, const caf::message&) -> start_result {
+                   caf::actor_system& sys,
+                   const caf::message&) -> start_result {
     return spawn_supervisor(sys, flags, children);
   };
   result.restart = restart;

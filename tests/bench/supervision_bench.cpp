@@ -47,8 +47,7 @@ struct start_counter : child_observer {
   }
 
   void child_exited(const child_event&, caf::actor_id,
-                    const caf::error&) override {
-  }
+                    const caf::error&) override {}
 
   void wait_for(uint64_t n) {
     std::unique_lock<std::mutex> guard{mtx};
@@ -57,10 +56,9 @@ struct start_counter : child_observer {
 };
 
 child_spec bench_worker(std::string id) {
-  return worker(std::move(id),
-                [](caf::actor_system& sys, const caf::message&) {
-                  return sys.spawn(worker_impl);
-                });
+  return worker(std::move(id), [](caf::actor_system& sys, const caf::message&) {
+    return sys.spawn(worker_impl);
+  });
 }
 
 void stop(caf::actor_system& sys, const caf::actor& sup) {

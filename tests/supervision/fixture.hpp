@@ -21,9 +21,7 @@ using namespace caflens::supervision;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
 struct config : caf::actor_system_config {
-  config() {
-    caflens::supervision::add_message_types(*this);
-  }
+  config() { caflens::supervision::add_message_types(*this); }
 };
 
 /// How a worker reacts to its supervisor's shutdown exit.
@@ -43,9 +41,9 @@ inline caf::error crash_reason(const std::string& what) {
 /// Text of a reason as the log prints it: OTP style, and "crash:<what>" for
 /// `crash_reason(what)`.
 inline std::string crash_text(const caf::error& reason) {
-  if (reason.category() == caf::atom("system")
-      && reason.code() == static_cast<uint8_t>(caf::sec::runtime_error)
-      && reason.context().match_elements<std::string>())
+  if (reason.category() == caf::atom("system") &&
+      reason.code() == static_cast<uint8_t>(caf::sec::runtime_error) &&
+      reason.context().match_elements<std::string>())
     return reason.context().get_as<std::string>(0);
   return caflens::render_error(reason);
 }
@@ -59,8 +57,8 @@ inline caf::behavior worker_impl(caf::event_based_actor* self,
   if (mode != on_shutdown::comply) {
     self->set_exit_handler([self, mode](caf::exit_msg& x) {
       if (mode == on_shutdown::slow)
-        self->delayed_send(self, std::chrono::milliseconds{50}, crash_atom::value,
-                           x.reason);
+        self->delayed_send(self, std::chrono::milliseconds{50},
+                           crash_atom::value, x.reason);
       // hang: ignore; only kill stops it
     });
   }
@@ -87,9 +85,7 @@ struct fixture : test_coordinator_fixture<config> {
   }
 
   /// Runs all ready actors without triggering timers.
-  void run_all() {
-    sched.run();
-  }
+  void run_all() { sched.run(); }
 
   /// Advances virtual time by `ms`, firing due timers in order.
   void advance(int ms) {
@@ -112,8 +108,8 @@ struct fixture : test_coordinator_fixture<config> {
     auto lg = log;
     auto sc = script;
     auto* acts = &actors;
-    return [=](caf::actor_system& sys, const caf::message& args) mutable
-           -> start_result {
+    return [=](caf::actor_system& sys,
+               const caf::message& args) mutable -> start_result {
       auto full = name;
       if (args.match_elements<std::string>())
         full += "/" + args.get_as<std::string>(0);
@@ -141,7 +137,8 @@ struct fixture : test_coordinator_fixture<config> {
     };
   }
 
-  child_spec spec(std::string id, restart_type restart = restart_type::permanent,
+  child_spec spec(std::string id,
+                  restart_type restart = restart_type::permanent,
                   shutdown_policy shutdown = shutdown_policy::timeout(100),
                   on_shutdown mode = on_shutdown::comply) {
     auto result = worker(id, starter(id, mode), restart);
@@ -154,7 +151,8 @@ struct fixture : test_coordinator_fixture<config> {
     auto name = flags.name;
     auto sup = spawn_supervisor(sys, std::move(flags), std::move(specs));
     if (!sup)
-      CAF_FAIL("spawn_supervisor failed: " << caflens::render_error(sup.error()));
+      CAF_FAIL(
+        "spawn_supervisor failed: " << caflens::render_error(sup.error()));
     auto lg = log;
     (*sup)->attach_functor([lg, name](const caf::error& reason) {
       lg->push_back("exit " + name + " " + log_text(reason));
@@ -164,9 +162,10 @@ struct fixture : test_coordinator_fixture<config> {
     return *sup;
   }
 
-  supervisor_flags flags(strategy s, uint32_t intensity = 1,
-                         std::chrono::milliseconds period = std::chrono::seconds{5},
-                         std::string name = "top") {
+  supervisor_flags
+  flags(strategy s, uint32_t intensity = 1,
+        std::chrono::milliseconds period = std::chrono::seconds{5},
+        std::string name = "top") {
     supervisor_flags result;
     result.name = std::move(name);
     result.strategy = s;
@@ -176,7 +175,8 @@ struct fixture : test_coordinator_fixture<config> {
   }
 
   /// Makes the current actor of `name` exit with `reason`.
-  void crash(const std::string& name, caf::error reason = crash_reason("crash")) {
+  void crash(const std::string& name,
+             caf::error reason = crash_reason("crash")) {
     auto i = actors.find(name);
     CAF_REQUIRE(i != actors.end());
     caf::anon_send(i->second, crash_atom::value, std::move(reason));

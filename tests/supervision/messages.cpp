@@ -86,11 +86,10 @@ CAF_TEST(terminate restart and delete) {
 
 CAF_TEST(count_children and get_childspec) {
   auto inner = flags(strategy::one_for_one, 1, 5s, "inner");
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("a", restart_type::transient,
-                             shutdown_policy::brutal_kill()),
-                        supervisor_child("inner", inner, {spec("x")}),
-                        spec("b")});
+  auto sup = start_sup(
+    flags(strategy::one_for_one),
+    {spec("a", restart_type::transient, shutdown_policy::brutal_kill()),
+     supervisor_child("inner", inner, {spec("x")}), spec("b")});
   CAF_CHECK(call<caf::ok_atom>(sup, terminate_child{"b", {}}));
   auto counts = call<child_counts>(sup, count_children{});
   CAF_REQUIRE(counts);
@@ -110,8 +109,8 @@ CAF_TEST(count_children and get_childspec) {
 
 CAF_TEST(simple_one_for_one rejects id based operations) {
   auto sup = start_sup(flags(strategy::simple_one_for_one, 5), {spec("w")});
-  auto w = call<caf::actor>(sup, start_dynamic_child{caf::make_message(
-                                   std::string{"1"})});
+  auto w = call<caf::actor>(
+    sup, start_dynamic_child{caf::make_message(std::string{"1"})});
   CAF_REQUIRE(w);
   CAF_CHECK(fails_with(call<caf::actor>(sup, start_child{spec("x")}),
                        supervision_errc::simple_one_for_one));
@@ -124,8 +123,8 @@ CAF_TEST(simple_one_for_one rejects id based operations) {
   auto s = call<child_spec>(sup, get_childspec{"", *w});
   CAF_REQUIRE(s);
   CAF_CHECK_EQUAL(s->id, "w");
-  auto other = start_sup(flags(strategy::one_for_one, 1, 5s, "other"),
-                         {spec("a")});
+  auto other =
+    start_sup(flags(strategy::one_for_one, 1, 5s, "other"), {spec("a")});
   CAF_CHECK(fails_with(call<caf::actor>(other, start_dynamic_child{}),
                        supervision_errc::not_simple_one_for_one));
 }
@@ -133,29 +132,27 @@ CAF_TEST(simple_one_for_one rejects id based operations) {
 CAF_TEST(validation follows OTP) {
   auto f = flags(strategy::one_for_one);
   f.period = 0ms;
-  CAF_CHECK(spawn_supervisor(sys, f, {}).error()
-            == supervision_errc::invalid_flags);
-  CAF_CHECK(spawn_supervisor(sys, flags(strategy::one_for_one),
-                             {spec("a"), spec("a")})
-              .error()
-            == supervision_errc::duplicate_child_id);
+  CAF_CHECK(spawn_supervisor(sys, f, {}).error() ==
+            supervision_errc::invalid_flags);
+  CAF_CHECK(
+    spawn_supervisor(sys, flags(strategy::one_for_one), {spec("a"), spec("a")})
+      .error() == supervision_errc::duplicate_child_id);
   CAF_CHECK(spawn_supervisor(sys, flags(strategy::simple_one_for_one),
                              {spec("a"), spec("b")})
-              .error()
-            == supervision_errc::invalid_child_spec);
-  CAF_CHECK(spawn_supervisor(sys, flags(strategy::one_for_one), {spec("")})
-              .error()
-            == supervision_errc::invalid_child_spec);
+              .error() == supervision_errc::invalid_child_spec);
+  CAF_CHECK(
+    spawn_supervisor(sys, flags(strategy::one_for_one), {spec("")}).error() ==
+    supervision_errc::invalid_child_spec);
   CAF_CHECK_EQUAL(caflens::render_error(
                     make_error(supervision_errc::not_found, "no child 'x'")),
                   "supervisor: not_found: no child 'x'");
 }
 
 CAF_TEST(requests wait for a running operation) {
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("a"), spec("h", restart_type::permanent,
-                                        shutdown_policy::timeout(500),
-                                        on_shutdown::hang)});
+  auto sup = start_sup(
+    flags(strategy::one_for_one),
+    {spec("a"), spec("h", restart_type::permanent,
+                     shutdown_policy::timeout(500), on_shutdown::hang)});
   take_log();
   self->send(sup, terminate_child{"h", {}});
   self->send(sup, which_children{});
@@ -171,9 +168,10 @@ CAF_TEST(requests wait for a running operation) {
 }
 
 CAF_TEST(requests queued during a shutdown get shutting_down) {
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("h", restart_type::permanent,
-                             shutdown_policy::timeout(500), on_shutdown::hang)});
+  auto sup =
+    start_sup(flags(strategy::one_for_one),
+              {spec("h", restart_type::permanent, shutdown_policy::timeout(500),
+                    on_shutdown::hang)});
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   run_all();
   self->send(sup, count_children{});
@@ -185,9 +183,9 @@ CAF_TEST(requests queued during a shutdown get shutting_down) {
 
 CAF_TEST(get_tree shows nested supervisors and restart history) {
   auto inner = flags(strategy::one_for_all, 3, 5s, "inner");
-  auto sup = start_sup(flags(strategy::one_for_one, 3),
-                       {spec("a"), supervisor_child("inner", inner,
-                                                    {spec("x"), spec("y")})});
+  auto sup = start_sup(
+    flags(strategy::one_for_one, 3),
+    {spec("a"), supervisor_child("inner", inner, {spec("x"), spec("y")})});
   crash("a");
   crash("x");
   auto text = call<std::string>(sup, get_tree{});

@@ -25,8 +25,7 @@ void round_trip(caf::actor_system& sys, T x) {
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   if (auto err = sink(msg))
-    CAF_FAIL("cannot serialize " << to_string(msg) << ": "
-                                 << sys.render(err));
+    CAF_FAIL("cannot serialize " << to_string(msg) << ": " << sys.render(err));
   caf::message copy;
   caf::binary_deserializer source{sys, buf};
   if (auto err = source(copy))
@@ -34,6 +33,12 @@ void round_trip(caf::actor_system& sys, T x) {
                                    << sys.render(err));
   CAF_CHECK(copy.match_elements<T>());
   CAF_CHECK_EQUAL(to_string(copy), to_string(msg));
+}
+
+child_info make_info(std::string id) {
+  child_info result;
+  result.id = std::move(id);
+  return result;
 }
 
 struct counting_observer : child_observer {
@@ -46,14 +51,14 @@ struct counting_observer : child_observer {
 
   void child_exited(const child_event& ev, caf::actor_id,
                     const caf::error& reason) override {
-    events.push_back("exited " + std::string{ev.child_id} + " "
-                     + log_text(reason));
+    events.push_back("exited " + std::string{ev.child_id} + " " +
+                     log_text(reason));
   }
 
   void child_start_failed(const child_event& ev,
                           const caf::error& reason) override {
-    events.push_back("failed " + std::string{ev.child_id} + " "
-                     + log_text(reason));
+    events.push_back("failed " + std::string{ev.child_id} + " " +
+                     log_text(reason));
   }
 };
 
@@ -83,10 +88,13 @@ CAF_TEST(every message type survives a serialization round trip) {
   round_trip(sys, subscribe{});
   round_trip(sys, unsubscribe{});
   round_trip(sys, spec);
-  round_trip(sys, child_info{"a", {}, child_status::restarting,
-                             child_type::supervisor, restart_type::temporary,
+  round_trip(sys, child_info{"a",
+                             {},
+                             child_status::restarting,
+                             child_type::supervisor,
+                             restart_type::temporary,
                              3});
-  round_trip(sys, std::vector<child_info>{child_info{"a"}, child_info{"b"}});
+  round_trip(sys, std::vector<child_info>{make_info("a"), make_info("b")});
   round_trip(sys, child_counts{4, 3, 2, 1});
   // Reports.
   round_trip(sys, supervisor_started{"top", strategy::rest_for_one, 3});
@@ -94,20 +102,20 @@ CAF_TEST(every message type survives a serialization round trip) {
                                 restart_type::transient, true, 2});
   round_trip(sys, child_ignored{"top", "a"});
   round_trip(sys, child_start_error{"top", "a", err, 1});
-  round_trip(sys, child_exited{"top", "a", 42, err, restart_type::permanent,
-                               true, 1});
+  round_trip(
+    sys, child_exited{"top", "a", 42, err, restart_type::permanent, true, 1});
   round_trip(sys, child_restarted{"top", "a", 43, err, 1});
-  round_trip(sys, child_terminated{"top", "a", 42,
-                                   caf::exit_reason::user_shutdown, sd});
+  round_trip(
+    sys, child_terminated{"top", "a", 42, caf::exit_reason::user_shutdown, sd});
   round_trip(sys, intensity_exceeded{"top", "a", err, 2, 1, 5000});
-  round_trip(sys, auto_shutdown_triggered{"top", "s",
-                                          auto_shutdown::all_significant});
+  round_trip(
+    sys, auto_shutdown_triggered{"top", "s", auto_shutdown::all_significant});
   round_trip(sys, supervisor_stopped{"top", shutdown_reason("done")});
 }
 
 CAF_TEST(a round trip keeps the values) {
-  child_exited x{"top", "a", 42, shutdown_reason("bye"),
-                 restart_type::transient, false, 3};
+  child_exited x{
+    "top", "a", 42, shutdown_reason("bye"), restart_type::transient, false, 3};
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   CAF_REQUIRE(!sink(x));
@@ -168,8 +176,7 @@ CAF_TEST(subscribers get typed reports of starts exits and restarts) {
       got.push_back("stopped");
     },
     caf::after(0s) >> [&] { done = true; });
-  CAF_CHECK_EQUAL(got,
-                  strings({"exited", "intensity_exceeded", "stopped"}));
+  CAF_CHECK_EQUAL(got, strings({"exited", "intensity_exceeded", "stopped"}));
 }
 
 CAF_TEST(unsubscribed actors get no reports) {
@@ -178,8 +185,7 @@ CAF_TEST(unsubscribed actors get no reports) {
   CAF_CHECK(call<caf::ok_atom>(sup, unsubscribe{self}));
   crash("a");
   bool any = false;
-  self->receive([&](child_exited&) { any = true; },
-                caf::after(0s) >> [] {});
+  self->receive([&](child_exited&) { any = true; }, caf::after(0s) >> [] {});
   CAF_CHECK(!any);
 }
 
@@ -215,12 +221,12 @@ CAF_TEST(reports are telemetry events too) {
   crash("a", shutdown_reason("x"));
   crash("a", shutdown_reason("y"));
   caflens::telemetry::detach("supervision-test");
-  CAF_CHECK_EQUAL(events,
-                  strings({"child_started a", "started",
-                           "child_exited a shutdown:x rip=0",
-                           "child_started a", "child_restarted a shutdown:x rip=1",
-                           "child_exited a shutdown:y rip=1",
-                           "intensity_exceeded a", "stopped shutdown"}));
+  CAF_CHECK_EQUAL(
+    events,
+    strings({"child_started a", "started", "child_exited a shutdown:x rip=0",
+             "child_started a", "child_restarted a shutdown:x rip=1",
+             "child_exited a shutdown:y rip=1", "intensity_exceeded a",
+             "stopped shutdown"}));
 }
 
 CAF_TEST(the observer sees every child start and exit) {
@@ -232,11 +238,11 @@ CAF_TEST(the observer sees every child start and exit) {
   crash("a");
   // Restart 1 (a's crash) and 2 (retry) fail on c; retry 3 is over the
   // intensity and stops everything.
-  CAF_CHECK_EQUAL(obs->events,
-                  strings({"started a", "started c", "exited a crash",
-                           "exited c shutdown", "started a", "failed c boom",
-                           "exited a shutdown", "started a", "failed c boom",
-                           "exited a shutdown"}));
+  CAF_CHECK_EQUAL(
+    obs->events,
+    strings({"started a", "started c", "exited a crash", "exited c shutdown",
+             "started a", "failed c boom", "exited a shutdown", "started a",
+             "failed c boom", "exited a shutdown"}));
 }
 
 CAF_TEST(a default observer applies when the flags name none) {

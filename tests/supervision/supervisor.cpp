@@ -14,18 +14,19 @@ CAF_TEST_FIXTURE_SCOPE(supervisor_tests, fixture)
 // -- strategies ---------------------------------------------------------------
 
 CAF_TEST(children start left to right and stop right to left) {
-  auto sup = start_sup(flags(strategy::one_for_one), {spec("a"), spec("b"),
-                                                      spec("c")});
+  auto sup =
+    start_sup(flags(strategy::one_for_one), {spec("a"), spec("b"), spec("c")});
   CAF_CHECK_EQUAL(take_log(), strings({"start a", "start b", "start c"}));
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   run_all();
-  CAF_CHECK_EQUAL(take_log(), strings({"exit c shutdown", "exit b shutdown",
-                                       "exit a shutdown", "exit top shutdown"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit c shutdown", "exit b shutdown",
+                           "exit a shutdown", "exit top shutdown"}));
 }
 
 CAF_TEST(one_for_one restarts only the crashed child) {
-  auto sup = start_sup(flags(strategy::one_for_one), {spec("a"), spec("b"),
-                                                      spec("c")});
+  auto sup =
+    start_sup(flags(strategy::one_for_one), {spec("a"), spec("b"), spec("c")});
   take_log();
   crash("b");
   CAF_CHECK_EQUAL(take_log(), strings({"exit b crash", "start b"}));
@@ -33,8 +34,8 @@ CAF_TEST(one_for_one restarts only the crashed child) {
 }
 
 CAF_TEST(one_for_all stops the others right to left and restarts all) {
-  auto sup = start_sup(flags(strategy::one_for_all), {spec("a"), spec("b"),
-                                                      spec("c")});
+  auto sup =
+    start_sup(flags(strategy::one_for_all), {spec("a"), spec("b"), spec("c")});
   take_log();
   crash("b");
   CAF_CHECK_EQUAL(take_log(),
@@ -59,11 +60,10 @@ CAF_TEST(rest_for_one restarts the crashed child and those after it) {
 // -- restart types ------------------------------------------------------------
 
 CAF_TEST(transient children restart only after abnormal exits) {
-  auto sup = start_sup(flags(strategy::one_for_one, 10),
-                       {spec("n", restart_type::transient),
-                        spec("s", restart_type::transient),
-                        spec("r", restart_type::transient),
-                        spec("x", restart_type::transient)});
+  auto sup = start_sup(
+    flags(strategy::one_for_one, 10),
+    {spec("n", restart_type::transient), spec("s", restart_type::transient),
+     spec("r", restart_type::transient), spec("x", restart_type::transient)});
   take_log();
   crash("n", caf::exit_reason::normal);
   crash("s", caf::exit_reason::user_shutdown);
@@ -72,8 +72,7 @@ CAF_TEST(transient children restart only after abnormal exits) {
   CAF_CHECK_EQUAL(take_log(),
                   strings({"exit n normal", "exit s shutdown",
                            "exit r shutdown:done", "exit x boom", "start x"}));
-  CAF_CHECK_EQUAL(statuses(sup),
-                  "n:stopped s:stopped r:stopped x:running");
+  CAF_CHECK_EQUAL(statuses(sup), "n:stopped s:stopped r:stopped x:running");
 }
 
 CAF_TEST(permanent children restart after normal exits too) {
@@ -86,17 +85,18 @@ CAF_TEST(permanent children restart after normal exits too) {
 }
 
 CAF_TEST(temporary children are never restarted and are removed) {
-  auto sup = start_sup(flags(strategy::one_for_all, 5),
-                       {spec("a"), spec("t", restart_type::temporary),
-                        spec("c")});
+  auto sup =
+    start_sup(flags(strategy::one_for_all, 5),
+              {spec("a"), spec("t", restart_type::temporary), spec("c")});
   take_log();
   // A sibling's crash takes the temporary child down for good.
   crash("c");
-  CAF_CHECK_EQUAL(take_log(), strings({"exit c crash", "exit t shutdown",
-                                       "exit a shutdown", "start a",
-                                       "start c"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit c crash", "exit t shutdown", "exit a shutdown",
+                           "start a", "start c"}));
   CAF_CHECK_EQUAL(statuses(sup), "a:running c:running");
-  auto t2 = call<caf::actor>(sup, start_child{spec("t2", restart_type::temporary)});
+  auto t2 =
+    call<caf::actor>(sup, start_child{spec("t2", restart_type::temporary)});
   CAF_REQUIRE(t2);
   take_log();
   crash("t2");
@@ -107,23 +107,23 @@ CAF_TEST(temporary children are never restarted and are removed) {
 // -- restart intensity --------------------------------------------------------
 
 CAF_TEST(exactly intensity restarts within the period are fine) {
-  auto sup = start_sup(flags(strategy::one_for_one, 3, 5s), {spec("a"),
-                                                             spec("b")});
+  auto sup =
+    start_sup(flags(strategy::one_for_one, 3, 5s), {spec("a"), spec("b")});
   take_log();
   for (int i = 0; i < 3; ++i) {
     crash("a");
     advance(1000);
   }
-  CAF_CHECK_EQUAL(take_log(), strings({"exit a crash", "start a",
-                                       "exit a crash", "start a",
-                                       "exit a crash", "start a"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit a crash", "start a", "exit a crash", "start a",
+                           "exit a crash", "start a"}));
   CAF_CHECK_EQUAL(statuses(sup), "a:running b:running");
 }
 
 CAF_TEST(one restart over the intensity stops the supervisor) {
   auto before = sys.registry().running();
-  auto sup = start_sup(flags(strategy::one_for_one, 3, 5s), {spec("a"),
-                                                             spec("b")});
+  auto sup =
+    start_sup(flags(strategy::one_for_one, 3, 5s), {spec("a"), spec("b")});
   take_log();
   for (int i = 0; i < 3; ++i)
     crash("a");
@@ -168,15 +168,15 @@ CAF_TEST(restarts older than the period fall out of the window) {
   crash("a");
   advance(5001);
   crash("a");
-  CAF_CHECK_EQUAL(take_log(), strings({"exit a crash", "start a",
-                                       "exit a crash", "start a",
-                                       "exit a crash", "start a"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit a crash", "start a", "exit a crash", "start a",
+                           "exit a crash", "start a"}));
   CAF_CHECK_EQUAL(statuses(sup), "a:running");
 }
 
 CAF_TEST(intensity zero stops at the first restart) {
-  start_sup(flags(strategy::one_for_one, 0), {spec("a"), spec("t",
-                                              restart_type::temporary)});
+  start_sup(flags(strategy::one_for_one, 0),
+            {spec("a"), spec("t", restart_type::temporary)});
   take_log();
   crash("t");
   CAF_CHECK_EQUAL(take_log(), strings({"exit t crash"}));
@@ -187,9 +187,10 @@ CAF_TEST(intensity zero stops at the first restart) {
 // -- shutdown modes -----------------------------------------------------------
 
 CAF_TEST(brutal_kill kills at once) {
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("a", restart_type::permanent,
-                             shutdown_policy::brutal_kill(), on_shutdown::hang)});
+  auto sup =
+    start_sup(flags(strategy::one_for_one),
+              {spec("a", restart_type::permanent,
+                    shutdown_policy::brutal_kill(), on_shutdown::hang)});
   take_log();
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   run_all();
@@ -197,10 +198,10 @@ CAF_TEST(brutal_kill kills at once) {
 }
 
 CAF_TEST(a timeout shutdown waits and then kills) {
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("a"),
-                        spec("h", restart_type::permanent,
-                             shutdown_policy::timeout(500), on_shutdown::hang)});
+  auto sup = start_sup(
+    flags(strategy::one_for_one),
+    {spec("a"), spec("h", restart_type::permanent,
+                     shutdown_policy::timeout(500), on_shutdown::hang)});
   take_log();
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   run_all();
@@ -213,13 +214,15 @@ CAF_TEST(a timeout shutdown waits and then kills) {
 }
 
 CAF_TEST(a timeout shutdown lets a slow child finish in time) {
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("s", restart_type::permanent,
-                             shutdown_policy::timeout(500), on_shutdown::slow)});
+  auto sup =
+    start_sup(flags(strategy::one_for_one),
+              {spec("s", restart_type::permanent, shutdown_policy::timeout(500),
+                    on_shutdown::slow)});
   take_log();
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   advance(100);
-  CAF_CHECK_EQUAL(take_log(), strings({"exit s shutdown", "exit top shutdown"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit s shutdown", "exit top shutdown"}));
 }
 
 CAF_TEST(infinity waits as long as the child needs) {
@@ -241,9 +244,9 @@ CAF_TEST(infinity waits as long as the child needs) {
 CAF_TEST(ignore keeps the spec of a non temporary child) {
   (*script)["b"] = "io";
   (*script)["t"] = "i";
-  auto sup = start_sup(flags(strategy::one_for_one),
-                       {spec("a"), spec("b"),
-                        spec("t", restart_type::temporary)});
+  auto sup =
+    start_sup(flags(strategy::one_for_one),
+              {spec("a"), spec("b"), spec("t", restart_type::temporary)});
   CAF_CHECK_EQUAL(take_log(), strings({"start a", "ignore b", "ignore t"}));
   CAF_CHECK_EQUAL(statuses(sup), "a:running b:stopped");
   auto b = call<caf::actor>(sup, restart_child{"b"});
@@ -254,8 +257,8 @@ CAF_TEST(ignore keeps the spec of a non temporary child) {
 
 CAF_TEST(a start error stops the started children and the supervisor) {
   (*script)["c"] = "e";
-  start_sup(flags(strategy::one_for_one), {spec("a"), spec("b"), spec("c"),
-                                           spec("d")});
+  start_sup(flags(strategy::one_for_one),
+            {spec("a"), spec("b"), spec("c"), spec("d")});
   CAF_CHECK_EQUAL(take_log(),
                   strings({"start a", "start b", "start_error c",
                            "exit b shutdown", "exit a shutdown",
@@ -273,20 +276,19 @@ CAF_TEST(a failing restart is retried and counts against the intensity) {
   CAF_CHECK_EQUAL(statuses(sup), "a:running");
 }
 
-CAF_TEST(restart storm: a child that fails to start stops its supervisor) {
+CAF_TEST(restart storm : a child that fails to start stops its supervisor) {
   auto before = sys.registry().running();
   (*script)["w"] = "oe"; // first start ok, every restart fails
   supervisor_flags inner = flags(strategy::one_for_one, 3, 5s, "inner");
-  auto top = start_sup(flags(strategy::one_for_one, 0, 5s, "outer"),
-                       {supervisor_child("inner", inner, {spec("w")},
-                                         restart_type::transient),
-                        spec("other")});
+  auto top = start_sup(
+    flags(strategy::one_for_one, 0, 5s, "outer"),
+    {supervisor_child("inner", inner, {spec("w")}, restart_type::transient),
+     spec("other")});
   CAF_CHECK_EQUAL(take_log(), strings({"start w", "start other"}));
   CAF_CHECK(call<caf::ok_atom>(top, subscribe{self}));
   crash("w");
-  CAF_CHECK_EQUAL(take_log(),
-                  strings({"exit w crash", "start_error w", "start_error w",
-                           "start_error w"}));
+  CAF_CHECK_EQUAL(take_log(), strings({"exit w crash", "start_error w",
+                                       "start_error w", "start_error w"}));
   // The outer supervisor sees inner exit with shutdown: normal for a
   // transient child, so no restart and the outer supervisor stays.
   bool seen = false;
@@ -297,9 +299,8 @@ CAF_TEST(restart storm: a child that fails to start stops its supervisor) {
       CAF_CHECK(!x.will_restart);
       seen = true;
     },
-    caf::after(std::chrono::seconds{0}) >> [&] {
-      CAF_FAIL("no child_exited report for inner");
-    });
+    caf::after(std::chrono::seconds{0}) >>
+      [&] { CAF_FAIL("no child_exited report for inner"); });
   CAF_CHECK_EQUAL(statuses(top), "inner:stopped other:running");
   caf::anon_send_exit(top, caf::exit_reason::user_shutdown);
   run_all();
@@ -314,10 +315,10 @@ CAF_TEST(simple_one_for_one starts children from a template with args) {
   auto tmpl = spec("w", restart_type::transient);
   auto sup = start_sup(flags(strategy::simple_one_for_one, 5), {tmpl});
   CAF_CHECK_EQUAL(take_log(), strings{});
-  auto w1 = call<caf::actor>(sup, start_dynamic_child{caf::make_message(
-                                    std::string{"1"})});
-  auto w2 = call<caf::actor>(sup, start_dynamic_child{caf::make_message(
-                                    std::string{"2"})});
+  auto w1 = call<caf::actor>(
+    sup, start_dynamic_child{caf::make_message(std::string{"1"})});
+  auto w2 = call<caf::actor>(
+    sup, start_dynamic_child{caf::make_message(std::string{"2"})});
   CAF_REQUIRE(w1 && w2);
   CAF_CHECK_EQUAL(take_log(), strings({"start w/1", "start w/2"}));
   crash("w/1");
@@ -334,12 +335,12 @@ CAF_TEST(simple_one_for_one starts children from a template with args) {
 }
 
 CAF_TEST(simple_one_for_one stops all dynamic children on shutdown) {
-  auto sup = start_sup(flags(strategy::simple_one_for_one, 5),
-                       {spec("w", restart_type::permanent,
-                             shutdown_policy::brutal_kill())});
+  auto sup = start_sup(
+    flags(strategy::simple_one_for_one, 5),
+    {spec("w", restart_type::permanent, shutdown_policy::brutal_kill())});
   for (auto name : {"1", "2", "3"})
-    CAF_CHECK(call<caf::actor>(sup, start_dynamic_child{caf::make_message(
-                                      std::string{name})}));
+    CAF_CHECK(call<caf::actor>(
+      sup, start_dynamic_child{caf::make_message(std::string{name})}));
   take_log();
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   run_all();
@@ -379,8 +380,9 @@ CAF_TEST(all_significant waits for the last significant child) {
   crash("s1"); // temporary: any exit counts
   CAF_CHECK_EQUAL(take_log(), strings({"exit s1 crash"}));
   crash("s2", shutdown_reason("done"));
-  CAF_CHECK_EQUAL(take_log(), strings({"exit s2 shutdown:done",
-                                       "exit a shutdown", "exit top shutdown"}));
+  CAF_CHECK_EQUAL(
+    take_log(),
+    strings({"exit s2 shutdown:done", "exit a shutdown", "exit top shutdown"}));
 }
 
 CAF_TEST(significant needs auto_shutdown and a non permanent child) {
@@ -403,12 +405,12 @@ CAF_TEST(significant needs auto_shutdown and a non permanent child) {
 
 CAF_TEST(nested supervisors start depth first and stop right to left) {
   auto inner = flags(strategy::one_for_one, 1, 5s, "inner");
-  auto top = start_sup(flags(strategy::one_for_one),
-                       {spec("a"), supervisor_child("inner", inner,
-                                                    {spec("x"), spec("y")}),
-                        spec("b")});
-  CAF_CHECK_EQUAL(take_log(), strings({"start a", "start x", "start y",
-                                       "start b"}));
+  auto top = start_sup(
+    flags(strategy::one_for_one),
+    {spec("a"), supervisor_child("inner", inner, {spec("x"), spec("y")}),
+     spec("b")});
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"start a", "start x", "start y", "start b"}));
   auto tree_text = call<std::string>(top, get_tree{});
   CAF_REQUIRE(tree_text);
   auto tree = parse_tree(*tree_text);
@@ -444,7 +446,8 @@ CAF_TEST(a nested supervisor failing to start fails its parent) {
   (*script)["y"] = "e";
   auto inner = flags(strategy::one_for_one, 1, 5s, "inner");
   start_sup(flags(strategy::one_for_one),
-            {spec("a"), supervisor_child("inner", inner, {spec("x"), spec("y")}),
+            {spec("a"),
+             supervisor_child("inner", inner, {spec("x"), spec("y")}),
              spec("b")});
   CAF_CHECK_EQUAL(
     take_log(),
@@ -464,7 +467,8 @@ CAF_TEST(exits of non children stop the supervisor with that reason) {
   run_all();
   caf::anon_send(parent, crash_atom::value, crash_reason("parent_died"));
   run_all();
-  CAF_CHECK_EQUAL(take_log(), strings({"exit a shutdown", "exit top parent_died"}));
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit a shutdown", "exit top parent_died"}));
 }
 
 CAF_TEST(a killed child does not take its supervisor down) {
@@ -485,8 +489,8 @@ CAF_TEST(children die with a killed supervisor) {
   run_all();
   auto lg = take_log();
   std::sort(lg.begin(), lg.end());
-  CAF_CHECK_EQUAL(lg, strings({"exit a killed", "exit b killed",
-                               "exit top killed"}));
+  CAF_CHECK_EQUAL(
+    lg, strings({"exit a killed", "exit b killed", "exit top killed"}));
   CAF_CHECK_EQUAL(sys.registry().running(), before);
 }
 

@@ -68,25 +68,19 @@ struct shutdown_policy {
   /// Milliseconds to wait before killing; used only for `timeout`.
   uint32_t timeout_ms = 5000;
 
-  static shutdown_policy brutal_kill() {
-    return {kind_t::brutal_kill, 0};
-  }
+  static shutdown_policy brutal_kill() { return {kind_t::brutal_kill, 0}; }
 
   static shutdown_policy timeout(std::chrono::milliseconds x) {
     return {kind_t::timeout, static_cast<uint32_t>(x.count())};
   }
 
-  static shutdown_policy timeout(uint32_t ms) {
-    return {kind_t::timeout, ms};
-  }
+  static shutdown_policy timeout(uint32_t ms) { return {kind_t::timeout, ms}; }
 
-  static shutdown_policy infinity() {
-    return {kind_t::infinity, 0};
-  }
+  static shutdown_policy infinity() { return {kind_t::infinity, 0}; }
 
   friend bool operator==(const shutdown_policy& x, const shutdown_policy& y) {
-    return x.kind == y.kind
-           && (x.kind != kind_t::timeout || x.timeout_ms == y.timeout_ms);
+    return x.kind == y.kind &&
+           (x.kind != kind_t::timeout || x.timeout_ms == y.timeout_ms);
   }
 };
 
@@ -114,25 +108,25 @@ class start_result {
 public:
   start_result() = default;
 
-  start_result(ignore_t) : ignored_(true) {
-  }
+  start_result(ignore_t)
+    : ignored_(true) {}
 
-  start_result(caf::error err) : error_(std::move(err)) {
-  }
+  start_result(caf::error err)
+    : error_(std::move(err)) {}
 
   template <class E, class = std::enable_if_t<caf::has_make_error<E>::value>>
-  start_result(E code) : error_(make_error(code)) {
-  }
+  start_result(E code)
+    : error_(make_error(code)) {}
 
-  start_result(caf::actor x) : actor_(std::move(x)) {
-  }
+  start_result(caf::actor x)
+    : actor_(std::move(x)) {}
 
   template <class Handle,
             class = decltype(caf::actor_cast<caf::actor>(
               std::declval<const Handle&>())),
             class = std::enable_if_t<!std::is_same_v<Handle, caf::actor>>>
-  start_result(const Handle& x) : actor_(caf::actor_cast<caf::actor>(x)) {
-  }
+  start_result(const Handle& x)
+    : actor_(caf::actor_cast<caf::actor>(x)) {}
 
   template <class T>
   start_result(caf::expected<T> x) {
@@ -142,17 +136,11 @@ public:
       error_ = std::move(x.error());
   }
 
-  bool ignored() const noexcept {
-    return ignored_;
-  }
+  bool ignored() const noexcept { return ignored_; }
 
-  const caf::actor& actor() const noexcept {
-    return actor_;
-  }
+  const caf::actor& actor() const noexcept { return actor_; }
 
-  const caf::error& error() const noexcept {
-    return error_;
-  }
+  const caf::error& error() const noexcept { return error_; }
 
 private:
   caf::actor actor_;
@@ -164,8 +152,8 @@ private:
 /// arguments (for simple_one_for_one: the template's arguments followed by
 /// the arguments given to `start_dynamic_child`). Must not block; the
 /// supervisor links itself to the returned actor.
-using start_function
-  = std::function<start_result(caf::actor_system& sys, const caf::message& args)>;
+using start_function =
+  std::function<start_result(caf::actor_system& sys, const caf::message& args)>;
 
 // -- child spec ---------------------------------------------------------------
 

@@ -3,19 +3,24 @@
 // `add_message_types`, so the same requests work against a remote supervisor
 // (except `start_child`, whose start function cannot cross nodes).
 //
-// | request               | reply                          | errors (supervision_errc)  |
+// | request               | reply                          | errors
+// (supervision_errc)  |
 // |-----------------------|--------------------------------|----------------------------|
-// | `start_child`         | `caf::actor` (null if ignored) | invalid_child_spec, bad_combination, already_started, already_present, simple_one_for_one, or the start error |
-// | `start_dynamic_child` | `caf::actor` (null if ignored) | not_simple_one_for_one, or the start error |
-// | `terminate_child`     | `caf::ok_atom`                 | not_found, simple_one_for_one (by id) |
-// | `restart_child`       | `caf::actor` (null if ignored) | not_found, running, restarting, simple_one_for_one, or the start error |
-// | `delete_child`        | `caf::ok_atom`                 | not_found, running, restarting, simple_one_for_one |
-// | `which_children`      | `std::vector<child_info>`      | —                          |
-// | `count_children`      | `child_counts`                 | —                          |
-// | `get_childspec`       | `child_spec` (no start fn)     | not_found                  |
-// | `get_tree`            | `std::string` (JSON)           | —                          |
-// | `subscribe`           | `caf::ok_atom`                 | —                          |
-// | `unsubscribe`         | `caf::ok_atom`                 | —                          |
+// | `start_child`         | `caf::actor` (null if ignored) |
+// invalid_child_spec, bad_combination, already_started, already_present,
+// simple_one_for_one, or the start error | | `start_dynamic_child` |
+// `caf::actor` (null if ignored) | not_simple_one_for_one, or the start error |
+// | `terminate_child`     | `caf::ok_atom`                 | not_found,
+// simple_one_for_one (by id) | | `restart_child`       | `caf::actor` (null if
+// ignored) | not_found, running, restarting, simple_one_for_one, or the start
+// error | | `delete_child`        | `caf::ok_atom`                 | not_found,
+// running, restarting, simple_one_for_one | | `which_children`      |
+// `std::vector<child_info>`      | —                          | |
+// `count_children`      | `child_counts`                 | — | |
+// `get_childspec`       | `child_spec` (no start fn)     | not_found | |
+// `get_tree`            | `std::string` (JSON)           | — | | `subscribe` |
+// `caf::ok_atom`                 | —                          | | `unsubscribe`
+// | `caf::ok_atom`                 | —                          |
 //
 // A supervisor in the middle of a restart or shutdown answers requests once
 // that operation is over (OTP's supervisor is busy the same way), and answers

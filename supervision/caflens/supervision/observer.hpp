@@ -30,14 +30,13 @@ public:
   virtual ~child_observer();
 
   /// `child` was started (initially, through the API or by a restart).
-  virtual void child_started(const child_event& ev, const caf::actor& child)
-    = 0;
+  virtual void child_started(const child_event& ev,
+                             const caf::actor& child) = 0;
 
   /// The child `child` terminated with `reason` (crash, normal exit, or
   /// stopped by its supervisor).
   virtual void child_exited(const child_event& ev, caf::actor_id child,
-                            const caf::error& reason)
-    = 0;
+                            const caf::error& reason) = 0;
 
   /// The start function failed; nothing runs. Default: does nothing.
   virtual void child_start_failed(const child_event& ev,

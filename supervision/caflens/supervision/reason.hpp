@@ -1,13 +1,13 @@
 // How OTP's exit reasons map onto CAF's.
 //
-// | OTP                 | caflens / CAF                                        |
+// | OTP                 | caflens / CAF |
 // |---------------------|------------------------------------------------------|
-// | `normal`            | `caf::exit_reason::normal` (an empty `caf::error`)   |
-// | `shutdown`          | `caf::exit_reason::user_shutdown`                    |
-// | `{shutdown, Term}`  | `supervision_errc::shutdown` with Term as context,   |
-// |                     | and `supervision_errc::failed_to_start_child`        |
-// | `kill` / `killed`   | `caf::exit_reason::kill`                             |
-// | anything else       | any other error (abnormal)                           |
+// | `normal`            | `caf::exit_reason::normal` (an empty `caf::error`) |
+// | `shutdown`          | `caf::exit_reason::user_shutdown` | | `{shutdown,
+// Term}`  | `supervision_errc::shutdown` with Term as context,   | | | and
+// `supervision_errc::failed_to_start_child`        | | `kill` / `killed`   |
+// `caf::exit_reason::kill`                             | | anything else | any
+// other error (abnormal)                           |
 //
 // Normal exits (the first three rows) do not restart transient children.
 #pragma once

@@ -155,8 +155,8 @@ struct auto_shutdown_triggered {
 };
 
 template <class Inspector>
-typename Inspector::result_type
-inspect(Inspector& f, auto_shutdown_triggered& x) {
+typename Inspector::result_type inspect(Inspector& f,
+                                        auto_shutdown_triggered& x) {
   return f(
     caf::meta::type_name("caflens::supervision::auto_shutdown_triggered"),
     x.supervisor, x.child_id, x.mode);

@@ -108,9 +108,9 @@ std::string basename_of(const std::string& path) {
 // -- reasons ------------------------------------------------------------------
 
 std::string crash_text(const caf::error& reason) {
-  if (reason.category() == caf::atom("system")
-      && reason.code() == static_cast<uint8_t>(caf::sec::runtime_error)
-      && reason.context().match_elements<std::string>())
+  if (reason.category() == caf::atom("system") &&
+      reason.code() == static_cast<uint8_t>(caf::sec::runtime_error) &&
+      reason.context().match_elements<std::string>())
     return reason.context().get_as<std::string>(0);
   return caflens::render_error(reason);
 }
@@ -138,8 +138,7 @@ std::string api_error(const caf::error& err) {
       case supervision_errc::running:
       case supervision_errc::restarting:
       case supervision_errc::simple_one_for_one:
-        return "error:"
-               + to_string(static_cast<supervision_errc>(err.code()));
+        return "error:" + to_string(static_cast<supervision_errc>(err.code()));
       default:
         break;
     }
@@ -178,21 +177,19 @@ class runner;
 /// Logs start errors of supervisor children (workers log their own).
 class trace_observer : public child_observer {
 public:
-  explicit trace_observer(strings* trace) : trace_(trace) {
-  }
+  explicit trace_observer(strings* trace)
+    : trace_(trace) {}
 
-  void child_started(const child_event&, const caf::actor&) override {
-  }
+  void child_started(const child_event&, const caf::actor&) override {}
 
   void child_exited(const child_event&, caf::actor_id,
-                    const caf::error&) override {
-  }
+                    const caf::error&) override {}
 
   void child_start_failed(const child_event& ev,
                           const caf::error& reason) override {
     if (ev.type == child_type::supervisor)
-      trace_->push_back("start_error " + std::string{ev.supervisor} + "/"
-                        + std::string{ev.child_id} + " " + fmt(reason));
+      trace_->push_back("start_error " + std::string{ev.supervisor} + "/" +
+                        std::string{ev.child_id} + " " + fmt(reason));
   }
 
 private:
@@ -202,10 +199,10 @@ private:
 class runner {
 public:
   explicit runner(const scenario& scn)
-    : scn_(scn),
-      sys_(cfg_),
-      sched_(dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())),
-      observer_(std::make_shared<trace_observer>(&trace_)) {
+    : scn_(scn)
+    , sys_(cfg_)
+    , sched_(dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler()))
+    , observer_(std::make_shared<trace_observer>(&trace_)) {
     for (auto& n : scn_.nodes)
       nodes_[n.path] = n;
   }
@@ -259,9 +256,7 @@ private:
     sched_.run();
   }
 
-  void settle() {
-    advance(settle_ms);
-  }
+  void settle() { advance(settle_ms); }
 
   // -- tree -------------------------------------------------------------------
 
@@ -304,11 +299,11 @@ private:
                                       : restart_type::permanent;
     spec.type = n.kind == "sup" ? child_type::supervisor : child_type::worker;
     auto sd = n.attr("shutdown", n.kind == "sup" ? "infinity" : "5000");
-    spec.shutdown = sd == "brutal_kill" ? shutdown_policy::brutal_kill()
-                    : sd == "infinity"
-                      ? shutdown_policy::infinity()
-                      : shutdown_policy::timeout(
-                        static_cast<uint32_t>(std::stoul(sd)));
+    spec.shutdown =
+      sd == "brutal_kill" ? shutdown_policy::brutal_kill()
+      : sd == "infinity"
+        ? shutdown_policy::infinity()
+        : shutdown_policy::timeout(static_cast<uint32_t>(std::stoul(sd)));
     spec.significant = n.attr("significant", "false") == "true";
     if (n.kind == "sup") {
       auto path = n.path;
@@ -428,8 +423,8 @@ private:
       call<caf::actor>(cmd, s.at(1) + "/" + s.at(2), actor_of(s.at(1)),
                        start_dynamic_child{caf::make_message(s.at(2))},
                        start_fmt);
-    } else if (cmd == "terminate_child" || cmd == "delete_child"
-               || cmd == "restart_child" || cmd == "get_childspec") {
+    } else if (cmd == "terminate_child" || cmd == "delete_child" ||
+               cmd == "restart_child" || cmd == "get_childspec") {
       auto& path = s.at(1);
       auto sup = sup_of(path);
       auto id = basename_of(path);
@@ -447,11 +442,11 @@ private:
       else
         call<child_spec>(cmd, path, actor_of(sup), get_childspec{id, child},
                          [](child_spec& x) {
-                           return "restart=" + to_string(x.restart)
-                                  + ",shutdown=" + to_string(x.shutdown)
-                                  + ",type=" + to_string(x.type)
-                                  + ",significant="
-                                  + (x.significant ? "true" : "false");
+                           return "restart=" + to_string(x.restart) +
+                                  ",shutdown=" + to_string(x.shutdown) +
+                                  ",type=" + to_string(x.type) +
+                                  ",significant=" +
+                                  (x.significant ? "true" : "false");
                          });
     } else if (cmd == "which_children") {
       auto sup = s.at(1);
@@ -475,14 +470,13 @@ private:
           return result;
         });
     } else if (cmd == "count_children") {
-      call<child_counts>(cmd, s.at(1), actor_of(s.at(1)), count_children{},
-                         [](child_counts& x) {
-                           return "specs=" + std::to_string(x.specs)
-                                  + ",active=" + std::to_string(x.active)
-                                  + ",supervisors="
-                                  + std::to_string(x.supervisors)
-                                  + ",workers=" + std::to_string(x.workers);
-                         });
+      call<child_counts>(
+        cmd, s.at(1), actor_of(s.at(1)), count_children{}, [](child_counts& x) {
+          return "specs=" + std::to_string(x.specs) +
+                 ",active=" + std::to_string(x.active) +
+                 ",supervisors=" + std::to_string(x.supervisors) +
+                 ",workers=" + std::to_string(x.workers);
+        });
     } else {
       trace_.push_back("unknown step " + cmd);
     }
