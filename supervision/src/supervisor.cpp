@@ -638,7 +638,8 @@ private:
   // -- stopping ---------------------------------------------------------------
 
   /// Stops one child as its shutdown policy says; `k` gets its exit reason.
-  void terminate_one(uint64_t key, exit_cont k) {
+  /// With a `shared_token`, the caller runs one kill timer for many children.
+  void terminate_one(uint64_t key, exit_cont k, uint64_t shared_token = 0) {
     auto* c = find(key);
     if (!c || !c->actor) {
       k(caf::error{});
@@ -664,7 +665,7 @@ private:
       }
     }
     // The child is monitored since its start: its down message ends the wait.
-    auto token = next_token_++;
+    auto token = shared_token != 0 ? shared_token : next_token_++;
     waiters_[aid] = exit_waiter{actor, token, finish};
     auto& policy = c->spec->shutdown;
     switch (policy.kind) {
@@ -673,8 +674,10 @@ private:
         break;
       case shutdown_policy::kind_t::timeout:
         self_->send_exit(actor, caf::exit_reason::user_shutdown);
-        self_->delayed_send(self_, std::chrono::milliseconds{policy.timeout_ms},
-                            kill_timer_atom::value, aid, token);
+        if (shared_token == 0)
+          self_->delayed_send(self_,
+                              std::chrono::milliseconds{policy.timeout_ms},
+                              kill_timer_atom::value, aid, token);
         break;
       case shutdown_policy::kind_t::infinity:
         self_->send_exit(actor, caf::exit_reason::user_shutdown);
@@ -713,12 +716,22 @@ private:
       if (--*remaining == 0)
         done();
     };
+    // Like OTP: one kill timer for all of them (actor id 0 = all waiters
+    // with this token).
+    uint64_t token = 0;
+    if (template_->shutdown.kind == shutdown_policy::kind_t::timeout) {
+      token = next_token_++;
+      self_->delayed_send(
+        self_, std::chrono::milliseconds{template_->shutdown.timeout_ms},
+        kill_timer_atom::value, caf::actor_id{0}, token);
+    }
     for (auto key : all_keys()) {
       auto* c = find(key);
       if (!c->actor)
         continue;
       ++*remaining;
-      terminate_one(key, [finish](caf::error) { finish(); });
+      terminate_one(
+        key, [finish](caf::error) { finish(); }, token);
     }
     finish();
   }
@@ -1275,9 +1288,14 @@ caf::behavior supervisor_state::make_behavior() {
     },
     [this](try_again_atom, uint64_t key) { on_try_again(key); },
     [this](kill_timer_atom, caf::actor_id aid, uint64_t token) {
-      if (auto i = waiters_.find(aid);
-          i != waiters_.end() && i->second.token == token)
+      if (aid == 0) {
+        for (auto& kvp : waiters_)
+          if (kvp.second.token == token)
+            self_->send_exit(kvp.second.actor, caf::exit_reason::kill);
+      } else if (auto i = waiters_.find(aid);
+                 i != waiters_.end() && i->second.token == token) {
         self_->send_exit(i->second.actor, caf::exit_reason::kill);
+      }
     },
   };
 }
