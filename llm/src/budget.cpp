@@ -5,7 +5,8 @@
 namespace caflens::llm {
 
 budget::budget(budget_limits limits, std::shared_ptr<llm::clock> clk)
-  : limits_(limits), clock_(clk ? std::move(clk) : clock::system()) {
+  : limits_(limits)
+  , clock_(clk ? std::move(clk) : clock::system()) {
   start_ = clock_->now();
 }
 

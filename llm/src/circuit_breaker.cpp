@@ -19,10 +19,9 @@ std::string_view to_string(circuit_breaker::state x) noexcept {
 circuit_breaker::circuit_breaker(std::string client_name,
                                  circuit_breaker_config cfg,
                                  std::shared_ptr<llm::clock> clk)
-  : client_(std::move(client_name)),
-    cfg_(cfg),
-    clock_(clk ? std::move(clk) : clock::system()) {
-}
+  : client_(std::move(client_name))
+  , cfg_(cfg)
+  , clock_(clk ? std::move(clk) : clock::system()) {}
 
 bool circuit_breaker::allow() {
   std::lock_guard<std::mutex> guard{mtx_};
@@ -64,8 +63,8 @@ void circuit_breaker::record_failure(const std::string& reason) {
     std::lock_guard<std::mutex> guard{mtx_};
     failures = ++failures_;
     probe_in_flight_ = false;
-    if (state_ == state::half_open
-        || (state_ == state::closed && failures_ >= cfg_.failure_threshold)) {
+    if (state_ == state::half_open ||
+        (state_ == state::closed && failures_ >= cfg_.failure_threshold)) {
       opened_now = true;
       state_ = state::open;
       opened_at_ = clock_->now();

@@ -36,8 +36,8 @@ parse_retry_after(const http_response& resp) {
 std::vector<http_header> kept_headers(const http_response& resp) {
   std::vector<http_header> result;
   for (auto& [k, v] : resp.headers)
-    if (k == "content-type" || k == "retry-after" || k == "retry-after-ms"
-        || k == "x-should-retry")
+    if (k == "content-type" || k == "retry-after" || k == "retry-after-ms" ||
+        k == "x-should-retry")
       result.emplace_back(k, v);
   return result;
 }
@@ -70,12 +70,11 @@ caf::expected<std::shared_ptr<client>> client::make(client_config cfg,
 }
 
 client::client(client_config cfg, client_services svc)
-  : cfg_(std::move(cfg)),
-    svc_(std::move(svc)),
-    format_(wire_format::make(cfg_.provider)),
-    breaker_(cfg_.name, cfg_.breaker, svc_.clock),
-    rng_(svc_.seed != 0 ? svc_.seed : std::random_device{}()) {
-}
+  : cfg_(std::move(cfg))
+  , svc_(std::move(svc))
+  , format_(wire_format::make(cfg_.provider))
+  , breaker_(cfg_.name, cfg_.breaker, svc_.clock)
+  , rng_(svc_.seed != 0 ? svc_.seed : std::random_device{}()) {}
 
 client_totals client::totals() const {
   std::lock_guard<std::mutex> guard{mtx_};
@@ -83,14 +82,14 @@ client_totals client::totals() const {
 }
 
 double client::cost(const usage& u) const noexcept {
-  auto cache_price
-    = cfg_.price_cache_read_per_million.value_or(cfg_.price_input_per_million);
-  return (static_cast<double>(u.input_tokens + u.cache_creation_tokens)
-            * cfg_.price_input_per_million
-          + static_cast<double>(u.cache_read_tokens) * cache_price
-          + static_cast<double>(u.output_tokens)
-              * cfg_.price_output_per_million)
-         / 1e6;
+  auto cache_price =
+    cfg_.price_cache_read_per_million.value_or(cfg_.price_input_per_million);
+  return (static_cast<double>(u.input_tokens + u.cache_creation_tokens) *
+            cfg_.price_input_per_million +
+          static_cast<double>(u.cache_read_tokens) * cache_price +
+          static_cast<double>(u.output_tokens) *
+            cfg_.price_output_per_million) /
+         1e6;
 }
 
 caf::expected<completion> client::complete(const completion_request& req) {
@@ -109,14 +108,14 @@ caf::expected<completion> client::complete(const completion_request& req) {
   try {
     result = complete_impl(req, attempts, retries);
   } catch (const std::exception& ex) {
-    result = detail::llm_error(llm_errc::invalid_response,
-                               "client '" + cfg_.name
-                                 + "': unexpected exception: "
-                                 + svc_.redactor->redact(ex.what()));
+    result =
+      detail::llm_error(llm_errc::invalid_response,
+                        "client '" + cfg_.name + "': unexpected exception: " +
+                          svc_.redactor->redact(ex.what()));
   } catch (...) {
-    result = detail::llm_error(llm_errc::invalid_response,
-                               "client '" + cfg_.name
-                                 + "': unexpected exception");
+    result =
+      detail::llm_error(llm_errc::invalid_response,
+                        "client '" + cfg_.name + "': unexpected exception");
   }
   auto duration = telemetry::bus::monotonic_time() - started;
   std::lock_guard<std::mutex> guard{mtx_};
@@ -151,15 +150,15 @@ caf::expected<completion> client::complete(const completion_request& req) {
 
 caf::expected<completion> client::complete_impl(const completion_request& req,
                                                 int& attempts, int& retries) {
-  auto prefix = "client '" + cfg_.name + "' (" + std::string{to_string(cfg_.provider)}
-                + ", " + cfg_.model + ")";
+  auto prefix = "client '" + cfg_.name + "' (" +
+                std::string{to_string(cfg_.provider)} + ", " + cfg_.model + ")";
   std::string key;
   if (!cfg_.api_key_env.empty()) {
     auto val = svc_.getenv(cfg_.api_key_env);
     if (!val || val->empty())
       return detail::llm_error(llm_errc::missing_api_key,
-                               prefix + ": environment variable "
-                                 + cfg_.api_key_env + " is not set");
+                               prefix + ": environment variable " +
+                                 cfg_.api_key_env + " is not set");
     key = std::move(*val);
   }
   auto& red = *svc_.redactor;
@@ -170,8 +169,8 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
   http_request http;
   http.url = cfg_.endpoint();
   http.headers = format_->headers(cfg_, key);
-  http.body = body.dump(-1, ' ', false,
-                        nlohmann::json::error_handler_t::replace);
+  http.body =
+    body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   http.connect_timeout = cfg_.connect_timeout;
   http.read_timeout = cfg_.read_timeout;
   caf::error last;
@@ -186,8 +185,8 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     ++attempts;
     auto t0 = steady::now();
     auto resp = svc_.transport->post(http);
-    auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-      steady::now() - t0);
+    auto latency =
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
     caf::expected<completion> decoded{caf::error{}};
     std::optional<bool> should_retry;
     std::optional<std::chrono::milliseconds> retry_after;
@@ -217,8 +216,8 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
         x.response_headers = kept_headers(*resp);
         x.response_body = red.redact(resp->body, key);
       } else {
-        x.error_code = static_cast<int>(llm_code(resp.error()).value_or(
-          llm_errc::transport_error));
+        x.error_code = static_cast<int>(
+          llm_code(resp.error()).value_or(llm_errc::transport_error));
         x.error_text = red.redact(render_error(resp.error()), key);
       }
       svc_.recording->add(std::move(x));
@@ -237,8 +236,8 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     if (!retryable || attempt == max_attempts)
       break;
     if (retry_after && *retry_after > cfg_.retry.max_retry_after) {
-      text += "; retry-after " + std::to_string(retry_after->count())
-              + " ms exceeds max_retry_after";
+      text += "; retry-after " + std::to_string(retry_after->count()) +
+              " ms exceeds max_retry_after";
       last = detail::llm_error(code, text);
       break;
     }
@@ -253,9 +252,9 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     ++retries;
   }
   auto code = llm_code(last).value_or(llm_errc::invalid_response);
-  return detail::llm_error(code, prefix + ": " + error_context(last)
-                                   + " (after " + std::to_string(attempts)
-                                   + " attempt(s))");
+  return detail::llm_error(code, prefix + ": " + error_context(last) +
+                                   " (after " + std::to_string(attempts) +
+                                   " attempt(s))");
 }
 
 } // namespace caflens::llm

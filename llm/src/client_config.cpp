@@ -17,14 +17,13 @@ std::string_view to_string(provider_kind x) noexcept {
 caf::expected<provider_kind> parse_provider_kind(std::string_view x) {
   if (x == "anthropic")
     return provider_kind::anthropic;
-  if (x == "openai" || x == "openai_compatible" || x == "ollama"
-      || x == "vllm" || x == "llamacpp" || x == "llama.cpp"
-      || x == "openrouter")
+  if (x == "openai" || x == "openai_compatible" || x == "ollama" ||
+      x == "vllm" || x == "llamacpp" || x == "llama.cpp" || x == "openrouter")
     return provider_kind::openai_compatible;
   return detail::llm_error(llm_errc::invalid_config,
-                           "llm provider '" + std::string{x}
-                             + "' is unknown; known: anthropic, openai, "
-                               "ollama, vllm, llamacpp, openrouter");
+                           "llm provider '" + std::string{x} +
+                             "' is unknown; known: anthropic, openai, "
+                             "ollama, vllm, llamacpp, openrouter");
 }
 
 caf::error client_config::validate() const {
@@ -35,15 +34,16 @@ caf::error client_config::validate() const {
   if (name.empty())
     return bad("name", "must not be empty");
   if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0)
-    return bad("base_url", "'" + base_url + "' must start with http:// or https://");
+    return bad("base_url",
+               "'" + base_url + "' must start with http:// or https://");
   if (model.empty())
     return bad("model", "must not be empty");
   if (max_tokens < 1)
     return bad("max_tokens", "must be >= 1, got " + std::to_string(max_tokens));
   auto max_temp = provider == provider_kind::anthropic ? 1.0 : 2.0;
   if (temperature && (*temperature < 0 || *temperature > max_temp))
-    return bad("temperature", "must be in [0, " + std::to_string(max_temp)
-                                + "], got " + std::to_string(*temperature));
+    return bad("temperature", "must be in [0, " + std::to_string(max_temp) +
+                                "], got " + std::to_string(*temperature));
   if (connect_timeout.count() <= 0 || read_timeout.count() <= 0)
     return bad("connect_timeout/read_timeout", "must be > 0");
   if (price_input_per_million < 0 || price_output_per_million < 0)

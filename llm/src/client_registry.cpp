@@ -14,8 +14,8 @@ caf::error client_registry::add(std::shared_ptr<client> x) {
   for (auto& c : clients_)
     if (c->name() == x->name())
       return detail::llm_error(llm_errc::invalid_config,
-                               "llm client '" + x->name()
-                                 + "' is configured twice");
+                               "llm client '" + x->name() +
+                                 "' is configured twice");
   if (primary_.empty())
     primary_ = x->name();
   clients_.push_back(std::move(x));
@@ -138,8 +138,8 @@ client_registry::complete(const completion_request& req) {
     last = result.error();
     tried += (tried.empty() ? "" : "; ") + error_context(last);
     auto code = llm_code(last).value_or(llm_errc::invalid_response);
-    if (code == llm_errc::bad_request || code == llm_errc::context_overflow
-        || code == llm_errc::invalid_argument)
+    if (code == llm_errc::bad_request || code == llm_errc::context_overflow ||
+        code == llm_errc::invalid_argument)
       return last;
     if (i + 1 < chain.size())
       detail::emit_llm_fallback(req.trace_id, chain[i], chain[i + 1],

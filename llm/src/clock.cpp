@@ -10,9 +10,7 @@ namespace {
 
 class system_clock_impl : public clock {
 public:
-  time_point now() const override {
-    return std::chrono::steady_clock::now();
-  }
+  time_point now() const override { return std::chrono::steady_clock::now(); }
 
   void sleep_for(duration d) override {
     if (d.count() > 0)
@@ -27,8 +25,8 @@ std::shared_ptr<clock> clock::system() {
   return instance;
 }
 
-manual_clock::manual_clock() : now_(std::chrono::steady_clock::now()) {
-}
+manual_clock::manual_clock()
+  : now_(std::chrono::steady_clock::now()) {}
 
 clock::time_point manual_clock::now() const {
   std::lock_guard<std::mutex> guard{mtx_};

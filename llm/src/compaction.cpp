@@ -78,8 +78,8 @@ bool shorten(message& msg, size_t max_chars) {
   if (!msg.must_keep()) {
     if (msg.role != role::tool)
       return false;
-    static constexpr std::string_view omitted
-      = "[compacted: result omitted to fit the context budget]";
+    static constexpr std::string_view omitted =
+      "[compacted: result omitted to fit the context budget]";
     if (msg.text == omitted)
       return false;
     msg.text = std::string{omitted};
@@ -100,26 +100,28 @@ bool shorten(message& msg, size_t max_chars) {
 
 } // namespace
 
-caf::expected<compaction_result>
-compact(conversation& conv, const compaction_policy& policy,
-        const summarizer& summarize, size_t target_tokens) {
+caf::expected<compaction_result> compact(conversation& conv,
+                                         const compaction_policy& policy,
+                                         const summarizer& summarize,
+                                         size_t target_tokens) {
   if (policy.target_ratio <= 0 || policy.target_ratio > 1)
     return detail::llm_error(llm_errc::invalid_config,
-                             "compaction target_ratio must be in (0, 1], got "
-                               + std::to_string(policy.target_ratio));
+                             "compaction target_ratio must be in (0, 1], got " +
+                               std::to_string(policy.target_ratio));
   auto started = telemetry::bus::monotonic_time();
   auto strategy = to_string(policy.strategy);
   auto& xs = conv.messages();
   compaction_result result;
   result.tokens_before = conv.estimated_tokens();
   result.messages_before = xs.size();
-  auto target = target_tokens > 0
-                  ? target_tokens
-                  : static_cast<size_t>(policy.max_context_tokens
-                                        * policy.target_ratio);
-  auto config = "max_context_tokens=" + std::to_string(policy.max_context_tokens)
-                + " target=" + std::to_string(target) + " keep_last_tool_results="
-                + std::to_string(policy.keep_last_tool_results);
+  auto target =
+    target_tokens > 0
+      ? target_tokens
+      : static_cast<size_t>(policy.max_context_tokens * policy.target_ratio);
+  auto config =
+    "max_context_tokens=" + std::to_string(policy.max_context_tokens) +
+    " target=" + std::to_string(target) +
+    " keep_last_tool_results=" + std::to_string(policy.keep_last_tool_results);
   detail::emit_compaction_start(conv.trace_id(), conv.iteration(), strategy,
                                 config, xs.size(), result.tokens_before);
   auto groups = make_groups(xs);
@@ -158,7 +160,8 @@ compact(conversation& conv, const compaction_policy& policy,
       auto before = estimate_tokens(xs[k]);
       if (shorten(xs[k], policy.kept_result_chars)) {
         ++result.shortened;
-        tokens -= std::min(tokens, before - std::min(before, estimate_tokens(xs[k])));
+        tokens -=
+          std::min(tokens, before - std::min(before, estimate_tokens(xs[k])));
       }
     }
   }
@@ -181,16 +184,16 @@ compact(conversation& conv, const compaction_policy& policy,
     if (policy.strategy == compaction_strategy::summarize && summarize) {
       auto summary = summarize(dropped);
       if (summary && !summary->empty()) {
-        note = message::make_user("[compaction] Summary of "
-                                  + std::to_string(dropped.size())
-                                  + " earlier messages: " + *summary);
+        note = message::make_user("[compaction] Summary of " +
+                                  std::to_string(dropped.size()) +
+                                  " earlier messages: " + *summary);
         result.summarized = true;
       }
     }
     if (!note)
       note = message::make_user(
-        "[compaction] " + std::to_string(dropped.size())
-        + " earlier messages were removed to stay within the context budget.");
+        "[compaction] " + std::to_string(dropped.size()) +
+        " earlier messages were removed to stay within the context budget.");
     kept.insert(kept.begin() + static_cast<ptrdiff_t>(insert_at),
                 std::move(*note));
   }

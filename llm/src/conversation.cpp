@@ -24,8 +24,8 @@ size_t estimate_tokens(const message& x) {
 }
 
 conversation::conversation(std::string system_prompt, std::string trace_id)
-  : system_prompt_(std::move(system_prompt)), trace_id_(std::move(trace_id)) {
-}
+  : system_prompt_(std::move(system_prompt))
+  , trace_id_(std::move(trace_id)) {}
 
 void conversation::add_user(std::string text) {
   messages_.push_back(message::make_user(std::move(text)));
@@ -36,8 +36,7 @@ void conversation::add_tool_result(const std::string& call_id,
                                    std::vector<std::string> snapshot_ids,
                                    bool notification) {
   std::string name;
-  for (auto i = messages_.rbegin(); i != messages_.rend() && name.empty();
-       ++i)
+  for (auto i = messages_.rbegin(); i != messages_.rend() && name.empty(); ++i)
     for (auto& call : i->tool_calls)
       if (call.id == call_id)
         name = call.name;

@@ -64,9 +64,8 @@ void emit_llm_start(const call_labels& l, uint64_t span_id,
 }
 
 void emit_llm_stop(const call_labels& l, uint64_t span_id, int64_t duration_ns,
-                   int64_t input_tokens, int64_t output_tokens,
-                   double cost_usd, int retries,
-                   std::string_view tool_selected,
+                   int64_t input_tokens, int64_t output_tokens, double cost_usd,
+                   int retries, std::string_view tool_selected,
                    std::string_view stop_reason) {
   tm::bus::global().execute(
     events().stop,
@@ -89,18 +88,17 @@ void emit_llm_stop(const call_labels& l, uint64_t span_id, int64_t duration_ns,
 void emit_llm_exception(const call_labels& l, uint64_t span_id,
                         int64_t duration_ns, std::string_view kind,
                         std::string_view reason) {
-  tm::bus::global().execute(
-    events().exception,
-    {{"duration", static_cast<double>(duration_ns)},
-     {"monotonic_time", now_mono()}},
-    {{"trace_id", l.trace_id},
-     {"iteration", l.iteration},
-     {"client", l.client},
-     {"provider", l.provider},
-     {"model", l.model},
-     {"kind", kind},
-     {"reason", reason},
-     {"telemetry_span_context", span_id}});
+  tm::bus::global().execute(events().exception,
+                            {{"duration", static_cast<double>(duration_ns)},
+                             {"monotonic_time", now_mono()}},
+                            {{"trace_id", l.trace_id},
+                             {"iteration", l.iteration},
+                             {"client", l.client},
+                             {"provider", l.provider},
+                             {"model", l.model},
+                             {"kind", kind},
+                             {"reason", reason},
+                             {"telemetry_span_context", span_id}});
 }
 
 void emit_llm_retry(std::string_view trace_id, std::string_view client,
@@ -135,20 +133,18 @@ void emit_circuit_open(std::string_view client, int failures,
 
 void emit_circuit_close(std::string_view client) {
   tm::bus::global().execute(events().circuit_close,
-                            {{"system_time", now_sys()}},
-                            {{"client", client}});
+                            {{"system_time", now_sys()}}, {{"client", client}});
 }
 
 void emit_budget_exceeded(std::string_view trace_id, std::string_view which,
                           std::string_view limit, int64_t tokens,
                           double cost_usd) {
-  tm::bus::global().execute(events().budget_exceeded,
-                            {{"system_time", now_sys()},
-                             {"tokens", static_cast<double>(tokens)},
-                             {"cost_usd", cost_usd}},
-                            {{"trace_id", trace_id},
-                             {"budget", which},
-                             {"limit", limit}});
+  tm::bus::global().execute(
+    events().budget_exceeded,
+    {{"system_time", now_sys()},
+     {"tokens", static_cast<double>(tokens)},
+     {"cost_usd", cost_usd}},
+    {{"trace_id", trace_id}, {"budget", which}, {"limit", limit}});
 }
 
 void emit_tool_error(std::string_view trace_id, std::string_view tool_name,

@@ -80,8 +80,8 @@ public:
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(req.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(req.connect_timeout.count()
-                                       + req.read_timeout.count()));
+                     static_cast<long>(req.connect_timeout.count() +
+                                       req.read_timeout.count()));
     curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
@@ -91,10 +91,10 @@ public:
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     auto rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
-      auto text = "curl error " + std::to_string(static_cast<int>(rc)) + " ("
-                  + curl_easy_strerror(rc) + ")"
-                  + (errbuf[0] != 0 ? std::string{": "} + errbuf : "")
-                  + " for POST " + req.url;
+      auto text = "curl error " + std::to_string(static_cast<int>(rc)) + " (" +
+                  curl_easy_strerror(rc) + ")" +
+                  (errbuf[0] != 0 ? std::string{": "} + errbuf : "") +
+                  " for POST " + req.url;
       switch (rc) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:

@@ -27,8 +27,8 @@ std::string clip(const std::string& x, size_t n) {
 
 llm_brain::llm_brain(std::shared_ptr<client_registry> clients,
                      llm_brain_config cfg)
-  : clients_(std::move(clients)), cfg_(std::move(cfg)) {
-}
+  : clients_(std::move(clients))
+  , cfg_(std::move(cfg)) {}
 
 caf::expected<tool_call> llm_brain::decide(conversation& conv,
                                            const tool_set& tools) {
@@ -36,8 +36,8 @@ caf::expected<tool_call> llm_brain::decide(conversation& conv,
     return decide_impl(conv, tools);
   } catch (const std::exception& ex) {
     return detail::llm_error(llm_errc::invalid_response,
-                             std::string{"llm brain: unexpected exception: "}
-                               + ex.what());
+                             std::string{"llm brain: unexpected exception: "} +
+                               ex.what());
   } catch (...) {
     return detail::llm_error(llm_errc::invalid_response,
                              "llm brain: unexpected exception");
@@ -54,12 +54,12 @@ std::string llm_brain::check(const tool_call& call,
                              const tool_set& tools) const {
   auto* def = tools.find(call.name);
   if (def == nullptr)
-    return "unknown tool '" + call.name + "'; available tools: "
-           + tools.names();
+    return "unknown tool '" + call.name +
+           "'; available tools: " + tools.names();
   if (call.arguments.is_null())
-    return "the arguments of " + call.name
-           + " are not valid JSON; received: " + clip(call.arguments_text, 200)
-           + ". Send the arguments as one JSON object.";
+    return "the arguments of " + call.name +
+           " are not valid JSON; received: " + clip(call.arguments_text, 200) +
+           ". Send the arguments as one JSON object.";
   auto problems = def->problems(call.arguments);
   if (!problems.empty())
     return call.name + ": " + problems;
@@ -69,8 +69,8 @@ std::string llm_brain::check(const tool_call& call,
 void llm_brain::maybe_compact(conversation& conv, size_t target) {
   summarizer sum;
   if (cfg_.compaction.strategy == compaction_strategy::summarize) {
-    sum = [this, &conv](const std::vector<message>& dropped)
-      -> caf::expected<std::string> {
+    sum = [this, &conv](
+            const std::vector<message>& dropped) -> caf::expected<std::string> {
       completion_request req;
       req.system = "You compress the history of a runtime investigation. "
                    "Summarize the messages below in at most 200 words: keep "
@@ -115,14 +115,14 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
         auto limit = b->describe(*which);
         detail::emit_budget_exceeded(conv.trace_id(), *which, limit,
                                      b->tokens_used(), b->cost_used());
-        conv.request_final_answer(cfg_.final_answer_instruction + " (budget: "
-                                  + limit + ")");
+        conv.request_final_answer(cfg_.final_answer_instruction +
+                                  " (budget: " + limit + ")");
       } else if (final_call_made_) {
         return detail::llm_error(llm_errc::budget_exhausted,
-                                 "llm brain: budget exhausted ("
-                                   + b->describe(*which)
-                                   + ") and the final answer was already "
-                                     "asked for");
+                                 "llm brain: budget exhausted (" +
+                                   b->describe(*which) +
+                                   ") and the final answer was already "
+                                   "asked for");
       }
     }
   }
@@ -150,8 +150,8 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
       final_call_made_ = true;
     if (!result) {
       auto code = llm_code(result.error());
-      if (code == llm_errc::context_overflow && !overflow_retried
-          && cfg_.compaction_enabled) {
+      if (code == llm_errc::context_overflow && !overflow_retried &&
+          cfg_.compaction_enabled) {
         overflow_retried = true;
         auto before = conv.estimated_tokens();
         maybe_compact(conv, before / 2);
@@ -176,23 +176,23 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
     if (calls.empty()) {
       auto text = trim(reply.text);
       if (reply.truncated)
-        return detail::llm_error(llm_errc::response_truncated,
-                                 "llm brain: the model stopped at max_tokens ("
-                                   + std::to_string(reply.usage.output_tokens)
-                                   + " output tokens, stop reason "
-                                   + reply.stop_reason
-                                   + "); partial answer: " + clip(text, 120));
+        return detail::llm_error(
+          llm_errc::response_truncated,
+          "llm brain: the model stopped at max_tokens (" +
+            std::to_string(reply.usage.output_tokens) +
+            " output tokens, stop reason " + reply.stop_reason +
+            "); partial answer: " + clip(text, 120));
       if (text.empty()) {
         if (++reasks_ > cfg_.max_reasks)
           return detail::llm_error(llm_errc::invalid_tool_call,
-                                   "llm brain: the model sent "
-                                     + std::to_string(reasks_)
-                                     + " empty replies in a row");
+                                   "llm brain: the model sent " +
+                                     std::to_string(reasks_) +
+                                     " empty replies in a row");
         ++tool_errors_;
         detail::emit_tool_error(conv.trace_id(), "", "empty reply", reasks_);
         conv.add(message::make_assistant("(no content)"));
-        conv.add_user("Your reply was empty. Call one of the tools: "
-                      + offered.names());
+        conv.add_user("Your reply was empty. Call one of the tools: " +
+                      offered.names());
         continue;
       }
       reasks_ = 0;
@@ -213,19 +213,17 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
       ++invalid;
       ++tool_errors_;
       last_problem = problem;
-      conv.add_tool_result(call.id, "Error: " + problem
-                                      + " Please correct the call.",
-                           true);
-      detail::emit_tool_error(conv.trace_id(), call.name, problem,
-                              reasks_ + 1);
+      conv.add_tool_result(
+        call.id, "Error: " + problem + " Please correct the call.", true);
+      detail::emit_tool_error(conv.trace_id(), call.name, problem, reasks_ + 1);
     }
     std::ignore = from_text;
     if (invalid > 0) {
       if (++reasks_ > cfg_.max_reasks)
         return detail::llm_error(llm_errc::invalid_tool_call,
-                                 "llm brain: still invalid after "
-                                   + std::to_string(cfg_.max_reasks)
-                                   + " re-asks: " + last_problem);
+                                 "llm brain: still invalid after " +
+                                   std::to_string(cfg_.max_reasks) +
+                                   " re-asks: " + last_problem);
     } else {
       reasks_ = 0;
     }

@@ -77,8 +77,8 @@ std::string render_llm_errc(uint8_t code) {
 
 // Registered at static initialization; this TU is always linked because every
 // error of the component is made through `detail::llm_error`.
-[[maybe_unused]] const bool registered
-  = register_error_category(llm_errc_category, render_llm_errc);
+[[maybe_unused]] const bool registered =
+  register_error_category(llm_errc_category, render_llm_errc);
 
 } // namespace
 

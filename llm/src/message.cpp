@@ -51,8 +51,8 @@ message message::make_tool_result(std::string call_id, std::string tool_name,
 }
 
 nlohmann::json to_json(const tool_call& x) {
-  nlohmann::json result{{"id", x.id}, {"name", x.name},
-                        {"arguments", x.arguments}};
+  nlohmann::json result{
+    {"id", x.id}, {"name", x.name}, {"arguments", x.arguments}};
   if (!x.arguments_text.empty())
     result["arguments_text"] = x.arguments_text;
   return result;

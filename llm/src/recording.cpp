@@ -56,8 +56,8 @@ json recording::to_json() const {
     ds.push_back({{"trace_id", d.trace_id},
                   {"iteration", d.iteration},
                   {"call", llm::to_json(d.call)}});
-  return {{"version", 1}, {"exchanges", std::move(xs)},
-          {"decisions", std::move(ds)}};
+  return {
+    {"version", 1}, {"exchanges", std::move(xs)}, {"decisions", std::move(ds)}};
 }
 
 caf::expected<std::shared_ptr<recording>>
@@ -78,7 +78,8 @@ recording::from_json(const json& doc) {
       e.attempt = x.value("attempt", 1);
       e.request = x.value("request", json{});
       e.status = x.value("status", 0);
-      for (auto& [k, v] : x.value("response_headers", json::object()).items())
+      auto headers = x.value("response_headers", json::object());
+      for (auto& [k, v] : headers.items())
         e.response_headers.emplace_back(k, v.get<std::string>());
       e.response_body = x.value("response_body", "");
       e.error_code = x.value("error_code", 0);
@@ -123,31 +124,33 @@ recording::load(const std::string& path) {
 
 replay_transport::replay_transport(std::shared_ptr<const recording> rec,
                                    bool strict)
-  : exchanges_(rec ? rec->exchanges() : std::vector<exchange>{}),
-    strict_(strict) {
-}
+  : exchanges_(rec ? rec->exchanges() : std::vector<exchange>{})
+  , strict_(strict) {}
 
 caf::expected<http_response> replay_transport::post(const http_request& req) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (next_ >= exchanges_.size())
-    return detail::llm_error(llm_errc::replay_mismatch,
-                             "replay: recording has only "
-                               + std::to_string(exchanges_.size())
-                               + " exchanges; request "
-                               + std::to_string(next_ + 1) + " has none");
+    return detail::llm_error(
+      llm_errc::replay_mismatch,
+      "replay: recording has only " + std::to_string(exchanges_.size()) +
+        " exchanges; request " + std::to_string(next_ + 1) + " has none");
   auto& x = exchanges_[next_++];
   if (strict_) {
+    // Hosts and ports differ between runs; the path and the body may not.
+    auto path_of = [](const std::string& url) {
+      auto scheme = url.find("://");
+      auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+      return slash == std::string::npos ? std::string{} : url.substr(slash);
+    };
     auto body = json::parse(req.body, nullptr, false);
-    if (x.url != req.url || body != x.request)
+    if (path_of(x.url) != path_of(req.url) || body != x.request)
       return detail::llm_error(llm_errc::replay_mismatch,
-                               "replay: request " + std::to_string(next_)
-                                 + " to " + req.url
-                                 + " differs from the recorded one to "
-                                 + x.url);
+                               "replay: request " + std::to_string(next_) +
+                                 " to " + req.url +
+                                 " differs from the recorded one to " + x.url);
   }
   if (x.error_code != 0)
-    return detail::llm_error(static_cast<llm_errc>(x.error_code),
-                             x.error_text);
+    return detail::llm_error(static_cast<llm_errc>(x.error_code), x.error_text);
   http_response resp;
   resp.status = x.status;
   resp.headers = x.response_headers;

@@ -10,8 +10,9 @@ namespace caflens::llm {
 namespace {
 
 const std::vector<std::string> builtin_keys{
-  "authorization", "password", "passwd", "secret", "token", "api_key",
-  "apikey", "api-key", "x-api-key", "access_token", "client_secret"};
+  "authorization", "password",     "passwd",       "secret",
+  "token",         "api_key",      "apikey",       "api-key",
+  "x-api-key",     "access_token", "client_secret"};
 
 std::string lower(std::string_view x) {
   std::string result{x};
@@ -55,16 +56,16 @@ caf::expected<redactor> redactor::make(redaction_config cfg) {
     result.init(cfg);
   } catch (const std::regex_error& ex) {
     return detail::llm_error(llm_errc::invalid_config,
-                             "redaction pattern is not a valid regex: "
-                               + std::string{ex.what()});
+                             "redaction pattern is not a valid regex: " +
+                               std::string{ex.what()});
   }
   for (auto& pattern : cfg.patterns) {
     try {
       result.rules_.push_back({std::regex{pattern}, result.replacement_});
     } catch (const std::regex_error& ex) {
       return detail::llm_error(llm_errc::invalid_config,
-                               "redaction pattern '" + pattern
-                                 + "' is not a valid regex: " + ex.what());
+                               "redaction pattern '" + pattern +
+                                 "' is not a valid regex: " + ex.what());
     }
   }
   return result;
@@ -96,14 +97,13 @@ void redactor::init(const redaction_config& cfg) {
   rules_.push_back(
     {std::regex{R"((bearer\s+)[A-Za-z0-9._~+/=\-]{6,})", icase}, "$1" + r});
   // "key": "value" in JSON-looking text (also escaped inside JSON strings).
-  rules_.push_back(
-    {std::regex{R"((\\?"(?:)" + key_alt
-                  + R"()\\?"\s*:\s*\\?")(?:[^"\\]|\\[^"])*(\\?"))",
-                icase},
-     "$1" + r + "$2"});
+  rules_.push_back({std::regex{R"((\\?"(?:)" + key_alt +
+                                 R"()\\?"\s*:\s*\\?")(?:[^"\\]|\\[^"])*(\\?"))",
+                               icase},
+                    "$1" + r + "$2"});
   // key=value / key: value in plain text.
-  rules_.push_back({std::regex{R"(((?:^|[^A-Za-z0-9_\-"])(?:)" + key_alt
-                                 + R"()\s*[=:]\s*)[^\s"',;&}]+)",
+  rules_.push_back({std::regex{R"(((?:^|[^A-Za-z0-9_\-"])(?:)" + key_alt +
+                                 R"()\s*[=:]\s*)[^\s"',;&}]+)",
                                icase},
                     "$1" + r});
 }

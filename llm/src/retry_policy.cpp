@@ -9,8 +9,8 @@ std::chrono::milliseconds
 retry_policy::delay(int retry,
                     std::optional<std::chrono::milliseconds> retry_after,
                     std::mt19937_64& rng) const {
-  auto base = static_cast<double>(initial_backoff.count())
-              * std::pow(std::max(multiplier, 1.0), std::max(retry - 1, 0));
+  auto base = static_cast<double>(initial_backoff.count()) *
+              std::pow(std::max(multiplier, 1.0), std::max(retry - 1, 0));
   base = std::min(base, static_cast<double>(max_backoff.count()));
   auto j = std::clamp(jitter, 0.0, 1.0);
   auto low = base * (1.0 - j);

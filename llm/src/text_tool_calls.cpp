@@ -56,8 +56,8 @@ std::vector<std::string_view> candidates(std::string_view text) {
   // JSON embedded in prose: first '{' to last '}'.
   auto first = body.find('{');
   auto last = body.rfind('}');
-  if (first != std::string_view::npos && last != std::string_view::npos
-      && last > first)
+  if (first != std::string_view::npos && last != std::string_view::npos &&
+      last > first)
     result.push_back(body.substr(first, last - first + 1));
   return result;
 }

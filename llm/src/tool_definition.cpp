@@ -54,8 +54,8 @@ bool valid_tool_name(std::string_view name) {
   if (name.empty() || name.size() > 64)
     return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
 
@@ -85,8 +85,8 @@ void validate_object(const std::vector<tool_parameter>& fields,
     auto i = x.find(field.name());
     if (i == x.end() || (i->is_null() && field.required())) {
       if (field.required())
-        problems.push_back("missing required argument '"
-                           + qualified(field.name()) + "'");
+        problems.push_back("missing required argument '" +
+                           qualified(field.name()) + "'");
       continue;
     }
     if (i->is_null())
@@ -107,8 +107,9 @@ void validate_object(const std::vector<tool_parameter>& fields,
 
 tool_parameter::tool_parameter(kind k, std::string name,
                                std::string description)
-  : kind_(k), name_(std::move(name)), description_(std::move(description)) {
-}
+  : kind_(k)
+  , name_(std::move(name))
+  , description_(std::move(description)) {}
 
 tool_parameter tool_parameter::string(std::string name,
                                       std::string description) {
@@ -137,8 +138,7 @@ tool_parameter tool_parameter::array(std::string name, std::string description,
   return result;
 }
 
-tool_parameter tool_parameter::object(std::string name,
-                                      std::string description,
+tool_parameter tool_parameter::object(std::string name, std::string description,
                                       std::vector<tool_parameter> fields) {
   tool_parameter result{kind::object, std::move(name), std::move(description)};
   result.children_ = std::move(fields);
@@ -228,28 +228,28 @@ nlohmann::json tool_parameter::schema() const {
 void tool_parameter::validate(const nlohmann::json& x, const std::string& path,
                               std::vector<std::string>& problems) const {
   auto type_error = [&] {
-    problems.push_back("argument '" + path + "' must be "
-                       + std::string{kind_name(kind_)} + ", got "
-                       + json_kind(x) + " " + short_dump(x));
+    problems.push_back("argument '" + path + "' must be " +
+                       std::string{kind_name(kind_)} + ", got " + json_kind(x) +
+                       " " + short_dump(x));
   };
   switch (kind_) {
     case kind::string:
       if (!x.is_string())
         return type_error();
-      if (!enum_.empty()
-          && std::find(enum_.begin(), enum_.end(), x.get<std::string>())
-               == enum_.end()) {
+      if (!enum_.empty() && std::find(enum_.begin(), enum_.end(),
+                                      x.get<std::string>()) == enum_.end()) {
         std::string allowed;
         for (auto& e : enum_)
           allowed += (allowed.empty() ? "" : ", ") + e;
-        problems.push_back("argument '" + path + "' must be one of [" + allowed
-                           + "], got " + short_dump(x));
+        problems.push_back("argument '" + path + "' must be one of [" +
+                           allowed + "], got " + short_dump(x));
       }
       return;
     case kind::integer:
       if (!x.is_number_integer() && !x.is_number_unsigned()) {
         // Models often write 10.0 for 10; accept integral floats.
-        if (!x.is_number_float() || std::floor(x.get<double>()) != x.get<double>())
+        if (!x.is_number_float() ||
+            std::floor(x.get<double>()) != x.get<double>())
           return type_error();
       }
       [[fallthrough]];
@@ -258,12 +258,10 @@ void tool_parameter::validate(const nlohmann::json& x, const std::string& path,
         return type_error();
       auto val = x.get<double>();
       if ((min_ && val < *min_) || (max_ && val > *max_))
-        problems.push_back("argument '" + path + "' = " + short_dump(x)
-                           + " is out of range ["
-                           + (min_ ? short_dump(*min_) : std::string{"-inf"})
-                           + ", "
-                           + (max_ ? short_dump(*max_) : std::string{"inf"})
-                           + "]");
+        problems.push_back(
+          "argument '" + path + "' = " + short_dump(x) + " is out of range [" +
+          (min_ ? short_dump(*min_) : std::string{"-inf"}) + ", " +
+          (max_ ? short_dump(*max_) : std::string{"inf"}) + "]");
       return;
     }
     case kind::boolean:
@@ -274,9 +272,9 @@ void tool_parameter::validate(const nlohmann::json& x, const std::string& path,
       if (!x.is_array())
         return type_error();
       if (min_items_ && x.size() < *min_items_)
-        problems.push_back("argument '" + path + "' needs at least "
-                           + std::to_string(*min_items_) + " item(s), got "
-                           + std::to_string(x.size()));
+        problems.push_back("argument '" + path + "' needs at least " +
+                           std::to_string(*min_items_) + " item(s), got " +
+                           std::to_string(x.size()));
       for (size_t i = 0; i < x.size(); ++i)
         children_.front().validate(x[i], path + "[" + std::to_string(i) + "]",
                                    problems);
@@ -292,11 +290,10 @@ void tool_parameter::validate(const nlohmann::json& x, const std::string& path,
 // -- tool_definition ----------------------------------------------------------
 
 tool_definition::tool_definition(std::string name, std::string description,
-                                  std::vector<tool_parameter> parameters)
-  : name_(std::move(name)),
-    description_(std::move(description)),
-    parameters_(std::move(parameters)) {
-}
+                                 std::vector<tool_parameter> parameters)
+  : name_(std::move(name))
+  , description_(std::move(description))
+  , parameters_(std::move(parameters)) {}
 
 nlohmann::json tool_definition::input_schema() const {
   return object_schema(parameters_);
@@ -305,8 +302,8 @@ nlohmann::json tool_definition::input_schema() const {
 std::string tool_definition::problems(const nlohmann::json& arguments) const {
   std::vector<std::string> found;
   if (!arguments.is_object())
-    found.push_back("arguments must be a JSON object, got "
-                    + json_kind(arguments));
+    found.push_back("arguments must be a JSON object, got " +
+                    json_kind(arguments));
   else
     validate_object(parameters_, arguments, "", found);
   std::string result;
@@ -332,8 +329,8 @@ tool_set::tool_set(std::initializer_list<tool_definition> tools) {
 caf::error tool_set::add(tool_definition tool) {
   if (!valid_tool_name(tool.name()))
     return detail::llm_error(llm_errc::invalid_argument,
-                             "tool name '" + tool.name()
-                               + "' must match ^[a-zA-Z0-9_-]{1,64}$");
+                             "tool name '" + tool.name() +
+                               "' must match ^[a-zA-Z0-9_-]{1,64}$");
   if (find(tool.name()) != nullptr)
     return detail::llm_error(llm_errc::invalid_argument,
                              "tool '" + tool.name() + "' declared twice");

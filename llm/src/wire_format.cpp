@@ -51,8 +51,8 @@ std::string snippet(std::string_view body) {
       in_tag = true;
     else if (c == '>')
       in_tag = false;
-    else if (!in_tag && !(std::isspace(static_cast<unsigned char>(c))
-                          && !result.empty() && result.back() == ' '))
+    else if (!in_tag && !(std::isspace(static_cast<unsigned char>(c)) &&
+                          !result.empty() && result.back() == ' '))
       result += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
     if (result.size() >= 120)
       break;
@@ -63,29 +63,26 @@ std::string snippet(std::string_view body) {
 // Maps an HTTP status plus the error body's type/code/message to an error.
 caf::error classify(int status, const std::string& type,
                     const std::string& code, const std::string& msg) {
-  auto text = "HTTP " + std::to_string(status)
-              + (type.empty() ? "" : " " + type)
-              + (code.empty() || code == type ? "" : " (" + code + ")") + ": "
-              + msg;
-  auto overflow = type == "exceed_context_size_error"
-                  || code == "context_length_exceeded"
-                  || contains(msg, "context length")
-                  || contains(msg, "context size")
-                  || contains(msg, "context window")
-                  || contains(msg, "prompt is too long")
-                  || contains(msg, "maximum context");
+  auto text =
+    "HTTP " + std::to_string(status) + (type.empty() ? "" : " " + type) +
+    (code.empty() || code == type ? "" : " (" + code + ")") + ": " + msg;
+  auto overflow =
+    type == "exceed_context_size_error" || code == "context_length_exceeded" ||
+    contains(msg, "context length") || contains(msg, "context size") ||
+    contains(msg, "context window") || contains(msg, "prompt is too long") ||
+    contains(msg, "maximum context");
   auto e = [&](llm_errc c) { return detail::llm_error(c, text); };
-  if (status == 401 || status == 403 || type == "authentication_error"
-      || type == "permission_error")
+  if (status == 401 || status == 403 || type == "authentication_error" ||
+      type == "permission_error")
     return e(llm_errc::auth_failed);
   if (status == 404)
     return e(llm_errc::model_not_found);
   if (status == 408)
     return e(llm_errc::timeout);
   if (status == 429) {
-    if (type == "insufficient_quota" || code == "insufficient_quota"
-        || code == "billing_hard_limit_reached" || contains(msg, "quota")
-        || contains(msg, "billing") || contains(msg, "credit"))
+    if (type == "insufficient_quota" || code == "insufficient_quota" ||
+        code == "billing_hard_limit_reached" || contains(msg, "quota") ||
+        contains(msg, "billing") || contains(msg, "credit"))
       return e(llm_errc::quota_exceeded);
     return e(llm_errc::rate_limited);
   }
@@ -131,11 +128,11 @@ caf::error error_from_body(int status, const json& doc) {
 caf::error non_json(int status, const http_response& resp,
                     const std::string& why) {
   auto ctype = resp.header("content-type").value_or("?");
-  auto text = "HTTP " + std::to_string(status) + " with a body that is not "
-              + why + " (" + ctype + "): " + snippet(resp.body);
+  auto text = "HTTP " + std::to_string(status) + " with a body that is not " +
+              why + " (" + ctype + "): " + snippet(resp.body);
   if (status >= 400)
-    return classify(status, "", "", "non-JSON body (" + ctype
-                                      + "): " + snippet(resp.body));
+    return classify(status, "", "",
+                    "non-JSON body (" + ctype + "): " + snippet(resp.body));
   return detail::llm_error(llm_errc::invalid_response, text);
 }
 
@@ -229,12 +226,12 @@ public:
             others.push_back(
               {{"type", "text"}, {"text", nonempty(m.text, "(no content)")}});
           for (auto& call : m.tool_calls)
-            others.push_back({{"type", "tool_use"},
-                              {"id", call.id},
-                              {"name", call.name},
-                              {"input", call.arguments.is_object()
-                                          ? call.arguments
-                                          : json::object()}});
+            others.push_back(
+              {{"type", "tool_use"},
+               {"id", call.id},
+               {"name", call.name},
+               {"input",
+                call.arguments.is_object() ? call.arguments : json::object()}});
           flush();
           break;
         }
@@ -253,9 +250,10 @@ public:
     if (!req.tools.empty()) {
       json tools = json::array();
       for (auto& t : req.tools.tools())
-        tools.push_back({{"name", t.name()},
-                         {"description", nonempty(t.description(), t.name().c_str())},
-                         {"input_schema", t.input_schema()}});
+        tools.push_back(
+          {{"name", t.name()},
+           {"description", nonempty(t.description(), t.name().c_str())},
+           {"input_schema", t.input_schema()}});
       body["tools"] = std::move(tools);
       if (!req.forced_tool.empty() && req.tools.find(req.forced_tool))
         body["tool_choice"] = {{"type", "tool"}, {"name", req.forced_tool}};
@@ -269,15 +267,15 @@ public:
     auto doc = json::parse(resp.body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
       return non_json(resp.status, resp, "JSON");
-    if (resp.status < 200 || resp.status >= 300 || doc.contains("error")
-        || doc.value("type", "") == "error")
+    if (resp.status < 200 || resp.status >= 300 || doc.contains("error") ||
+        doc.value("type", "") == "error")
       return error_from_body(resp.status, doc);
     auto content = doc.find("content");
     if (content == doc.end() || !content->is_array())
-      return detail::llm_error(llm_errc::invalid_response,
-                               "HTTP " + std::to_string(resp.status)
-                                 + ": Anthropic reply without a content array: "
-                                 + snippet(resp.body));
+      return detail::llm_error(
+        llm_errc::invalid_response,
+        "HTTP " + std::to_string(resp.status) +
+          ": Anthropic reply without a content array: " + snippet(resp.body));
     completion result;
     for (auto& block : *content) {
       auto type = str_of(block, "type");
@@ -311,8 +309,8 @@ public:
       result.usage.input_tokens = int_of(*u, "input_tokens");
       result.usage.output_tokens = int_of(*u, "output_tokens");
       result.usage.cache_read_tokens = int_of(*u, "cache_read_input_tokens");
-      result.usage.cache_creation_tokens
-        = int_of(*u, "cache_creation_input_tokens");
+      result.usage.cache_creation_tokens =
+        int_of(*u, "cache_creation_input_tokens");
     }
     return result;
   }
@@ -351,10 +349,11 @@ public:
             {{"role", "user"}, {"content", nonempty(m.text, "(empty)")}});
           break;
         case role::tool:
-          msgs.push_back({{"role", "tool"},
-                          {"tool_call_id", m.tool_call_id},
-                          {"content", m.is_error ? "ERROR: " + m.text
-                                                 : nonempty(m.text, "(empty)")}});
+          msgs.push_back(
+            {{"role", "tool"},
+             {"tool_call_id", m.tool_call_id},
+             {"content",
+              m.is_error ? "ERROR: " + m.text : nonempty(m.text, "(empty)")}});
           break;
         case role::assistant: {
           json out{{"role", "assistant"}};
@@ -364,14 +363,15 @@ public:
             out["content"] = m.text.empty() ? json(nullptr) : json(m.text);
             json calls = json::array();
             for (auto& call : m.tool_calls) {
-              auto args = !call.arguments_text.empty()
-                            ? call.arguments_text
-                            : (call.arguments.is_null() ? std::string{"{}"}
-                                                        : call.arguments.dump());
-              calls.push_back({{"id", call.id},
-                               {"type", "function"},
-                               {"function",
-                                {{"name", call.name}, {"arguments", args}}}});
+              auto args =
+                !call.arguments_text.empty()
+                  ? call.arguments_text
+                  : (call.arguments.is_null() ? std::string{"{}"}
+                                              : call.arguments.dump());
+              calls.push_back(
+                {{"id", call.id},
+                 {"type", "function"},
+                 {"function", {{"name", call.name}, {"arguments", args}}}});
             }
             out["tool_calls"] = std::move(calls);
           }
@@ -411,10 +411,10 @@ public:
     if (choices == doc.end() || !choices->is_array() || choices->empty()) {
       if (doc.contains("error") || doc.value("object", "") == "error")
         return error_from_body(resp.status, doc);
-      return detail::llm_error(llm_errc::invalid_response,
-                               "HTTP " + std::to_string(resp.status)
-                                 + ": reply without choices: "
-                                 + snippet(resp.body));
+      return detail::llm_error(
+        llm_errc::invalid_response,
+        "HTTP " + std::to_string(resp.status) +
+          ": reply without choices: " + snippet(resp.body));
     }
     auto& choice = choices->front();
     completion result;
@@ -447,8 +447,8 @@ public:
               if (call.arguments_text.empty())
                 call.arguments = json::object();
               else {
-                call.arguments
-                  = json::parse(call.arguments_text, nullptr, false);
+                call.arguments =
+                  json::parse(call.arguments_text, nullptr, false);
                 if (call.arguments.is_discarded())
                   call.arguments = nullptr;
               }

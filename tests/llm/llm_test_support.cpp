@@ -58,10 +58,10 @@ tool_set kit_tools() {
                  "fahrenheit")
          .title("Units")
          .one_of({"c", "f"})}},
-    tool_definition{"get_time",
-                    "Get the current local time in a given IANA time zone",
-                    {p::string("timezone",
-                               "IANA time zone name, e.g. America/Los_Angeles")}},
+    tool_definition{
+      "get_time",
+      "Get the current local time in a given IANA time zone",
+      {p::string("timezone", "IANA time zone name, e.g. America/Los_Angeles")}},
   };
 }
 
@@ -81,7 +81,8 @@ mock_reply mock_reply::fixture(const std::string& name) {
   result.status = meta.value("status", 200);
   auto body_file = meta.value("body_file", name + ".json");
   result.body = read_file(dir + body_file);
-  for (auto& [k, v] : meta.value("headers", nlohmann::json::object()).items())
+  auto headers = meta.value("headers", nlohmann::json::object());
+  for (auto& [k, v] : headers.items())
     result.headers.emplace_back(k, v.get<std::string>());
   return result;
 }
@@ -100,7 +101,8 @@ mock_reply mock_reply::hang() {
   return result;
 }
 
-mock_provider::mock_provider() : server_(std::make_unique<httplib::Server>()) {
+mock_provider::mock_provider()
+  : server_(std::make_unique<httplib::Server>()) {
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     received_request rec;
     rec.path = req.path;
@@ -154,11 +156,17 @@ mock_provider::mock_provider() : server_(std::make_unique<httplib::Server>()) {
   };
   server_->Post("/v1/messages", handler);
   server_->Post("/v1/chat/completions", handler);
+  // The accept loop polls, so `stop()` always ends it (a blocking accept on a
+  // closed and reused descriptor could otherwise hang the destructor).
+  server_->set_idle_interval(0, 50000);
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0)
     throw std::runtime_error("mock_provider: cannot bind 127.0.0.1");
   thread_ = std::thread{[this] { server_->listen_after_bind(); }};
-  server_->wait_until_ready();
+  // `stop()` is a no-op before the loop runs: wait until it does.
+  while (!server_->is_running())
+    std::this_thread::yield();
+  // bind_to_any_port already listens: connections queue until the loop runs.
 }
 
 mock_provider::~mock_provider() {
@@ -240,7 +248,8 @@ client_config mock_config(const std::string& name, provider_kind kind,
   return cfg;
 }
 
-client_services mock_services(std::shared_ptr<clock> clk, std::string key) {
+client_services mock_services(std::shared_ptr<caflens::llm::clock> clk,
+                              std::string key) {
   client_services svc;
   svc.clock = std::move(clk);
   svc.seed = 42;

@@ -66,9 +66,7 @@ public:
   mock_provider();
   ~mock_provider();
 
-  int port() const noexcept {
-    return port_;
-  }
+  int port() const noexcept { return port_; }
 
   /// "http://127.0.0.1:PORT" (Anthropic base URL).
   std::string base_url() const;
@@ -98,9 +96,9 @@ private:
 int unused_port();
 
 /// A client config for the mock: short timeouts, fast retries.
-caflens::llm::client_config
-mock_config(const std::string& name, caflens::llm::provider_kind kind,
-            const std::string& base_url);
+caflens::llm::client_config mock_config(const std::string& name,
+                                        caflens::llm::provider_kind kind,
+                                        const std::string& base_url);
 
 /// Services with a manual clock, fixed jitter seed and a fake environment
 /// that holds TEST_LLM_KEY = the given key.

@@ -30,11 +30,11 @@ CAF_TEST(validation reports every problem with the offending input) {
   CAF_CHECK(!weather->validate(json{{"location", "SF"}, {"units", "f"}}));
   auto text = weather->problems(json{{"city", "SF"}, {"units", "kelvin"}});
   CAF_MESSAGE(text);
-  CAF_CHECK(text.find("missing required argument 'location'")
-            != std::string::npos);
+  CAF_CHECK(text.find("missing required argument 'location'") !=
+            std::string::npos);
   CAF_CHECK(text.find("unexpected argument 'city'") != std::string::npos);
-  CAF_CHECK(text.find("must be one of [c, f], got \"kelvin\"")
-            != std::string::npos);
+  CAF_CHECK(text.find("must be one of [c, f], got \"kelvin\"") !=
+            std::string::npos);
   CAF_CHECK(!weather->problems(json::array()).empty());
   auto err = weather->validate(json{{"units", "f"}});
   CAF_CHECK_EQUAL(llm_code(err), llm_errc::invalid_argument);
@@ -57,10 +57,11 @@ CAF_TEST(nested objects arrays and ranges validate) {
   CAF_CHECK_EQUAL(schema["properties"]["snapshot_ids"]["minItems"], 1);
   CAF_CHECK_EQUAL(schema["properties"]["count"]["maximum"], 10);
   CAF_CHECK_EQUAL(schema["required"], json({"severity", "snapshot_ids"}));
-  CAF_CHECK(notify.problems(json{{"severity", "info"},
-                                 {"snapshot_ids", {"s-1"}},
-                                 {"count", 3},
-                                 {"context", {{"node", "n1"}}}})
+  CAF_CHECK(notify
+              .problems(json{{"severity", "info"},
+                             {"snapshot_ids", {"s-1"}},
+                             {"count", 3},
+                             {"context", {{"node", "n1"}}}})
               .empty());
   auto text = notify.problems(json{{"severity", "info"},
                                    {"snapshot_ids", json::array()},
@@ -69,8 +70,8 @@ CAF_TEST(nested objects arrays and ranges validate) {
   CAF_MESSAGE(text);
   CAF_CHECK(text.find("at least 1 item") != std::string::npos);
   CAF_CHECK(text.find("out of range") != std::string::npos);
-  CAF_CHECK(text.find("missing required argument 'context.node'")
-            != std::string::npos);
+  CAF_CHECK(text.find("missing required argument 'context.node'") !=
+            std::string::npos);
 }
 
 CAF_TEST(tool sets reject duplicates and bad names) {

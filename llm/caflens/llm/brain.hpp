@@ -25,8 +25,7 @@ public:
   virtual ~brain();
 
   virtual caf::expected<tool_call> decide(conversation& conv,
-                                          const tool_set& tools)
-    = 0;
+                                          const tool_set& tools) = 0;
 
   /// "llm", "scripted", "rule".
   virtual std::string_view kind() const noexcept = 0;

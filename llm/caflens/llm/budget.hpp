@@ -35,9 +35,7 @@ public:
 
   double cost_used() const;
 
-  const budget_limits& limits() const noexcept {
-    return limits_;
-  }
+  const budget_limits& limits() const noexcept { return limits_; }
 
   /// The first limit that is hit: "tokens", "cost" or "deadline"; nullopt
   /// while within budget.

@@ -63,17 +63,11 @@ public:
   /// throws.
   caf::expected<completion> complete(const completion_request& req);
 
-  const client_config& config() const noexcept {
-    return cfg_;
-  }
+  const client_config& config() const noexcept { return cfg_; }
 
-  const std::string& name() const noexcept {
-    return cfg_.name;
-  }
+  const std::string& name() const noexcept { return cfg_.name; }
 
-  circuit_breaker& breaker() noexcept {
-    return breaker_;
-  }
+  circuit_breaker& breaker() noexcept { return breaker_; }
 
   client_totals totals() const;
 

@@ -52,8 +52,8 @@ struct compaction_result {
 };
 
 /// Writes a summary of `dropped` (one extra LLM call in `llm_brain`).
-using summarizer
-  = std::function<caf::expected<std::string>(const std::vector<message>& dropped)>;
+using summarizer = std::function<caf::expected<std::string>(
+  const std::vector<message>& dropped)>;
 
 /// True when `conv` exceeds `policy.max_context_tokens`.
 bool needs_compaction(const conversation& conv,
@@ -64,8 +64,9 @@ bool needs_compaction(const conversation& conv,
 /// first user message, snapshot ids, notifications or pinned messages, and
 /// keeps the last K tool results verbatim. Emits `caflens.compaction.start`
 /// and `caflens.compaction.stop`. Errors only for an invalid policy.
-caf::expected<compaction_result>
-compact(conversation& conv, const compaction_policy& policy,
-        const summarizer& summarize = {}, size_t target_tokens = 0);
+caf::expected<compaction_result> compact(conversation& conv,
+                                         const compaction_policy& policy,
+                                         const summarizer& summarize = {},
+                                         size_t target_tokens = 0);
 
 } // namespace caflens::llm

@@ -32,52 +32,32 @@ public:
 
   // -- properties -------------------------------------------------------------
 
-  const std::string& system_prompt() const noexcept {
-    return system_prompt_;
-  }
+  const std::string& system_prompt() const noexcept { return system_prompt_; }
 
-  void system_prompt(std::string x) {
-    system_prompt_ = std::move(x);
-  }
+  void system_prompt(std::string x) { system_prompt_ = std::move(x); }
 
-  const std::string& trace_id() const noexcept {
-    return trace_id_;
-  }
+  const std::string& trace_id() const noexcept { return trace_id_; }
 
-  void trace_id(std::string x) {
-    trace_id_ = std::move(x);
-  }
+  void trace_id(std::string x) { trace_id_ = std::move(x); }
 
-  const std::vector<message>& messages() const noexcept {
-    return messages_;
-  }
+  const std::vector<message>& messages() const noexcept { return messages_; }
 
   /// Mutable access for compaction and tests.
-  std::vector<message>& messages() noexcept {
-    return messages_;
-  }
+  std::vector<message>& messages() noexcept { return messages_; }
 
-  int64_t iteration() const noexcept {
-    return iteration_;
-  }
+  int64_t iteration() const noexcept { return iteration_; }
 
-  void next_iteration() noexcept {
-    ++iteration_;
-  }
+  void next_iteration() noexcept { ++iteration_; }
 
   const std::shared_ptr<llm::budget>& budget() const noexcept {
     return budget_;
   }
 
-  void budget(std::shared_ptr<llm::budget> x) {
-    budget_ = std::move(x);
-  }
+  void budget(std::shared_ptr<llm::budget> x) { budget_ = std::move(x); }
 
   // -- building ---------------------------------------------------------------
 
-  void add(message x) {
-    messages_.push_back(std::move(x));
-  }
+  void add(message x) { messages_.push_back(std::move(x)); }
 
   void add_user(std::string text);
 
@@ -91,7 +71,8 @@ public:
   /// Calls of the last assistant message that have no result yet, in order.
   std::vector<tool_call> pending_calls() const;
 
-  // -- final answer -------------------------------------------------------------
+  // -- final answer
+  // -------------------------------------------------------------
 
   /// True once the loop was asked for its final answer (budget hit).
   bool final_answer_requested() const noexcept {
@@ -101,12 +82,14 @@ public:
   /// Sets the flag and appends `instruction` as a user message (once).
   void request_final_answer(std::string instruction);
 
-  // -- measuring ----------------------------------------------------------------
+  // -- measuring
+  // ----------------------------------------------------------------
 
   /// Estimated prompt tokens: system prompt plus all messages.
   size_t estimated_tokens() const;
 
-  // -- serialization ------------------------------------------------------------
+  // -- serialization
+  // ------------------------------------------------------------
 
   nlohmann::json to_json() const;
 

@@ -26,9 +26,9 @@ struct llm_brain_config {
   bool compaction_enabled = true;
   compaction_policy compaction;
   /// Appended once when the budget is spent (the reason is added).
-  std::string final_answer_instruction
-    = "The investigation budget is exhausted. Do not call any more tools for "
-      "data: give your final answer now with what you have.";
+  std::string final_answer_instruction =
+    "The investigation budget is exhausted. Do not call any more tools for "
+    "data: give your final answer now with what you have.";
 };
 
 /// Asks a model through a `client_registry`. Per `decide`: answers pending
@@ -44,9 +44,7 @@ public:
   caf::expected<tool_call> decide(conversation& conv,
                                   const tool_set& tools) override;
 
-  std::string_view kind() const noexcept override {
-    return "llm";
-  }
+  std::string_view kind() const noexcept override { return "llm"; }
 
   /// Records every decision (the clients record exchanges themselves).
   void record_to(std::shared_ptr<recording> rec) {
@@ -54,18 +52,12 @@ public:
   }
 
   /// Every successful LLM call made by this brain (accounting).
-  const std::vector<completion>& calls() const noexcept {
-    return calls_;
-  }
+  const std::vector<completion>& calls() const noexcept { return calls_; }
 
   /// Tool errors sent back to the model so far.
-  int tool_errors() const noexcept {
-    return tool_errors_;
-  }
+  int tool_errors() const noexcept { return tool_errors_; }
 
-  const llm_brain_config& config() const noexcept {
-    return cfg_;
-  }
+  const llm_brain_config& config() const noexcept { return cfg_; }
 
 private:
   caf::expected<tool_call> decide_impl(conversation& conv,

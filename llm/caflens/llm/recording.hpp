@@ -76,7 +76,8 @@ private:
 
 /// A transport that answers from a recording, in order, without network:
 /// responses, statuses and transport errors come back exactly as recorded.
-/// With `strict`, each request body must equal the recorded one (else
+/// With `strict`, each request's URL path and body must equal the recorded
+/// ones (hosts and ports may differ; else
 /// `replay_mismatch`). Running out of exchanges is `replay_mismatch`.
 /// Thread-safe.
 class replay_transport : public http_transport {

@@ -47,9 +47,7 @@ public:
   /// replaced as a whole.
   void redact(nlohmann::json& doc, std::string_view also = {}) const;
 
-  const std::string& replacement() const noexcept {
-    return replacement_;
-  }
+  const std::string& replacement() const noexcept { return replacement_; }
 
 private:
   struct rule {

@@ -26,10 +26,9 @@ struct retry_policy {
 
   /// The delay before retry number `retry` (1-based), honouring
   /// `retry_after` when the server sent one (never shorter than it).
-  std::chrono::milliseconds delay(int retry,
-                                  std::optional<std::chrono::milliseconds>
-                                    retry_after,
-                                  std::mt19937_64& rng) const;
+  std::chrono::milliseconds
+  delay(int retry, std::optional<std::chrono::milliseconds> retry_after,
+        std::mt19937_64& rng) const;
 };
 
 } // namespace caflens::llm

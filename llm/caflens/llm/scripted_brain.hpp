@@ -12,10 +12,13 @@ namespace caflens::llm {
 /// investigation). Each call is appended to the conversation as an assistant
 /// turn, so the loop answers it exactly as with a real model. Calls without
 /// an id get `scripted_<n>`. Errors: `script_exhausted` after the last call,
-/// `invalid_tool_call` for a call whose tool is not offered. Not thread-safe.
+/// `invalid_tool_call` for a call whose tool is not offered (the final-answer
+/// tool, `done` by default, is always accepted, as `llm_brain` returns it for
+/// plain-text answers). Not thread-safe.
 class scripted_brain : public brain {
 public:
-  explicit scripted_brain(std::vector<tool_call> script);
+  explicit scripted_brain(std::vector<tool_call> script,
+                          std::string answer_tool = "done");
 
   /// The decisions of a recorded investigation, optionally only those of
   /// `trace_id`.
@@ -25,16 +28,13 @@ public:
   caf::expected<tool_call> decide(conversation& conv,
                                   const tool_set& tools) override;
 
-  std::string_view kind() const noexcept override {
-    return "scripted";
-  }
+  std::string_view kind() const noexcept override { return "scripted"; }
 
-  size_t remaining() const noexcept {
-    return script_.size() - next_;
-  }
+  size_t remaining() const noexcept { return script_.size() - next_; }
 
 private:
   std::vector<tool_call> script_;
+  std::string answer_tool_;
   size_t next_ = 0;
 };
 

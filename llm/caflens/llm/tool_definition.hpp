@@ -54,17 +54,11 @@ public:
 
   // -- properties -------------------------------------------------------------
 
-  const std::string& name() const noexcept {
-    return name_;
-  }
+  const std::string& name() const noexcept { return name_; }
 
-  bool required() const noexcept {
-    return required_;
-  }
+  bool required() const noexcept { return required_; }
 
-  kind type() const noexcept {
-    return kind_;
-  }
+  kind type() const noexcept { return kind_; }
 
   /// The JSON Schema of this parameter.
   nlohmann::json schema() const;
@@ -99,13 +93,9 @@ public:
   tool_definition(std::string name, std::string description,
                   std::vector<tool_parameter> parameters = {});
 
-  const std::string& name() const noexcept {
-    return name_;
-  }
+  const std::string& name() const noexcept { return name_; }
 
-  const std::string& description() const noexcept {
-    return description_;
-  }
+  const std::string& description() const noexcept { return description_; }
 
   const std::vector<tool_parameter>& parameters() const noexcept {
     return parameters_;
@@ -150,17 +140,11 @@ public:
   /// The declared names, comma-separated ("get_weather, get_time").
   std::string names() const;
 
-  const std::vector<tool_definition>& tools() const noexcept {
-    return tools_;
-  }
+  const std::vector<tool_definition>& tools() const noexcept { return tools_; }
 
-  bool empty() const noexcept {
-    return tools_.empty();
-  }
+  bool empty() const noexcept { return tools_.empty(); }
 
-  size_t size() const noexcept {
-    return tools_.size();
-  }
+  size_t size() const noexcept { return tools_.size(); }
 
 private:
   std::vector<tool_definition> tools_;

@@ -93,8 +93,7 @@ public:
   /// success, otherwise an error classified by status and error body
   /// (rate_limited, overloaded, server_error, auth_failed, quota_exceeded,
   /// bad_request, model_not_found, context_overflow, invalid_response).
-  virtual caf::expected<completion> decode(const http_response& resp) const
-    = 0;
+  virtual caf::expected<completion> decode(const http_response& resp) const = 0;
 
   static std::unique_ptr<wire_format> make(provider_kind kind);
 };

@@ -1,0 +1,129 @@
+#define CAF_SUITE llm.recording
+#include "caf/test/unit_test.hpp"
+
+#include <cstdio>
+
+#include "caflens/llm/llm_brain.hpp"
+#include "caflens/llm/llm_errc.hpp"
+#include "caflens/llm/recording.hpp"
+#include "caflens/llm/scripted_brain.hpp"
+
+#include "llm_test_support.hpp"
+
+using namespace caflens::llm;
+
+namespace {
+
+const std::string path = "/v1/chat/completions";
+
+// Runs the weather loop; returns the names of the calls decided.
+std::vector<std::string> run_loop(brain& b, size_t max_steps = 6) {
+  conversation conv{"You are a helpful assistant.", "trace-r"};
+  conv.add_user("What's the weather in San Francisco, CA?");
+  std::vector<std::string> result;
+  for (size_t i = 0; i < max_steps; ++i) {
+    auto call = b.decide(conv, kit_tools());
+    if (!call) {
+      result.push_back("error:" + caflens::render_error(call.error()));
+      break;
+    }
+    result.push_back(call->name);
+    if (call->name == "done")
+      break;
+    conv.add_tool_result(call->id, R"({"temperature":"68F"})");
+  }
+  return result;
+}
+
+} // namespace
+
+CAF_TEST(exchanges are recorded and replay deterministically) {
+  auto rec = std::make_shared<recording>();
+  std::vector<std::string> live;
+  {
+    mock_provider mock;
+    mock.script(path, {mock_reply::fixture("openai_500_server_error"),
+                       mock_reply::fixture("openai_unknown_tool"),
+                       mock_reply::fixture("openai_tool_calls"),
+                       mock_reply::fixture("openai_text")});
+    auto clk = std::make_shared<manual_clock>();
+    auto svc = mock_services(clk);
+    svc.recording = rec;
+    auto reg = std::make_shared<client_registry>();
+    CAF_REQUIRE(!reg->add(mock_config("m", provider_kind::openai_compatible,
+                                      mock.openai_base_url()),
+                          svc));
+    llm_brain b{reg};
+    b.record_to(rec);
+    live = run_loop(b);
+    CAF_CHECK_EQUAL(mock.requests().size(), 4u);
+  }
+  CAF_CHECK_EQUAL(live, (std::vector<std::string>{"get_weather", "done"}));
+  CAF_REQUIRE_EQUAL(rec->exchanges().size(), 4u);
+  CAF_CHECK_EQUAL(rec->exchanges()[0].status, 500);
+  // No key or auth header in the record.
+  auto dumped = rec->to_json().dump();
+  CAF_CHECK(dumped.find("sk-test-key") == std::string::npos);
+  // Round trip through a file.
+  auto file = std::string{"/tmp/caflens-llm-recording-"} +
+              std::to_string(::getpid()) + ".json";
+  CAF_REQUIRE(!rec->save(file));
+  auto loaded = recording::load(file);
+  std::remove(file.c_str());
+  CAF_REQUIRE(loaded);
+  CAF_CHECK_EQUAL((*loaded)->to_json(), rec->to_json());
+  // Replay: same exchanges, no network, same decisions, twice.
+  for (int round = 0; round < 2; ++round) {
+    auto clk = std::make_shared<manual_clock>();
+    auto svc = mock_services(clk);
+    auto replay = std::make_shared<replay_transport>(*loaded);
+    svc.transport = replay;
+    auto reg = std::make_shared<client_registry>();
+    CAF_REQUIRE(!reg->add(mock_config("m", provider_kind::openai_compatible,
+                                      "http://127.0.0.1:1/v1"),
+                          svc));
+    llm_brain b{reg};
+    CAF_CHECK_EQUAL(run_loop(b), live);
+    CAF_CHECK_EQUAL(replay->served(), 4u);
+    CAF_CHECK_EQUAL(clk->sleeps().size(), 1u); // the 500 was retried again
+  }
+  // The decisions replay through a scripted brain.
+  auto scripted = scripted_brain::from_recording(**loaded);
+  CAF_CHECK_EQUAL(run_loop(scripted), live);
+}
+
+CAF_TEST(a strict replay notices a different request) {
+  auto rec = std::make_shared<recording>();
+  exchange x;
+  x.url = "http://127.0.0.1:1/v1/chat/completions";
+  x.request = {{"model", "other"}};
+  x.status = 200;
+  x.response_body = "{}";
+  rec->add(x);
+  replay_transport replay{rec};
+  http_request req;
+  req.url = x.url;
+  req.body = R"({"model":"gpt-4o"})";
+  auto r = replay.post(req);
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(llm_code(r.error()), llm_errc::replay_mismatch);
+}
+
+CAF_TEST(a scripted brain replays and then reports exhaustion) {
+  scripted_brain b{
+    {{"", "get_weather", {{"location", "SF"}, {"units", "f"}}, ""},
+     {"", "done", {{"answer", "sunny"}}, ""}}};
+  conversation conv;
+  conv.add_user("weather?");
+  auto tools = kit_tools();
+  CAF_REQUIRE(!tools.add(tool_definition{"done", "Finish."}));
+  auto first = b.decide(conv, tools);
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(first->id, "scripted_1");
+  CAF_CHECK_EQUAL(conv.pending_calls().size(), 1u);
+  conv.add_tool_result(first->id, "68F");
+  CAF_CHECK_EQUAL(b.decide(conv, tools)->name, "done");
+  auto end = b.decide(conv, tools);
+  CAF_REQUIRE(!end);
+  CAF_CHECK_EQUAL(llm_code(end.error()), llm_errc::script_exhausted);
+}
