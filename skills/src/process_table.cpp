@@ -12,12 +12,6 @@ namespace caflens::skills {
 
 namespace {
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
-
 int64_t system_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
            std::chrono::system_clock::now().time_since_epoch())
@@ -32,9 +26,10 @@ struct entry {
   int64_t spawned_at_ns;
   caf::intrusive_ptr<actor_stats> stats;
   // Observer state, updated by inspections (under the shard lock).
-  uint64_t seen_seq = 0;
-  int64_t seen_change_ns = 0;
+  uint64_t seen_seq = 0;        // handler runs: a new run resets busy_since
   int64_t busy_since_ns = 0;
+  uint64_t seen_processed = 0;  // progress: skipped messages don't count
+  int64_t seen_change_ns = 0;
 };
 
 struct shard {
@@ -62,15 +57,17 @@ actor_info read(entry& e, int64_t now) {
   r.mean_handler_ns = s.mean_handler_ns();
   r.max_handler_ns = s.handler_ns_max.load(std::memory_order_relaxed);
   r.state_bytes = s.state_bytes.load(std::memory_order_relaxed);
-  if (seq != e.seen_seq || e.seen_change_ns == 0) {
+  if (seq != e.seen_seq || e.busy_since_ns == 0) {
     e.seen_seq = seq;
-    e.seen_change_ns = now;
     e.busy_since_ns = r.in_handler ? now : 0;
   }
+  if (r.processed != e.seen_processed || e.seen_change_ns == 0) {
+    e.seen_processed = r.processed;
+    e.seen_change_ns = now;
+  }
   r.busy_since_ns = e.busy_since_ns;
-  r.last_activity_ns
-    = std::max(e.seen_change_ns, s.last_sampled_ns.load(
-                                   std::memory_order_relaxed));
+  // By this table's clock: the last inspection that saw progress.
+  r.last_activity_ns = e.seen_change_ns;
   return r;
 }
 
@@ -92,6 +89,7 @@ uint64_t key_of(const entry& e, actor_order order) {
 } // namespace
 
 struct process_table::impl {
+  const telemetry::clock* clk = &telemetry::clock::steady();
   shard shards[shard_count];
   mutable std::mutex exits_mtx;
   std::deque<exit_record> exits;
@@ -106,6 +104,14 @@ process_table::process_table() : impl_(std::make_unique<impl>()) {
 }
 
 process_table::~process_table() = default;
+
+void process_table::clock(const telemetry::clock& c) noexcept {
+  impl_->clk = &c;
+}
+
+int64_t process_table::now_ns() const noexcept {
+  return impl_->clk->now_ns();
+}
 
 process_table& process_table::global() noexcept {
   static auto* instance = new process_table; // never destroyed
@@ -165,11 +171,11 @@ std::optional<actor_info> process_table::find(uint64_t id) const {
   auto i = sh.entries.find(id);
   if (i == sh.entries.end())
     return std::nullopt;
-  return read(i->second, steady_ns());
+  return read(i->second, now_ns());
 }
 
 std::optional<actor_info> process_table::find(const std::string& name) const {
-  auto now = steady_ns();
+  auto now = now_ns();
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries)
@@ -182,7 +188,7 @@ std::optional<actor_info> process_table::find(const std::string& name) const {
 std::vector<actor_info> process_table::top(size_t n, actor_order order) {
   if (n == 0)
     return {};
-  auto now = steady_ns();
+  auto now = now_ns();
   // Pass 1: the n best (key, id) pairs, reading counters only.
   using candidate = std::pair<uint64_t, uint64_t>; // key, id
   auto worse = [](const candidate& x, const candidate& y) {
@@ -219,7 +225,7 @@ std::vector<actor_info> process_table::top(size_t n, actor_order order) {
 }
 
 std::vector<actor_info> process_table::all(size_t limit) {
-  auto now = steady_ns();
+  auto now = now_ns();
   std::vector<actor_info> result;
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
@@ -235,7 +241,7 @@ std::vector<actor_info> process_table::all(size_t limit) {
 }
 
 void process_table::for_each(const std::function<void(const actor_info&)>& fn) {
-  auto now = steady_ns();
+  auto now = now_ns();
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries)

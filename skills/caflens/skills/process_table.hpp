@@ -13,6 +13,7 @@
 #include "caf/intrusive_ptr.hpp"
 
 #include "caflens/skills/actor_stats.hpp"
+#include "caflens/telemetry/clock.hpp"
 
 namespace caflens::skills {
 
@@ -77,6 +78,13 @@ public:
 
   /// The process-wide table tracked actors register in by default.
   static process_table& global() noexcept;
+
+  /// The clock of activity and busy times (steady by default; tests inject
+  /// a `telemetry::manual_clock`). Not thread-safe against inspections.
+  void clock(const telemetry::clock& c) noexcept;
+
+  /// Now, by this table's clock.
+  int64_t now_ns() const noexcept;
 
   // -- registration (called by tracked actors) -----------------------------
 

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "caflens/skills/skill.hpp"
+
+namespace caflens::telemetry {
+class metric_registry;
+} // namespace caflens::telemetry
+
+namespace caflens::skills {
+
+class process_table;
+class log_buffer;
+
+/// Thresholds of the built-in detectors. Defaults suit a service handling
+/// thousands of messages per second; every one can be tuned.
+struct detector_thresholds {
+  /// A mailbox this deep is a backlog (warning); 10x is critical.
+  uint64_t mailbox_backlog = 1000;
+  /// Minimum mailbox growth (msg/s) over history to call it growing.
+  double mailbox_growth_per_s = 50;
+  /// One handler run this long starves a scheduler thread.
+  int64_t blocked_handler_ms = 1000;
+  /// No progress for this long with messages waiting: unresponsive.
+  int64_t unresponsive_ms = 2000;
+  /// Abnormal exits of one kind within `crash_window_ms` that make a loop.
+  size_t crash_loop_exits = 3;
+  int64_t crash_window_ms = 60'000;
+  /// Error log lines within `error_window_ms` that make a burst.
+  size_t error_burst = 10;
+  int64_t error_window_ms = 60'000;
+  /// Growth of an actor's reported state (bytes/s) that looks like a leak.
+  double state_growth_bytes_per_s = 64 * 1024;
+  /// Recent p99 over baseline p99 that counts as a latency regression.
+  double latency_regression_ratio = 2.0;
+  /// Samples needed in the recent window for a latency verdict.
+  uint64_t latency_min_samples = 50;
+};
+
+/// Actors and mailboxes: counts, top-N by mailbox, processed, handler time;
+/// growth over a window; busy and unresponsive actors; per-kind totals.
+skill_ptr make_actors_skill(process_table& table,
+                            detector_thresholds t = {});
+
+/// The operating system view from /proc: CPU, load, threads, fds, memory.
+skill_ptr make_os_skill(detector_thresholds t = {});
+
+/// Memory: RSS, glibc heap (mallinfo2, malloc_info), fragmentation, growth,
+/// per-actor state size where actors report it.
+skill_ptr make_memory_skill(process_table& table, detector_thresholds t = {});
+
+/// Scheduler: per-thread CPU busy share from /proc/self/task, queued
+/// messages, starvation signs (handlers running for seconds).
+skill_ptr make_scheduler_skill(process_table& table,
+                               detector_thresholds t = {});
+
+/// Crashes: exit reasons of tracked actors by kind with first/last seen and
+/// counts; crash loops.
+skill_ptr make_crashes_skill(process_table& table,
+                             detector_thresholds t = {});
+
+/// Logs: counts by level, recent errors, search, error bursts.
+skill_ptr make_logs_skill(std::shared_ptr<log_buffer> logs,
+                          detector_thresholds t = {});
+
+/// Telemetry: metric windows and percentile regressions.
+skill_ptr make_telemetry_skill(telemetry::metric_registry& metrics,
+                               detector_thresholds t = {});
+
+/// Supervision: trees, restarts per window, crash loops, intensity near its
+/// limit. `trees` returns the JSON of every supervision tree to show.
+skill_ptr make_supervision_skill(std::function<nlohmann::json()> trees,
+                                 detector_thresholds t = {});
+
+} // namespace caflens::skills

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "caf/expected.hpp"
+
+namespace caflens::skills {
+
+/// A named function of 0–2 JSON arguments that a skill offers to operators;
+/// the sandbox exposes each as a Lua function.
+struct callback {
+  std::string name;
+  /// One line, shown to the model, e.g. "actors_top(n, by) — top actors by
+  /// mailbox depth, processed, handler_time or state_bytes".
+  std::string doc;
+  std::function<caf::expected<nlohmann::json>(
+    const std::vector<nlohmann::json>& args)>
+    fn;
+  /// Time the callback needs by design (sampling over a window); budgets
+  /// account for it instead of killing it.
+  std::chrono::milliseconds declared_duration{0};
+};
+
+enum class severity : uint8_t { info, warning, critical };
+
+std::string_view to_string(severity x) noexcept;
+
+/// What a detector found: the offline brain turns findings into
+/// notifications.
+struct finding {
+  /// Stable id of the anomaly, e.g. "mailbox_growth", "blocked_handler".
+  std::string type;
+  severity level = severity::warning;
+  /// The facts with the measured numbers ("worker-7 mailbox 48213, +900/s").
+  std::string observation;
+  /// Names of the actors involved (the culprits first).
+  std::vector<std::string> actors;
+  /// Machine-readable numbers behind the observation.
+  nlohmann::json evidence = nlohmann::json::object();
+};
+
+nlohmann::json to_json(const finding& x);
+
+/// Limits every skill honours.
+struct skill_limits {
+  /// Entries per list in a snapshot (top actors, recent errors, ...).
+  size_t max_entries = 20;
+  /// Upper bound of a snapshot's JSON text.
+  size_t max_snapshot_bytes = 64 * 1024;
+};
+
+/// One area of the runtime an operator can inspect: a cheap bounded
+/// snapshot, callbacks for digging deeper, and detectors for the offline
+/// brain.
+///
+/// Implementations must be thread-safe: operators of different
+/// investigations may use one skill at once.
+class skill {
+public:
+  virtual ~skill();
+
+  /// Short id ("actors"); unique in a registry.
+  virtual std::string name() const = 0;
+
+  /// Human title ("Actors and mailboxes").
+  virtual std::string title() const = 0;
+
+  /// One line the coordinator reads to choose operators.
+  virtual std::string description() const = 0;
+
+  /// The operator's system prompt for this skill.
+  virtual std::string system_prompt() const = 0;
+
+  /// A cheap, side-effect-free, bounded view (≤ `max_snapshot_bytes`).
+  virtual nlohmann::json snapshot() = 0;
+
+  /// Functions for the sandbox.
+  virtual std::vector<callback> callbacks() = 0;
+
+  /// Findings in `current` given earlier snapshots (oldest first).
+  virtual std::vector<finding> detect(const nlohmann::json& current,
+                                      const std::vector<nlohmann::json>& history)
+    = 0;
+
+  const skill_limits& limits() const noexcept {
+    return limits_;
+  }
+
+  void limits(const skill_limits& x) noexcept {
+    limits_ = x;
+  }
+
+protected:
+  skill_limits limits_;
+};
+
+using skill_ptr = std::shared_ptr<skill>;
+
+/// Cuts `snapshot` down to `max_bytes`: arrays are shortened from the end
+/// (and marked with "truncated": true) until the JSON text fits.
+nlohmann::json bound_snapshot(nlohmann::json snapshot, size_t max_bytes);
+
+/// A skill made of functions — the short way for application code to teach
+/// caflens its domain (see apps/examples/custom_skill.cpp).
+struct skill_definition {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string system_prompt;
+  std::function<nlohmann::json()> snapshot;
+  std::function<std::vector<finding>(const nlohmann::json&,
+                                     const std::vector<nlohmann::json>&)>
+    detect;
+  std::vector<callback> callbacks;
+};
+
+skill_ptr make_skill(skill_definition def);
+
+} // namespace caflens::skills

@@ -1,0 +1,385 @@
+// The os, memory and scheduler skills: views from /proc and glibc.
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/proc.hpp"
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/skills_errc.hpp"
+
+namespace caflens::skills {
+
+namespace {
+
+using nlohmann::json;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+json process_json(const proc::process_sample& p) {
+  return {{"rss_bytes", p.rss_bytes},
+          {"vm_bytes", p.vm_bytes},
+          {"threads", p.threads},
+          {"open_fds", p.open_fds},
+          {"max_fds", p.max_fds},
+          {"cpu_seconds", double(p.cpu_ticks) / p.ticks_per_second},
+          {"read_bytes", p.read_bytes},
+          {"write_bytes", p.write_bytes},
+          {"load", {p.load1, p.load5, p.load15}},
+          {"cores", p.cores},
+          {"mem_total_bytes", p.mem_total_bytes},
+          {"mem_available_bytes", p.mem_available_bytes}};
+}
+
+// -- os -----------------------------------------------------------------------
+
+class os_skill final : public skill {
+public:
+  explicit os_skill(detector_thresholds t) : t_(t) {
+  }
+  std::string name() const override {
+    return "os";
+  }
+  std::string title() const override {
+    return "Operating system";
+  }
+  std::string description() const override {
+    return "Process CPU, load, threads, file descriptors and memory from "
+           "/proc.";
+  }
+  std::string system_prompt() const override {
+    return "You are the OS operator of caflens. Judge CPU use, load, "
+           "threads, file descriptors and system memory of this process; "
+           "report numbers, not impressions.";
+  }
+  json snapshot() override {
+    auto j = process_json(proc::process());
+    j["captured_at_ns"] = now_ns();
+    return j;
+  }
+  std::vector<callback> callbacks() override {
+    return {{"os_process", "os_process() — RSS, CPU, threads, fds, io, load",
+             [](const std::vector<json>&) -> caf::expected<json> {
+               return process_json(proc::process());
+             }}};
+  }
+  std::vector<finding> detect(const json& cur,
+                              const std::vector<json>& history) override {
+    std::vector<finding> out;
+    auto fds = cur.value("open_fds", int64_t{0});
+    auto max_fds = cur.value("max_fds", int64_t{0});
+    if (max_fds > 0 && fds * 10 >= max_fds * 9)
+      out.push_back({"fd_exhaustion", severity::critical,
+                     "open file descriptors " + std::to_string(fds) + " of "
+                       + std::to_string(max_fds),
+                     {},
+                     {{"open_fds", fds}, {"max_fds", max_fds}}});
+    auto total = cur.value("mem_total_bytes", int64_t{0});
+    auto avail = cur.value("mem_available_bytes", int64_t{0});
+    if (total > 0 && avail * 20 < total)
+      out.push_back({"system_memory_low", severity::critical,
+                     "system memory available "
+                       + std::to_string(avail / (1 << 20)) + " MiB of "
+                       + std::to_string(total / (1 << 20)) + " MiB",
+                     {},
+                     {{"available", avail}, {"total", total}}});
+    if (!history.empty()) {
+      auto& prev = history.back();
+      double dt = (cur.value("captured_at_ns", int64_t{0})
+                   - prev.value("captured_at_ns", int64_t{0}))
+                  / 1e9;
+      auto cpu = cur.value("cpu_seconds", 0.0)
+                 - prev.value("cpu_seconds", 0.0);
+      auto cores = std::max(1, cur.value("cores", 1));
+      if (dt > 0.5 && cpu / dt >= 0.9 * cores)
+        out.push_back({"cpu_saturated", severity::warning,
+                       "process used " + std::to_string(int(100 * cpu / dt))
+                         + " % CPU over " + std::to_string(int(dt))
+                         + " s on " + std::to_string(cores) + " cores",
+                       {},
+                       {{"cpu_share", cpu / dt}, {"cores", cores}}});
+    }
+    return out;
+  }
+
+private:
+  detector_thresholds t_;
+};
+
+// -- memory -------------------------------------------------------------------
+
+json heap_json() {
+  auto mi = mallinfo2();
+  double arena = static_cast<double>(mi.arena);
+  return {{"arena_bytes", mi.arena},
+          {"mmap_bytes", mi.hblkhd},
+          {"in_use_bytes", mi.uordblks},
+          {"free_bytes", mi.fordblks},
+          {"releasable_bytes", mi.keepcost},
+          {"fragmentation", arena > 0 ? mi.fordblks / arena : 0.0}};
+}
+
+class memory_skill final : public skill {
+public:
+  memory_skill(process_table& table, detector_thresholds t)
+    : table_(table), t_(t) {
+  }
+  std::string name() const override {
+    return "memory";
+  }
+  std::string title() const override {
+    return "Memory";
+  }
+  std::string description() const override {
+    return "RSS, glibc heap and fragmentation, growth, and the actors whose "
+           "state grows.";
+  }
+  std::string system_prompt() const override {
+    return "You are the memory operator of caflens. Decide whether memory "
+           "grows, where (heap, mmap, an actor's state), and how fast; name "
+           "the actors whose reported state grows and give bytes and "
+           "bytes/s.";
+  }
+  json snapshot() override {
+    auto p = proc::process();
+    auto now = table_.now_ns();
+    json top = json::array();
+    for (auto& a : table_.top(limits_.max_entries, actor_order::state_bytes))
+      if (a.state_bytes > 0)
+        top.push_back({{"id", a.id},
+                       {"name", a.name},
+                       {"kind", a.kind},
+                       {"state_bytes", a.state_bytes}});
+    return bound_snapshot({{"captured_at_ns", now},
+                           {"rss_bytes", p.rss_bytes},
+                           {"vm_bytes", p.vm_bytes},
+                           {"heap", heap_json()},
+                           {"top_state", top}},
+                          limits_.max_snapshot_bytes);
+  }
+  std::vector<callback> callbacks() override {
+    std::vector<callback> cbs;
+    cbs.push_back({"memory_heap",
+                   "memory_heap() — glibc heap figures (mallinfo2)",
+                   [](const std::vector<json>&) -> caf::expected<json> {
+                     return heap_json();
+                   }});
+    cbs.push_back(
+      {"memory_malloc_info",
+       "memory_malloc_info() — glibc malloc_info XML (first 8 KiB)",
+       [](const std::vector<json>&) -> caf::expected<json> {
+         char* buf = nullptr;
+         size_t len = 0;
+         auto* f = open_memstream(&buf, &len);
+         if (f == nullptr)
+           return make_error(skills_errc::unavailable, "open_memstream");
+         malloc_info(0, f);
+         fclose(f);
+         std::string text{buf, std::min<size_t>(len, 8192)};
+         free(buf);
+         return json(text);
+       }});
+    cbs.push_back(
+      {"memory_top_state",
+       "memory_top_state(n) — actors with the largest reported state",
+       [this](const std::vector<json>& args) -> caf::expected<json> {
+         size_t n = args.size() > 0 && args[0].is_number_unsigned()
+                      ? args[0].get<size_t>()
+                      : 10;
+         json r = json::array();
+         for (auto& a : table_.top(std::min<size_t>(n, 100),
+                                   actor_order::state_bytes))
+           r.push_back({{"name", a.name}, {"state_bytes", a.state_bytes}});
+         return r;
+       }});
+    return cbs;
+  }
+  std::vector<finding> detect(const json& cur,
+                              const std::vector<json>& history) override {
+    std::vector<finding> out;
+    if (history.empty())
+      return out;
+    auto& base = history.front();
+    double dt = (cur.value("captured_at_ns", int64_t{0})
+                 - base.value("captured_at_ns", int64_t{0}))
+                / 1e9;
+    if (dt <= 0)
+      return out;
+    // Actors whose state grew in every snapshot since the baseline.
+    for (auto& a : cur.value("top_state", json::array())) {
+      auto name = a.value("name", std::string{});
+      auto now_bytes = a.value("state_bytes", uint64_t{0});
+      uint64_t prev = 0;
+      bool monotonic = true, seen = false;
+      uint64_t first = 0;
+      for (auto& h : history) {
+        for (auto& b : h.value("top_state", json::array())) {
+          if (b.value("name", std::string{}) != name)
+            continue;
+          auto v = b.value("state_bytes", uint64_t{0});
+          if (!seen) {
+            first = v;
+            seen = true;
+          } else if (v < prev) {
+            monotonic = false;
+          }
+          prev = v;
+        }
+      }
+      if (!seen || !monotonic || now_bytes <= first)
+        continue;
+      double rate = (double(now_bytes) - double(first)) / dt;
+      if (rate < t_.state_growth_bytes_per_s)
+        continue;
+      char buf[200];
+      std::snprintf(buf, sizeof(buf),
+                    "%s (%s) state grew from %llu to %llu bytes in %.1f s "
+                    "(%.0f bytes/s) and never shrank",
+                    name.c_str(), a.value("kind", std::string{}).c_str(),
+                    (unsigned long long) first,
+                    (unsigned long long) now_bytes, dt, rate);
+      out.push_back({"state_growth", severity::warning, buf, {name},
+                     {{"state_bytes", now_bytes},
+                      {"baseline_bytes", first},
+                      {"growth_bytes_per_s", rate},
+                      {"window_s", dt}}});
+    }
+    auto rss = cur.value("rss_bytes", int64_t{0});
+    auto rss0 = base.value("rss_bytes", int64_t{0});
+    double rss_rate = (rss - rss0) / dt;
+    if (rss0 > 0 && rss > rss0 * 3 / 2 && rss_rate > 1 << 20)
+      out.push_back({"rss_growth", severity::warning,
+                     "RSS grew from " + std::to_string(rss0 >> 20) + " to "
+                       + std::to_string(rss >> 20) + " MiB",
+                     {},
+                     {{"rss_bytes", rss},
+                      {"baseline_bytes", rss0},
+                      {"growth_bytes_per_s", rss_rate}}});
+    return out;
+  }
+
+private:
+  process_table& table_;
+  detector_thresholds t_;
+};
+
+// -- scheduler ----------------------------------------------------------------
+
+class scheduler_skill final : public skill {
+public:
+  scheduler_skill(process_table& table, detector_thresholds t)
+    : table_(table), t_(t) {
+  }
+  std::string name() const override {
+    return "scheduler";
+  }
+  std::string title() const override {
+    return "Scheduler";
+  }
+  std::string description() const override {
+    return "CAF worker threads: busy share over a window, queued messages, "
+           "handlers that hold a thread for seconds.";
+  }
+  std::string system_prompt() const override {
+    return "You are the scheduler operator of caflens. Find starved or "
+           "saturated scheduler threads and the handlers that block them; "
+           "give busy shares and durations.";
+  }
+  json snapshot() override {
+    auto now = table_.now_ns();
+    auto ticks = sysconf(_SC_CLK_TCK);
+    std::lock_guard<std::mutex> guard{mtx_};
+    json threads = json::array();
+    for (auto& t : proc::threads()) {
+      json j{{"tid", t.tid},
+             {"name", t.name},
+             {"state", std::string(1, t.state)},
+             {"cpu_seconds", double(t.cpu_ticks) / ticks}};
+      auto i = last_.find(t.tid);
+      if (i != last_.end() && now > last_at_) {
+        double busy = double(t.cpu_ticks - i->second) / ticks
+                      / ((now - last_at_) / 1e9);
+        j["busy_share"] = std::min(1.0, busy);
+      }
+      threads.push_back(std::move(j));
+      last_[t.tid] = t.cpu_ticks;
+    }
+    last_at_ = now;
+    json blocking = json::array();
+    table_.for_each([&](const actor_info& a) {
+      if (a.in_handler && a.busy_since_ns > 0 && blocking.size() < 10) {
+        auto ms = (now - a.busy_since_ns) / 1'000'000;
+        if (ms >= 100)
+          blocking.push_back({{"name", a.name}, {"busy_ms", ms}});
+      }
+    });
+    return bound_snapshot({{"captured_at_ns", now},
+                           {"threads", threads},
+                           {"queued_messages", table_.total_mailbox_depth()},
+                           {"blocking_handlers", blocking}},
+                          limits_.max_snapshot_bytes);
+  }
+  std::vector<callback> callbacks() override {
+    return {{"scheduler_threads",
+             "scheduler_threads() — threads with CPU seconds and state",
+             [](const std::vector<json>&) -> caf::expected<json> {
+               json r = json::array();
+               auto ticks = sysconf(_SC_CLK_TCK);
+               for (auto& t : proc::threads())
+                 r.push_back({{"tid", t.tid},
+                              {"name", t.name},
+                              {"cpu_seconds", double(t.cpu_ticks) / ticks}});
+               return r;
+             }}};
+  }
+  std::vector<finding> detect(const json& cur,
+                              const std::vector<json>&) override {
+    std::vector<finding> out;
+    for (auto& b : cur.value("blocking_handlers", json::array())) {
+      auto ms = b.value("busy_ms", int64_t{0});
+      if (ms < t_.blocked_handler_ms)
+        continue;
+      auto name = b.value("name", std::string{});
+      out.push_back({"scheduler_starvation", severity::critical,
+                     name + " holds a scheduler thread: one handler has run "
+                       + std::to_string(ms) + " ms; "
+                       + std::to_string(cur.value("queued_messages", 0))
+                       + " messages queued in tracked mailboxes",
+                     {name},
+                     {{"busy_ms", ms},
+                      {"queued_messages", cur.value("queued_messages", 0)}}});
+    }
+    return out;
+  }
+
+private:
+  process_table& table_;
+  detector_thresholds t_;
+  std::mutex mtx_;
+  std::map<int64_t, uint64_t> last_;
+  int64_t last_at_ = 0;
+};
+
+} // namespace
+
+skill_ptr make_os_skill(detector_thresholds t) {
+  return std::make_shared<os_skill>(t);
+}
+
+skill_ptr make_memory_skill(process_table& table, detector_thresholds t) {
+  return std::make_shared<memory_skill>(table, t);
+}
+
+skill_ptr make_scheduler_skill(process_table& table, detector_thresholds t) {
+  return std::make_shared<scheduler_skill>(table, t);
+}
+
+} // namespace caflens::skills
