@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev                # benchmarks (optional build)
   erlang-nox                      # differential supervision tests against OTP
   python3                         # LLM wire kit replay server
+  clang libclang-rt-14-dev        # libFuzzer builds (CAFLENS_ENABLE_FUZZERS)
 )
 
 missing=()

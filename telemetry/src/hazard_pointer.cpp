@@ -1,5 +1,9 @@
 #include "caflens/telemetry/detail/hazard_pointer.hpp"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <mutex>
 #include <utility>
@@ -8,6 +12,28 @@
 namespace caflens::telemetry::detail {
 
 namespace {
+
+long membarrier(int cmd) {
+  return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+// Registers for expedited private membarriers once; true when available.
+bool init_asymmetric_fence() {
+  auto supported = membarrier(MEMBARRIER_CMD_QUERY);
+  if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+    return false;
+  return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+const bool use_membarrier = init_asymmetric_fence();
+
+// The reclaimer's side of the fence: afterwards every reader's hazard
+// store that precedes its re-check is visible here.
+void heavy_fence() {
+  if (!use_membarrier
+      || membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 struct domain {
   std::atomic<hazard_record*> head{nullptr};
@@ -47,6 +73,7 @@ struct record_owner {
     for (auto& s : rec->slots)
       s.store(nullptr, std::memory_order_release);
     rec->depth = 0;
+    tl_hazard_record = nullptr;
     rec->active.store(false, std::memory_order_release);
   }
 };
@@ -58,6 +85,7 @@ using retired_list = std::vector<std::pair<void*, void (*)(void*)>>;
 retired_list collect_locked(domain& d) {
   if (d.retired.empty())
     return {};
+  heavy_fence();
   std::vector<const void*> protected_ptrs;
   for (auto* r = d.head.load(std::memory_order_acquire); r != nullptr;
        r = r->next)
@@ -82,8 +110,16 @@ void free_all(retired_list& xs) {
 
 } // namespace
 
-hazard_record& local_hazard_record() noexcept {
+bool asymmetric_fence() noexcept {
+  return use_membarrier;
+}
+
+__attribute__((tls_model("initial-exec"))) thread_local hazard_record*
+  tl_hazard_record = nullptr;
+
+hazard_record& claim_hazard_record() noexcept {
   thread_local record_owner owner;
+  tl_hazard_record = owner.rec;
   return *owner.rec;
 }
 

@@ -47,8 +47,9 @@ constexpr size_t max_tags = 8;
 constexpr std::string_view overflow_tag = "__overflow__";
 
 // Text of a tag value without allocation (numbers into `buf`); JSON values
-// are dumped into `spill`.
-std::string_view tag_text(const value* v, char (&buf)[32], std::string& spill) {
+// are dumped into a string from `spill`, created only then.
+std::string_view tag_text(const value* v, char (&buf)[32],
+                          std::unique_ptr<std::string>& spill) {
   if (v == nullptr)
     return {};
   switch (v->type()) {
@@ -73,8 +74,8 @@ std::string_view tag_text(const value* v, char (&buf)[32], std::string& spill) {
       return {buf, static_cast<size_t>(r.ptr - buf)};
     }
     case value::kind::json:
-      spill = v->as_json()->dump();
-      return spill;
+      spill = std::make_unique<std::string>(v->as_json()->dump());
+      return *spill;
   }
   return {};
 }
@@ -231,7 +232,7 @@ private:
     auto n = def_.tags.size();
     std::array<std::string_view, max_tags> texts;
     char bufs[max_tags][32];
-    std::string spill[max_tags];
+    std::unique_ptr<std::string> spill[max_tags];
     for (size_t i = 0; i < n; ++i)
       texts[i] = tag_text(md.find(def_.tags[i]), bufs[i], spill[i]);
     auto h = hash_texts(texts.data(), n);

@@ -77,10 +77,28 @@ void windowed_sketch::rotate(slot& s, int64_t epoch) noexcept {
 }
 
 void windowed_sketch::add(double x) noexcept {
-  auto epoch = epoch_now();
+  auto now = clock_->now_ns();
+  // Fast path: still inside the cached epoch.
+  if (now < current_end_.load(std::memory_order_acquire)
+      && now >= current_start_.load(std::memory_order_relaxed)) {
+    if (auto* s = current_.load(std::memory_order_relaxed)) {
+      s->sketch.add(x);
+      return;
+    }
+  }
+  auto width = window_.slot_width.count();
+  auto epoch = now / width;
   auto& s = *slots_[static_cast<size_t>(epoch) % slots_.size()];
   if (s.epoch.load(std::memory_order_acquire) < epoch)
     rotate(s, epoch);
+  if (s.epoch.load(std::memory_order_acquire) == epoch) {
+    // Publish the cache: end last, so the fast path never pairs a new
+    // range with an old slot for long.
+    current_end_.store(0, std::memory_order_release);
+    current_.store(&s, std::memory_order_relaxed);
+    current_start_.store(epoch * width, std::memory_order_relaxed);
+    current_end_.store((epoch + 1) * width, std::memory_order_release);
+  }
   s.sketch.add(x);
 }
 

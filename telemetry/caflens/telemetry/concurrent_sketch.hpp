@@ -19,14 +19,28 @@ struct sketch_options {
   double max_value = 1e15;
 };
 
-/// A DDSketch that many threads update at once without a lock: buckets are
-/// atomic counters in chunks of 128 allocated on first use, so memory grows
-/// with the value range seen (1 KiB per 128 buckets, about 1.1 decades at
-/// 1 % accuracy), never with the sample count. `add` is lock-free and
-/// allocation-free after warm-up; `snapshot` gives a `ddsketch` for queries.
+namespace detail {
+
+/// Writer slots: each live thread that writes sketches owns one slot index
+/// in [0, writer_slots) for its lifetime; threads beyond that share one
+/// more slot (index writer_slots) with atomic read-modify-writes.
+inline constexpr int writer_slots = 16;
+
+/// This thread's writer slot (claimed on first use, released at exit).
+int writer_slot() noexcept;
+
+} // namespace detail
+
+/// A DDSketch that many threads update at once without a lock. Each writer
+/// thread owns a shard (see `detail::writer_slot`), so an update is a few
+/// single-writer stores; buckets are counters in chunks of 128 allocated on
+/// first use, so memory grows with the value range seen (1 KiB per 128
+/// buckets, about 1.1 decades at 1 % accuracy) and the number of writer
+/// threads, never with the sample count. `snapshot` merges the shards into a
+/// `ddsketch` for queries.
 ///
 /// Thread-safe: `add` and `snapshot` may run concurrently (a snapshot may
-/// miss samples in flight). `reset` must not race with `snapshot`.
+/// miss samples in flight). `reset` must not race with `add` or `snapshot`.
 class concurrent_sketch {
 public:
   static constexpr size_t chunk_size = 128;
@@ -40,13 +54,13 @@ public:
   /// Adds one sample; NaN is ignored. Never blocks, never throws.
   void add(double x) noexcept;
 
-  /// A consistent-enough copy for queries.
+  /// A copy for queries.
   ddsketch snapshot() const;
 
   /// Adds this sketch's content to `out` (same accuracy).
   void merge_into(ddsketch& out) const;
 
-  /// Clears all samples (keeps allocated chunks).
+  /// Clears all samples (keeps allocated memory).
   void reset() noexcept;
 
   /// Samples added (sum of all buckets).
@@ -63,22 +77,16 @@ private:
     std::atomic<uint64_t> counts[chunk_size];
   };
 
-  std::atomic<uint64_t>* counter(bool negative, int32_t key) noexcept;
+  struct shard;
+
+  shard* shard_for(int slot) noexcept;
 
   sketch_options opts_;
   log_mapping mapping_;
   int32_t key_min_;
   int32_t key_max_;
   size_t chunks_;
-  std::unique_ptr<std::atomic<chunk*>[]> positive_;
-  std::unique_ptr<std::atomic<chunk*>[]> negative_;
-  std::atomic<uint64_t> zeros_{0};
-  // Shifted sums for a numerically stable variance: shift = first sample.
-  alignas(64) std::atomic<uint64_t> shift_bits_;
-  std::atomic<double> sum_d_{0};
-  std::atomic<double> sum_d2_{0};
-  std::atomic<double> min_;
-  std::atomic<double> max_;
+  std::atomic<shard*> shards_[detail::writer_slots + 1];
 };
 
 } // namespace caflens::telemetry

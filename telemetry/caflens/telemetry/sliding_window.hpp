@@ -60,6 +60,12 @@ private:
   window_options window_;
   const clock* clock_;
   std::vector<std::unique_ptr<slot>> slots_;
+  // The slot of the current epoch and its time range, so that `add` needs
+  // no division until the epoch ends. Read without a lock; a reader that
+  // races a rotation may put one sample into the neighbouring slot.
+  std::atomic<slot*> current_{nullptr};
+  std::atomic<int64_t> current_start_{0};
+  std::atomic<int64_t> current_end_{0};
   mutable std::mutex mtx_;
   ddsketch retired_; // samples of recycled slots (guarded by mtx_)
 };

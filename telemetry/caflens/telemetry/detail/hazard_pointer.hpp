@@ -20,9 +20,35 @@ struct hazard_record {
   size_t depth = 0; // owner thread only
 };
 
+/// This thread's record once claimed (initial-exec TLS: one load).
+extern __attribute__((tls_model("initial-exec"))) thread_local hazard_record*
+  tl_hazard_record;
+
+/// Claims a record for this thread (first use) and arranges its release
+/// when the thread exits.
+hazard_record& claim_hazard_record() noexcept;
+
 /// Returns this thread's record (registered on first use, released when the
 /// thread exits). Records are never freed; they are reused by later threads.
-hazard_record& local_hazard_record() noexcept;
+inline hazard_record& local_hazard_record() noexcept {
+  if (auto* r = tl_hazard_record)
+    return *r;
+  return claim_hazard_record();
+}
+
+/// True when the process uses Linux's `membarrier` for an asymmetric fence:
+/// readers then publish hazards with a plain store and a compiler barrier,
+/// and the rare reclaimer pays for a process-wide barrier instead. Falls
+/// back to sequentially consistent stores where `membarrier` is missing.
+bool asymmetric_fence() noexcept;
+
+/// The reader side of the fence (a full fence without membarrier).
+inline void light_fence() noexcept {
+  if (asymmetric_fence())
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 /// Schedules `deleter(ptr)` for when no hazard slot points to `ptr`. Scans
 /// all slots and frees whatever retired pointers are no longer protected.
@@ -50,8 +76,9 @@ public:
     slot_ = &rec_.slots[rec_.depth++];
     T* p = src.load(std::memory_order_acquire);
     while (true) {
-      slot_->store(p, std::memory_order_seq_cst);
-      T* q = src.load(std::memory_order_seq_cst);
+      slot_->store(p, std::memory_order_relaxed);
+      light_fence();
+      T* q = src.load(std::memory_order_acquire);
       if (p == q)
         break;
       p = q;
