@@ -3,13 +3,21 @@
 #include <chrono>
 #include <string>
 #include <type_traits>
+#include <functional>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
+#include "caf/expected.hpp"
+
 #include "caf/actor_config.hpp"
+#include "caf/atom.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/detail/init_fun_factory.hpp"
 #include "caf/infer_handle.hpp"
 #include "caf/invoke_message_result.hpp"
+#include "caf/local_actor.hpp"
 #include "caf/mailbox_element.hpp"
 #include "caf/node_id.hpp"
 
@@ -18,7 +26,39 @@
 
 namespace caflens::skills {
 
+/// Asks a tracked actor for its state (see `get_state`).
+using get_state_atom = caf::atom_constant<caf::atom("get_state")>;
+
+/// The non-template side of every tracked actor.
+class tracked_base {
+public:
+  virtual ~tracked_base();
+
+  /// Lets `get_state` see a JSON view of the actor's state. Call from the
+  /// actor itself (e.g. in its behavior factory); `fn` runs in the actor.
+  virtual void expose_state(std::function<nlohmann::json()> fn) = 0;
+
+  /// Reports the approximate size of the actor's state (memory skill).
+  virtual void report_state_bytes(uint64_t n) noexcept = 0;
+};
+
+/// `self->...` helpers for function-based actors: no-ops for untracked ones.
+inline void expose_state(caf::local_actor* self,
+                         std::function<nlohmann::json()> fn) {
+  if (auto* t = dynamic_cast<tracked_base*>(self))
+    t->expose_state(std::move(fn));
+}
+
+inline void report_state_bytes(caf::local_actor* self, uint64_t n) noexcept {
+  if (auto* t = dynamic_cast<tracked_base*>(self))
+    t->report_state_bytes(n);
+}
+
 namespace detail {
+
+/// Replies to a get_state request on behalf of `self`.
+void answer_get_state(caf::local_actor* self, caf::mailbox_element& x,
+                      const std::function<nlohmann::json()>& fn);
 
 /// Sampling rate of handler times: one run in `handler_sample_rate`.
 inline constexpr uint64_t handler_sample_rate = 64;
@@ -39,7 +79,7 @@ void after_consume() noexcept;
 /// the actor config: `tracked<my_actor>(cfg, info, my_args...)`. Prefer
 /// `spawn_tracked`.
 template <class Base>
-class tracked : public Base {
+class tracked : public Base, public tracked_base {
 public:
   template <class... Ts>
   tracked(caf::actor_config& cfg, tracking_info info, Ts&&... xs)
@@ -61,7 +101,15 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    // get_state travels through the mailbox like any message, so a busy or
+    // stuck actor answers late or never: that is the evidence.
     auto& s = *stats_;
+    if (x.content().match_elements<get_state_atom>()) {
+      detail::answer_get_state(this, x, state_fn_);
+      s.consume_seq.store(s.consume_seq.load(std::memory_order_relaxed) + 2,
+                          std::memory_order_release); // one processed
+      return caf::invoke_message_result::consumed;
+    }
     auto seq = s.consume_seq.load(std::memory_order_relaxed) + 1;
     s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
     caf::invoke_message_result result;
@@ -94,9 +142,12 @@ public:
     return *stats_;
   }
 
-  /// Reports the approximate size of this actor's state (memory skill).
-  void report_state_bytes(uint64_t n) noexcept {
+  void report_state_bytes(uint64_t n) noexcept override {
     stats_->state_bytes.store(n, std::memory_order_relaxed);
+  }
+
+  void expose_state(std::function<nlohmann::json()> fn) override {
+    state_fn_ = std::move(fn);
   }
 
 protected:
@@ -107,6 +158,7 @@ protected:
 
 private:
   caf::intrusive_ptr<actor_stats> stats_;
+  std::function<nlohmann::json()> state_fn_;
 };
 
 /// Spawns a tracked function-based actor: like `sys.spawn(fun, xs...)`,
@@ -132,5 +184,14 @@ caf::infer_handle_from_class_t<C> spawn_tracked(caf::actor_system& sys,
   return sys.spawn_class<tracked<C>, Os>(cfg, std::move(info),
                                          std::forward<Ts>(xs)...);
 }
+
+/// Asks a tracked actor for its state through its mailbox and waits at most
+/// `timeout` (default 5 s, like `sys:get_state`). Errors: `unresponsive`
+/// when no answer came in time (itself evidence of a stuck or overloaded
+/// actor), `no_state` when the actor exposes none, `not_found` for a dead
+/// actor.
+caf::expected<nlohmann::json>
+get_state(caf::actor_system& sys, const caf::actor& whom,
+          std::chrono::milliseconds timeout = std::chrono::seconds{5});
 
 } // namespace caflens::skills

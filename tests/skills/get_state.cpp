@@ -1,0 +1,94 @@
+#define CAF_SUITE skills.get_state
+#include "caf/test/unit_test.hpp"
+
+#include <future>
+
+#include "caf/all.hpp"
+
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/skills_errc.hpp"
+#include "caflens/skills/tracked.hpp"
+
+using namespace caf;
+using namespace caflens::skills;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct cart_state {
+  std::vector<std::string> items;
+};
+
+behavior cart_impl(stateful_actor<cart_state>* self) {
+  expose_state(self, [self] {
+    return nlohmann::json{{"items", self->state.items}};
+  });
+  return {[=](const std::string& item) { self->state.items.push_back(item); }};
+}
+
+struct fixture {
+  actor_system_config cfg;
+  std::unique_ptr<actor_system> sys;
+  fixture() {
+    cfg.set("scheduler.max-threads", 2);
+    sys = std::make_unique<actor_system>(cfg);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(get_state_tests, fixture)
+
+CAF_TEST(a tracked actor answers with its state view) {
+  auto cart = spawn_tracked(*sys, {"cart-1", "cart", 0}, cart_impl);
+  anon_send(cart, std::string{"book"});
+  anon_send(cart, std::string{"lamp"});
+  auto st = get_state(*sys, cart);
+  CAF_REQUIRE(st);
+  CAF_CHECK_EQUAL((*st)["items"].size(), 2u);
+  CAF_CHECK_EQUAL((*st)["items"][1].get<std::string>(), "lamp");
+  // The request itself counts as one processed message.
+  caflens::skills::detail::flush_enqueue_counts();
+  auto info = process_table::global().find(cart.id());
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->processed, 3u);
+  anon_send_exit(cart, exit_reason::user_shutdown);
+}
+
+CAF_TEST(an actor without a view says so) {
+  auto plain = spawn_tracked(*sys, {"plain", "plain", 0},
+                             [](event_based_actor*) -> behavior {
+                               return {[](int) {}};
+                             });
+  auto st = get_state(*sys, plain);
+  CAF_REQUIRE(!st);
+  CAF_CHECK_EQUAL(st.error(), skills_errc::no_state);
+  anon_send_exit(plain, exit_reason::user_shutdown);
+}
+
+CAF_TEST(a stuck actor is reported unresponsive) {
+  std::promise<void> entered, release;
+  auto release_f = release.get_future().share();
+  auto stuck = spawn_tracked(*sys, {"stuck", "stuck", 0},
+                             [&](event_based_actor* self) -> behavior {
+                               expose_state(self, [] {
+                                 return nlohmann::json::object();
+                               });
+                               return {[&, release_f](int) {
+                                 entered.set_value();
+                                 release_f.wait();
+                               }};
+                             });
+  anon_send(stuck, 1);
+  entered.get_future().wait();
+  auto st = get_state(*sys, stuck, 100ms);
+  CAF_REQUIRE(!st);
+  CAF_CHECK_EQUAL(st.error(), skills_errc::unresponsive);
+  release.set_value();
+  // Once free again, it answers.
+  auto again = get_state(*sys, stuck);
+  CAF_CHECK(static_cast<bool>(again));
+  anon_send_exit(stuck, exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
