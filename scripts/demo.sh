@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
+# Let ccache reuse objects across clones in other directories.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 command -v ninja >/dev/null && [ ! -f build/CMakeCache.txt ] && args+=(-G Ninja)
 command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

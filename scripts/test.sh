@@ -12,7 +12,12 @@ cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAFLENS_ENABLE_TESTING=ON)
 ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --sanitize) build_dir=build-asan; cmake_args+=(-DCAFLENS_ENABLE_SANITIZERS=ON) ;;
+    --sanitize)
+      build_dir=build-asan
+      cmake_args+=(-DCAFLENS_ENABLE_SANITIZERS=ON)
+      export ASAN_OPTIONS="abort_on_error=1"
+      export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/cmake/sanitizers.supp"
+      ;;
     --) shift; ctest_args+=("$@"); break ;;
     *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -20,6 +25,8 @@ while [ $# -gt 0 ]; do
 done
 
 bash scripts/setup.sh
+# Let ccache reuse objects across clones in other directories.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)

@@ -462,16 +462,16 @@ public:
                return trees_ ? trees_() : json::array();
              }}};
   }
-  // Walks trees of {"id"/"name", "intensity", "period_ms",
-  // "restarts_in_period", "children": [{"id", "restarts", "state",
-  // "children"?...}]} — tolerant of missing fields.
+  // Walks the trees of caflens::supervision's `get_tree` (tree.hpp):
+  // {"name", "intensity", "period_ms", "restarts_in_period", "children":
+  // [{"id", "restarts", "status", "tree": {nested supervisor}?}]}.
   std::vector<finding> detect(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     auto visit = [&](auto& self, const json& sup) -> void {
       if (!sup.is_object())
         return;
-      auto name = sup.value("name", sup.value("id", std::string{"supervisor"}));
+      auto name = sup.value("name", std::string{"supervisor"});
       auto intensity = sup.value("intensity", 1);
       auto restarts = sup.value("restarts_in_period", 0);
       if (restarts > 0 && restarts >= intensity) {
@@ -481,24 +481,36 @@ public:
             kids.push_back(c.value("id", std::string{}));
         out.push_back({"restart_intensity_near_limit", severity::warning,
                        name + " restarted children " + std::to_string(restarts)
-                         + " times within its period (intensity "
-                         + std::to_string(intensity) + ")",
+                         + " times within its period of "
+                         + std::to_string(sup.value("period_ms", 0))
+                         + " ms (intensity " + std::to_string(intensity)
+                         + "; one more shuts it down)",
                        kids.empty() ? std::vector<std::string>{name} : kids,
                        {{"supervisor", name},
                         {"restarts_in_period", restarts},
                         {"intensity", intensity}}});
       }
       for (auto& c : sup.value("children", json::array())) {
-        if (c.value("restarts", 0) >= static_cast<int>(t_.crash_loop_exits))
+        auto restarts_total = c.value("restarts", 0);
+        if (restarts_total >= static_cast<int>(t_.crash_loop_exits)) {
+          std::string last_reason;
+          auto hist = c.value("history", json::array());
+          if (!hist.empty())
+            last_reason = hist.back().value("reason", std::string{});
           out.push_back({"crash_loop", severity::warning,
                          "child " + c.value("id", std::string{}) + " of "
                            + name + " restarted "
-                           + std::to_string(c.value("restarts", 0)) + " times",
+                           + std::to_string(restarts_total) + " times"
+                           + (last_reason.empty()
+                                ? std::string{}
+                                : "; last reason: " + last_reason),
                          {c.value("id", std::string{})},
                          {{"supervisor", name},
-                          {"restarts", c.value("restarts", 0)}}});
-        if (c.contains("children"))
-          self(self, c);
+                          {"restarts", restarts_total},
+                          {"last_reason", last_reason}}});
+        }
+        if (c.contains("tree"))
+          self(self, c["tree"]);
       }
     };
     for (auto& t : cur.value("trees", json::array()))

@@ -60,7 +60,8 @@ CAF_TEST(exchanges are recorded and replay deterministically) {
   }
   CAF_CHECK_EQUAL(live, (std::vector<std::string>{"get_weather", "done"}));
   CAF_REQUIRE_EQUAL(rec->exchanges().size(), 4u);
-  CAF_CHECK_EQUAL(rec->exchanges()[0].status, 500);
+  auto exchanges = rec->exchanges(); // CAF_CHECK_EQUAL binds by auto&&
+  CAF_CHECK_EQUAL(exchanges[0].status, 500);
   // No key or auth header in the record.
   auto dumped = rec->to_json().dump();
   CAF_CHECK(dumped.find("sk-test-key") == std::string::npos);
@@ -122,7 +123,9 @@ CAF_TEST(a scripted brain replays and then reports exhaustion) {
   CAF_CHECK_EQUAL(first->id, "scripted_1");
   CAF_CHECK_EQUAL(conv.pending_calls().size(), 1u);
   conv.add_tool_result(first->id, "68F");
-  CAF_CHECK_EQUAL(b.decide(conv, tools)->name, "done");
+  auto decided = b.decide(conv, tools);
+  CAF_REQUIRE(decided);
+  CAF_CHECK_EQUAL(decided->name, "done");
   auto end = b.decide(conv, tools);
   CAF_REQUIRE(!end);
   CAF_CHECK_EQUAL(llm_code(end.error()), llm_errc::script_exhausted);

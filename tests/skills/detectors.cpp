@@ -123,7 +123,9 @@ CAF_TEST(a slow consumer shows a growing mailbox) {
   clk.advance(2s);
   round(3000, 400);
   auto second = skill->snapshot();
-  CAF_CHECK_EQUAL(table.find(consumer.id())->mailbox_depth, 4000u);
+  auto slow = table.find(consumer.id());
+  CAF_REQUIRE(slow);
+  CAF_CHECK_EQUAL(slow->mailbox_depth, 4000u);
   auto fs = skill->detect(second, {first});
   CAF_CHECK(has(fs, "mailbox_growth", "slow-consumer"));
   CAF_CHECK(!has(fs, "mailbox_growth", "fast-consumer"));

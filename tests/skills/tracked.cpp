@@ -78,7 +78,9 @@ CAF_TEST(tracked actors register with name and kind) {
   CAF_CHECK_EQUAL(i.kind, "counter");
   CAF_CHECK_EQUAL(i.parent, 7u);
   CAF_CHECK(i.spawned_at_ns > 0);
-  CAF_CHECK_EQUAL(table.find(std::string{"counter-1"})->id, a.id());
+  auto by_name = table.find(std::string{"counter-1"});
+  CAF_REQUIRE(by_name);
+  CAF_CHECK_EQUAL(by_name->id, a.id());
   auto unnamed = spawn_tracked(sys, {"", "worker", 0}, counter_impl);
   CAF_CHECK_EQUAL(info_of(unnamed).name,
                   "worker-" + std::to_string(unnamed.id()));

@@ -105,9 +105,10 @@ public:
     // stuck actor answers late or never: that is the evidence.
     auto& s = *stats_;
     if (x.content().match_elements<get_state_atom>()) {
-      detail::answer_get_state(this, x, state_fn_);
+      // Counted before the reply, so the asker sees it processed.
       s.consume_seq.store(s.consume_seq.load(std::memory_order_relaxed) + 2,
-                          std::memory_order_release); // one processed
+                          std::memory_order_release);
+      detail::answer_get_state(this, x, state_fn_);
       return caf::invoke_message_result::consumed;
     }
     auto seq = s.consume_seq.load(std::memory_order_relaxed) + 1;
