@@ -40,6 +40,7 @@ int main() {
     .name = "batching",
     .title = "Batching",
     .description = "The upload batcher's queue of pending items.",
+    .system_prompt = {}, // default: built from title and description
     .snapshot = [] { return json{{"pending_items", pending_items.load()}}; },
     .detect =
       [](const json& cur, const std::vector<json>&) {

@@ -42,7 +42,7 @@ public:
   }
 
   behavior make_behavior() override {
-    return {[=](int x) { return x + base_; }};
+    return {[this](int x) { return x + base_; }};
   }
 
 private:
