@@ -8,11 +8,7 @@ int64_t steady_now_ns() noexcept {
     .count();
 }
 
-void after_consume() noexcept {
-  __attribute__((tls_model("initial-exec"))) static thread_local uint64_t
-    runs = 0;
-  if ((++runs & 63) == 0)
-    flush_enqueue_counts();
-}
+__attribute__((tls_model("initial-exec"))) thread_local uint64_t
+  tl_consume_runs = 0;
 
 } // namespace caflens::skills::detail

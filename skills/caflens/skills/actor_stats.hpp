@@ -80,10 +80,41 @@ private:
 
 namespace detail {
 
+/// Enqueue counts batched per sending thread: a tiny cache of receivers.
+struct pending_enqueues {
+  actor_stats* target; // holds a reference while set
+  uint32_t count;
+};
+
+struct enqueue_cache {
+  static constexpr uint32_t batch_limit = 32;
+  pending_enqueues slots[4];
+  uint32_t next_victim;
+  bool guarded; // the thread-exit release is registered
+};
+
+/// This thread's cache (trivially destructible, initial-exec: one load).
+extern __attribute__((tls_model("initial-exec"))) thread_local enqueue_cache
+  tl_enqueue_cache;
+
+/// Takes a cache slot for `stats` (miss path).
+void count_enqueue_miss(actor_stats* stats) noexcept;
+
 /// Counts one enqueue to `stats` in this thread's batch; flushes to the
-/// shared counter every 32 messages or when the batch slot is needed for
-/// another receiver.
-void count_enqueue(actor_stats* stats) noexcept;
+/// shared counter every 32 messages or when the slot is needed for another
+/// receiver.
+inline void count_enqueue(actor_stats* stats) noexcept {
+  for (auto& s : tl_enqueue_cache.slots) {
+    if (s.target == stats) {
+      if (++s.count >= enqueue_cache::batch_limit) {
+        stats->enqueued.fetch_add(s.count, std::memory_order_relaxed);
+        s.count = 0;
+      }
+      return;
+    }
+  }
+  count_enqueue_miss(stats);
+}
 
 /// Flushes this thread's pending enqueue counts (e.g. before a snapshot in
 /// tests, or when a thread stops sending).

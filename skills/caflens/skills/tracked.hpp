@@ -65,8 +65,15 @@ inline constexpr uint64_t handler_sample_rate = 64;
 
 int64_t steady_now_ns() noexcept;
 
+/// Handler runs on this thread (initial-exec TLS).
+extern __attribute__((tls_model("initial-exec"))) thread_local uint64_t
+  tl_consume_runs;
+
 /// Once per 64 handler runs on a thread, flush its batched enqueue counts.
-void after_consume() noexcept;
+inline void after_consume() noexcept {
+  if ((++tl_consume_runs & 63) == 0)
+    flush_enqueue_counts();
+}
 
 } // namespace detail
 
