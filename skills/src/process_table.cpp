@@ -133,6 +133,25 @@ process_table::add(uint64_t id, caf::actor_addr addr, tracking_info info,
   return stats;
 }
 
+bool process_table::annotate(uint64_t id, const std::string& name,
+                             uint64_t parent) {
+  auto& sh = impl_->shard_of(id);
+  std::lock_guard<std::mutex> guard{sh.mtx};
+  auto i = sh.entries.find(id);
+  if (i == sh.entries.end())
+    return false;
+  auto& info = i->second.info;
+  info.parent = parent;
+  if (info.name == info.kind + "-" + std::to_string(id)) // auto-generated
+    info.name = name;
+  return true;
+}
+
+void process_table::add_untracked(uint64_t id, caf::actor_addr addr,
+                                  tracking_info info, std::string node) {
+  add(id, std::move(addr), std::move(info), std::move(node));
+}
+
 void process_table::remove(uint64_t id, const caf::error& reason) {
   exit_record rec;
   {

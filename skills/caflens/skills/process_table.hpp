@@ -91,6 +91,16 @@ public:
   caf::intrusive_ptr<actor_stats> add(uint64_t id, caf::actor_addr addr,
                                       tracking_info info, std::string node);
 
+  /// Gives a tracked actor its supervised identity: sets `parent`, and
+  /// `name` unless the actor was given an explicit one. False when `id` is
+  /// not in the table.
+  bool annotate(uint64_t id, const std::string& name, uint64_t parent);
+
+  /// Registers an actor spawned without `spawn_tracked` (e.g. a supervised
+  /// child) so it appears with name, kind and parent; its counters stay 0.
+  void add_untracked(uint64_t id, caf::actor_addr addr, tracking_info info,
+                     std::string node);
+
   /// Removes `id` and records its exit reason.
   void remove(uint64_t id, const caf::error& reason);
 

@@ -1,0 +1,77 @@
+#define CAF_SUITE skills.supervision_tracking
+#include "caf/test/dsl.hpp"
+
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/supervision_tracking.hpp"
+#include "caflens/skills/tracked.hpp"
+#include "caflens/supervision/supervisor.hpp"
+
+using namespace caf;
+using namespace caflens;
+using namespace caflens::skills;
+
+namespace {
+
+behavior idle_impl(event_based_actor*) {
+  return {[](int) {}};
+}
+
+struct fixture : test_coordinator_fixture<> {
+  process_table& table = process_table::global();
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(supervision_tracking_tests, fixture)
+
+CAF_TEST(supervised children appear with child id and parent) {
+  supervision::supervisor_flags flags;
+  flags.name = "app_sup";
+  flags.intensity = 5;
+  flags.observer = std::make_shared<supervision_tracker>(table);
+  std::vector<supervision::child_spec> children{
+    supervision::worker("db",
+                        [](actor_system& sys,
+                           const message&) -> supervision::start_result {
+                          return spawn_tracked(sys, {"", "database", 0},
+                                               idle_impl);
+                        }),
+    supervision::worker("cache",
+                        [](actor_system& sys,
+                           const message&) -> supervision::start_result {
+                          return sys.spawn(idle_impl);
+                        })};
+  auto sup = supervision::spawn_supervisor(sys, flags, children);
+  CAF_REQUIRE(sup);
+  sched.run();
+  auto db = table.find(std::string{"db"});
+  auto cache = table.find(std::string{"cache"});
+  CAF_REQUIRE(db);
+  CAF_REQUIRE(cache);
+  CAF_CHECK_EQUAL(db->kind, "database"); // tracked: keeps its kind
+  CAF_CHECK_EQUAL(db->parent, sup->id());
+  CAF_CHECK_EQUAL(cache->kind, "supervised"); // untracked: registered
+  CAF_CHECK_EQUAL(cache->parent, sup->id());
+  // The untracked child crashes: its exit is recorded, the restart shows up
+  // as a new entry under the same name.
+  auto old_id = cache->id;
+  anon_send(actor_cast<actor>(cache->addr),
+            exit_msg{nullptr, make_error(sec::runtime_error, "cache lost")});
+  sched.run();
+  auto restarted = table.find(std::string{"cache"});
+  CAF_REQUIRE(restarted);
+  CAF_CHECK_NOT_EQUAL(restarted->id, old_id);
+  auto exits = table.exits();
+  bool recorded = false;
+  for (auto& e : exits)
+    if (e.id == old_id && e.abnormal
+        && e.reason.find("cache lost") != std::string::npos)
+      recorded = true;
+  CAF_CHECK(recorded);
+  anon_send_exit(*sup, exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK(!table.find(std::string{"db"}));
+  CAF_CHECK(!table.find(std::string{"cache"}));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
