@@ -1,6 +1,7 @@
 #include "caflens/skills/actor_stats.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace caflens::skills {
 
@@ -56,6 +57,18 @@ void count_enqueue_miss(actor_stats* stats) noexcept {
   intrusive_ptr_add_ref(stats);
   s.target = stats;
   s.count = 1;
+}
+
+int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+int64_t system_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
 }
 
 void flush_enqueue_counts() noexcept {

@@ -18,18 +18,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
-
-int64_t system_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 size_t arg_count(const std::vector<json>& args, size_t i, size_t dflt,
                  size_t max) {
   if (args.size() > i && args[i].is_number_unsigned())
@@ -60,7 +48,7 @@ public:
            "reasons verbatim.";
   }
   json snapshot() override {
-    auto now = system_ns();
+    auto now = detail::system_now_ns();
     struct group {
       uint64_t count = 0, recent = 0;
       int64_t first = 0, last = 0;
@@ -346,7 +334,7 @@ public:
         metrics.push_back(std::move(j));
       }
     }
-    return bound_snapshot({{"captured_at_ns", steady_ns()},
+    return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
                            {"metrics", metrics}},
                           limits_.max_snapshot_bytes);
   }
@@ -452,7 +440,7 @@ public:
            "subtrees; name supervisors and children.";
   }
   json snapshot() override {
-    return bound_snapshot({{"captured_at_ns", steady_ns()},
+    return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
                            {"trees", trees_ ? trees_() : json::array()}},
                           limits_.max_snapshot_bytes);
   }

@@ -12,12 +12,6 @@ namespace caflens::skills {
 
 namespace {
 
-int64_t system_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 struct entry {
   uint64_t id;
   caf::actor_addr addr;
@@ -129,7 +123,7 @@ process_table::add(uint64_t id, caf::actor_addr addr, tracking_info info,
   std::lock_guard<std::mutex> guard{sh.mtx};
   sh.entries.insert_or_assign(
     id, entry{id, std::move(addr), std::move(info), std::move(node),
-              system_ns(), stats});
+              detail::system_now_ns(), stats});
   return stats;
 }
 
@@ -168,7 +162,7 @@ void process_table::remove(uint64_t id, const caf::error& reason) {
   }
   rec.abnormal = reason && reason != caf::exit_reason::normal;
   rec.reason = reason ? render_error(reason) : "normal";
-  rec.at_ns = system_ns();
+  rec.at_ns = detail::system_now_ns();
   std::lock_guard<std::mutex> guard{impl_->exits_mtx};
   impl_->exits.push_back(std::move(rec));
   while (impl_->exits.size() > impl_->exit_history)

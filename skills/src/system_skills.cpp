@@ -18,12 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
-
 json process_json(const proc::process_sample& p) {
   return {{"rss_bytes", p.rss_bytes},
           {"vm_bytes", p.vm_bytes},
@@ -62,7 +56,7 @@ public:
   }
   json snapshot() override {
     auto j = process_json(proc::process());
-    j["captured_at_ns"] = now_ns();
+    j["captured_at_ns"] = detail::steady_now_ns();
     return j;
   }
   std::vector<callback> callbacks() override {

@@ -116,6 +116,12 @@ inline void count_enqueue(actor_stats* stats) noexcept {
   count_enqueue_miss(stats);
 }
 
+/// Steady-clock nanoseconds (handler timing, snapshot stamps).
+int64_t steady_now_ns() noexcept;
+
+/// Nanoseconds since the Unix epoch (spawn and exit records).
+int64_t system_now_ns() noexcept;
+
 /// Flushes this thread's pending enqueue counts (e.g. before a snapshot in
 /// tests, or when a thread stops sending).
 void flush_enqueue_counts() noexcept;

@@ -63,8 +63,6 @@ void answer_get_state(caf::local_actor* self, caf::mailbox_element& x,
 /// Sampling rate of handler times: one run in `handler_sample_rate`.
 inline constexpr uint64_t handler_sample_rate = 64;
 
-int64_t steady_now_ns() noexcept;
-
 /// Handler runs on this thread (initial-exec TLS).
 extern __attribute__((tls_model("initial-exec"))) thread_local uint64_t
   tl_consume_runs;
