@@ -280,6 +280,16 @@ private:
 
 // -- telemetry ----------------------------------------------------------------
 
+// "1 minute", "15 minutes", "1 s", "30 s", "250 ms".
+std::string window_text(int64_t ms) {
+  if (ms >= 60'000 && ms % 60'000 == 0)
+    return std::to_string(ms / 60'000)
+           + (ms == 60'000 ? " minute" : " minutes");
+  if (ms >= 1000 && ms % 1000 == 0)
+    return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
 class telemetry_skill final : public skill {
 public:
   telemetry_skill(telemetry::metric_registry& metrics, detector_thresholds t)
@@ -293,17 +303,22 @@ public:
   }
   std::string description() const override {
     return "Metric windows and percentiles: counters, sums and latency "
-           "distributions over the last 1 and 15 minutes, regressions.";
+           "distributions over a recent window and a longer baseline ("
+           + window_text(t_.latency_recent_ms) + " and "
+           + window_text(t_.latency_baseline_ms) + "), regressions.";
   }
   std::string system_prompt() const override {
     return "You are the telemetry operator of caflens. Compare recent "
-           "percentiles with their 15-minute baseline, find regressions, "
-           "and name the metric, its tags and the numbers.";
+           "percentiles (last " + window_text(t_.latency_recent_ms)
+           + ") with their baseline (last "
+           + window_text(t_.latency_baseline_ms)
+           + "), find regressions, and name the metric, its tags and the "
+             "numbers.";
   }
   json snapshot() override {
     json metrics = json::array();
-    auto recent = metrics_.collect_all(1min);
-    auto baseline = metrics_.collect_all(15min);
+    auto recent = metrics_.collect_all(recent_window());
+    auto baseline = metrics_.collect_all(baseline_window());
     for (size_t i = 0; i < recent.size(); ++i) {
       auto& mv = recent[i];
       for (size_t k = 0; k < mv.series.size(); ++k) {
@@ -335,13 +350,15 @@ public:
       }
     }
     return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
+                           {"recent_window_ms", t_.latency_recent_ms},
+                           {"baseline_window_ms", t_.latency_baseline_ms},
                            {"metrics", metrics}},
                           limits_.max_snapshot_bytes);
   }
   std::vector<callback> callbacks() override {
     return {{"metric_quantile",
              "metric_quantile(name, q) — quantile q of a distribution over "
-             "the last minute, per series",
+             "the last " + window_text(t_.latency_recent_ms) + ", per series",
              [this](const std::vector<json>& args) -> caf::expected<json> {
                if (args.empty() || !args[0].is_string())
                  return make_error(skills_errc::invalid_argument,
@@ -349,7 +366,8 @@ public:
                double q = args.size() > 1 && args[1].is_number()
                             ? args[1].get<double>()
                             : 0.99;
-               auto mv = metrics_.collect(args[0].get<std::string>(), 1min);
+               auto mv = metrics_.collect(args[0].get<std::string>(),
+                                          recent_window());
                if (!mv)
                  return make_error(skills_errc::not_found,
                                    "no metric " + args[0].dump());
@@ -394,12 +412,14 @@ public:
       std::vector<std::string> culprits;
       for (auto& [k, v] : m["tags"].items())
         culprits.push_back(v.get<std::string>());
-      char buf[240];
+      char buf[320];
       std::snprintf(buf, sizeof(buf),
-                    "%s{%s} over the last minute p50 %.3g / p99 %.3g vs "
-                    "p50 %.3g / p99 %.3g over 15 minutes (%llu samples)",
+                    "%s{%s} over the last %s p50 %.3g / p99 %.3g vs "
+                    "p50 %.3g / p99 %.3g over the last %s (%llu samples)",
                     m.value("metric", std::string{}).c_str(), tags.c_str(),
-                    p50, p99, base, base99, (unsigned long long) n);
+                    window_text(t_.latency_recent_ms).c_str(), p50, p99, base,
+                    base99, window_text(t_.latency_baseline_ms).c_str(),
+                    (unsigned long long) n);
       out.push_back({"latency_regression", severity::warning, buf, culprits,
                      {{"metric", m.value("metric", std::string{})},
                       {"p99_recent", p99},
@@ -412,6 +432,13 @@ public:
   }
 
 private:
+  std::chrono::nanoseconds recent_window() const {
+    return std::chrono::milliseconds{t_.latency_recent_ms};
+  }
+  std::chrono::nanoseconds baseline_window() const {
+    return std::chrono::milliseconds{t_.latency_baseline_ms};
+  }
+
   telemetry::metric_registry& metrics_;
   detector_thresholds t_;
 };

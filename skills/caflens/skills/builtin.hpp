@@ -39,6 +39,12 @@ struct detector_thresholds {
   double latency_regression_ratio = 2.0;
   /// Samples needed in the recent window for a latency verdict.
   uint64_t latency_min_samples = 50;
+  /// The recent window the latency detector judges ...
+  int64_t latency_recent_ms = 60'000;
+  /// ... and the baseline it compares it with. A metric's window ring
+  /// (`window_options`) must cover the baseline; a window is exact to one
+  /// slot of that ring.
+  int64_t latency_baseline_ms = 900'000;
 };
 
 /// Actors and mailboxes: counts, top-N by mailbox, processed, handler time;
