@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "caflens/skills/detail/trace_hook.hpp"
 #include "caflens/telemetry/error.hpp"
 
 namespace caflens::skills {
@@ -92,6 +93,22 @@ struct process_table::impl {
   shard& shard_of(uint64_t id) {
     return shards[id % shard_count];
   }
+
+  caf::intrusive_ptr<actor_stats> insert(uint64_t id, caf::actor_addr addr,
+                                         tracking_info info, std::string node,
+                                         bool instrumented) {
+    if (info.name.empty())
+      info.name = (info.kind.empty() ? std::string{"actor"} : info.kind) + "-"
+                  + std::to_string(id);
+    caf::intrusive_ptr<actor_stats> stats{new actor_stats};
+    stats->instrumented.store(instrumented, std::memory_order_relaxed);
+    auto& sh = shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    sh.entries.insert_or_assign(
+      id, entry{id, std::move(addr), std::move(info), std::move(node),
+                detail::system_now_ns(), stats});
+    return stats;
+  }
 };
 
 process_table::process_table() : impl_(std::make_unique<impl>()) {
@@ -115,16 +132,8 @@ process_table& process_table::global() noexcept {
 caf::intrusive_ptr<actor_stats>
 process_table::add(uint64_t id, caf::actor_addr addr, tracking_info info,
                    std::string node) {
-  if (info.name.empty())
-    info.name = (info.kind.empty() ? std::string{"actor"} : info.kind) + "-"
-                + std::to_string(id);
-  caf::intrusive_ptr<actor_stats> stats{new actor_stats};
-  auto& sh = impl_->shard_of(id);
-  std::lock_guard<std::mutex> guard{sh.mtx};
-  sh.entries.insert_or_assign(
-    id, entry{id, std::move(addr), std::move(info), std::move(node),
-              detail::system_now_ns(), stats});
-  return stats;
+  return impl_->insert(id, std::move(addr), std::move(info), std::move(node),
+                       true);
 }
 
 bool process_table::annotate(uint64_t id, const std::string& name,
@@ -143,23 +152,30 @@ bool process_table::annotate(uint64_t id, const std::string& name,
 
 void process_table::add_untracked(uint64_t id, caf::actor_addr addr,
                                   tracking_info info, std::string node) {
-  add(id, std::move(addr), std::move(info), std::move(node));
+  impl_->insert(id, std::move(addr), std::move(info), std::move(node), false);
 }
 
 void process_table::remove(uint64_t id, const caf::error& reason) {
   exit_record rec;
+  caf::intrusive_ptr<actor_stats> stats;
   {
     auto& sh = impl_->shard_of(id);
     std::lock_guard<std::mutex> guard{sh.mtx};
     auto i = sh.entries.find(id);
     if (i == sh.entries.end())
       return;
-    i->second.stats->alive.store(false, std::memory_order_relaxed);
+    // seq_cst pairs with the tracer's attach (store trace, load alive):
+    // either this exit sees the trace or the attach sees the exit.
+    i->second.stats->alive.store(false, std::memory_order_seq_cst);
     rec.id = id;
     rec.name = i->second.info.name;
     rec.kind = i->second.info.kind;
+    stats = std::move(i->second.stats);
     sh.entries.erase(i);
   }
+  // A trace of this actor ends with it.
+  if (stats->trace.load(std::memory_order_seq_cst) != nullptr)
+    detail::end_trace_of_exited(*stats);
   rec.abnormal = reason && reason != caf::exit_reason::normal;
   rec.reason = reason ? render_error(reason) : "normal";
   rec.at_ns = detail::system_now_ns();
@@ -185,6 +201,15 @@ std::optional<actor_info> process_table::find(uint64_t id) const {
   if (i == sh.entries.end())
     return std::nullopt;
   return read(i->second, now_ns());
+}
+
+caf::intrusive_ptr<actor_stats> process_table::stats(uint64_t id) const {
+  auto& sh = impl_->shard_of(id);
+  std::lock_guard<std::mutex> guard{sh.mtx};
+  auto i = sh.entries.find(id);
+  if (i == sh.entries.end())
+    return nullptr;
+  return i->second.stats;
 }
 
 std::optional<actor_info> process_table::find(const std::string& name) const {

@@ -2,8 +2,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 namespace caflens::skills {
+
+namespace detail {
+class trace_session;
+} // namespace detail
 
 /// Per-actor counters of a tracked actor, shared by the actor and the process
 /// table (intrusively reference-counted, so a reader never sees freed
@@ -15,8 +20,9 @@ namespace caflens::skills {
 /// no contended write per message. Readers on any thread get values that are
 /// at most a few messages stale.
 ///
-/// Thread-safe: every field is atomic; the single-writer fields are written
-/// only by the actor's own thread.
+/// Thread-safe: every field is atomic (except `trace_owner`, guarded by
+/// `detail::trace_mutex()`); the single-writer fields are written only by the
+/// actor's own thread.
 class actor_stats {
 public:
   // -- written by the actor itself ---------------------------------------
@@ -35,6 +41,14 @@ public:
   /// Approximate size of the actor's state in bytes, when it reports one.
   std::atomic<uint64_t> state_bytes{0};
 
+  // -- tracing (tracer skill) ----------------------------------------------
+
+  /// The trace attached to this actor, or null. The consume path pays one
+  /// relaxed load of this pointer (on the cache line it writes anyway) while
+  /// no trace is attached; the pointer is only a hint, `trace_owner` keeps
+  /// the trace alive.
+  std::atomic<detail::trace_session*> trace{nullptr};
+
   // -- written by senders (batched) ----------------------------------------
 
   alignas(64) std::atomic<uint64_t> enqueued{0};
@@ -42,6 +56,13 @@ public:
   // -- lifecycle -------------------------------------------------------------
 
   std::atomic<bool> alive{true};
+
+  /// False for actors registered with `process_table::add_untracked`:
+  /// nothing counts or traces their messages. Set before publication.
+  std::atomic<bool> instrumented{true};
+
+  /// Owner of `trace`; read and written only under `detail::trace_mutex()`.
+  std::shared_ptr<detail::trace_session> trace_owner;
 
   // -- derived values ------------------------------------------------------
 

@@ -114,6 +114,10 @@ public:
   /// One actor by name (first match).
   std::optional<actor_info> find(const std::string& name) const;
 
+  /// The live counters of `id`, or null when `id` is not in the table — for
+  /// instruments that attach to one actor (the tracer).
+  caf::intrusive_ptr<actor_stats> stats(uint64_t id) const;
+
   /// The `n` actors with the largest value of `order` (ties by id), read
   /// without pausing anyone: O(total) reads, O(n) copies.
   std::vector<actor_info> top(size_t n,

@@ -22,6 +22,7 @@
 #include "caf/node_id.hpp"
 
 #include "caflens/skills/actor_stats.hpp"
+#include "caflens/skills/detail/trace_hook.hpp"
 #include "caflens/skills/process_table.hpp"
 
 namespace caflens::skills {
@@ -119,22 +120,12 @@ public:
     auto seq = s.consume_seq.load(std::memory_order_relaxed) + 1;
     s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
     caf::invoke_message_result result;
-    if ((seq / 2) % detail::handler_sample_rate == 0) {
-      auto t0 = detail::steady_now_ns();
-      s.last_sampled_ns.store(t0, std::memory_order_relaxed);
-      result = Base::consume(x);
-      auto dt = static_cast<uint64_t>(detail::steady_now_ns() - t0);
-      s.handler_ns_sum.store(s.handler_ns_sum.load(std::memory_order_relaxed)
-                               + dt,
-                             std::memory_order_relaxed);
-      s.handler_samples.store(
-        s.handler_samples.load(std::memory_order_relaxed) + 1,
-        std::memory_order_relaxed);
-      if (dt > s.handler_ns_max.load(std::memory_order_relaxed))
-        s.handler_ns_max.store(dt, std::memory_order_relaxed);
-    } else {
-      result = Base::consume(x);
-    }
+    // Untraced actors pay this one load, on a cache line consume writes
+    // anyway.
+    if (s.trace.load(std::memory_order_relaxed) == nullptr) [[likely]]
+      result = run_handler(x, seq);
+    else
+      result = run_traced_handler(x, seq);
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
@@ -163,6 +154,45 @@ protected:
   }
 
 private:
+  // Runs the handler, timing 1 in `handler_sample_rate` runs.
+  caf::invoke_message_result run_handler(caf::mailbox_element& x,
+                                         uint64_t seq) {
+    auto& s = *stats_;
+    if ((seq / 2) % detail::handler_sample_rate != 0)
+      return Base::consume(x);
+    auto t0 = detail::steady_now_ns();
+    s.last_sampled_ns.store(t0, std::memory_order_relaxed);
+    auto result = Base::consume(x);
+    auto dt = static_cast<uint64_t>(detail::steady_now_ns() - t0);
+    s.handler_ns_sum.store(s.handler_ns_sum.load(std::memory_order_relaxed)
+                             + dt,
+                           std::memory_order_relaxed);
+    s.handler_samples.store(s.handler_samples.load(std::memory_order_relaxed)
+                              + 1,
+                            std::memory_order_relaxed);
+    if (dt > s.handler_ns_max.load(std::memory_order_relaxed))
+      s.handler_ns_max.store(dt, std::memory_order_relaxed);
+    return result;
+  }
+
+  // The path of a traced actor (see `tracer`), out of line so the untraced
+  // path stays small. Tickets never throw; the handler may.
+  [[gnu::noinline, gnu::cold]] caf::invoke_message_result
+  run_traced_handler(caf::mailbox_element& x, uint64_t seq) {
+    auto ticket = detail::begin_trace(*stats_, x);
+    if (!ticket.session)
+      return run_handler(x, seq);
+    caf::invoke_message_result result;
+    try {
+      result = run_handler(x, seq);
+    } catch (...) {
+      detail::end_trace(ticket, caf::invoke_message_result::dropped, true);
+      throw;
+    }
+    detail::end_trace(ticket, result, false);
+    return result;
+  }
+
   caf::intrusive_ptr<actor_stats> stats_;
   std::function<nlohmann::json()> state_fn_;
 };
