@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The README's first command. Until the investigation engine and its
-# `caflens demo` CLI land, it builds caflens and runs the telemetry tour: a
-# simulated upload service whose spans feed live percentiles per route.
+# The README's first command: builds caflens and runs `caflens demo` — a CAF
+# upload pipeline with an injected fault, investigated by caflens.
+#   scripts/demo.sh                                  # slow_consumer, report
+#   scripts/demo.sh --scenario crash_loop --json     # arguments go to
+#                                                    # `caflens demo`
+#   scripts/demo.sh --list                           # the scenarios
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,5 +15,5 @@ args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 command -v ninja >/dev/null && [ ! -f build/CMakeCache.txt ] && args+=(-G Ninja)
 command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build "${args[@]}" >/dev/null
-cmake --build build --target telemetry_tour -j "$(nproc)"
-exec build/apps/examples/telemetry_tour "$@"
+cmake --build build --target caflens -j "$(nproc)"
+exec build/apps/caflens/caflens demo "$@"

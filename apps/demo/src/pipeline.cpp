@@ -589,7 +589,7 @@ struct pipeline::impl {
     auto stale = std::chrono::nanoseconds{now - (last > 0 ? last : started_ns)};
     if (stale >= lim.catalog_staleness)
       return make_alert("catalog_freshness",
-                        "catalog freshness: nothing indexed for " +
+                        "catalog indexing lag: nothing indexed for " +
                           fixed(stale.count() / 1e9) + " s (limit " +
                           fixed(lim.catalog_staleness.count() / 1e3) + " s)",
                         {{"stale_ms", stale.count() / 1'000'000},

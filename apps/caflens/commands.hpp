@@ -1,0 +1,30 @@
+// The subcommands of the `caflens` executable. Each one parses its own
+// arguments (everything after its name) and returns the process's exit code:
+// 0 success, 1 failure, 2 usage error.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caflens::cli {
+
+/// One subcommand of `caflens`.
+struct command {
+  std::string_view name;
+  /// One line for `caflens --help`.
+  std::string_view summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+/// Every subcommand, in the order `caflens --help` lists them.
+const std::vector<command>& commands();
+
+/// `caflens demo`: runs the upload pipeline with one injected fault and
+/// investigates it.
+int demo_main(const std::vector<std::string>& args);
+
+/// Prints "caflens <cmd>: <what>" and a hint to stderr; returns 2.
+int usage_error(std::string_view cmd, const std::string& what);
+
+} // namespace caflens::cli

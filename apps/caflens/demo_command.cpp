@@ -1,0 +1,314 @@
+// `caflens demo`: the upload pipeline of apps/demo with one fault injected,
+// watched by alert rules; the first alert starts an investigation, whose
+// progress goes to stderr and whose report (or JSON) goes to stdout.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/atom.hpp"
+
+#include "caflens/caflens.hpp"
+#include "caflens/demo/pipeline.hpp"
+#include "caflens/skills/log_buffer.hpp"
+#include "caflens/skills/supervision_tracking.hpp"
+#include "caflens/telemetry/bus.hpp"
+#include "caflens/telemetry/catalogue.hpp"
+#include "caflens/telemetry/metrics.hpp"
+
+#include "commands.hpp"
+
+namespace caflens::cli {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view cmd = "demo";
+
+struct demo_options {
+  demo::scenario scenario = demo::scenario::slow_consumer;
+  bool json = false;
+  bool quiet = false;
+  std::chrono::milliseconds warmup{2000};
+};
+
+void print_help() {
+  std::cout << "usage: caflens demo [--scenario NAME] [--json] [--quiet]\n\n"
+               "Runs a CAF upload pipeline (producers -> dispatcher -> a "
+               "supervised worker\npool -> store -> catalog/billing), injects "
+               "one fault, waits until one of\nits alert rules fires (queue "
+               "depth, stage p99, error rate, restarts, RSS,\ncatalog "
+               "freshness; a scheduled check for 'healthy'), investigates, "
+               "and prints\nthe report. Progress goes to stderr.\n\n"
+               "options:\n"
+               "  --scenario NAME  the fault to inject (default "
+               "slow_consumer)\n"
+               "  --json           print the investigation result as JSON\n"
+               "  --quiet          no progress lines on stderr\n"
+               "  --list           list the scenarios and exit\n"
+               "  -h, --help       this text\n\n"
+               "scenarios:\n";
+  for (auto s : demo::all_scenarios()) {
+    std::string name{demo::to_string(s)};
+    name.resize(std::max<size_t>(name.size(), 21), ' ');
+    std::cout << "  " << name << ' ' << demo::fault_description(s) << '\n';
+  }
+}
+
+std::string scenario_names() {
+  std::string out;
+  for (auto s : demo::all_scenarios())
+    out += (out.empty() ? "" : ", ") + std::string{demo::to_string(s)};
+  return out;
+}
+
+/// Progress lines on stderr, stamped with the time since the demo started.
+class progress {
+public:
+  explicit progress(bool quiet)
+    : quiet_(quiet)
+    , start_(std::chrono::steady_clock::now()) {}
+
+  void operator()(const std::string& line) {
+    if (quiet_)
+      return;
+    auto s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+        .count();
+    char stamp[32];
+    std::snprintf(stamp, sizeof(stamp), "[%6.2fs] ", s);
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::cerr << stamp << line << '\n' << std::flush;
+  }
+
+  bool quiet() const noexcept { return quiet_; }
+
+private:
+  bool quiet_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mtx_;
+};
+
+std::string meta(const telemetry::metadata& md, std::string_view key) {
+  if (auto* v = md.find(key))
+    return v->to_string();
+  return {};
+}
+
+/// Turns the engine's telemetry into short progress lines; nullopt for the
+/// events not worth a line.
+std::optional<std::string> describe(const telemetry::event_name& e,
+                                    const telemetry::metadata& md) {
+  auto& seg = e.segments();
+  if (seg.size() != 3)
+    return std::nullopt;
+  auto& what = seg[2];
+  if (seg[1] == "coordinator") {
+    if (what == "started")
+      return "coordinator: investigation " + meta(md, "trace_id") + " started";
+    if (what == "invoke_operators")
+      return "coordinator: invoking operators " + meta(md, "skills");
+    if (what == "operator_complete")
+      return "coordinator: operator " + meta(md, "skill") + " complete (" +
+             meta(md, "result") + ")";
+    if (what == "operator_crashed")
+      return "coordinator: operator " + meta(md, "skill") +
+             " crashed: " + meta(md, "reason");
+    if (what == "insight_produced")
+      return "coordinator: insight " + meta(md, "insight");
+    if (what == "llm_error")
+      return "coordinator: LLM error: " + meta(md, "reason");
+    if (what == "max_iterations_reached")
+      return "coordinator: max iterations reached";
+    if (what == "loop_stopped")
+      return "coordinator: stopped (" + meta(md, "reason") + ")";
+    return std::nullopt;
+  }
+  if (seg[1] == "operator") {
+    auto who = "  " + meta(md, "skill") + ": ";
+    if (what == "started")
+      return who + "operator started";
+    if (what == "take_snapshot")
+      return who + "snapshot " + meta(md, "snapshot_id");
+    if (what == "notification_sent")
+      return who + "notification " + meta(md, "notification");
+    if (what == "state_change")
+      return who + meta(md, "from") + " -> " + meta(md, "to") +
+             (meta(md, "reason").empty() ? "" : ": " + meta(md, "reason"));
+    if (what == "execute_error")
+      return who + "Lua error: " + meta(md, "reason");
+    if (what == "llm_error")
+      return who + "LLM error: " + meta(md, "reason");
+    if (what == "done")
+      return who + "done (" + meta(md, "final_state") + ")";
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+int run_demo(const demo_options& opts) {
+  progress say{opts.quiet};
+  caf::actor_system_config cfg;
+  caflens::add_message_types(cfg);
+  // Blocking faults hold scheduler threads; keep enough of them.
+  cfg.set("scheduler.max-threads", 4);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  skills::track_supervised_children();
+  auto logs = std::make_shared<skills::log_buffer>();
+  auto metrics = std::make_shared<telemetry::metric_registry>();
+  demo::pipeline_options popts;
+  popts.logs = logs;
+  popts.metrics = metrics;
+  auto started = demo::pipeline::start(sys, popts);
+  if (!started) {
+    std::cerr << "caflens demo: the pipeline did not start: "
+              << to_string(started.error()) << '\n';
+    return 1;
+  }
+  auto& pipe = **started;
+  say("upload pipeline up: " + std::to_string(popts.producers) +
+      " producers x " + std::to_string(popts.uploads_per_second) +
+      " uploads/s -> dispatcher -> upload_sup (" +
+      std::to_string(popts.workers) + " workers) -> store -> catalog, billing");
+  caflens::config lcfg;
+  lcfg.logs = logs;
+  lcfg.metrics = metrics;
+  lcfg.thresholds = demo::demo_thresholds();
+  lcfg.supervisors = {pipe.supervisor()};
+  auto lens = caflens::start(sys, lcfg);
+  if (!lens) {
+    std::cerr << "caflens demo: caflens::start failed: "
+              << to_string(lens.error()) << '\n';
+    pipe.stop();
+    return 1;
+  }
+  say("caflens attached (dormant), skills: " + [&] {
+    std::string out;
+    for (auto& s : lens->skill_names())
+      out += (out.empty() ? "" : ", ") + s;
+    return out;
+  }());
+  // Warm-up: traffic and latency baselines; the alert rules keep watching.
+  say("warming up for " + std::to_string(opts.warmup.count()) + " ms");
+  auto until = std::chrono::steady_clock::now() + opts.warmup;
+  while (std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+    if (auto a = pipe.check())
+      say("(alert during warm-up ignored: " + a->reason + ")");
+  }
+  auto healthy = opts.scenario == demo::scenario::healthy;
+  if (healthy)
+    say("no fault injected (healthy control); a health check is scheduled "
+        "in 1.5 s");
+  else
+    say("injecting " + std::string{demo::to_string(opts.scenario)} + ": " +
+        std::string{demo::fault_description(opts.scenario)});
+  pipe.inject(opts.scenario);
+  say("watching the alert rules");
+  auto alert = pipe.watch(10s, healthy ? std::optional{1500ms} : std::nullopt);
+  say((alert.trigger == "schedule" ? "scheduled check" : "ALERT") +
+      std::string{" after "} + std::to_string(alert.after_fault.count()) +
+      " ms: " + alert.reason);
+  // Progress of the investigation, from the engine's telemetry.
+  std::vector<telemetry::event_name> events;
+  for (auto& prefix : {telemetry::event_name{"caflens", "coordinator"},
+                       telemetry::event_name{"caflens", "operator"}})
+    for (auto& e : telemetry::event_names(prefix))
+      events.push_back(e);
+  auto handler_id = std::string{"caflens.cli.demo.progress"};
+  if (!say.quiet())
+    telemetry::bus::global().attach_many(
+      handler_id, events,
+      [&say](const telemetry::event_name& e, const telemetry::measurements&,
+             const telemetry::metadata& md, const std::any&) {
+        if (auto line = describe(e, md))
+          say(*line);
+      });
+  say("investigating: " + alert.reason);
+  investigate_options iopts;
+  iopts.trigger = alert.trigger;
+  iopts.context = alert.context.dump();
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = lens->investigate(alert.reason, iopts);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - t0);
+  telemetry::bus::global().detach(handler_id);
+  int rc = 0;
+  if (!result) {
+    std::cerr << "caflens demo: the investigation failed: "
+              << to_string(result.error()) << '\n';
+    rc = 1;
+  } else {
+    say("investigation done in " + std::to_string(took.count()) + " ms (" +
+        result->brain + " brain, " + std::to_string(result->insights.size()) +
+        " insights, " + std::to_string(result->notifications.size()) +
+        " notifications)");
+    if (opts.json)
+      std::cout << to_json(*result).dump(2) << '\n';
+    else
+      std::cout << render_report(*result);
+    std::cout << std::flush;
+  }
+  say("stopping (blocked or awaiting actors exit when their wait ends)");
+  pipe.stop();
+  lens->stop();
+  return rc;
+}
+
+} // namespace
+
+int demo_main(const std::vector<std::string>& args) {
+  demo_options opts;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    std::string value;
+    auto takes_value = [&](std::string_view name) {
+      if (a == name) {
+        if (i + 1 >= args.size()) {
+          usage_error(cmd, "option " + a + " needs a value");
+          return false;
+        }
+        value = args[++i];
+        return true;
+      }
+      if (a.size() > name.size() + 1 && a.compare(0, name.size(), name) == 0 &&
+          a[name.size()] == '=') {
+        value = a.substr(name.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    if (a == "-h" || a == "--help") {
+      print_help();
+      return 0;
+    }
+    if (a == "--list") {
+      for (auto s : demo::all_scenarios())
+        std::cout << demo::to_string(s) << '\n';
+      return 0;
+    }
+    if (a == "--json") {
+      opts.json = true;
+    } else if (a == "--quiet" || a == "-q") {
+      opts.quiet = true;
+    } else if (a == "--scenario" || a.rfind("--scenario=", 0) == 0) {
+      if (!takes_value("--scenario"))
+        return 2;
+      if (!demo::parse_scenario(value, opts.scenario))
+        return usage_error(cmd, "unknown scenario '" + value +
+                                  "' (scenarios: " + scenario_names() + ")");
+    } else if (!a.empty() && a.front() == '-') {
+      return usage_error(cmd, "unknown option '" + a + "'");
+    } else {
+      return usage_error(cmd, "unexpected argument '" + a + "'");
+    }
+  }
+  return run_demo(opts);
+}
+
+} // namespace caflens::cli
