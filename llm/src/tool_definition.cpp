@@ -196,7 +196,9 @@ tool_parameter&& tool_parameter::title(std::string text) && {
 nlohmann::json tool_parameter::schema() const {
   nlohmann::json result;
   if (kind_ == kind::object)
-    result = object_schema(children_);
+    // An object parameter without declared fields is free-form (any keys).
+    result = children_.empty() ? nlohmann::json{{"type", "object"}}
+                               : object_schema(children_);
   else
     result["type"] = kind_name(kind_);
   if (!description_.empty())
@@ -282,7 +284,8 @@ void tool_parameter::validate(const nlohmann::json& x, const std::string& path,
     case kind::object:
       if (!x.is_object())
         return type_error();
-      validate_object(children_, x, path, problems);
+      if (!children_.empty())
+        validate_object(children_, x, path, problems);
       return;
   }
 }

@@ -26,6 +26,8 @@ public:
   static tool_parameter boolean(std::string name, std::string description);
   static tool_parameter array(std::string name, std::string description,
                               tool_parameter items);
+  /// An object with the given fields (no others allowed); without fields,
+  /// a free-form object (any keys and values).
   static tool_parameter object(std::string name, std::string description,
                                std::vector<tool_parameter> fields);
 

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "caf/make_message.hpp"
+
+#include "caflens/telemetry/error.hpp"
+
+namespace caflens {
+
+/// Errors of the investigation engine (`caflens::actors`).
+enum class actors_errc : uint8_t {
+  /// A configuration key holds a bad value (the context names both).
+  invalid_config = 1,
+  /// An investigation request is malformed (empty reason, bad options).
+  invalid_request,
+  /// The queue of waiting investigations is full.
+  queue_full,
+  /// An investigation is running and the request asked not to queue.
+  busy,
+  /// The investigation was cancelled before it finished.
+  cancelled,
+  /// The investigation hit its deadline.
+  deadline,
+  /// The coordinator's brain failed (LLM error); the context says why.
+  brain_failed,
+  /// No such skill, operator, notification or investigation.
+  not_found,
+  /// The lens is stopped or its coordinator is down.
+  unavailable,
+  /// The caller gave up waiting (blocking `investigate`).
+  timeout,
+};
+
+std::string to_string(actors_errc code);
+
+CAFLENS_ERROR_CATEGORY(actors_errc, "caflens");
+
+} // namespace caflens

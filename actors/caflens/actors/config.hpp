@@ -1,0 +1,150 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caf/actor.hpp"
+#include "caf/error.hpp"
+#include "caf/fwd.hpp"
+
+#include "caflens/llm/brain.hpp"
+#include "caflens/llm/llm_brain.hpp"
+#include "caflens/sandbox/limits.hpp"
+#include "caflens/skills/anomaly.hpp"
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/skill.hpp"
+
+namespace caflens::llm {
+class client_registry;
+} // namespace caflens::llm
+
+namespace caflens::skills {
+class log_buffer;
+class process_table;
+} // namespace caflens::skills
+
+namespace caflens::telemetry {
+class metric_registry;
+} // namespace caflens::telemetry
+
+namespace caflens {
+
+/// Who asks for a brain: the coordinator or the operator of `skill`.
+struct brain_request {
+  /// "coordinator" or "operator".
+  std::string role;
+  /// The operator's skill (empty for the coordinator).
+  std::string skill;
+  std::string trace_id;
+  /// The investigation's reason.
+  std::string reason;
+};
+
+/// Makes one brain per loop. Returning nullptr falls back to the rule brain.
+using brain_factory
+  = std::function<std::unique_ptr<llm::brain>(const brain_request&)>;
+
+/// Settings of the offline brain.
+struct rule_brain_options {
+  /// Operators take a second snapshot this long after the first, so that
+  /// detectors can measure growth (mailboxes, state, memory). 0: one snapshot.
+  std::chrono::milliseconds sample_interval{400};
+  /// The coordinator waits this long per `wait` for its operators (it wakes
+  /// as soon as they are all done).
+  std::chrono::milliseconds operator_wait{10'000};
+};
+
+/// Everything `caflens::start` needs. Filled from code, then overridden by
+/// the `caflens` section of CAF's config (see `add_config_options`), then
+/// by environment variables (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`,
+/// `CAFLENS_LLM_BASE_URL`, `CAFLENS_LLM_PROVIDER`, `CAFLENS_LLM_MODEL`,
+/// `CAFLENS_BRAIN`).
+struct config {
+  /// Tags notifications and snapshots (default: the host name).
+  std::string node_name;
+
+  // -- what the operators can see ---------------------------------------------
+
+  /// Register the built-in skills (actors, memory, os, scheduler, crashes,
+  /// logs, telemetry, supervision, anomaly).
+  bool builtin_skills = true;
+  /// More skills (replace a built-in of the same name).
+  std::vector<skills::skill_ptr> skills;
+  skills::detector_thresholds thresholds;
+  /// The process table to inspect (default: the global one).
+  skills::process_table* processes = nullptr;
+  /// The log ring buffer behind the logs skill (default: a new one; see
+  /// `lens::logs()`).
+  std::shared_ptr<skills::log_buffer> logs;
+  /// The application's metrics behind the telemetry skill (default: a new,
+  /// empty registry; see `lens::metrics()`).
+  std::shared_ptr<telemetry::metric_registry> metrics;
+  /// Supervisors whose trees the supervision skill shows (the lens's own
+  /// tree is always included).
+  std::vector<caf::actor> supervisors;
+
+  // -- brains -----------------------------------------------------------------
+
+  /// Explicit brains (tests, replay). Takes precedence over `llm`.
+  brain_factory brain;
+  /// A configured LLM; null and no provider in the environment: rule brain.
+  std::shared_ptr<llm::client_registry> llm;
+  llm::llm_brain_config llm_brain;
+  rule_brain_options rule;
+  /// Token / cost limits shared by all loops of one investigation (LLM only).
+  std::optional<int64_t> max_tokens;
+  std::optional<double> max_cost_usd;
+
+  // -- loops --------------------------------------------------------------------
+
+  int32_t max_iterations = 25;
+  int32_t operator_max_iterations = 25;
+  std::chrono::milliseconds deadline{300'000};
+  /// Investigations waiting behind the running one.
+  size_t max_queue = 16;
+  /// Restarts of one crashed operator within an investigation; after that
+  /// the operator is given up and the investigation goes on without it.
+  int32_t operator_max_restarts = 1;
+  sandbox::limits sandbox;
+  /// Tool results longer than this are cut (with a note) before they reach
+  /// the brain.
+  size_t max_tool_result_bytes = 16 * 1024;
+
+  // -- always-on ----------------------------------------------------------------
+
+  /// Periodic checks (0: off).
+  std::chrono::milliseconds check_interval{0};
+  std::string check_reason = "periodic health check";
+  /// Feed the anomaly detector every `anomaly_interval` and investigate when
+  /// it triggers.
+  bool anomaly_trigger = false;
+  std::chrono::milliseconds anomaly_interval{10'000};
+  skills::anomaly_options anomaly;
+  /// Automatic triggers (schedule, anomaly, alert, follow-ups) are
+  /// rate-limited: at least this long apart ...
+  std::chrono::milliseconds min_trigger_interval{60'000};
+  /// ... and at most this many per hour.
+  size_t max_triggers_per_hour = 6;
+
+  /// Checks every value; the error names the key and the bad value.
+  caf::error validate() const;
+};
+
+/// Declares the `caflens.*` options (config file section `[caflens]`, or
+/// `--caflens.max-iterations=...` on the command line): node-name,
+/// max-iterations, operator-max-iterations, deadline-ms, max-queue,
+/// check-interval-ms, anomaly-trigger, brain (rule|llm), llm-provider,
+/// llm-base-url, llm-model, llm-api-key-env. Call before parsing.
+void add_config_options(caf::actor_system_config& cfg);
+
+/// Announces every caflens message type (engine, supervision) and error
+/// category with `cfg` — the project-wide type list. Call before the actor
+/// system is created on every node that talks to a lens.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace caflens

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "caflens/actors/config.hpp"
+#include "caflens/actors/types.hpp"
+#include "caflens/llm/brain.hpp"
+
+namespace caflens {
+
+/// A known failure pattern: which findings point to it and how it is told.
+struct failure_pattern {
+  /// Stable id carried in `insight::pattern`.
+  std::string id;
+  /// Notification types (detector finding types) that make it up.
+  std::vector<std::string> anomaly_types;
+  /// Lower ranks win when several patterns are present: a root cause
+  /// (a blocked handler) outranks its symptoms (a growing mailbox).
+  int rank = 100;
+  /// Readable root cause; "{culprits}" is replaced by the culprit names.
+  std::string root_cause;
+};
+
+/// The table the rule brain correlates with: slow_consumer, memory_leak,
+/// crash_loop, scheduler_starvation, unresponsive, error_burst,
+/// latency_regression (plus system-level resource patterns).
+const std::vector<failure_pattern>& failure_patterns();
+
+/// The pattern of a notification type, or nullptr.
+const failure_pattern* pattern_for(const std::string& anomaly_type);
+
+/// Correlates notifications into `produce_insight` arguments (JSON objects
+/// ready for the coordinator's tool), best first: grouped by pattern,
+/// culprits ordered by severity, grounded when several skills agree, a
+/// lower-ranked insight sharing a culprit with a higher one marked
+/// symptomatic.
+std::vector<nlohmann::json>
+correlate(const std::vector<notification>& notes);
+
+/// Picks the skills an investigation's reason points to (all when it names
+/// none of them).
+std::vector<std::string> route_skills(const std::string& reason,
+                                      const std::vector<std::string>& available);
+
+/// The offline brain: operators snapshot, wait, snapshot again, turn the
+/// detectors' findings into notifications and finish; the coordinator
+/// invokes the relevant operators, waits for them, correlates their
+/// notifications with `failure_patterns()` and finishes. Deterministic.
+std::unique_ptr<llm::brain> make_rule_brain(const brain_request& req,
+                                            const rule_brain_options& opts);
+
+} // namespace caflens

@@ -1,0 +1,119 @@
+// caflens: adaptive runtime intelligence for CAF applications.
+//
+// ~~~
+// caf::actor_system_config cfg;
+// caflens::add_message_types(cfg);
+// caf::actor_system sys{cfg};
+// auto lens = caflens::start(sys);            // dormant until asked
+// auto res = lens->investigate("p99 of /upload over 2 s");
+// if (res)
+//   std::cout << caflens::render_report(*res);
+// ~~~
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caf/actor.hpp"
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+
+#include "caflens/actors/actors_errc.hpp"
+#include "caflens/actors/config.hpp"
+#include "caflens/actors/messages.hpp"
+#include "caflens/actors/types.hpp"
+
+namespace caflens {
+
+namespace actors {
+class engine;
+} // namespace actors
+
+/// A running lens: the root supervisor of caflens's own actors inside the
+/// user's actor system. A cheap handle (copies share the lens). Thread-safe.
+class lens {
+public:
+  lens() = default;
+
+  /// Holds `root` (the lens root supervisor) alive: the lens runs as long as
+  /// a handle exists, like any CAF actor, or until `stop`.
+  lens(std::shared_ptr<actors::engine> eng, caf::actor root);
+
+  /// Runs an investigation and waits for its result (queued behind a running
+  /// one). `timeout` defaults to the deadline plus 5 s; when the caller stops
+  /// waiting, the investigation is cancelled. Errors: `invalid_request`,
+  /// `queue_full`, `busy`, `brain_failed`, `cancelled`, `timeout`,
+  /// `unavailable`.
+  caf::expected<investigation_result>
+  investigate(std::string reason, investigate_options options = {},
+              std::optional<std::chrono::milliseconds> timeout = {}) const;
+
+  /// Starts an investigation without waiting: `reply_to` receives an
+  /// `investigation_result` or a `caf::error`. When `reply_to` dies before,
+  /// the investigation is cancelled (if nobody else waits for it).
+  void investigate_async(std::string reason, caf::actor reply_to,
+                         investigate_options options = {}) const;
+
+  /// Cancels the running investigation (empty trace id) or the one with this
+  /// trace id (running or queued). True when one was cancelled.
+  bool cancel(const std::string& trace_id = {}) const;
+
+  /// Reports an alert; investigates unless automatic triggers are
+  /// rate-limited. True when an investigation was started or queued.
+  bool alert(std::string name, std::string details = {}) const;
+
+  /// The coordinator's status as JSON: running trace id, queue, operators.
+  std::string status() const;
+
+  /// Stops every actor of the lens (the user's actors are not touched).
+  void stop() const;
+
+  // -- access -----------------------------------------------------------------
+
+  /// The lens root supervisor.
+  caf::actor root() const;
+
+  /// The current coordinator (changes when it is restarted).
+  actors::coordinator_actor coordinator() const;
+
+  /// The supervisor of the operators (simple_one_for_one).
+  caf::actor operator_supervisor() const;
+
+  /// The log buffer behind the logs skill: feed it from your logger.
+  std::shared_ptr<skills::log_buffer> logs() const;
+
+  /// The metrics behind the telemetry skill: record your latencies here.
+  std::shared_ptr<telemetry::metric_registry> metrics() const;
+
+  /// The anomaly detector (always-on mode).
+  std::shared_ptr<skills::anomaly_detector> anomaly_detector() const;
+
+  /// Names of the registered skills.
+  std::vector<std::string> skill_names() const;
+
+  /// The effective configuration (after config file and environment).
+  const caflens::config& settings() const;
+
+  explicit operator bool() const noexcept {
+    return eng_ != nullptr;
+  }
+
+  const std::shared_ptr<actors::engine>& engine() const noexcept {
+    return eng_;
+  }
+
+private:
+  std::shared_ptr<actors::engine> eng_;
+  caf::actor root_;
+};
+
+/// Puts the lens root supervisor (coordinator, operator supervisor,
+/// telemetry supervisor) into `sys`. Dormant until asked: no threads, no
+/// polling (unless `check_interval` or `anomaly_trigger` is set). Errors:
+/// `invalid_config` naming the key and the bad value.
+caf::expected<lens> start(caf::actor_system& sys, config cfg = {});
+
+} // namespace caflens

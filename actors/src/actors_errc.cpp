@@ -1,0 +1,42 @@
+#include "caflens/actors/actors_errc.hpp"
+
+namespace caflens {
+
+std::string to_string(actors_errc code) {
+  switch (code) {
+    case actors_errc::invalid_config:
+      return "invalid_config";
+    case actors_errc::invalid_request:
+      return "invalid_request";
+    case actors_errc::queue_full:
+      return "queue_full";
+    case actors_errc::busy:
+      return "busy";
+    case actors_errc::cancelled:
+      return "cancelled";
+    case actors_errc::deadline:
+      return "deadline";
+    case actors_errc::brain_failed:
+      return "brain_failed";
+    case actors_errc::not_found:
+      return "not_found";
+    case actors_errc::unavailable:
+      return "unavailable";
+    case actors_errc::timeout:
+      return "timeout";
+  }
+  return "unknown actors_errc";
+}
+
+namespace {
+
+std::string render(uint8_t code) {
+  return to_string(static_cast<actors_errc>(code));
+}
+
+[[maybe_unused]] const bool registered
+  = register_error_category(actors_errc_category, render);
+
+} // namespace
+
+} // namespace caflens

@@ -1,0 +1,194 @@
+#include "engine.hpp"
+
+#include <chrono>
+
+#include <unistd.h>
+
+#include "caf/actor_cast.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
+
+#include "caflens/actors/rule_brain.hpp"
+#include "caflens/llm/llm_brain.hpp"
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/process_table.hpp"
+#include "caflens/supervision/messages.hpp"
+
+namespace caflens::actors {
+
+using json = nlohmann::json;
+
+int64_t unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+namespace {
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return "localhost";
+  return buf;
+}
+
+} // namespace
+
+engine::engine(caf::actor_system& sys, config cfg)
+  : sys_(&sys),
+    cfg_(std::move(cfg)),
+    node_(cfg_.node_name.empty() ? host_name() : cfg_.node_name),
+    box_(cfg_.sandbox, node_) {
+  logs_ = cfg_.logs ? cfg_.logs : std::make_shared<skills::log_buffer>();
+  metrics_ = cfg_.metrics ? cfg_.metrics
+                          : std::make_shared<telemetry::metric_registry>();
+  anomaly_ = std::make_shared<skills::anomaly_detector>(cfg_.anomaly);
+  auto& table = cfg_.processes != nullptr ? *cfg_.processes
+                                          : skills::process_table::global();
+  auto& t = cfg_.thresholds;
+  if (cfg_.builtin_skills) {
+    skills_.push_back(skills::make_actors_skill(table, t));
+    skills_.push_back(skills::make_memory_skill(table, t));
+    skills_.push_back(skills::make_scheduler_skill(table, t));
+    skills_.push_back(skills::make_crashes_skill(table, t));
+    skills_.push_back(
+      skills::make_supervision_skill([this] { return trees(); }, t));
+    skills_.push_back(skills::make_logs_skill(logs_, t));
+    skills_.push_back(skills::make_telemetry_skill(*metrics_, t));
+    skills_.push_back(skills::make_os_skill(t));
+    skills_.push_back(skills::make_anomaly_skill(anomaly_));
+  }
+  for (auto& s : cfg_.skills) {
+    if (!s)
+      continue;
+    auto name = s->name();
+    auto i = std::find_if(skills_.begin(), skills_.end(),
+                          [&](auto& x) { return x->name() == name; });
+    if (i != skills_.end())
+      *i = s;
+    else
+      skills_.push_back(s);
+  }
+}
+
+skills::skill_ptr engine::find_skill(const std::string& name) const {
+  for (auto& s : skills_)
+    if (s->name() == name)
+      return s;
+  return nullptr;
+}
+
+std::vector<std::string> engine::skill_names() const {
+  std::vector<std::string> xs;
+  for (auto& s : skills_)
+    xs.push_back(s->name());
+  return xs;
+}
+
+std::vector<json> engine::history_and_push(const std::string& skill,
+                                           const json& current) {
+  constexpr size_t max_entries = 8;
+  constexpr int64_t max_age_ns = 60'000'000'000;
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& xs = history_[skill];
+  auto now = current.value("captured_at_ns", int64_t{0});
+  while (!xs.empty()
+         && (xs.size() >= max_entries
+             || (now > 0
+                 && now - xs.front().value("captured_at_ns", now)
+                      > max_age_ns)))
+    xs.pop_front();
+  std::vector<json> result{xs.begin(), xs.end()};
+  xs.push_back(current);
+  return result;
+}
+
+std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {
+  if (cfg_.brain)
+    if (auto b = cfg_.brain(req))
+      return b;
+  if (cfg_.llm)
+    return std::make_unique<llm::llm_brain>(cfg_.llm, cfg_.llm_brain);
+  return make_rule_brain(req, cfg_.rule);
+}
+
+std::string engine::brain_kind() const {
+  if (cfg_.brain)
+    return "custom";
+  if (cfg_.llm)
+    return "llm";
+  return "rule";
+}
+
+std::string engine::next_id(const char* prefix) {
+  return std::string{prefix} + "-" + std::to_string(++ids_);
+}
+
+void engine::set_root(caf::actor x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  root_ = x.address();
+}
+
+void engine::set_coordinator(coordinator_actor x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  coordinator_ = x.address();
+}
+
+void engine::set_operator_sup(caf::actor x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  operator_sup_ = x.address();
+}
+
+caf::actor engine::root() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<caf::actor>(root_);
+}
+
+coordinator_actor engine::coordinator() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<coordinator_actor>(coordinator_);
+}
+
+caf::actor engine::operator_sup() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<caf::actor>(operator_sup_);
+}
+
+json engine::trees() const {
+  std::vector<caf::actor> sups = cfg_.supervisors;
+  if (auto r = root())
+    sups.insert(sups.begin(), r);
+  json out = json::array();
+  caf::scoped_actor self{*sys_};
+  for (auto& s : sups) {
+    self->request(s, std::chrono::seconds{1}, supervision::get_tree{})
+      .receive(
+        [&](std::string& text) {
+          auto j = json::parse(text, nullptr, false);
+          if (!j.is_discarded())
+            out.push_back(std::move(j));
+        },
+        [&](caf::error&) {
+          // A supervisor that does not answer in time is left out.
+        });
+  }
+  return out;
+}
+
+bool engine::admit_trigger() {
+  auto now = unix_ms();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (last_trigger_ms_ != 0
+      && now - last_trigger_ms_ < cfg_.min_trigger_interval.count())
+    return false;
+  while (!trigger_times_.empty() && now - trigger_times_.front() > 3'600'000)
+    trigger_times_.pop_front();
+  if (trigger_times_.size() >= cfg_.max_triggers_per_hour)
+    return false;
+  trigger_times_.push_back(now);
+  last_trigger_ms_ = now;
+  return true;
+}
+
+} // namespace caflens::actors

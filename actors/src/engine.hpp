@@ -1,0 +1,140 @@
+// The state one lens shares between its actors (private header).
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "caf/actor.hpp"
+#include "caf/fwd.hpp"
+
+#include "caflens/actors/config.hpp"
+#include "caflens/actors/messages.hpp"
+#include "caflens/sandbox/sandbox.hpp"
+#include "caflens/skills/anomaly.hpp"
+#include "caflens/skills/log_buffer.hpp"
+#include "caflens/telemetry/metrics.hpp"
+
+namespace caflens::actors {
+
+/// Unix milliseconds.
+int64_t unix_ms();
+
+/// Shared by the lens handle, the coordinator and the operators. Thread-safe.
+class engine {
+public:
+  engine(caf::actor_system& sys, config cfg);
+
+  caf::actor_system& system() const noexcept {
+    return *sys_;
+  }
+
+  const caflens::config& cfg() const noexcept {
+    return cfg_;
+  }
+
+  const std::string& node() const noexcept {
+    return node_;
+  }
+
+  // -- skills -----------------------------------------------------------------
+
+  const std::vector<skills::skill_ptr>& skills() const noexcept {
+    return skills_;
+  }
+
+  skills::skill_ptr find_skill(const std::string& name) const;
+
+  std::vector<std::string> skill_names() const;
+
+  /// Earlier snapshots of `skill` (oldest first, at most 8, none older than
+  /// 60 s), then remembers `current`.
+  std::vector<nlohmann::json> history_and_push(const std::string& skill,
+                                               const nlohmann::json& current);
+
+  const std::shared_ptr<skills::log_buffer>& logs() const noexcept {
+    return logs_;
+  }
+
+  const std::shared_ptr<telemetry::metric_registry>& metrics() const noexcept {
+    return metrics_;
+  }
+
+  const std::shared_ptr<skills::anomaly_detector>& anomaly() const noexcept {
+    return anomaly_;
+  }
+
+  const sandbox::sandbox& box() const noexcept {
+    return box_;
+  }
+
+  // -- brains -----------------------------------------------------------------
+
+  /// The brain for one loop: the configured factory, else the LLM, else the
+  /// rule brain.
+  std::unique_ptr<llm::brain> make_brain(const brain_request& req) const;
+
+  /// "rule", "llm" or "custom".
+  std::string brain_kind() const;
+
+  /// True when loops may block on network calls (spawn them detached).
+  bool blocking_brain() const noexcept {
+    return cfg_.llm != nullptr;
+  }
+
+  // -- ids --------------------------------------------------------------------
+
+  /// "<prefix>-<n>", unique within this lens.
+  std::string next_id(const char* prefix);
+
+  uint64_t next_run_id() noexcept {
+    return ++run_ids_;
+  }
+
+  // -- handles ----------------------------------------------------------------
+
+  void set_root(caf::actor x);
+  void set_coordinator(coordinator_actor x);
+  void set_operator_sup(caf::actor x);
+  caf::actor root() const;
+  coordinator_actor coordinator() const;
+  caf::actor operator_sup() const;
+
+  /// Supervision trees for the supervision skill (the lens's own and the
+  /// configured ones).
+  nlohmann::json trees() const;
+
+  // -- automatic triggers -----------------------------------------------------
+
+  /// Takes one slot of the automatic-trigger rate limit; false when limited.
+  bool admit_trigger();
+
+private:
+  caf::actor_system* sys_;
+  caflens::config cfg_;
+  std::string node_;
+  std::vector<skills::skill_ptr> skills_;
+  std::shared_ptr<skills::log_buffer> logs_;
+  std::shared_ptr<telemetry::metric_registry> metrics_;
+  std::shared_ptr<skills::anomaly_detector> anomaly_;
+  sandbox::sandbox box_;
+  std::atomic<uint64_t> ids_{0};
+  std::atomic<uint64_t> run_ids_{0};
+  mutable std::mutex mtx_;
+  std::map<std::string, std::deque<nlohmann::json>> history_;
+  // Weak references: the root supervisor's child specs own the engine, so
+  // strong handles here would keep the tree's memory alive forever.
+  caf::actor_addr root_;
+  caf::actor_addr coordinator_;
+  caf::actor_addr operator_sup_;
+  int64_t last_trigger_ms_ = 0;
+  std::deque<int64_t> trigger_times_;
+};
+
+} // namespace caflens::actors

@@ -1,0 +1,447 @@
+#include "caflens/caflens.hpp"
+
+#include <cstdlib>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/scoped_actor.hpp"
+
+#include "actors_impl.hpp"
+#include "engine.hpp"
+
+#include "caflens/llm/client_registry.hpp"
+#include "caflens/supervision/supervisor.hpp"
+
+namespace caflens {
+
+using actors::engine;
+
+// -- configuration ------------------------------------------------------------
+
+namespace {
+
+caf::error bad(const std::string& key, const std::string& value,
+               const std::string& expected) {
+  return make_error(actors_errc::invalid_config,
+                    "caflens." + key + " = " + value + ": " + expected);
+}
+
+std::string env(const char* name) {
+  auto* x = std::getenv(name);
+  return x != nullptr ? std::string{x} : std::string{};
+}
+
+template <class T>
+void override_from(const caf::actor_system_config& sys_cfg, const char* key,
+                   T& out) {
+  if (auto x = caf::get_if<T>(&sys_cfg, std::string{"caflens."} + key))
+    out = *x;
+}
+
+/// The config file / command line, then the environment.
+caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
+  override_from(sys_cfg, "node-name", cfg.node_name);
+  int64_t n = 0;
+  auto int_opt = [&](const char* key, auto& out) {
+    n = static_cast<int64_t>(out);
+    override_from(sys_cfg, key, n);
+    out = static_cast<std::decay_t<decltype(out)>>(n);
+  };
+  int_opt("max-iterations", cfg.max_iterations);
+  int_opt("operator-max-iterations", cfg.operator_max_iterations);
+  int_opt("max-queue", cfg.max_queue);
+  int64_t ms = cfg.deadline.count();
+  override_from(sys_cfg, "deadline-ms", ms);
+  cfg.deadline = std::chrono::milliseconds{ms};
+  ms = cfg.check_interval.count();
+  override_from(sys_cfg, "check-interval-ms", ms);
+  cfg.check_interval = std::chrono::milliseconds{ms};
+  override_from(sys_cfg, "anomaly-trigger", cfg.anomaly_trigger);
+  // The brain: explicit code wins over ambient keys, CAFLENS_BRAIN=rule or
+  // caflens.brain = "rule" forces the offline brain.
+  std::string brain;
+  override_from(sys_cfg, "brain", brain);
+  if (auto e = env("CAFLENS_BRAIN"); !e.empty())
+    brain = e;
+  if (!brain.empty() && brain != "rule" && brain != "llm")
+    return bad("brain", brain, "expected rule or llm");
+  if (brain == "rule") {
+    cfg.llm = nullptr;
+    return {};
+  }
+  if (cfg.llm || cfg.brain)
+    return {};
+  std::string provider, base_url, model, key_env;
+  override_from(sys_cfg, "llm-provider", provider);
+  override_from(sys_cfg, "llm-base-url", base_url);
+  override_from(sys_cfg, "llm-model", model);
+  override_from(sys_cfg, "llm-api-key-env", key_env);
+  if (auto e = env("CAFLENS_LLM_PROVIDER"); !e.empty())
+    provider = e;
+  if (auto e = env("CAFLENS_LLM_BASE_URL"); !e.empty())
+    base_url = e;
+  if (auto e = env("CAFLENS_LLM_MODEL"); !e.empty())
+    model = e;
+  if (auto e = env("CAFLENS_LLM_API_KEY_ENV"); !e.empty())
+    key_env = e;
+  bool anthropic_key = !env("ANTHROPIC_API_KEY").empty();
+  bool openai_key = !env("OPENAI_API_KEY").empty();
+  if (provider.empty()) {
+    if (!base_url.empty())
+      provider = anthropic_key && !openai_key ? "anthropic" : "openai";
+    else if (anthropic_key)
+      provider = "anthropic";
+    else if (openai_key)
+      provider = "openai";
+  }
+  if (provider.empty()) {
+    if (brain == "llm")
+      return bad("brain", brain,
+                 "no LLM provider configured (set ANTHROPIC_API_KEY, "
+                 "OPENAI_API_KEY or CAFLENS_LLM_BASE_URL)");
+    return {};
+  }
+  auto kind = llm::parse_provider_kind(provider);
+  if (!kind)
+    return bad("llm-provider", provider,
+               "expected anthropic, openai, ollama, vllm, llamacpp or "
+               "openrouter");
+  llm::client_config cc;
+  cc.name = "env";
+  cc.provider = *kind;
+  if (*kind == llm::provider_kind::anthropic) {
+    cc.base_url = base_url.empty() ? "https://api.anthropic.com" : base_url;
+    cc.model = model.empty() ? "claude-sonnet-4-5" : model;
+    if (key_env.empty() && anthropic_key)
+      key_env = "ANTHROPIC_API_KEY";
+  } else {
+    cc.base_url = base_url.empty() ? "https://api.openai.com/v1" : base_url;
+    cc.model = model.empty() ? "gpt-4o-mini" : model;
+    if (key_env.empty() && openai_key)
+      key_env = "OPENAI_API_KEY";
+  }
+  cc.api_key_env = key_env;
+  if (auto err = cc.validate())
+    return err;
+  auto reg = std::make_shared<llm::client_registry>();
+  if (auto err = reg->add(cc))
+    return err;
+  cfg.llm = std::move(reg);
+  return {};
+}
+
+} // namespace
+
+caf::error config::validate() const {
+  auto num = [](auto x) { return std::to_string(x); };
+  if (max_iterations < 1 || max_iterations > 1000)
+    return bad("max-iterations", num(max_iterations), "expected 1..1000");
+  if (operator_max_iterations < 1 || operator_max_iterations > 1000)
+    return bad("operator-max-iterations", num(operator_max_iterations),
+               "expected 1..1000");
+  if (deadline.count() <= 0)
+    return bad("deadline-ms", num(deadline.count()), "expected > 0");
+  if (max_queue > 10'000)
+    return bad("max-queue", num(max_queue), "expected 0..10000");
+  if (operator_max_restarts < 0 || operator_max_restarts > 10)
+    return bad("operator-max-restarts", num(operator_max_restarts),
+               "expected 0..10");
+  if (check_interval.count() < 0
+      || (check_interval.count() > 0 && check_interval.count() < 100))
+    return bad("check-interval-ms", num(check_interval.count()),
+               "expected 0 (off) or >= 100");
+  if (anomaly_trigger && anomaly_interval.count() < 100)
+    return bad("anomaly-interval-ms", num(anomaly_interval.count()),
+               "expected >= 100");
+  if (min_trigger_interval.count() < 0)
+    return bad("min-trigger-interval-ms", num(min_trigger_interval.count()),
+               "expected >= 0");
+  if (max_triggers_per_hour < 1)
+    return bad("max-triggers-per-hour", num(max_triggers_per_hour),
+               "expected >= 1");
+  if (rule.sample_interval.count() < 0 || rule.sample_interval.count() > 60'000)
+    return bad("rule.sample-interval-ms", num(rule.sample_interval.count()),
+               "expected 0..60000");
+  if (rule.operator_wait.count() < 1 || rule.operator_wait.count() > 60'000)
+    return bad("rule.operator-wait-ms", num(rule.operator_wait.count()),
+               "expected 1..60000");
+  if (max_tool_result_bytes < 1024)
+    return bad("max-tool-result-bytes", num(max_tool_result_bytes),
+               "expected >= 1024");
+  if (auto err = sandbox::validate(sandbox))
+    return err;
+  if (!builtin_skills && skills.empty())
+    return bad("skills", "[]", "no skills: enable builtin_skills or add one");
+  return {};
+}
+
+namespace {
+
+// CAF 0.17 keeps the option set protected (applications subclass the
+// config); a member pointer taken through a subclass reaches it on any
+// config object.
+struct options_access : caf::actor_system_config {
+  static caf::config_option_set& of(caf::actor_system_config& cfg) {
+    return cfg.*(&options_access::custom_options_);
+  }
+};
+
+} // namespace
+
+void add_config_options(caf::actor_system_config& cfg) {
+  caf::config_option_adder{options_access::of(cfg), "caflens"}
+    .add<std::string>("node-name", "node name in notifications")
+    .add<int64_t>("max-iterations", "coordinator iterations (25)")
+    .add<int64_t>("operator-max-iterations", "operator iterations (25)")
+    .add<int64_t>("deadline-ms", "investigation deadline (300000)")
+    .add<int64_t>("max-queue", "queued investigations (16)")
+    .add<int64_t>("check-interval-ms", "periodic checks (0: off)")
+    .add<bool>("anomaly-trigger", "investigate on anomalies")
+    .add<std::string>("brain", "rule or llm")
+    .add<std::string>("llm-provider", "anthropic, openai, ollama, ...")
+    .add<std::string>("llm-base-url", "provider base URL")
+    .add<std::string>("llm-model", "model name")
+    .add<std::string>("llm-api-key-env", "NAME of the key's env variable");
+}
+
+// -- start --------------------------------------------------------------------
+
+caf::expected<lens> start(caf::actor_system& sys, config cfg) {
+  if (auto err = merge(sys.config(), cfg))
+    return err;
+  if (auto err = cfg.validate())
+    return err;
+  auto eng = std::make_shared<engine>(sys, std::move(cfg));
+  using namespace caflens::supervision;
+  // operator_sup: one operator per skill per investigation.
+  auto op_template = worker(
+    "operator",
+    [eng](caf::actor_system& sys, const caf::message& args) -> start_result {
+      if (!args.match_elements<actors::operator_spec>())
+        return caf::make_error(caf::sec::unexpected_message,
+                               "operator_sup: expected an operator_spec");
+      return actors::spawn_operator(sys, eng,
+                                    args.get_as<actors::operator_spec>(0));
+    },
+    restart_type::transient);
+  op_template.shutdown = shutdown_policy::brutal_kill();
+  supervisor_flags op_flags;
+  op_flags.name = "caflens.operator_sup";
+  op_flags.strategy = strategy::simple_one_for_one;
+  op_flags.intensity = 20;
+  op_flags.period = std::chrono::seconds{10};
+  auto op_sup = supervisor_child("operator_sup", op_flags, {op_template});
+  op_sup.start = [eng, inner = op_sup.start](caf::actor_system& sys,
+                                             const caf::message& args) {
+    auto res = inner(sys, args);
+    if (res.actor())
+      eng->set_operator_sup(res.actor());
+    return res;
+  };
+  supervisor_flags tel_flags;
+  tel_flags.name = "caflens.telemetry_sup";
+  auto tel_sup = supervisor_child("telemetry_sup", tel_flags, {});
+  auto coord = worker(
+    "coordinator",
+    [eng](caf::actor_system& sys, const caf::message&) -> start_result {
+      auto h = actors::spawn_coordinator(sys, eng);
+      eng->set_coordinator(h);
+      return h;
+    });
+  supervisor_flags root_flags;
+  root_flags.name = "caflens.lens_root";
+  root_flags.intensity = 3;
+  root_flags.period = std::chrono::seconds{10};
+  auto root = spawn_supervisor(sys, root_flags,
+                               {std::move(tel_sup), std::move(op_sup),
+                                std::move(coord)});
+  if (!root)
+    return std::move(root.error());
+  eng->set_root(*root);
+  return lens{std::move(eng), std::move(*root)};
+}
+
+// -- lens ---------------------------------------------------------------------
+
+lens::lens(std::shared_ptr<actors::engine> eng, caf::actor root)
+  : eng_(std::move(eng)), root_(std::move(root)) {
+}
+
+namespace {
+
+caf::error unavailable() {
+  return make_error(actors_errc::unavailable,
+                    "the lens is stopped or its coordinator is down");
+}
+
+} // namespace
+
+caf::expected<investigation_result>
+lens::investigate(std::string reason, investigate_options options,
+                  std::optional<std::chrono::milliseconds> timeout) const {
+  if (!eng_)
+    return unavailable();
+  auto coord = eng_->coordinator();
+  if (!coord)
+    return unavailable();
+  auto deadline = options.deadline_ms > 0
+                    ? std::chrono::milliseconds{options.deadline_ms}
+                    : eng_->cfg().deadline;
+  auto wait = timeout ? *timeout : 2 * deadline + std::chrono::seconds{5};
+  caf::expected<investigation_result> result{unavailable()};
+  caf::scoped_actor self{eng_->system()};
+  self
+    ->request(coord, wait,
+              actors::investigate_request{std::move(reason),
+                                          std::move(options)})
+    .receive([&](investigation_result& r) { result = std::move(r); },
+             [&](caf::error& err) {
+               if (err == caf::sec::request_timeout)
+                 result = make_error(actors_errc::timeout,
+                                     "no result within "
+                                       + std::to_string(wait.count())
+                                       + " ms; the investigation is "
+                                         "cancelled");
+               else
+                 result = std::move(err);
+             });
+  return result;
+}
+
+void lens::investigate_async(std::string reason, caf::actor reply_to,
+                             investigate_options options) const {
+  if (!reply_to)
+    return;
+  auto coord = eng_ ? eng_->coordinator() : actors::coordinator_actor{};
+  if (!coord) {
+    caf::anon_send(reply_to, unavailable());
+    return;
+  }
+  actors::investigate_request req{std::move(reason), std::move(options)};
+  eng_->system().spawn([coord, reply_to,
+                        req](caf::event_based_actor* self) mutable {
+    // The relay dies with the caller; the coordinator sees it and cancels.
+    self->monitor(reply_to);
+    self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+    self->request(coord, caf::infinite, std::move(req))
+      .then(
+        [self, reply_to](investigation_result& r) {
+          self->send(reply_to, std::move(r));
+          self->quit();
+        },
+        [self, reply_to](caf::error& err) {
+          self->send(reply_to, std::move(err));
+          self->quit();
+        });
+  });
+}
+
+namespace {
+
+template <class Request, class Result>
+Result ask(const std::shared_ptr<actors::engine>& eng, Request req, Result fallback) {
+  if (!eng)
+    return fallback;
+  auto coord = eng->coordinator();
+  if (!coord)
+    return fallback;
+  caf::scoped_actor self{eng->system()};
+  Result out = fallback;
+  self->request(coord, std::chrono::seconds{5}, std::move(req))
+    .receive([&](Result& x) { out = std::move(x); }, [](caf::error&) {});
+  return out;
+}
+
+} // namespace
+
+bool lens::cancel(const std::string& trace_id) const {
+  return ask(eng_, actors::cancel_request{trace_id}, false);
+}
+
+bool lens::alert(std::string name, std::string details) const {
+  return ask(eng_, actors::alert_request{std::move(name), std::move(details)},
+             false);
+}
+
+std::string lens::status() const {
+  return ask(eng_, actors::status_request{}, std::string{"{}"});
+}
+
+void lens::stop() const {
+  if (!eng_)
+    return;
+  if (auto r = eng_->root())
+    caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+}
+
+caf::actor lens::root() const {
+  return eng_ ? eng_->root() : caf::actor{};
+}
+
+actors::coordinator_actor lens::coordinator() const {
+  return eng_ ? eng_->coordinator() : actors::coordinator_actor{};
+}
+
+caf::actor lens::operator_supervisor() const {
+  return eng_ ? eng_->operator_sup() : caf::actor{};
+}
+
+std::shared_ptr<skills::log_buffer> lens::logs() const {
+  return eng_ ? eng_->logs() : nullptr;
+}
+
+std::shared_ptr<telemetry::metric_registry> lens::metrics() const {
+  return eng_ ? eng_->metrics() : nullptr;
+}
+
+std::shared_ptr<skills::anomaly_detector> lens::anomaly_detector() const {
+  return eng_ ? eng_->anomaly() : nullptr;
+}
+
+std::vector<std::string> lens::skill_names() const {
+  return eng_ ? eng_->skill_names() : std::vector<std::string>{};
+}
+
+const caflens::config& lens::settings() const {
+  static const caflens::config empty;
+  return eng_ ? eng_->cfg() : empty;
+}
+
+// -- message types ------------------------------------------------------------
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<notification>("caflens::notification");
+  cfg.add_message_type<insight>("caflens::insight");
+  cfg.add_message_type<snapshot>("caflens::snapshot");
+  cfg.add_message_type<operator_result>("caflens::operator_result");
+  cfg.add_message_type<investigation_result>("caflens::investigation_result");
+  cfg.add_message_type<investigate_options>("caflens::investigate_options");
+  cfg.add_message_type<std::vector<notification>>(
+    "std::vector<caflens::notification>");
+  cfg.add_message_type<std::vector<insight>>("std::vector<caflens::insight>");
+  using namespace actors;
+  cfg.add_message_type<investigate_request>(
+    "caflens::actors::investigate_request");
+  cfg.add_message_type<cancel_request>("caflens::actors::cancel_request");
+  cfg.add_message_type<status_request>("caflens::actors::status_request");
+  cfg.add_message_type<alert_request>("caflens::actors::alert_request");
+  cfg.add_message_type<operator_spec>("caflens::actors::operator_spec");
+  cfg.add_message_type<operator_started>("caflens::actors::operator_started");
+  cfg.add_message_type<operator_notification>(
+    "caflens::actors::operator_notification");
+  cfg.add_message_type<operator_progress>(
+    "caflens::actors::operator_progress");
+  cfg.add_message_type<operator_complete>(
+    "caflens::actors::operator_complete");
+  cfg.add_message_type<operator_message>("caflens::actors::operator_message");
+  cfg.add_message_type<operator_cancel>("caflens::actors::operator_cancel");
+  cfg.add_message_type<loop_tick>("caflens::actors::loop_tick");
+  cfg.add_message_type<deadline_tick>("caflens::actors::deadline_tick");
+  cfg.add_message_type<scheduled_check>("caflens::actors::scheduled_check");
+  cfg.add_message_type<restart_check>("caflens::actors::restart_check");
+  supervision::add_message_types(cfg);
+  add_error_categories(cfg);
+}
+
+} // namespace caflens

@@ -1,0 +1,50 @@
+#include "loop.hpp"
+
+#include "caflens/llm/llm_brain.hpp"
+#include "caflens/telemetry/bus.hpp"
+
+namespace caflens::actors {
+
+void emit(std::string_view group, std::string_view what,
+          std::initializer_list<telemetry::meta_entry> md) {
+  auto& bus = telemetry::bus::global();
+  bus.execute(telemetry::event_name{"caflens", group, what},
+              {{"system_time",
+                static_cast<double>(telemetry::bus::system_time())}},
+              md);
+}
+
+void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
+  auto pending = conv.pending_calls();
+  bool is_pending = false;
+  for (auto& p : pending)
+    if (p.id == call.id)
+      is_pending = true;
+  if (!is_pending)
+    return;
+  if (out.content.size() <= max_result_bytes) {
+    conv.add_tool_result(call.id, out.content, out.is_error, out.snapshot_ids,
+                         out.notification);
+    return;
+  }
+  auto text = out.content.substr(0, max_result_bytes);
+  text += "\n[cut: " + std::to_string(out.content.size())
+          + " bytes; ask for less]";
+  conv.add_tool_result(call.id, std::move(text), out.is_error,
+                       out.snapshot_ids, out.notification);
+}
+
+void loop_core::usage(int64_t& input, int64_t& output, double& cost) const {
+  input = output = 0;
+  cost = 0;
+  auto* lb = dynamic_cast<const llm::llm_brain*>(brain.get());
+  if (lb == nullptr)
+    return;
+  for (auto& c : lb->calls()) {
+    input += c.usage.prompt_tokens();
+    output += c.usage.output_tokens;
+    cost += c.cost_usd;
+  }
+}
+
+} // namespace caflens::actors

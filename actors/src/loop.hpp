@@ -1,0 +1,97 @@
+// One tool loop step, shared by operators and the coordinator (private).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "caf/expected.hpp"
+
+#include "caflens/llm/brain.hpp"
+#include "caflens/llm/conversation.hpp"
+#include "caflens/llm/tool_definition.hpp"
+#include "caflens/telemetry/value.hpp"
+
+namespace caflens::actors {
+
+/// Emits `caflens.<group>.<what>` with the system time and `md`.
+void emit(std::string_view group, std::string_view what,
+          std::initializer_list<telemetry::meta_entry> md);
+
+/// What executing one tool call produced.
+struct tool_outcome {
+  enum next_t : uint8_t { step, wait, finish };
+  /// The tool result for the brain (JSON text or a message).
+  std::string content;
+  bool is_error = false;
+  std::vector<std::string> snapshot_ids;
+  bool notification = false;
+  next_t next = step;
+  int64_t wait_ms = 0;
+  /// For `finish`: the closing summary.
+  std::string summary;
+
+  static tool_outcome ok(std::string content) {
+    tool_outcome x;
+    x.content = std::move(content);
+    return x;
+  }
+
+  static tool_outcome error(std::string content) {
+    tool_outcome x;
+    x.content = std::move(content);
+    x.is_error = true;
+    return x;
+  }
+};
+
+/// A conversation, a brain and its tools, with the iteration bookkeeping.
+struct loop_core {
+  llm::conversation conv;
+  std::unique_ptr<llm::brain> brain;
+  llm::tool_set tools;
+  int32_t max_iterations = 25;
+  int32_t iteration = 0;
+  /// Ticks carry the generation they were sent for; a stale tick (after an
+  /// early wake-up) is ignored.
+  uint64_t generation = 0;
+  bool finished = false;
+  size_t max_result_bytes = 16 * 1024;
+
+  /// Asks the brain for the next call, validates it, runs `exec` and answers
+  /// the call in the conversation. Errors: the brain's.
+  template <class Exec>
+  caf::expected<tool_outcome> step(Exec&& exec) {
+    auto call = brain->decide(conv, tools);
+    if (!call)
+      return std::move(call.error());
+    tool_outcome out;
+    auto* def = tools.find(call->name);
+    if (def == nullptr && call->name != "done") {
+      out = tool_outcome::error("unknown tool '" + call->name
+                                + "'; known tools: " + tools.names());
+    } else if (call->arguments.is_null() || !call->arguments.is_object()) {
+      out = tool_outcome::error(call->name
+                                + ": arguments must be a JSON object");
+    } else if (auto problems = def ? def->problems(call->arguments)
+                                   : std::string{};
+               !problems.empty()) {
+      out = tool_outcome::error(problems);
+    } else {
+      out = exec(*call);
+    }
+    answer(*call, out);
+    return out;
+  }
+
+  /// Answers `call` with `out` (cut to `max_result_bytes`).
+  void answer(const llm::tool_call& call, const tool_outcome& out);
+
+  /// Tokens and cost spent by an `llm_brain` (zero for other brains).
+  void usage(int64_t& input, int64_t& output, double& cost) const;
+};
+
+} // namespace caflens::actors

@@ -1,0 +1,527 @@
+#include <chrono>
+#include <map>
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "actors_impl.hpp"
+#include "engine.hpp"
+#include "loop.hpp"
+#include "tools.hpp"
+
+#include "caflens/telemetry/bus.hpp"
+
+namespace caflens::actors {
+
+using json = nlohmann::json;
+
+namespace {
+
+/// "actors_top(n, by) — ..." → {"n", "by"}.
+std::vector<std::string> params_of(const std::string& doc) {
+  std::vector<std::string> xs;
+  auto open = doc.find('(');
+  auto close = doc.find(')', open == std::string::npos ? 0 : open);
+  if (open == std::string::npos || close == std::string::npos)
+    return xs;
+  std::string cur;
+  for (auto c : doc.substr(open + 1, close - open - 1)) {
+    if (c == ',') {
+      if (!cur.empty())
+        xs.push_back(cur);
+      cur.clear();
+    } else if (c != ' ' && c != '[' && c != ']') {
+      cur += c;
+    }
+  }
+  if (!cur.empty())
+    xs.push_back(cur);
+  if (xs.size() > 2)
+    xs.resize(2);
+  return xs;
+}
+
+std::vector<sandbox::callback> to_sandbox(const skills::skill_ptr& s) {
+  std::vector<sandbox::callback> out;
+  for (auto& cb : s->callbacks())
+    out.push_back({cb.name, params_of(cb.doc), cb.doc, cb.fn,
+                   cb.declared_duration});
+  return out;
+}
+
+struct stored_snapshot {
+  std::string id;
+  int64_t captured_at = 0;
+  json data;
+};
+
+struct operator_data {
+  static inline const char* name = "caflens.operator";
+  std::shared_ptr<engine> eng;
+  operator_spec spec;
+  skills::skill_ptr skill;
+  loop_core loop;
+  operator_state st = operator_state::healthy;
+  std::vector<stored_snapshot> snapshots;
+  std::vector<std::string> notification_ids;
+  std::vector<sandbox::callback> callbacks;
+  bool callbacks_ready = false;
+};
+
+using operator_ptr = operator_actor::stateful_pointer<operator_data>;
+
+class operator_loop {
+public:
+  explicit operator_loop(operator_ptr self) : self_(self), s_(self->state) {
+  }
+
+  std::string actor_name() const {
+    return "operator:" + s_.spec.skill;
+  }
+
+  void emit_op(std::string_view what,
+               std::initializer_list<telemetry::meta_entry> extra = {}) {
+    // The common metadata first, then the event's own.
+    std::vector<telemetry::meta_entry> md{
+      {"operator", actor_name()},
+      {"skill", s_.spec.skill},
+      {"trace_id", s_.spec.trace_id},
+      {"node", s_.eng->node()}};
+    md.insert(md.end(), extra.begin(), extra.end());
+    auto& bus = telemetry::bus::global();
+    bus.execute(telemetry::event_name{"caflens", "operator", what},
+                telemetry::measurements{
+                  {{"system_time",
+                    static_cast<double>(telemetry::bus::system_time())}}},
+                telemetry::metadata{md});
+  }
+
+  void start() {
+    auto& sp = s_.spec;
+    s_.skill = s_.eng->find_skill(sp.skill);
+    emit_op("started");
+    self_->send(caf::actor_cast<coordinator_actor>(sp.coordinator),
+                operator_started{sp.run_id, caf::actor_cast<caf::actor>(self_)});
+    if (!s_.skill) {
+      finish("error", "", "no skill named '" + sp.skill + "'");
+      return;
+    }
+    auto& loop = s_.loop;
+    loop.brain = s_.eng->make_brain({"operator", sp.skill, sp.trace_id,
+                                     sp.reason});
+    loop.tools = operator_tools();
+    loop.max_iterations = sp.max_iterations;
+    loop.max_result_bytes = s_.eng->cfg().max_tool_result_bytes;
+    loop.conv = llm::conversation{s_.skill->system_prompt()
+                                    + operator_protocol(),
+                                  sp.trace_id};
+    std::string task = "Investigation reason: " + sp.reason + "\nSkill: "
+                       + s_.skill->name() + " — " + s_.skill->title() + ": "
+                       + s_.skill->description();
+    if (!sp.context.empty())
+      task += "\nCoordinator context: " + sp.context;
+    task += "\nCallbacks for execute: ";
+    for (auto& cb : s_.skill->callbacks())
+      task += "\n- " + cb.doc;
+    loop.conv.add_user(std::move(task));
+    auto left = sp.deadline_at - unix_ms();
+    if (sp.deadline_at > 0)
+      self_->delayed_send(self_, std::chrono::milliseconds{std::max<int64_t>(
+                                   left, 0)},
+                          deadline_tick{loop.generation});
+    self_->send(self_, loop_tick{loop.generation});
+  }
+
+  void tick(uint64_t gen) {
+    auto& loop = s_.loop;
+    if (loop.finished || gen != loop.generation)
+      return;
+    if (loop.iteration >= loop.max_iterations) {
+      finish("max_iterations", "", "");
+      return;
+    }
+    ++loop.iteration;
+    loop.conv.next_iteration();
+    emit_op("iteration_start", {{"iteration", int64_t{loop.iteration}},
+                                {"operator_state", to_string(s_.st)}});
+    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+                operator_progress{s_.spec.run_id, s_.st, loop.iteration});
+    auto out = loop.step([this](const llm::tool_call& call) {
+      return run_tool(call);
+    });
+    if (!out) {
+      auto reason = render_error(out.error());
+      emit_op("llm_error", {{"reason", reason},
+                            {"retry_count", int64_t{0}},
+                            {"will_retry", false}});
+      finish("llm_error", "", reason);
+      return;
+    }
+    switch (out->next) {
+      case tool_outcome::step:
+        self_->send(self_, loop_tick{loop.generation});
+        break;
+      case tool_outcome::wait:
+        self_->delayed_send(self_, std::chrono::milliseconds{out->wait_ms},
+                            loop_tick{loop.generation});
+        break;
+      case tool_outcome::finish:
+        finish("done", out->summary, "");
+        break;
+    }
+  }
+
+  void finish(const std::string& stop_reason, const std::string& summary,
+              const std::string& error) {
+    auto& loop = s_.loop;
+    if (loop.finished)
+      return;
+    loop.finished = true;
+    ++loop.generation;
+    operator_result res;
+    res.skill = s_.spec.skill;
+    res.node = s_.eng->node();
+    res.state = s_.st;
+    res.summary = summary;
+    res.notification_ids = s_.notification_ids;
+    for (auto& s : s_.snapshots)
+      res.snapshot_ids.push_back(s.id);
+    res.iterations = loop.iteration;
+    res.stop_reason = stop_reason;
+    res.error = error;
+    if (loop.brain)
+      loop.usage(res.input_tokens, res.output_tokens, res.cost_usd);
+    if (stop_reason == "done")
+      emit_op("done", {{"final_state", to_string(s_.st)}});
+    emit_op("loop_stopped",
+            {{"final_state", to_string(s_.st)}, {"reason", stop_reason}});
+    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+                operator_complete{s_.spec.run_id, std::move(res)});
+    self_->quit();
+  }
+
+  // -- tools ------------------------------------------------------------------
+
+  tool_outcome run_tool(const llm::tool_call& call) {
+    auto& name = call.name;
+    auto& args = call.arguments;
+    auto& bus = telemetry::bus::global();
+    auto t0 = telemetry::bus::monotonic_time();
+    bus.execute(telemetry::event_name{"caflens", "tool", "start"},
+                {{"system_time",
+                  static_cast<double>(telemetry::bus::system_time())},
+                 {"monotonic_time", static_cast<double>(t0)}},
+                {{"trace_id", s_.spec.trace_id},
+                 {"iteration", int64_t{s_.loop.iteration}},
+                 {"tool_name", name},
+                 {"intent", s_.spec.skill}});
+    tool_outcome out;
+    try {
+      out = dispatch(name, args);
+    } catch (const std::exception& ex) {
+      out = tool_outcome::error(name + " failed: " + ex.what());
+    } catch (...) {
+      out = tool_outcome::error(name + " failed: unknown exception");
+    }
+    auto t1 = telemetry::bus::monotonic_time();
+    bus.execute(telemetry::event_name{"caflens", "tool", "stop"},
+                {{"duration", static_cast<double>(t1 - t0)},
+                 {"monotonic_time", static_cast<double>(t1)}},
+                {{"trace_id", s_.spec.trace_id},
+                 {"iteration", int64_t{s_.loop.iteration}},
+                 {"tool_name", name},
+                 {"intent", s_.spec.skill},
+                 {"result", out.is_error ? "error" : "ok"}});
+    return out;
+  }
+
+  tool_outcome dispatch(const std::string& name, const json& args) {
+    if (name == "take_snapshot")
+      return take_snapshot();
+    if (name == "get_snapshot")
+      return get_snapshot(args.value("id", std::string{}));
+    if (name == "get_snapshots")
+      return get_snapshots(args.value("limit", 5), args.value("offset", 0));
+    if (name == "execute")
+      return execute(args.value("code", std::string{}));
+    if (name == "send_notification")
+      return send_notification(args);
+    if (name == "set_state")
+      return set_state(args.value("state", std::string{}),
+                       args.value("reason", std::string{}));
+    if (name == "think") {
+      auto thought = args.value("thought", std::string{});
+      emit_op("think", {{"thought", thought}});
+      return tool_outcome::ok(R"({"ok":true})");
+    }
+    if (name == "wait") {
+      auto ms = args.value("ms", int64_t{0});
+      emit_op("wait", {{"ms", ms}});
+      auto out = tool_outcome::ok(R"({"ok":true,"waited_ms":)"
+                                  + std::to_string(ms) + "}");
+      out.next = tool_outcome::wait;
+      out.wait_ms = ms;
+      return out;
+    }
+    if (name == "done") {
+      auto out = tool_outcome::ok(R"({"ok":true})");
+      out.next = tool_outcome::finish;
+      if (args.is_object()) {
+        if (auto i = args.find("summary"); i != args.end() && i->is_string())
+          out.summary = i->get<std::string>();
+        else if (auto j = args.find("answer");
+                 j != args.end() && j->is_string())
+          out.summary = j->get<std::string>();
+      }
+      return out;
+    }
+    return tool_outcome::error("unknown tool '" + name + "'");
+  }
+
+  tool_outcome take_snapshot() {
+    auto& bus = telemetry::bus::global();
+    auto& skill_name = s_.spec.skill;
+    auto t0 = telemetry::bus::monotonic_time();
+    bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "start"},
+                {{"system_time",
+                  static_cast<double>(telemetry::bus::system_time())},
+                 {"monotonic_time", static_cast<double>(t0)}},
+                {{"skill", skill_name}, {"trace_id", s_.spec.trace_id}});
+    json data;
+    try {
+      data = s_.skill->snapshot();
+    } catch (const std::exception& ex) {
+      auto t1 = telemetry::bus::monotonic_time();
+      bus.execute(
+        telemetry::event_name{"caflens", "skill", "snapshot", "exception"},
+        {{"duration", static_cast<double>(t1 - t0)},
+         {"monotonic_time", static_cast<double>(t1)}},
+        {{"skill", skill_name},
+         {"trace_id", s_.spec.trace_id},
+         {"kind", "exception"},
+         {"reason", std::string_view{ex.what()}}});
+      return tool_outcome::error("take_snapshot failed: "
+                                 + std::string{ex.what()});
+    }
+    auto history = s_.eng->history_and_push(skill_name, data);
+    std::vector<skills::finding> findings;
+    try {
+      findings = s_.skill->detect(data, history);
+    } catch (const std::exception& ex) {
+      // Detectors are advisory: the snapshot stays valid.
+      findings.push_back({"detector_failed", severity::info,
+                          std::string{"detector failed: "} + ex.what(),
+                          {}, json::object()});
+    }
+    auto text_size = data.dump().size();
+    auto t1 = telemetry::bus::monotonic_time();
+    bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "stop"},
+                {{"duration", static_cast<double>(t1 - t0)},
+                 {"monotonic_time", static_cast<double>(t1)},
+                 {"entries", static_cast<double>(data.size())},
+                 {"bytes", static_cast<double>(text_size)}},
+                {{"skill", skill_name}, {"trace_id", s_.spec.trace_id}});
+    stored_snapshot snap{s_.eng->next_id("s"), unix_ms(), data};
+    json fs = json::array();
+    for (auto& f : findings) {
+      fs.push_back(skills::to_json(f));
+      std::string actors;
+      for (auto& a : f.actors)
+        actors += (actors.empty() ? "" : ",") + a;
+      bus.execute(telemetry::event_name{"caflens", "skill", "finding"},
+                  {{"system_time",
+                    static_cast<double>(telemetry::bus::system_time())}},
+                  {{"skill", skill_name},
+                   {"type", f.type},
+                   {"severity", skills::to_string(f.level)},
+                   {"actors", actors},
+                   {"trace_id", s_.spec.trace_id}});
+    }
+    emit_op("take_snapshot", {{"snapshot_id", snap.id}});
+    // Findings first; the data is bounded so the result stays valid JSON
+    // within the tool-result budget.
+    json result{{"snapshot_id", snap.id},
+                {"captured_at", snap.captured_at},
+                {"findings", fs}};
+    auto budget = s_.loop.max_result_bytes;
+    auto used = result.dump().size() + 64;
+    result["data"] = budget > used + 256
+                       ? skills::bound_snapshot(data, budget - used)
+                       : json{{"truncated", true}};
+    auto out = tool_outcome::ok(result.dump());
+    out.snapshot_ids.push_back(snap.id);
+    s_.snapshots.push_back(std::move(snap));
+    return out;
+  }
+
+  const stored_snapshot* find_snapshot(const std::string& id) const {
+    for (auto& s : s_.snapshots)
+      if (s.id == id)
+        return &s;
+    return nullptr;
+  }
+
+  tool_outcome get_snapshot(const std::string& id) {
+    auto* s = find_snapshot(id);
+    if (s == nullptr) {
+      std::string known;
+      for (auto& x : s_.snapshots)
+        known += (known.empty() ? "" : ", ") + x.id;
+      return tool_outcome::error("no snapshot '" + id + "'; known: "
+                                 + (known.empty() ? "none" : known));
+    }
+    emit_op("get_snapshot", {{"snapshot_id", id}});
+    json j{{"snapshot_id", s->id},
+           {"captured_at", s->captured_at},
+           {"data", s->data}};
+    auto out = tool_outcome::ok(j.dump());
+    out.snapshot_ids.push_back(s->id);
+    return out;
+  }
+
+  tool_outcome get_snapshots(int limit, int offset) {
+    json xs = json::array();
+    std::vector<std::string> ids;
+    int skipped = 0;
+    for (auto i = s_.snapshots.rbegin(); i != s_.snapshots.rend(); ++i) {
+      if (skipped++ < offset)
+        continue;
+      if (static_cast<int>(xs.size()) >= limit)
+        break;
+      xs.push_back({{"snapshot_id", i->id},
+                    {"captured_at", i->captured_at},
+                    {"data", i->data}});
+      ids.push_back(i->id);
+    }
+    emit_op("get_snapshots", {{"count", static_cast<int64_t>(xs.size())}});
+    json j{{"total", s_.snapshots.size()}, {"snapshots", xs}};
+    auto out = tool_outcome::ok(j.dump());
+    out.snapshot_ids = std::move(ids);
+    return out;
+  }
+
+  tool_outcome execute(const std::string& code) {
+    if (!s_.callbacks_ready) {
+      s_.callbacks = to_sandbox(s_.skill);
+      s_.callbacks_ready = true;
+    }
+    emit_op("execute_start", {{"code", code}});
+    auto res = s_.eng->box().execute(code, s_.callbacks, s_.spec.trace_id);
+    if (!res) {
+      auto reason = render_error(res.error());
+      emit_op("execute_error", {{"code", code}, {"reason", reason}});
+      return tool_outcome::error("execute failed: " + reason);
+    }
+    json j{{"value", res->value},
+           {"output", res->output},
+           {"output_truncated", res->output_truncated},
+           {"instructions", res->instructions},
+           {"duration_ms",
+            std::chrono::duration<double, std::milli>(res->duration).count()}};
+    auto text = j.dump();
+    emit_op("execute_complete", {{"code", code}, {"result", text}});
+    return tool_outcome::ok(std::move(text));
+  }
+
+  tool_outcome send_notification(const json& args) {
+    notification n;
+    n.id = s_.eng->next_id("n");
+    n.skill = s_.spec.skill;
+    n.anomaly_type = args.value("type", std::string{});
+    auto sev = args.value("severity", std::string{"warning"});
+    std::string problem;
+    if (!parse_severity(sev, n.severity))
+      problem = "unknown severity '" + sev + "'";
+    if (auto i = args.find("context"); i != args.end())
+      n.context = i->is_string() ? i->get<std::string>() : i->dump();
+    n.observation = args.value("observation", std::string{});
+    n.hypothesis = args.value("hypothesis", std::string{});
+    for (auto& id : args.value("snapshot_ids", json::array()))
+      if (id.is_string()) {
+        auto sid = id.get<std::string>();
+        if (find_snapshot(sid) == nullptr && problem.empty())
+          problem = "snapshot_ids: no snapshot '" + sid
+                    + "' was taken by this operator (take_snapshot first)";
+        n.snapshot_ids.push_back(std::move(sid));
+      }
+    if (n.snapshot_ids.empty() && problem.empty())
+      problem = "snapshot_ids: cite at least one snapshot";
+    if (n.anomaly_type.empty() && problem.empty())
+      problem = "type must not be empty";
+    for (auto& a : args.value("actors", json::array()))
+      if (a.is_string())
+        n.actors.push_back(a.get<std::string>());
+    if (!problem.empty()) {
+      emit_op("notification_failed", {{"reason", problem}});
+      return tool_outcome::error("send_notification rejected: " + problem);
+    }
+    n.detected_at = unix_ms();
+    n.node = s_.eng->node();
+    n.trace_id = s_.spec.trace_id;
+    s_.notification_ids.push_back(n.id);
+    auto id = n.id;
+    emit_op("notification_sent", {{"notification", id}});
+    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+                operator_notification{s_.spec.run_id, std::move(n)});
+    auto out = tool_outcome::ok(json{{"notification_id", id}}.dump());
+    out.notification = true;
+    return out;
+  }
+
+  tool_outcome set_state(const std::string& state, const std::string& reason) {
+    operator_state next;
+    if (!parse_operator_state(state, next))
+      return tool_outcome::error("unknown state '" + state + "'");
+    auto prev = s_.st;
+    s_.st = next;
+    emit_op("state_change",
+            {{"from", to_string(prev)}, {"to", to_string(next)},
+             {"reason", reason}});
+    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+                operator_progress{s_.spec.run_id, s_.st, s_.loop.iteration});
+    return tool_outcome::ok(json{{"state", state}}.dump());
+  }
+
+private:
+  operator_ptr self_;
+  operator_data& s_;
+};
+
+operator_actor::behavior_type operator_impl(operator_ptr self,
+                                            std::shared_ptr<engine> eng,
+                                            operator_spec spec) {
+  self->state.eng = std::move(eng);
+  self->state.spec = std::move(spec);
+  operator_loop{self}.start();
+  return {
+    [self](operator_message& msg) {
+      auto& loop = self->state.loop;
+      if (loop.finished)
+        return;
+      loop.conv.add_user("Message from the coordinator: " + msg.text);
+    },
+    [self](operator_cancel& msg) {
+      operator_loop{self}.finish("cancelled", "", msg.reason);
+    },
+    [self](loop_tick& t) { operator_loop{self}.tick(t.generation); },
+    [self](deadline_tick& t) {
+      if (t.generation == 0 || t.generation <= self->state.loop.generation)
+        operator_loop{self}.finish("deadline", "", "deadline reached");
+    },
+  };
+}
+
+} // namespace
+
+operator_actor spawn_operator(caf::actor_system& sys,
+                              std::shared_ptr<engine> eng,
+                              operator_spec spec) {
+  if (eng->blocking_brain())
+    return sys.spawn<caf::detached>(operator_impl, std::move(eng),
+                                    std::move(spec));
+  return sys.spawn(operator_impl, std::move(eng), std::move(spec));
+}
+
+} // namespace caflens::actors

@@ -1,0 +1,597 @@
+#include "caflens/actors/rule_brain.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "caflens/actors/actors_errc.hpp"
+
+namespace caflens {
+
+using json = nlohmann::json;
+
+// -- patterns -----------------------------------------------------------------
+
+namespace {
+
+struct pattern_def {
+  failure_pattern pattern;
+  /// Types that join the pattern only when one of its own types is present.
+  std::vector<std::string> supporting;
+  std::string title;
+};
+
+const std::vector<pattern_def>& table() {
+  static const std::vector<pattern_def> xs{
+    {{"scheduler_starvation",
+      {"blocked_handler", "scheduler_starvation"},
+      10,
+      "{culprits} blocks a scheduler thread inside one handler, starving "
+      "every actor that shares the thread pool"},
+     {"cpu_saturated"},
+     "Scheduler starvation"},
+    {{"unresponsive",
+      {"unresponsive"},
+      20,
+      "{culprits} stopped processing while messages wait — typically a "
+      "request cycle or an actor awaiting a reply that never comes"},
+     {},
+     "Unresponsive actors"},
+    {{"crash_loop",
+      {"crash_loop"},
+      30,
+      "{culprits} keeps crashing and being restarted by its supervisor; the "
+      "exit reason points at the fault"},
+     {"restart_intensity_near_limit"},
+     "Crash loop"},
+    {{"memory_leak",
+      {"state_growth"},
+      40,
+      "{culprits} keeps growing its state without releasing it"},
+     {"rss_growth"},
+     "Memory leak"},
+    {{"slow_consumer",
+      {"mailbox_growth", "mailbox_backlog"},
+      50,
+      "a slow consumer behind a fast producer: {culprits} receives more "
+      "messages than it handles, so its mailbox grows"},
+     {},
+     "Slow consumer"},
+    {{"error_burst",
+      {"error_burst"},
+      60,
+      "a burst of errors logged by {culprits}"},
+     {},
+     "Error burst"},
+    {{"latency_regression",
+      {"latency_regression"},
+      70,
+      "the latency of {culprits} regressed against its baseline"},
+     {},
+     "Latency regression"},
+    {{"restart_intensity",
+      {"restart_intensity_near_limit"},
+      75,
+      "supervisor {culprits} is close to its restart intensity"},
+     {},
+     "Restart intensity near its limit"},
+    {{"memory_growth",
+      {"rss_growth", "system_memory_low"},
+      80,
+      "process or system memory is growing or short"},
+     {},
+     "Memory growth"},
+    {{"resource_exhaustion",
+      {"fd_exhaustion", "cpu_saturated"},
+      85,
+      "the process is running out of an OS resource"},
+     {},
+     "Resource exhaustion"},
+    {{"anomaly",
+      {"anomaly"},
+      90,
+      "a metric left its learned baseline"},
+     {},
+     "Anomaly"},
+    {{"operator_crashed",
+      {"operator_crashed"},
+      95,
+      "a caflens operator crashed; its area was not fully inspected"},
+     {},
+     "Operator crashed"},
+  };
+  return xs;
+}
+
+const pattern_def* def_for(const std::string& type, bool primary_only) {
+  for (auto& d : table())
+    for (auto& t : d.pattern.anomaly_types)
+      if (t == type)
+        return &d;
+  if (!primary_only)
+    for (auto& d : table())
+      for (auto& t : d.supporting)
+        if (t == type)
+          return &d;
+  return nullptr;
+}
+
+double magnitude(const notification& n) {
+  auto ctx = json::parse(n.context, nullptr, false);
+  if (!ctx.is_object())
+    return 0;
+  for (auto key : {"growth_per_s", "bytes_per_s", "busy_ms", "idle_ms",
+                   "exits_in_window", "errors_in_window", "ratio",
+                   "mailbox_depth", "state_bytes"})
+    if (auto i = ctx.find(key); i != ctx.end() && i->is_number())
+      return i->get<double>();
+  return 0;
+}
+
+std::string replace_all(std::string text, const std::string& what,
+                        const std::string& with) {
+  for (size_t pos = 0; (pos = text.find(what, pos)) != std::string::npos;
+       pos += with.size())
+    text.replace(pos, what.size(), with);
+  return text;
+}
+
+std::string join(const std::vector<std::string>& xs, const char* sep) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+} // namespace
+
+const std::vector<failure_pattern>& failure_patterns() {
+  static const std::vector<failure_pattern> xs = [] {
+    std::vector<failure_pattern> out;
+    for (auto& d : table())
+      out.push_back(d.pattern);
+    return out;
+  }();
+  return xs;
+}
+
+const failure_pattern* pattern_for(const std::string& anomaly_type) {
+  auto* d = def_for(anomaly_type, false);
+  return d ? &d->pattern : nullptr;
+}
+
+std::vector<json> correlate(const std::vector<notification>& notes) {
+  // Patterns whose own types are present.
+  std::set<const pattern_def*> present;
+  for (auto& n : notes)
+    if (auto* d = def_for(n.anomaly_type, true))
+      present.insert(d);
+  struct group {
+    const pattern_def* def = nullptr;
+    std::string id;
+    int rank = 100;
+    std::string title;
+    std::string root;
+    std::vector<const notification*> notes;
+  };
+  std::map<std::string, group> groups;
+  for (auto& n : notes) {
+    const pattern_def* d = nullptr;
+    // A supporting type joins a present pattern, else stands on its own.
+    for (auto& p : table())
+      if (present.count(&p)
+          && std::find(p.supporting.begin(), p.supporting.end(),
+                       n.anomaly_type)
+               != p.supporting.end())
+        d = &p;
+    if (d == nullptr)
+      d = def_for(n.anomaly_type, true);
+    std::string id = d ? d->pattern.id : n.anomaly_type;
+    auto& g = groups[id];
+    if (g.notes.empty()) {
+      g.def = d;
+      g.id = id;
+      g.rank = d ? d->pattern.rank : 100;
+      g.title = d ? d->title : id;
+      g.root = d ? d->pattern.root_cause : id + " in {culprits}";
+    }
+    g.notes.push_back(&n);
+  }
+  std::vector<group*> ordered;
+  for (auto& [id, g] : groups)
+    ordered.push_back(&g);
+  auto worst = [](const group& g) {
+    auto s = severity::info;
+    for (auto* n : g.notes)
+      s = std::max(s, n->severity);
+    return s;
+  };
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [&](const group* x, const group* y) {
+                     auto wx = worst(*x) >= severity::warning;
+                     auto wy = worst(*y) >= severity::warning;
+                     if (wx != wy)
+                       return wx;
+                     if (x->rank != y->rank)
+                       return x->rank < y->rank;
+                     if (worst(*x) != worst(*y))
+                       return worst(*x) > worst(*y);
+                     return x->notes.size() > y->notes.size();
+                   });
+  std::vector<json> out;
+  std::vector<std::pair<std::string, std::vector<std::string>>> earlier;
+  for (auto* g : ordered) {
+    // Primary notifications first, then by severity and magnitude.
+    // Types listed first in the pattern are the stronger evidence (a
+    // growing mailbox over a merely deep one); supporting types come last.
+    auto type_rank = [&](const notification* n) {
+      if (g->def == nullptr)
+        return size_t{0};
+      auto& ts = g->def->pattern.anomaly_types;
+      auto i = std::find(ts.begin(), ts.end(), n->anomaly_type);
+      return i == ts.end() ? ts.size() : size_t(i - ts.begin());
+    };
+    auto ns = g->notes;
+    std::stable_sort(ns.begin(), ns.end(), [&](auto* x, auto* y) {
+      if (type_rank(x) != type_rank(y))
+        return type_rank(x) < type_rank(y);
+      if (x->severity != y->severity)
+        return x->severity > y->severity;
+      return magnitude(*x) > magnitude(*y);
+    });
+    std::vector<std::string> culprits, ids, observations;
+    std::set<std::string> skills;
+    for (auto* n : ns) {
+      if (!n->actors.empty()
+          && std::find(culprits.begin(), culprits.end(), n->actors.front())
+               == culprits.end())
+        culprits.push_back(n->actors.front());
+      ids.push_back(n->id);
+      skills.insert(n->skill);
+      if (observations.size() < 5 && !n->observation.empty())
+        observations.push_back(n->observation);
+    }
+    for (auto* n : ns)
+      for (auto& a : n->actors)
+        if (std::find(culprits.begin(), culprits.end(), a) == culprits.end())
+          culprits.push_back(a);
+    bool grounded = skills.size() >= 2;
+    std::string correlation = grounded ? "causal" : "temporal";
+    auto who = culprits.empty() ? std::string{"the application"}
+                                : join(culprits, ", ");
+    auto root = replace_all(g->root, "{culprits}", who);
+    // A symptom of an earlier (root-cause) insight that names a culprit of
+    // it.
+    for (auto& [pattern, names] : earlier) {
+      bool shared = false;
+      for (auto& c : culprits)
+        if (std::find(names.begin(), names.end(), c) != names.end())
+          shared = true;
+      if (shared) {
+        correlation = "symptomatic";
+        root += " — a symptom of the " + pattern + " above";
+        break;
+      }
+    }
+    auto sev = worst(*g);
+    std::string summary = g->title;
+    if (!culprits.empty())
+      summary += " in " + culprits.front();
+    if (!observations.empty())
+      summary += ": " + observations.front();
+    json args{{"pattern", g->id},
+              {"culprits", culprits},
+              {"notification_ids", ids},
+              {"correlation", correlation},
+              {"summary", summary},
+              {"matched_observations", observations},
+              {"grounded", grounded},
+              {"root_cause", root},
+              {"confidence", grounded ? "high"
+                             : sev >= severity::warning ? "medium"
+                                                        : "low"},
+              {"severity", std::string{skills::to_string(sev)}}};
+    out.push_back(std::move(args));
+    earlier.emplace_back(g->id, culprits);
+  }
+  return out;
+}
+
+// -- routing ------------------------------------------------------------------
+
+std::vector<std::string> route_skills(const std::string& reason,
+                                      const std::vector<std::string>& available) {
+  std::string text;
+  for (auto c : reason)
+    text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::vector<std::pair<std::vector<std::string>,
+                                     std::vector<std::string>>>
+    routes{
+      {{"memory", "leak", "rss", "heap", "oom", "alloc"},
+       {"memory", "actors", "os"}},
+      {{"mailbox", "queue", "backlog", "throughput", "lag", "overload",
+        "depth"},
+       {"actors", "scheduler", "telemetry"}},
+      {{"latency", "p99", "p95", "p50", "slow", "timeout", "response time"},
+       {"telemetry", "actors", "scheduler"}},
+      {{"crash", "restart", "supervisor", "exit", "down", "died"},
+       {"crashes", "supervision", "logs", "actors"}},
+      {{"error", "exception", "fail", "log"}, {"logs", "crashes"}},
+      {{"cpu", "scheduler", "stuck", "block", "hang", "freeze",
+        "unresponsive", "starv"},
+       {"scheduler", "actors", "os"}},
+      {{"fd", "file descriptor", "thread", "load", "disk"}, {"os"}},
+      {{"anomaly"}, {"anomaly"}},
+    };
+  std::vector<std::string> picked;
+  auto add = [&](const std::string& s) {
+    if (std::find(available.begin(), available.end(), s) != available.end()
+        && std::find(picked.begin(), picked.end(), s) == picked.end())
+      picked.push_back(s);
+  };
+  for (auto& [words, skills] : routes) {
+    bool hit = false;
+    for (auto& w : words)
+      if (text.find(w) != std::string::npos)
+        hit = true;
+    if (hit)
+      for (auto& s : skills)
+        add(s);
+  }
+  if (picked.empty())
+    return available;
+  return picked;
+}
+
+// -- brains -------------------------------------------------------------------
+
+namespace {
+
+/// The last tool result in `conv` as JSON (null when absent or not JSON),
+/// and whether it was an error.
+json last_result(const llm::conversation& conv, bool* is_error = nullptr) {
+  auto& ms = conv.messages();
+  for (auto i = ms.rbegin(); i != ms.rend(); ++i)
+    if (i->role == llm::role::tool) {
+      if (is_error != nullptr)
+        *is_error = i->is_error;
+      if (i->is_error)
+        return nullptr;
+      auto j = json::parse(i->text, nullptr, false);
+      return j.is_discarded() ? json{} : j;
+    }
+  return nullptr;
+}
+
+class rule_brain_base : public llm::brain {
+public:
+  std::string_view kind() const noexcept override {
+    return "rule";
+  }
+
+protected:
+  caf::expected<llm::tool_call> call(llm::conversation& conv,
+                                     const llm::tool_set& tools,
+                                     std::string name, json args) {
+    if (tools.find(name) == nullptr && name != "done")
+      return make_error(actors_errc::brain_failed,
+                        "rule brain: tool '" + name + "' is not offered");
+    llm::tool_call c;
+    c.id = "rule_" + std::to_string(++calls_);
+    c.name = std::move(name);
+    c.arguments = std::move(args);
+    conv.add(llm::message::make_assistant("", {c}));
+    return c;
+  }
+
+  int calls_ = 0;
+};
+
+class operator_rule_brain final : public rule_brain_base {
+public:
+  explicit operator_rule_brain(rule_brain_options opts) : opts_(opts) {
+  }
+
+  caf::expected<llm::tool_call> decide(llm::conversation& conv,
+                                       const llm::tool_set& tools) override {
+    switch (phase_) {
+      case 0:
+        phase_ = 1;
+        return call(conv, tools, "take_snapshot", json::object());
+      case 1: {
+        absorb(last_result(conv));
+        if (opts_.sample_interval.count() > 0) {
+          phase_ = 2;
+          return call(conv, tools, "wait",
+                      {{"ms", opts_.sample_interval.count()}});
+        }
+        phase_ = 4;
+        plan();
+        return next(conv, tools);
+      }
+      case 2:
+        phase_ = 3;
+        return call(conv, tools, "take_snapshot", json::object());
+      case 3:
+        absorb(last_result(conv));
+        phase_ = 4;
+        plan();
+        return next(conv, tools);
+      default:
+        return next(conv, tools);
+    }
+  }
+
+private:
+  void absorb(const json& result) {
+    if (!result.is_object() || !result.contains("snapshot_id"))
+      return;
+    snapshot_id_ = result.value("snapshot_id", std::string{});
+    findings_ = result.value("findings", json::array());
+  }
+
+  void plan() {
+    std::set<std::string> seen;
+    auto worst = severity::info;
+    size_t reported = 0;
+    for (auto& f : findings_) {
+      auto type = f.value("type", std::string{});
+      auto actors = f.value("actors", json::array());
+      auto key = type + "|" + (actors.empty() ? "" : actors[0].dump());
+      if (type.empty() || !seen.insert(key).second)
+        continue;
+      severity sev = severity::warning;
+      parse_severity(f.value("severity", std::string{"warning"}), sev);
+      worst = std::max(worst, sev);
+      ++reported;
+      json args{{"type", type},
+                {"severity", std::string{skills::to_string(sev)}},
+                {"context", f.value("evidence", json::object())},
+                {"observation", f.value("observation", std::string{})},
+                {"snapshot_ids", json::array({snapshot_id_})},
+                {"actors", actors}};
+      if (auto* p = pattern_for(type))
+        args["hypothesis"] = "matches the " + p->id + " pattern";
+      if (!args["context"].is_object())
+        args["context"] = json{{"evidence", args["context"]}};
+      queue_.emplace_back("send_notification", std::move(args));
+    }
+    std::string state = reported == 0               ? "healthy"
+                        : worst == severity::critical ? "critical"
+                        : worst == severity::warning  ? "warning"
+                                                      : "observing";
+    std::string reason = snapshot_id_.empty()
+                           ? "no snapshot could be taken"
+                           : std::to_string(reported)
+                               + " finding(s) from the detectors";
+    if (snapshot_id_.empty())
+      state = "observing";
+    queue_.emplace_back("set_state",
+                        json{{"state", state}, {"reason", reason}});
+    queue_.emplace_back("done", json{{"summary", reason}});
+  }
+
+  caf::expected<llm::tool_call> next(llm::conversation& conv,
+                                     const llm::tool_set& tools) {
+    if (queue_.empty())
+      return call(conv, tools, "done", json::object());
+    auto [name, args] = std::move(queue_.front());
+    queue_.pop_front();
+    return call(conv, tools, std::move(name), std::move(args));
+  }
+
+  rule_brain_options opts_;
+  int phase_ = 0;
+  std::string snapshot_id_;
+  json findings_ = json::array();
+  std::deque<std::pair<std::string, json>> queue_;
+};
+
+class coordinator_rule_brain final : public rule_brain_base {
+public:
+  coordinator_rule_brain(std::string reason, rule_brain_options opts)
+    : reason_(std::move(reason)), opts_(opts) {
+  }
+
+  caf::expected<llm::tool_call> decide(llm::conversation& conv,
+                                       const llm::tool_set& tools) override {
+    switch (phase_) {
+      case 0: {
+        phase_ = 1;
+        std::vector<std::string> available;
+        if (auto* t = tools.find("invoke_operators")) {
+          auto schema = t->input_schema();
+          auto items = schema["properties"]["skills"]["items"];
+          for (auto& s : items.value("enum", json::array()))
+            available.push_back(s.get<std::string>());
+        }
+        if (available.empty())
+          return make_error(actors_errc::brain_failed,
+                            "rule brain: no skills to invoke");
+        return call(conv, tools, "invoke_operators",
+                    {{"skills", route_skills(reason_, available)}});
+      }
+      case 1:
+        phase_ = 2;
+        return call(conv, tools, "get_operator_statuses", json::object());
+      case 2: {
+        auto statuses = last_result(conv);
+        bool running = false;
+        if (statuses.is_array())
+          for (auto& s : statuses)
+            if (s.value("running", false))
+              running = true;
+        if (running) {
+          phase_ = 1;
+          return call(conv, tools, "wait",
+                      {{"ms", std::clamp<int64_t>(opts_.operator_wait.count(),
+                                                  1, 60'000)}});
+        }
+        phase_ = 3;
+        return call(conv, tools, "get_notifications", {{"status", "unread"}});
+      }
+      case 3: {
+        phase_ = 4;
+        std::vector<notification> notes;
+        auto xs = last_result(conv);
+        if (xs.is_array())
+          for (auto& x : xs)
+            if (auto n = notification_from_json(x))
+              notes.push_back(std::move(*n));
+        std::vector<std::string> ids;
+        for (auto& n : notes)
+          ids.push_back(n.id);
+        auto insights = correlate(notes);
+        for (auto& args : insights)
+          queue_.emplace_back("produce_insight", std::move(args));
+        if (!ids.empty())
+          queue_.emplace_back("update_notification_statuses",
+                              json{{"notification_ids", ids},
+                                   {"status", "acknowledged"}});
+        size_t serious = 0;
+        for (auto& n : notes)
+          if (n.severity >= severity::warning)
+            ++serious;
+        std::string summary
+          = notes.empty()
+              ? "No operator reported an anomaly."
+              : std::to_string(notes.size()) + " notification(s), "
+                  + std::to_string(serious) + " warning or worse, correlated "
+                  + "into " + std::to_string(insights.size())
+                  + " insight(s).";
+        queue_.emplace_back("done", json{{"summary", summary}});
+        return next(conv, tools);
+      }
+      default:
+        return next(conv, tools);
+    }
+  }
+
+private:
+  caf::expected<llm::tool_call> next(llm::conversation& conv,
+                                     const llm::tool_set& tools) {
+    if (queue_.empty())
+      return call(conv, tools, "done", json::object());
+    auto [name, args] = std::move(queue_.front());
+    queue_.pop_front();
+    return call(conv, tools, std::move(name), std::move(args));
+  }
+
+  std::string reason_;
+  rule_brain_options opts_;
+  int phase_ = 0;
+  std::deque<std::pair<std::string, json>> queue_;
+};
+
+} // namespace
+
+std::unique_ptr<llm::brain> make_rule_brain(const brain_request& req,
+                                            const rule_brain_options& opts) {
+  if (req.role == "coordinator")
+    return std::make_unique<coordinator_rule_brain>(req.reason, opts);
+  return std::make_unique<operator_rule_brain>(opts);
+}
+
+} // namespace caflens

@@ -1,0 +1,638 @@
+#define CAF_SUITE actors.engine
+// caflens headers first: CAF's test DSL defines macros (allow, ...).
+#include "actors_test_support.hpp"
+
+#include "caflens/supervision/messages.hpp"
+
+#include "caf/test/dsl.hpp"
+
+
+using namespace caf;
+using namespace caflens;
+using namespace test_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+skills::finding backlog(std::string actor, severity sev = severity::warning) {
+  return {"mailbox_growth", sev, actor + " mailbox 5000 and growing", {actor},
+          json{{"mailbox_depth", 5000}, {"growth_per_s", 900}}};
+}
+
+struct fixture : test_coordinator_fixture<> {
+  scripts brains;
+  event_recorder events{"actors.engine"};
+  lens the_lens;
+  std::shared_ptr<int> alpha_n = std::make_shared<int>(0);
+  std::shared_ptr<int> beta_n = std::make_shared<int>(0);
+  std::vector<actor> callers;
+
+  config base(std::vector<skills::finding> alpha = {backlog("worker-7")},
+              std::vector<skills::finding> beta = {}) {
+    config cfg;
+    cfg.node_name = "test-node";
+    cfg.builtin_skills = false;
+    cfg.skills = {counting_skill("alpha", std::move(alpha), alpha_n),
+                  counting_skill("beta", std::move(beta), beta_n)};
+    cfg.brain = brains.factory();
+    cfg.rule.sample_interval = 100ms;
+    return cfg;
+  }
+
+  void start(config cfg) {
+    auto l = caflens::start(sys, std::move(cfg));
+    CAF_REQUIRE(l);
+    the_lens = *l;
+    sched.run();
+    if (!the_lens.coordinator()) {
+      auto h = self->request(the_lens.root(), infinite,
+                             supervision::which_children{});
+      sched.run();
+      h.receive(
+        [&](std::vector<supervision::child_info>& xs) {
+          for (auto& x : xs)
+            CAF_MESSAGE("child " << x.id << " " << to_string(x.status));
+        },
+        [&](error& e) { CAF_MESSAGE("error " << render_error(e)); });
+    }
+    CAF_REQUIRE(the_lens.coordinator());
+    CAF_REQUIRE(the_lens.operator_supervisor());
+  }
+
+  std::shared_ptr<reply_slot> investigate(std::string reason,
+                                          investigate_options opts = {}) {
+    auto slot = std::make_shared<reply_slot>();
+    callers.push_back(
+      ask(sys, the_lens.coordinator(), std::move(reason), opts, slot));
+    sched.run();
+    return slot;
+  }
+
+  /// Runs in virtual time until `slot` holds a reply.
+  void run_until(const reply_slot& slot, int max_timeouts = 200) {
+    sched.run();
+    while (!slot.done() && max_timeouts-- > 0) {
+      if (!sched.trigger_timeout())
+        break;
+      sched.run();
+    }
+  }
+
+  investigation_result run(std::string reason, investigate_options opts = {}) {
+    auto slot = investigate(std::move(reason), opts);
+    run_until(*slot);
+    CAF_REQUIRE(slot->result);
+    return *slot->result;
+  }
+
+  std::vector<supervision::child_info> operators() {
+    std::vector<supervision::child_info> out;
+    auto h = self->request(the_lens.operator_supervisor(), infinite,
+                           supervision::which_children{});
+    sched.run();
+    h.receive([&](std::vector<supervision::child_info>& xs) { out = xs; },
+              [](error&) {});
+    return out;
+  }
+
+  std::string status() {
+    std::string out;
+    auto h = self->request(the_lens.coordinator(), infinite,
+                           actors::status_request{});
+    sched.run();
+    h.receive([&](std::string& x) { out = x; }, [](error&) {});
+    return out;
+  }
+
+  ~fixture() {
+    for (auto& c : callers)
+      anon_send_exit(c, exit_reason::user_shutdown);
+    the_lens.stop();
+    sched.run();
+  }
+};
+
+bool contains(const std::vector<std::string>& xs, const std::string& what) {
+  for (auto& x : xs)
+    if (x.find(what) != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(engine_tests, fixture)
+
+CAF_TEST(every operator tool runs and reports) {
+  brains.by_loop["operator:alpha"] = {
+    call("take_snapshot"),
+    call("get_snapshot", {{"id", "s-1"}}),
+    call("get_snapshot", {{"id", "s-99"}}),
+    call("get_snapshots", {{"limit", 5}}),
+    call("execute", {{"code", "return alpha_value().value * 2"}}),
+    call("execute", {{"code", "while true do end"}}),
+    call("send_notification",
+         {{"type", "mailbox_growth"},
+          {"severity", "warning"},
+          {"context", {{"mailbox_depth", 5000}}},
+          {"observation", "worker-7 mailbox 5000"},
+          {"hypothesis", "slow consumer"},
+          {"snapshot_ids", {"s-1"}},
+          {"actors", {"worker-7"}}}),
+    call("send_notification", {{"type", "x"},
+                               {"severity", "info"},
+                               {"context", json::object()},
+                               {"observation", "cites nothing real"},
+                               {"snapshot_ids", {"s-42"}}}),
+    call("set_state", {{"state", "warning"}, {"reason", "backlog"}}),
+    call("think", {{"thought", "worker-7 is slow"}}),
+    call("wait", {{"ms", 50}}),
+    call("done", {{"summary", "alpha done"}}),
+  };
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("get_operator_statuses"),
+    call("wait", {{"ms", 10000}}),
+    call("get_notifications"),
+    call("produce_insight", {{"pattern", "slow_consumer"},
+                             {"culprits", {"worker-7"}},
+                             {"notification_ids", {"n-2"}},
+                             {"correlation", "causal"},
+                             {"summary", "worker-7 is a slow consumer"},
+                             {"grounded", true},
+                             {"root_cause", "slow consumer"},
+                             {"confidence", "high"}}),
+    call("produce_insight", {{"pattern", "ghost"},
+                             {"notification_ids", {"n-404"}},
+                             {"correlation", "causal"},
+                             {"summary", "invented"},
+                             {"root_cause", "none"},
+                             {"confidence", "low"}}),
+    call("update_notification_statuses",
+         {{"notification_ids", {"n-2"}}, {"status", "acknowledged"}}),
+    call("message_operator", {{"skill", "alpha"}, {"message", "hello"}}),
+    call("think", {{"thought", "done soon"}}),
+    call("done", {{"summary", "all done"}}),
+  };
+  start(base());
+  auto res = run("mailbox backlog on worker-7");
+  CAF_CHECK_EQUAL(res.summary, "all done");
+  CAF_CHECK(!res.partial);
+  CAF_CHECK_EQUAL(res.brain, "scripted");
+  CAF_CHECK_EQUAL(res.node, "test-node");
+  CAF_REQUIRE_EQUAL(res.operators.size(), 1u);
+  auto op = res.operators.front();
+  CAF_CHECK_EQUAL(op.stop_reason, "done");
+  CAF_CHECK_EQUAL(op.summary, "alpha done");
+  CAF_CHECK_EQUAL(op.state, operator_state::warning);
+  CAF_CHECK_EQUAL(op.snapshot_ids, std::vector<std::string>{"s-1"});
+  CAF_CHECK_EQUAL(op.notification_ids, std::vector<std::string>{"n-2"});
+  CAF_CHECK_EQUAL(op.iterations, 12);
+  CAF_REQUIRE_EQUAL(res.notifications.size(), 1u);
+  auto n = res.notifications.front();
+  CAF_CHECK_EQUAL(n.id, "n-2");
+  CAF_CHECK_EQUAL(n.status, "acknowledged");
+  CAF_CHECK_EQUAL(n.actors, std::vector<std::string>{"worker-7"});
+  CAF_CHECK_EQUAL(n.hypothesis, "slow consumer");
+  CAF_CHECK_EQUAL(n.node, "test-node");
+  CAF_CHECK_EQUAL(n.trace_id, res.trace_id);
+  CAF_REQUIRE_EQUAL(res.insights.size(), 1u);
+  auto i = res.insights.front();
+  CAF_CHECK_EQUAL(i.pattern, "slow_consumer");
+  CAF_CHECK_EQUAL(i.culprits, std::vector<std::string>{"worker-7"});
+  // Claimed grounded, but one operator alone cannot ground an insight.
+  CAF_CHECK(!i.grounded);
+  CAF_CHECK_EQUAL(i.severity, severity::warning);
+  CAF_CHECK_EQUAL(i.trace_id, res.trace_id);
+  // The sandbox ran the skill's callback; the endless loop hit a limit.
+  auto done = events.metadata_of("caflens.operator.execute_complete");
+  CAF_REQUIRE_EQUAL(done.size(), 1u);
+  auto value = json::parse(done[0]["result"].get<std::string>());
+  CAF_CHECK_EQUAL(value["value"], 2);
+  CAF_CHECK_EQUAL(events.metadata_of("caflens.operator.execute_error").size(),
+                  1u);
+  auto failed = events.metadata_of("caflens.operator.notification_failed");
+  CAF_REQUIRE_EQUAL(failed.size(), 1u);
+  CAF_CHECK(failed[0]["reason"].get<std::string>().find("s-42")
+            != std::string::npos);
+  auto thoughts = events.metadata_of("caflens.operator.think");
+  CAF_REQUIRE_EQUAL(thoughts.size(), 1u);
+  CAF_CHECK_EQUAL(thoughts[0]["thought"], "worker-7 is slow");
+  // Tool errors went back to the brain: a missing snapshot, the invented
+  // notification id, the finished operator.
+  size_t tool_errors = 0;
+  for (auto& md : events.metadata_of("caflens.tool.stop"))
+    if (md["result"] == "error")
+      ++tool_errors;
+  CAF_CHECK_EQUAL(tool_errors, 5u);
+  // Every event carries the trace id.
+  for (auto& md : events.metadata_of("caflens.operator.iteration_start"))
+    CAF_CHECK_EQUAL(md["trace_id"], res.trace_id);
+}
+
+CAF_TEST(the loops emit every catalogue event of a normal run) {
+  brains.by_loop["operator:alpha"] = {
+    call("take_snapshot"),
+    call("get_snapshot", {{"id", "s-1"}}),
+    call("get_snapshots"),
+    call("execute", {{"code", "return alpha_value().value"}}),
+    call("execute", {{"code", "error('x')"}}),
+    call("send_notification", {{"type", "mailbox_growth"},
+                               {"severity", "warning"},
+                               {"context", json::object()},
+                               {"observation", "o"},
+                               {"snapshot_ids", {"s-1"}}}),
+    call("send_notification", {{"type", "bad"},
+                               {"severity", "warning"},
+                               {"context", json::object()},
+                               {"observation", "o"},
+                               {"snapshot_ids", {"nope"}}}),
+    call("set_state", {{"state", "critical"}, {"reason", "r"}}),
+    call("think", {{"thought", "t"}}),
+    call("wait", {{"ms", 10}}),
+    call("done"),
+  };
+  brains.by_loop["operator:beta"] = {call("wait", {{"ms", 5000}}),
+                                     call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha", "beta"}}}),
+    call("message_operator", {{"skill", "beta"}, {"message", "hurry"}}),
+    call("get_operator_statuses"),
+    call("think", {{"thought", "waiting"}}),
+    call("wait", {{"ms", 60000}}),
+    call("get_notifications", {{"status", "all"}}),
+    call("produce_insight", {{"pattern", "slow_consumer"},
+                             {"notification_ids", {"n-2"}},
+                             {"correlation", "temporal"},
+                             {"summary", "s"},
+                             {"root_cause", "r"},
+                             {"confidence", "low"}}),
+    call("update_notification_statuses",
+         {{"notification_ids", {"n-2"}}, {"status", "resolved"}}),
+    call("schedule", {{"ms", 3'600'000}, {"reason", "look again"}}),
+    call("done"),
+  };
+  start(base());
+  auto res = run("check everything");
+  CAF_CHECK(!res.partial);
+  std::vector<std::string> expected{
+    "caflens.investigation.start", "caflens.investigation.stop",
+    "caflens.skill.snapshot.start", "caflens.skill.snapshot.stop",
+    "caflens.skill.finding", "caflens.tool.start", "caflens.tool.stop",
+    "caflens.sandbox.execute.start", "caflens.sandbox.execute.stop",
+    "caflens.sandbox.callback"};
+  for (auto what :
+       {"started", "iteration_start", "state_change", "notification_sent",
+        "notification_failed", "take_snapshot", "get_snapshot",
+        "get_snapshots", "execute_start", "execute_complete", "execute_error",
+        "wait", "think", "done", "loop_stopped"})
+    expected.push_back(std::string{"caflens.operator."} + what);
+  for (auto what :
+       {"started", "iteration_start", "get_notifications",
+        "update_notification_statuses", "insight_produced", "done",
+        "loop_stopped", "invoke_operators", "message_operator",
+        "get_operator_statuses", "wait", "think", "schedule",
+        "operator_notification_received", "operator_complete"})
+    expected.push_back(std::string{"caflens.coordinator."} + what);
+  auto seen = events.names();
+  for (auto& e : expected)
+    if (seen.count(e) == 0)
+      CAF_FAIL("event not emitted: " << e);
+  // The operator events carry operator, skill, trace id and node.
+  auto started = events.metadata_of("caflens.operator.started");
+  CAF_REQUIRE_EQUAL(started.size(), 2u);
+  CAF_CHECK_EQUAL(started[0]["trace_id"], res.trace_id);
+  CAF_CHECK_EQUAL(started[0]["node"], "test-node");
+  auto complete = events.metadata_of("caflens.coordinator.operator_complete");
+  CAF_CHECK_EQUAL(complete.size(), 2u);
+}
+
+CAF_TEST(done is refused while operators run) {
+  brains.by_loop["operator:alpha"] = {call("take_snapshot"),
+                                      call("wait", {{"ms", 1000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}), call("done"),
+    call("wait", {{"ms", 30000}}), call("done", {{"summary", "ok"}})};
+  start(base());
+  auto res = run("anything");
+  CAF_CHECK_EQUAL(res.summary, "ok");
+  CAF_CHECK_EQUAL(res.iterations, 4);
+  CAF_CHECK(!res.partial);
+  CAF_CHECK_EQUAL(res.operators.at(0).stop_reason, "done");
+  // The wait ended early, when the operator finished.
+  auto waits = events.metadata_of("caflens.coordinator.wait");
+  CAF_CHECK_EQUAL(waits.size(), 1u);
+}
+
+CAF_TEST(per call options are honoured) {
+  brains.by_loop["operator:beta"] = {call("think", {{"thought", "1"}}),
+                                     call("think", {{"thought", "2"}}),
+                                     call("think", {{"thought", "3"}}),
+                                     call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("invoke_operators", {{"skills", {"beta"}}, {"nodes", {"elsewhere"}}}),
+    call("invoke_operators", {{"skills", {"beta"}}}),
+    call("wait", {{"ms", 10000}}), call("done")};
+  start(base());
+  investigate_options opts;
+  opts.skills = {"beta"};
+  opts.operator_max_iterations = 2;
+  auto res = run("only beta", opts);
+  // alpha was not offered (schema enum), the remote node is unknown.
+  CAF_REQUIRE_EQUAL(res.operators.size(), 1u);
+  CAF_CHECK_EQUAL(res.operators[0].skill, "beta");
+  CAF_CHECK_EQUAL(res.operators[0].stop_reason, "max_iterations");
+  CAF_CHECK_EQUAL(res.operators[0].iterations, 2);
+  CAF_CHECK_EQUAL(res.trigger, "manual");
+  // Unknown skills in the options are rejected up front.
+  investigate_options bad;
+  bad.skills = {"gamma"};
+  auto slot = investigate("x", bad);
+  run_until(*slot);
+  CAF_REQUIRE(slot->error);
+  CAF_CHECK_EQUAL(slot->error->category(), actors_errc_category);
+  CAF_CHECK(render_error(*slot->error).find("gamma") != std::string::npos);
+  auto empty = investigate("", {});
+  run_until(*empty);
+  CAF_CHECK(empty->error);
+}
+
+CAF_TEST(coordinator max iterations ends the run as partial) {
+  std::vector<llm::tool_call> thoughts;
+  for (int i = 0; i < 10; ++i)
+    thoughts.push_back(call("think", {{"thought", std::to_string(i)}}));
+  brains.by_loop["coordinator"] = thoughts;
+  start(base());
+  investigate_options opts;
+  opts.max_iterations = 3;
+  auto res = run("loop forever", opts);
+  CAF_CHECK(res.partial);
+  CAF_CHECK_EQUAL(res.iterations, 3);
+  CAF_CHECK(contains(res.errors, "max_iterations"));
+  CAF_CHECK(events.has("caflens.coordinator.max_iterations_reached"));
+}
+
+CAF_TEST(the deadline stops coordinator and operators with a partial result) {
+  brains.by_loop["operator:alpha"] = {call("take_snapshot"),
+                                      call("wait", {{"ms", 60000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 60000}}), call("done")};
+  start(base());
+  investigate_options opts;
+  opts.deadline_ms = 500;
+  auto res = run("slow", opts);
+  CAF_CHECK(res.partial);
+  CAF_CHECK(contains(res.errors, "deadline"));
+  CAF_REQUIRE_EQUAL(res.operators.size(), 1u);
+  CAF_CHECK_EQUAL(res.operators[0].stop_reason, "deadline");
+  CAF_CHECK(events.has("caflens.operator.loop_stopped"));
+  sched.run();
+  CAF_CHECK(json::parse(status())["running"].is_null());
+}
+
+CAF_TEST(cancel ends the running investigation and queued ones) {
+  brains.by_loop["operator:alpha"] = {call("wait", {{"ms", 60000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 60000}}), call("done")};
+  start(base());
+  auto first = investigate("first");
+  auto second = investigate("second");
+  auto st = json::parse(status());
+  CAF_REQUIRE(!st["running"].is_null());
+  CAF_CHECK_EQUAL(st["queue"].size(), 1u);
+  auto queued_trace = st["queue"][0]["trace_id"].get<std::string>();
+  auto h = self->request(the_lens.coordinator(), infinite,
+                         actors::cancel_request{queued_trace});
+  sched.run();
+  h.receive([](bool ok) { CAF_CHECK(ok); }, [](error&) { CAF_FAIL("error"); });
+  CAF_REQUIRE(second->error);
+  CAF_CHECK_EQUAL(second->error->code(),
+                  static_cast<uint8_t>(actors_errc::cancelled));
+  auto h2 = self->request(the_lens.coordinator(), infinite,
+                          actors::cancel_request{});
+  sched.run();
+  h2.receive([](bool ok) { CAF_CHECK(ok); }, [](error&) { CAF_FAIL("error"); });
+  CAF_REQUIRE(first->error);
+  CAF_CHECK_EQUAL(first->error->code(),
+                  static_cast<uint8_t>(actors_errc::cancelled));
+  // The operator was told to stop.
+  sched.run();
+  CAF_CHECK(operators().empty());
+  CAF_CHECK(events.has("caflens.investigation.exception"));
+}
+
+CAF_TEST(investigations queue and the queue is bounded) {
+  auto cfg = base();
+  cfg.max_queue = 1;
+  start(std::move(cfg));
+  auto a = investigate("first");
+  auto b = investigate("second");
+  auto c = investigate("third");
+  investigate_options no_queue;
+  no_queue.queue = false;
+  auto d = investigate("fourth", no_queue);
+  CAF_REQUIRE(c->error);
+  CAF_CHECK_EQUAL(c->error->code(),
+                  static_cast<uint8_t>(actors_errc::queue_full));
+  CAF_REQUIRE(d->error);
+  CAF_CHECK_EQUAL(d->error->code(), static_cast<uint8_t>(actors_errc::busy));
+  CAF_CHECK(events.has("caflens.coordinator.investigation_queued"));
+  run_until(*b);
+  CAF_REQUIRE(a->result);
+  CAF_REQUIRE(b->result);
+  CAF_CHECK_EQUAL(a->result->reason, "first");
+  CAF_CHECK_EQUAL(b->result->reason, "second");
+  CAF_CHECK_NOT_EQUAL(a->result->trace_id, b->result->trace_id);
+  CAF_CHECK_LESS_OR_EQUAL(a->result->finished_at, b->result->started_at);
+}
+
+CAF_TEST(a dead caller cancels its investigation and the next one runs) {
+  brains.by_loop["operator:alpha"] = {call("wait", {{"ms", 1000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 60000}}), call("done")};
+  start(base());
+  auto first = investigate("caller dies");
+  auto second = investigate("next");
+  anon_send_exit(callers.front(), exit_reason::kill);
+  sched.run();
+  auto stops = events.metadata_of("caflens.coordinator.loop_stopped");
+  CAF_REQUIRE_GREATER_OR_EQUAL(stops.size(), 1u);
+  CAF_CHECK_EQUAL(stops[0]["reason"], "caller_down");
+  auto st = json::parse(status());
+  CAF_REQUIRE(!st["running"].is_null());
+  CAF_CHECK_EQUAL(st["running"]["reason"], "next");
+  run_until(*second);
+  if (second->error)
+    CAF_FAIL("second failed: " << render_error(*second->error));
+  CAF_CHECK(second->result);
+}
+
+CAF_TEST(a crashed operator is restarted and reported) {
+  brains.by_loop["operator:alpha"] = {call("take_snapshot"),
+                                      call("wait", {{"ms", 1000}}),
+                                      call("done", {{"summary", "fine"}})};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 30000}}), call("get_notifications"), call("done")};
+  start(base());
+  auto slot = investigate("crash test");
+  auto ops = operators();
+  CAF_REQUIRE_EQUAL(ops.size(), 1u);
+  CAF_REQUIRE(ops[0].actor);
+  anon_send(ops[0].actor,
+            exit_msg{nullptr, make_error(sec::runtime_error, "boom")});
+  run_until(*slot);
+  CAF_REQUIRE(slot->result);
+  auto& res = *slot->result;
+  // The restarted operator ran to the end: nothing is missing, but the
+  // crash is on record.
+  CAF_CHECK(!res.partial);
+  CAF_CHECK(contains(res.errors, "boom"));
+  CAF_CHECK_EQUAL(brains.made["operator:alpha"], 2);
+  CAF_REQUIRE_EQUAL(res.operators.size(), 1u);
+  CAF_CHECK_EQUAL(res.operators[0].restarts, 1);
+  CAF_CHECK_EQUAL(res.operators[0].stop_reason, "done");
+  CAF_CHECK_EQUAL(res.operators[0].summary, "fine");
+  bool named = false;
+  for (auto& n : res.notifications)
+    if (n.anomaly_type == "operator_crashed" && n.skill == "alpha"
+        && n.observation.find("boom") != std::string::npos)
+      named = true;
+  CAF_CHECK(named);
+  auto crashed = events.metadata_of("caflens.coordinator.operator_crashed");
+  CAF_REQUIRE_EQUAL(crashed.size(), 1u);
+  CAF_CHECK_EQUAL(crashed[0]["skill"], "alpha");
+}
+
+CAF_TEST(an operator that keeps crashing is given up) {
+  brains.by_loop["operator:alpha"] = {call("wait", {{"ms", 1000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 30000}}), call("done")};
+  auto cfg = base();
+  cfg.operator_max_restarts = 0;
+  start(std::move(cfg));
+  auto slot = investigate("crash test");
+  auto ops = operators();
+  CAF_REQUIRE_EQUAL(ops.size(), 1u);
+  anon_send(ops[0].actor,
+            exit_msg{nullptr, make_error(sec::runtime_error, "boom")});
+  run_until(*slot);
+  CAF_REQUIRE(slot->result);
+  CAF_CHECK(slot->result->partial);
+  CAF_CHECK_EQUAL(slot->result->operators.at(0).stop_reason, "crashed");
+  sched.run();
+  // The restarted incarnation was told to stop.
+  CAF_CHECK(operators().empty());
+}
+
+CAF_TEST(a failing coordinator brain replies an error to the caller) {
+  brains.by_loop["operator:alpha"] = {call("wait", {{"ms", 60000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}})};
+  start(base());
+  auto slot = investigate("brain dies");
+  run_until(*slot);
+  CAF_REQUIRE(slot->error);
+  CAF_CHECK_EQUAL(slot->error->code(),
+                  static_cast<uint8_t>(actors_errc::brain_failed));
+  CAF_CHECK(events.has("caflens.coordinator.llm_error"));
+  CAF_CHECK(events.has("caflens.investigation.exception"));
+  sched.run();
+  CAF_CHECK(operators().empty());
+}
+
+CAF_TEST(a failing operator brain ends that operator only) {
+  brains.by_loop["operator:alpha"] = {call("take_snapshot")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha", "beta"}}}),
+    call("wait", {{"ms", 30000}}), call("done")};
+  start(base({}, {}));
+  auto res = run("operator brain dies");
+  CAF_CHECK(res.partial);
+  CAF_REQUIRE_EQUAL(res.operators.size(), 2u);
+  for (auto& op : res.operators) {
+    if (op.skill == "alpha") {
+      CAF_CHECK_EQUAL(op.stop_reason, "llm_error");
+      CAF_CHECK(!op.error.empty());
+    } else {
+      CAF_CHECK_EQUAL(op.stop_reason, "done"); // the rule brain
+    }
+  }
+  CAF_CHECK(events.has("caflens.operator.llm_error"));
+}
+
+CAF_TEST(the rule brain names pattern and culprit) {
+  start(base({backlog("worker-7", severity::critical)},
+             {backlog("worker-7")}));
+  auto res = run("something is off");
+  CAF_CHECK_EQUAL(res.brain, "rule");
+  CAF_CHECK(!res.partial);
+  CAF_CHECK_EQUAL(res.operators.size(), 2u);
+  auto* top = res.top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->pattern, "slow_consumer");
+  CAF_REQUIRE(!top->culprits.empty());
+  CAF_CHECK_EQUAL(top->culprits[0], "worker-7");
+  CAF_CHECK(top->grounded); // two skills agree
+  CAF_CHECK_EQUAL(top->severity, severity::critical);
+  CAF_CHECK_EQUAL(top->notification_ids.size(), 2u);
+  for (auto& n : res.notifications)
+    CAF_CHECK_EQUAL(n.status, "acknowledged");
+  // Two snapshots per operator: growth needs a baseline.
+  CAF_CHECK_EQUAL(*alpha_n, 2);
+}
+
+CAF_TEST(the rule brain reports nothing on a healthy system) {
+  start(base({}, {}));
+  auto res = run("routine check");
+  CAF_CHECK(res.insights.empty());
+  CAF_CHECK(res.notifications.empty());
+  CAF_CHECK(res.top(severity::warning) == nullptr);
+  CAF_CHECK(!res.partial);
+}
+
+CAF_TEST(alerts and follow ups are rate limited) {
+  auto cfg = base({}, {});
+  cfg.min_trigger_interval = 60s;
+  start(std::move(cfg));
+  auto alert = [&] {
+    bool out = false;
+    auto h = self->request(the_lens.coordinator(), infinite,
+                           actors::alert_request{"p99", "over 2 s"});
+    sched.run();
+    h.receive([&](bool x) { out = x; }, [](error&) {});
+    return out;
+  };
+  CAF_CHECK(alert());
+  CAF_CHECK(!alert()); // within min_trigger_interval
+  auto starts = events.metadata_of("caflens.investigation.start");
+  CAF_REQUIRE_EQUAL(starts.size(), 1u);
+  CAF_CHECK_EQUAL(starts[0]["trigger"], "alert");
+  CAF_CHECK_EQUAL(starts[0]["reason"], "alert p99: over 2 s");
+}
+
+CAF_TEST(periodic checks run on schedule) {
+  auto cfg = base({}, {});
+  cfg.check_interval = 1s;
+  start(std::move(cfg));
+  CAF_CHECK(!events.has("caflens.investigation.start"));
+  sched.trigger_timeout();
+  sched.run();
+  auto starts = events.metadata_of("caflens.investigation.start");
+  CAF_REQUIRE_EQUAL(starts.size(), 1u);
+  CAF_CHECK_EQUAL(starts[0]["trigger"], "schedule");
+  CAF_CHECK_EQUAL(starts[0]["reason"], "periodic health check");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

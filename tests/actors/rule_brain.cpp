@@ -1,0 +1,116 @@
+#define CAF_SUITE actors.rule_brain
+// caflens headers first: CAF's test DSL defines macros (allow, ...).
+#include "caflens/actors/rule_brain.hpp"
+
+#include "caf/test/dsl.hpp"
+
+
+using namespace caflens;
+using json = nlohmann::json;
+
+namespace {
+
+notification note(std::string id, std::string skill, std::string type,
+                  std::vector<std::string> actors,
+                  severity sev = severity::warning, json ctx = {}) {
+  notification n;
+  n.id = std::move(id);
+  n.skill = std::move(skill);
+  n.anomaly_type = std::move(type);
+  n.actors = std::move(actors);
+  n.severity = sev;
+  n.observation = n.anomaly_type + " seen";
+  n.context = ctx.is_null() ? "{}" : ctx.dump();
+  return n;
+}
+
+} // namespace
+
+CAF_TEST(every issue pattern has a stable id) {
+  for (auto id : {"slow_consumer", "memory_leak", "crash_loop",
+                  "scheduler_starvation", "unresponsive", "error_burst",
+                  "latency_regression"}) {
+    bool found = false;
+    for (auto& p : failure_patterns())
+      if (p.id == id)
+        found = true;
+    CAF_CHECK(found);
+  }
+  CAF_CHECK_EQUAL(pattern_for("mailbox_growth")->id, "slow_consumer");
+  CAF_CHECK_EQUAL(pattern_for("mailbox_backlog")->id, "slow_consumer");
+  CAF_CHECK_EQUAL(pattern_for("state_growth")->id, "memory_leak");
+  CAF_CHECK_EQUAL(pattern_for("crash_loop")->id, "crash_loop");
+  CAF_CHECK_EQUAL(pattern_for("blocked_handler")->id, "scheduler_starvation");
+  CAF_CHECK_EQUAL(pattern_for("unresponsive")->id, "unresponsive");
+  CAF_CHECK_EQUAL(pattern_for("error_burst")->id, "error_burst");
+  CAF_CHECK_EQUAL(pattern_for("latency_regression")->id, "latency_regression");
+  CAF_CHECK(pattern_for("no_such_type") == nullptr);
+}
+
+CAF_TEST(a root cause outranks its symptoms) {
+  std::vector<notification> ns{
+    note("n-1", "actors", "mailbox_backlog", {"resizer"}, severity::critical),
+    note("n-2", "actors", "blocked_handler", {"resizer"}),
+    note("n-3", "scheduler", "scheduler_starvation", {"resizer"},
+         severity::critical),
+  };
+  auto xs = correlate(ns);
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  CAF_CHECK_EQUAL(xs[0]["pattern"], "scheduler_starvation");
+  CAF_CHECK_EQUAL(xs[0]["culprits"][0], "resizer");
+  CAF_CHECK_EQUAL(xs[0]["grounded"], true); // actors + scheduler
+  CAF_CHECK_EQUAL(xs[0]["severity"], "critical");
+  CAF_CHECK_EQUAL(xs[1]["pattern"], "slow_consumer");
+  CAF_CHECK_EQUAL(xs[1]["correlation"], "symptomatic");
+}
+
+CAF_TEST(supporting findings join a present pattern or stand alone) {
+  auto with = correlate({note("n-1", "memory", "state_growth", {"cache"}),
+                         note("n-2", "memory", "rss_growth", {})});
+  CAF_REQUIRE_EQUAL(with.size(), 1u);
+  CAF_CHECK_EQUAL(with[0]["pattern"], "memory_leak");
+  CAF_CHECK_EQUAL(with[0]["notification_ids"].size(), 2u);
+  auto alone = correlate({note("n-2", "memory", "rss_growth", {})});
+  CAF_REQUIRE_EQUAL(alone.size(), 1u);
+  CAF_CHECK_EQUAL(alone[0]["pattern"], "memory_growth");
+}
+
+CAF_TEST(culprits are ordered by severity then magnitude) {
+  auto xs = correlate(
+    {note("n-1", "actors", "mailbox_backlog", {"sink"}, severity::warning,
+          {{"mailbox_depth", 1500}}),
+     note("n-2", "actors", "mailbox_growth", {"resizer"}, severity::warning,
+          {{"growth_per_s", 900}}),
+     note("n-3", "actors", "mailbox_backlog", {"encoder"}, severity::warning,
+          {{"mailbox_depth", 1200}})});
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  auto c = xs[0]["culprits"];
+  CAF_REQUIRE_EQUAL(c.size(), 3u);
+  CAF_CHECK_EQUAL(c[0], "resizer");
+  CAF_CHECK_EQUAL(c[1], "sink");
+  CAF_CHECK_EQUAL(c[2], "encoder");
+}
+
+CAF_TEST(info only findings never become warnings) {
+  auto xs = correlate({note("n-1", "os", "detector_failed", {},
+                            severity::info)});
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0]["severity"], "info");
+  CAF_CHECK_EQUAL(xs[0]["confidence"], "low");
+  CAF_CHECK(correlate({}).empty());
+}
+
+CAF_TEST(the reason routes to skills) {
+  std::vector<std::string> all{"actors", "memory", "os", "scheduler",
+                               "crashes", "logs", "telemetry", "supervision",
+                               "anomaly"};
+  auto mem = route_skills("RSS above 90%", all);
+  CAF_CHECK_EQUAL(mem, (std::vector<std::string>{"memory", "actors", "os"}));
+  auto crash = route_skills("uploader_sup restarted 3 times", all);
+  CAF_CHECK(std::find(crash.begin(), crash.end(), "supervision")
+            != crash.end());
+  CAF_CHECK_EQUAL(route_skills("hmm", all), all);
+  // Only available skills are picked.
+  CAF_CHECK_EQUAL(route_skills("memory", {"actors"}),
+                  std::vector<std::string>{"actors"});
+}

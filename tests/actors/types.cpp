@@ -1,0 +1,181 @@
+#define CAF_SUITE actors.types
+// caflens headers first: CAF's test DSL defines macros (allow, ...).
+#include "caf/binary_deserializer.hpp"
+#include "caf/binary_serializer.hpp"
+
+#include "caflens/caflens.hpp"
+
+#include "caf/test/dsl.hpp"
+
+
+using namespace caf;
+using namespace caflens;
+using json = nlohmann::json;
+
+namespace {
+
+investigation_result sample() {
+  investigation_result r;
+  r.trace_id = "0123456789abcdef0123456789abcdef";
+  r.reason = "p99 of /upload over 2 s";
+  r.trigger = "threshold";
+  r.brain = "rule";
+  r.node = "node-a";
+  r.summary = "one insight";
+  r.partial = true;
+  r.errors = {"operator os crashed: boom"};
+  r.iterations = 7;
+  r.input_tokens = 1200;
+  r.output_tokens = 300;
+  r.cost_usd = 0.0125;
+  r.started_at = 1000;
+  r.finished_at = 2500;
+  notification n;
+  n.id = "n-1";
+  n.skill = "actors";
+  n.anomaly_type = "mailbox_growth";
+  n.severity = severity::critical;
+  n.context = R"({"mailbox_depth":48213})";
+  n.observation = "worker-7 mailbox 48213";
+  n.hypothesis = "slow consumer";
+  n.snapshot_ids = {"s-1", "s-2"};
+  n.actors = {"worker-7"};
+  n.detected_at = 1200;
+  n.node = "node-a";
+  n.trace_id = r.trace_id;
+  r.notifications.push_back(n);
+  insight i;
+  i.id = "i-3";
+  i.pattern = "slow_consumer";
+  i.notification_ids = {"n-1"};
+  i.correlation = correlation::causal;
+  i.summary = "worker-7 is a slow consumer";
+  i.matched_observations = {"worker-7 mailbox 48213"};
+  i.grounded = true;
+  i.root_cause = "slow consumer behind a fast producer";
+  i.confidence = "high";
+  i.culprits = {"worker-7"};
+  i.severity = severity::critical;
+  i.created_at = 2400;
+  i.trace_id = r.trace_id;
+  r.insights.push_back(i);
+  operator_result o;
+  o.skill = "actors";
+  o.node = "node-a";
+  o.state = operator_state::critical;
+  o.summary = "found it";
+  o.notification_ids = {"n-1"};
+  o.snapshot_ids = {"s-1", "s-2"};
+  o.iterations = 6;
+  o.stop_reason = "done";
+  o.restarts = 1;
+  r.operators.push_back(o);
+  return r;
+}
+
+bool same(const investigation_result& x, const investigation_result& y) {
+  return to_json(x) == to_json(y);
+}
+
+struct fixture {
+  actor_system_config cfg;
+  std::unique_ptr<actor_system> sys;
+  fixture() {
+    add_message_types(cfg);
+    sys = std::make_unique<actor_system>(cfg);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(types_tests, fixture)
+
+CAF_TEST(results survive CAF serialization) {
+  auto x = sample();
+  std::vector<char> buf;
+  binary_serializer sink{*sys, buf};
+  auto err = sink(x);
+  CAF_REQUIRE(!err);
+  investigation_result y;
+  binary_deserializer source{*sys, buf};
+  err = source(y);
+  CAF_REQUIRE(!err);
+  CAF_CHECK(same(x, y));
+  CAF_CHECK_EQUAL(y.insights.at(0).correlation, correlation::causal);
+  CAF_CHECK_EQUAL(y.operators.at(0).state, operator_state::critical);
+}
+
+CAF_TEST(messages survive CAF serialization as type-erased messages) {
+  actors::operator_spec spec;
+  spec.trace_id = "t";
+  spec.run_id = 42;
+  spec.skill = "memory";
+  spec.reason = "rss";
+  spec.max_iterations = 9;
+  spec.deadline_at = 123;
+  auto msg = make_message(spec, actors::investigate_request{"r", {}});
+  std::vector<char> buf;
+  binary_serializer sink{*sys, buf};
+  CAF_REQUIRE(!sink(msg));
+  message copy;
+  binary_deserializer source{*sys, buf};
+  CAF_REQUIRE(!source(copy));
+  CAF_REQUIRE((copy.match_elements<actors::operator_spec,
+                                   actors::investigate_request>()));
+  auto& back = copy.get_as<actors::operator_spec>(0);
+  CAF_CHECK_EQUAL(back.run_id, 42u);
+  CAF_CHECK_EQUAL(back.skill, "memory");
+  CAF_CHECK_EQUAL(back.max_iterations, 9);
+  CAF_CHECK_EQUAL(copy.get_as<actors::investigate_request>(1).reason, "r");
+}
+
+CAF_TEST(results round trip through JSON) {
+  auto x = sample();
+  auto j = to_json(x);
+  CAF_CHECK_EQUAL(j["insights"][0]["pattern"], "slow_consumer");
+  CAF_CHECK_EQUAL(j["insights"][0]["culprits"][0], "worker-7");
+  CAF_CHECK_EQUAL(j["notifications"][0]["context"]["mailbox_depth"], 48213);
+  CAF_CHECK_EQUAL(j["duration_ms"], 1500);
+  auto y = investigation_result_from_json(json::parse(j.dump()));
+  CAF_REQUIRE(y);
+  CAF_CHECK(same(x, *y));
+}
+
+CAF_TEST(bad JSON yields a clear error) {
+  auto j = to_json(sample());
+  j["insights"][0]["severity"] = "apocalyptic";
+  auto y = investigation_result_from_json(j);
+  CAF_REQUIRE(!y);
+  CAF_CHECK(render_error(y.error()).find("apocalyptic") != std::string::npos);
+  auto z = notification_from_json(json::array());
+  CAF_CHECK(!z);
+  auto w = insight_from_json(json{{"culprits", 7}});
+  CAF_REQUIRE(!w);
+  CAF_CHECK(render_error(w.error()).find("culprits") != std::string::npos);
+}
+
+CAF_TEST(the report names pattern culprit and evidence) {
+  auto text = render_report(sample());
+  CAF_CHECK(text.find("slow_consumer") != std::string::npos);
+  CAF_CHECK(text.find("worker-7") != std::string::npos);
+  CAF_CHECK(text.find("PARTIAL") != std::string::npos);
+  CAF_CHECK(text.find("root cause: slow consumer") != std::string::npos);
+  auto healthy = sample();
+  healthy.insights.clear();
+  CAF_CHECK(render_report(healthy).find("looks healthy") != std::string::npos);
+}
+
+CAF_TEST(config errors name the key and the value) {
+  config cfg;
+  cfg.max_iterations = 0;
+  auto err = cfg.validate();
+  CAF_REQUIRE(err);
+  auto text = render_error(err);
+  CAF_CHECK(text.find("caflens.max-iterations = 0") != std::string::npos);
+  config ok;
+  CAF_CHECK(!ok.validate());
+  auto lens = caflens::start(*sys, cfg);
+  CAF_CHECK(!lens);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
