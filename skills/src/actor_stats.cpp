@@ -15,8 +15,8 @@ uint64_t actor_stats::mailbox_depth() const noexcept {
 
 namespace detail {
 
-__attribute__((tls_model("initial-exec"))) thread_local enqueue_cache
-  tl_enqueue_cache;
+__attribute__((tls_model("initial-exec"))) constinit thread_local enqueue_cache
+  tl_enqueue_cache{};
 
 namespace {
 

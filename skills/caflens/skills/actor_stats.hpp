@@ -114,9 +114,10 @@ struct enqueue_cache {
   bool guarded; // the thread-exit release is registered
 };
 
-/// This thread's cache (trivially destructible, initial-exec: one load).
-extern __attribute__((tls_model("initial-exec"))) thread_local enqueue_cache
-  tl_enqueue_cache;
+/// This thread's cache (trivially destructible, initial-exec, constinit: no
+/// TLS wrapper call, one load).
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local
+  enqueue_cache tl_enqueue_cache;
 
 /// Takes a cache slot for `stats` (miss path).
 void count_enqueue_miss(actor_stats* stats) noexcept;

@@ -64,16 +64,6 @@ void answer_get_state(caf::local_actor* self, caf::mailbox_element& x,
 /// Sampling rate of handler times: one run in `handler_sample_rate`.
 inline constexpr uint64_t handler_sample_rate = 64;
 
-/// Handler runs on this thread (initial-exec TLS).
-extern __attribute__((tls_model("initial-exec"))) thread_local uint64_t
-  tl_consume_runs;
-
-/// Once per 64 handler runs on a thread, flush its batched enqueue counts.
-inline void after_consume() noexcept {
-  if ((++tl_consume_runs & 63) == 0)
-    flush_enqueue_counts();
-}
-
 } // namespace detail
 
 /// Makes any CAF scheduled actor class (event-based, typed, stateful,
@@ -107,30 +97,21 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    // get_state travels through the mailbox like any message, so a busy or
-    // stuck actor answers late or never: that is the evidence.
     auto& s = *stats_;
-    if (x.content().match_elements<get_state_atom>()) {
-      // Counted before the reply, so the asker sees it processed.
-      s.consume_seq.store(s.consume_seq.load(std::memory_order_relaxed) + 2,
-                          std::memory_order_release);
-      detail::answer_get_state(this, x, state_fn_);
-      return caf::invoke_message_result::consumed;
-    }
     auto seq = s.consume_seq.load(std::memory_order_relaxed) + 1;
+    // One test for everything rare, handled out of line: requests (one may
+    // be get_state), the handler run timed 1 in 64, an attached trace. An
+    // untraced actor pays one relaxed load for the tracer, on the cache line
+    // this path writes anyway.
+    if (x.mid.is_request() || (seq & sampled_runs_mask) == 0
+        || s.trace.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+      return consume_rare(x, seq);
     s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
-    caf::invoke_message_result result;
-    // Untraced actors pay this one load, on a cache line consume writes
-    // anyway.
-    if (s.trace.load(std::memory_order_relaxed) == nullptr) [[likely]]
-      result = run_handler(x, seq);
-    else
-      result = run_traced_handler(x, seq);
+    auto result = Base::consume(x);
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
     s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
-    detail::after_consume();
     return result;
   }
 
@@ -154,12 +135,45 @@ protected:
   }
 
 private:
-  // Runs the handler, timing 1 in `handler_sample_rate` runs.
+  // (seq / 2) % handler_sample_rate == 0, for seq = 2 * runs + 1.
+  static constexpr uint64_t sampled_runs_mask
+    = (detail::handler_sample_rate - 1) << 1;
+
+  // The rare cases of `consume`, out of line so the common path stays
+  // small.
+  [[gnu::noinline]] caf::invoke_message_result
+  consume_rare(caf::mailbox_element& x, uint64_t seq) {
+    auto& s = *stats_;
+    // get_state travels through the mailbox like any message, so a busy or
+    // stuck actor answers late or never: that is the evidence. It is always
+    // a request, so other messages skip the type check.
+    if (x.mid.is_request() && x.content().match_elements<get_state_atom>()) {
+      // Counted before the reply, so the asker sees it processed.
+      s.consume_seq.store(seq + 1, std::memory_order_release);
+      detail::answer_get_state(this, x, state_fn_);
+      return caf::invoke_message_result::consumed;
+    }
+    s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
+    caf::invoke_message_result result;
+    if (s.trace.load(std::memory_order_relaxed) == nullptr)
+      result = run_handler(x, seq);
+    else
+      result = run_traced_handler(x, seq);
+    if (result == caf::invoke_message_result::skipped)
+      s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+    s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
+    return result;
+  }
+
+  // Runs the handler; times the run 1 in `handler_sample_rate` runs and
+  // then also flushes this thread's batched enqueue counts.
   caf::invoke_message_result run_handler(caf::mailbox_element& x,
                                          uint64_t seq) {
-    auto& s = *stats_;
-    if ((seq / 2) % detail::handler_sample_rate != 0)
+    if ((seq & sampled_runs_mask) != 0)
       return Base::consume(x);
+    auto& s = *stats_;
+    detail::flush_enqueue_counts();
     auto t0 = detail::steady_now_ns();
     s.last_sampled_ns.store(t0, std::memory_order_relaxed);
     auto result = Base::consume(x);
@@ -175,8 +189,8 @@ private:
     return result;
   }
 
-  // The path of a traced actor (see `tracer`), out of line so the untraced
-  // path stays small. Tickets never throw; the handler may.
+  // The path of a traced actor (see `tracer`). Tickets never throw; the
+  // handler may.
   [[gnu::noinline, gnu::cold]] caf::invoke_message_result
   run_traced_handler(caf::mailbox_element& x, uint64_t seq) {
     auto ticket = detail::begin_trace(*stats_, x);
