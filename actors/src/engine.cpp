@@ -108,8 +108,12 @@ std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {
   if (cfg_.brain)
     if (auto b = cfg_.brain(req))
       return b;
-  if (cfg_.llm)
-    return std::make_unique<llm::llm_brain>(cfg_.llm, cfg_.llm_brain);
+  if (cfg_.llm) {
+    auto bc = cfg_.llm_brain;
+    bc.answer_tool = "done";
+    bc.answer_argument = "summary";
+    return std::make_unique<llm::llm_brain>(cfg_.llm, bc);
+  }
   return make_rule_brain(req, cfg_.rule);
 }
 

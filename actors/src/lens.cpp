@@ -11,6 +11,7 @@
 #include "engine.hpp"
 
 #include "caflens/llm/client_registry.hpp"
+#include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/supervisor.hpp"
 
 namespace caflens {
@@ -275,14 +276,30 @@ caf::error unavailable() {
                     "the lens is stopped or its coordinator is down");
 }
 
+/// The coordinator; right after `start` the root may still be starting its
+/// children, so ask the root (it answers once they are up) and look again.
+actors::coordinator_actor
+coordinator_of(const std::shared_ptr<actors::engine>& eng) {
+  if (!eng)
+    return {};
+  if (auto c = eng->coordinator())
+    return c;
+  auto root = eng->root();
+  if (!root)
+    return {};
+  caf::scoped_actor self{eng->system()};
+  self->request(root, std::chrono::seconds{5}, supervision::which_children{})
+    .receive([](std::vector<supervision::child_info>&) {},
+             [](caf::error&) {});
+  return eng->coordinator();
+}
+
 } // namespace
 
 caf::expected<investigation_result>
 lens::investigate(std::string reason, investigate_options options,
                   std::optional<std::chrono::milliseconds> timeout) const {
-  if (!eng_)
-    return unavailable();
-  auto coord = eng_->coordinator();
+  auto coord = coordinator_of(eng_);
   if (!coord)
     return unavailable();
   auto deadline = options.deadline_ms > 0
@@ -313,7 +330,7 @@ void lens::investigate_async(std::string reason, caf::actor reply_to,
                              investigate_options options) const {
   if (!reply_to)
     return;
-  auto coord = eng_ ? eng_->coordinator() : actors::coordinator_actor{};
+  auto coord = coordinator_of(eng_);
   if (!coord) {
     caf::anon_send(reply_to, unavailable());
     return;
@@ -341,9 +358,7 @@ namespace {
 
 template <class Request, class Result>
 Result ask(const std::shared_ptr<actors::engine>& eng, Request req, Result fallback) {
-  if (!eng)
-    return fallback;
-  auto coord = eng->coordinator();
+  auto coord = coordinator_of(eng);
   if (!coord)
     return fallback;
   caf::scoped_actor self{eng->system()};

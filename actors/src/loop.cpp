@@ -14,6 +14,17 @@ void emit(std::string_view group, std::string_view what,
               md);
 }
 
+void loop_core::normalize_final_answer(llm::tool_call& call) {
+  if (call.name != "done" || !call.arguments.is_object())
+    return;
+  auto i = call.arguments.find("answer");
+  if (i == call.arguments.end())
+    return;
+  if (!call.arguments.contains("summary"))
+    call.arguments["summary"] = *i;
+  call.arguments.erase("answer");
+}
+
 void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
   auto pending = conv.pending_calls();
   bool is_pending = false;

@@ -68,6 +68,7 @@ struct loop_core {
     auto call = brain->decide(conv, tools);
     if (!call)
       return std::move(call.error());
+    normalize_final_answer(*call);
     tool_outcome out;
     auto* def = tools.find(call->name);
     if (def == nullptr && call->name != "done") {
@@ -86,6 +87,10 @@ struct loop_core {
     answer(*call, out);
     return out;
   }
+
+  /// A plain-text final answer arrives as `done{answer}` (the llm layer's
+  /// convention); our `done` calls it `summary`.
+  static void normalize_final_answer(llm::tool_call& call);
 
   /// Answers `call` with `out` (cut to `max_result_bytes`).
   void answer(const llm::tool_call& call, const tool_outcome& out);

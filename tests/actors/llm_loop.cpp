@@ -1,0 +1,223 @@
+#define CAF_SUITE actors.llm_loop
+// The investigation loop driven through the llm layer: the lens reads its
+// provider from the environment, talks the Anthropic Messages protocol over
+// a real socket to the loopback mock provider, and runs coordinator and
+// operator on detached threads.
+
+#include <cstdlib>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+
+#include "actors_test_support.hpp"
+#include "llm_test_support.hpp"
+
+#include "caf/test/unit_test.hpp"
+
+using namespace caflens;
+using namespace test_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string path = "/v1/messages";
+const std::string key = "sk-ant-test-0123456789abcdef";
+
+/// An Anthropic reply with tool_use blocks.
+mock_reply tools_reply(const std::string& id, json uses) {
+  json content = json::array();
+  int n = 0;
+  for (auto& u : uses)
+    content.push_back({{"type", "tool_use"},
+                       {"id", "toolu_" + id + "_" + std::to_string(++n)},
+                       {"name", u[0]},
+                       {"input", u[1]}});
+  json body{{"id", "msg_" + id},
+            {"type", "message"},
+            {"role", "assistant"},
+            {"model", "claude-test"},
+            {"content", content},
+            {"stop_reason", "tool_use"},
+            {"usage", {{"input_tokens", 100}, {"output_tokens", 20}}}};
+  return mock_reply::json(200, body.dump());
+}
+
+mock_reply text_reply(const std::string& id, const std::string& text) {
+  json body{{"id", "msg_" + id},
+            {"type", "message"},
+            {"role", "assistant"},
+            {"model", "claude-test"},
+            {"content", {{{"type", "text"}, {"text", text}}}},
+            {"stop_reason", "end_turn"},
+            {"usage", {{"input_tokens", 50}, {"output_tokens", 10}}}};
+  return mock_reply::json(200, body.dump());
+}
+
+struct fixture {
+  mock_provider mock;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  fixture() {
+    ::setenv("CAFLENS_LLM_BASE_URL", mock.base_url().c_str(), 1);
+    ::setenv("CAFLENS_LLM_PROVIDER", "anthropic", 1);
+    ::setenv("CAFLENS_LLM_MODEL", "claude-test", 1);
+    ::setenv("CAFLENS_LLM_API_KEY_ENV", "CAFLENS_TEST_ANTHROPIC_KEY", 1);
+    ::setenv("CAFLENS_TEST_ANTHROPIC_KEY", key.c_str(), 1);
+    ::unsetenv("CAFLENS_BRAIN");
+    add_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  ~fixture() {
+    for (auto name : {"CAFLENS_LLM_BASE_URL", "CAFLENS_LLM_PROVIDER",
+                      "CAFLENS_LLM_MODEL", "CAFLENS_LLM_API_KEY_ENV",
+                      "CAFLENS_TEST_ANTHROPIC_KEY"})
+      ::unsetenv(name);
+  }
+
+  config lens_config() {
+    config c;
+    c.node_name = "llm-node";
+    c.builtin_skills = false;
+    c.skills = {counting_skill(
+      "alpha", {{"mailbox_growth", severity::critical, "worker-7 mailbox 9000",
+                 {"worker-7"}, json{{"mailbox_depth", 9000}}}})};
+    return c;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(llm_loop_tests, fixture)
+
+CAF_TEST(an investigation runs end to end against the provider protocol) {
+  // One coordinator turn starts the operator and waits; the operator then
+  // has the provider to itself, so the reply order is deterministic.
+  mock.script(
+    path,
+    {tools_reply("c1", json::array({json::array({"invoke_operators",
+                                                 {{"skills", {"alpha"}}}}),
+                                    json::array({"wait", {{"ms", 30000}}})})),
+     tools_reply("o1", json::array({json::array({"take_snapshot",
+                                                 json::object()})})),
+     tools_reply("o2",
+                 json::array({json::array(
+                   {"send_notification",
+                    {{"type", "mailbox_growth"},
+                     {"severity", "critical"},
+                     {"context", {{"mailbox_depth", 9000}}},
+                     {"observation", "worker-7 mailbox 9000 and growing"},
+                     {"hypothesis", "slow consumer"},
+                     {"snapshot_ids", {"s-1"}},
+                     {"actors", {"worker-7"}}}})})),
+     text_reply("o3", "worker-7 is backed up."),
+     tools_reply("c2", json::array({json::array(
+                         {"get_notifications", {{"status", "unread"}}})})),
+     tools_reply("c3",
+                 json::array({json::array(
+                   {"produce_insight",
+                    {{"pattern", "slow_consumer"},
+                     {"culprits", {"worker-7"}},
+                     {"notification_ids", {"n-2"}},
+                     {"correlation", "causal"},
+                     {"summary", "worker-7 cannot keep up"},
+                     {"root_cause", "slow consumer behind a fast producer"},
+                     {"confidence", "medium"}}})})),
+     text_reply("c4", "worker-7 is a slow consumer.")});
+  auto l = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(l);
+  CAF_CHECK_EQUAL(l->settings().llm != nullptr, true);
+  auto res = l->investigate("mailbox backlog", {}, 60s);
+  if (!res)
+    CAF_FAIL("investigate failed: " << render_error(res.error()));
+  CAF_CHECK_EQUAL(res->brain, "llm");
+  CAF_CHECK_EQUAL(res->summary, "worker-7 is a slow consumer.");
+  CAF_REQUIRE_EQUAL(res->insights.size(), 1u);
+  auto& top = res->insights[0];
+  CAF_CHECK_EQUAL(top.pattern, "slow_consumer");
+  CAF_CHECK_EQUAL(top.culprits.at(0), "worker-7");
+  CAF_CHECK_EQUAL(top.severity, severity::critical);
+  CAF_REQUIRE_EQUAL(res->operators.size(), 1u);
+  CAF_CHECK_EQUAL(res->operators[0].stop_reason, "done");
+  CAF_CHECK_EQUAL(res->operators[0].summary, "worker-7 is backed up.");
+  // Token accounting from the provider's usage blocks: 7 calls.
+  CAF_CHECK_EQUAL(res->input_tokens, 4 * 100 + 50 + 100 + 50);
+  CAF_CHECK_EQUAL(res->output_tokens, 5 * 20 + 2 * 10);
+  auto reqs = mock.requests(path);
+  CAF_REQUIRE_EQUAL(reqs.size(), 7u);
+  for (auto& r : reqs) {
+    CAF_CHECK_EQUAL(r.headers["x-api-key"], key);
+    CAF_CHECK_EQUAL(r.json["model"], "claude-test");
+    // The key goes in the header only, never into the conversation.
+    CAF_CHECK(r.body.find(key) == std::string::npos);
+  }
+  // The coordinator's second request answers both tool calls of its turn,
+  // the operator's carries its skill prompt and tools.
+  auto& c2 = reqs[4].json;
+  size_t results = 0;
+  for (auto& m : c2["messages"])
+    if (m["content"].is_array())
+      for (auto& b : m["content"])
+        if (b["type"] == "tool_result")
+          ++results;
+  CAF_CHECK_EQUAL(results, 2u);
+  CAF_CHECK(reqs[1].json["system"].dump().find("You inspect alpha")
+            != std::string::npos);
+  bool has_snapshot_tool = false;
+  for (auto& t : reqs[1].json["tools"])
+    if (t["name"] == "take_snapshot")
+      has_snapshot_tool = true;
+  CAF_CHECK(has_snapshot_tool);
+  l->stop();
+}
+
+CAF_TEST(a provider error in the coordinator is returned to the caller) {
+  mock.script(path,
+              {mock_reply::json(
+                400, R"({"type":"error","error":{"type":"invalid_request_error",)"
+                     R"("message":"bad request"}})")});
+  auto l = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(l);
+  auto res = l->investigate("anything", {}, 60s);
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(res.error().category(), actors_errc_category);
+  CAF_CHECK_EQUAL(res.error().code(),
+                  static_cast<uint8_t>(actors_errc::brain_failed));
+  CAF_CHECK(render_error(res.error()).find("bad request")
+            != std::string::npos);
+  // The lens keeps working: the next investigation gets an answer too.
+  mock.script(path, {text_reply("c1", "nothing to do")});
+  auto again = l->investigate("again", {}, 60s);
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(again->summary, "nothing to do");
+  l->stop();
+}
+
+CAF_TEST(CAFLENS_BRAIN=rule keeps the lens offline) {
+  ::setenv("CAFLENS_BRAIN", "rule", 1);
+  auto c = lens_config();
+  c.rule.sample_interval = 10ms;
+  auto l = caflens::start(*sys, c);
+  ::unsetenv("CAFLENS_BRAIN");
+  CAF_REQUIRE(l);
+  auto res = l->investigate("mailbox", {}, 30s);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->brain, "rule");
+  CAF_CHECK(mock.requests(path).empty());
+  auto* top = res->top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->culprits.at(0), "worker-7");
+  l->stop();
+}
+
+CAF_TEST(a bad provider setting fails start with the key and value) {
+  ::setenv("CAFLENS_LLM_PROVIDER", "carrier-pigeon", 1);
+  auto l = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(!l);
+  auto text = render_error(l.error());
+  CAF_CHECK(text.find("llm-provider") != std::string::npos);
+  CAF_CHECK(text.find("carrier-pigeon") != std::string::npos);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
