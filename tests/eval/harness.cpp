@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -90,6 +91,7 @@ outcome run(const std::string& binary, const scenario& sc,
     out.note = "cannot run " + binary;
     return out;
   }
+  std::ofstream{log_dir + "/eval-" + sc.name + ".json"} << text;
   auto result = json::parse(text, nullptr, false);
   if (!result.is_object()) {
     out.note = "no JSON on stdout; see " + log;
@@ -175,6 +177,11 @@ int main(int argc, char** argv) {
   }
   if (binary.empty() || table_file.empty())
     return usage("--binary and --scenarios are required");
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir, ec);
+  if (ec)
+    return usage("cannot create the log directory " + log_dir + ": " +
+                 ec.message());
   std::ifstream in{table_file};
   auto table = json::parse(in, nullptr, false);
   if (!table.is_object() || !table.contains("scenarios"))

@@ -243,8 +243,8 @@ caf::behavior worker_impl(caf::stateful_actor<worker_state>* self,
                    "(libheif.so.1: cannot open shared object file)");
         return;
       }
-      // The asynchronous virus scan (about 1 ms).
-      self->delayed_send(self, service_time(self->state.rng, 1.0, 0.3),
+      // The asynchronous virus scan (about 4 ms).
+      self->delayed_send(self, service_time(self->state.rng, 4.0, 0.3),
                          scanned_atom::value, std::move(u), start);
     },
     [=](scanned_atom, upload& u, int64_t start) {
@@ -284,8 +284,8 @@ caf::behavior store_impl(caf::stateful_actor<store_state>* self,
   self->delayed_send(self, 100ms, flush_atom::value);
   return {
     [=](upload& u) {
-      // The asynchronous write to the object store (about 2 ms).
-      double median = ctx->is(scenario::latency_regression) ? 8.0 : 2.0;
+      // The asynchronous write to the object store (about 8 ms).
+      double median = ctx->is(scenario::latency_regression) ? 32.0 : 8.0;
       self->delayed_send(self, service_time(self->state.rng, median, 0.35),
                          written_atom::value, std::move(u), now_ns());
     },

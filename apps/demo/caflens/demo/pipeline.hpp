@@ -7,8 +7,8 @@
 //
 // Producers emit uploads at a steady rate; the dispatcher deals them round
 // robin to the supervised workers, which check each upload and have it
-// scanned (an asynchronous call of about 1 ms); the store writes it (about
-// 2 ms, asynchronous), keeps a bounded preview cache and hands batches to the
+// scanned (an asynchronous call of about 4 ms); the store writes it (about
+// 8 ms, asynchronous), keeps a bounded preview cache and hands batches to the
 // catalog every 100 ms; billing keeps each tenant's usage from the catalog.
 // Every actor is tracked (`spawn_tracked`), latencies go into a
 // `metric_registry` distribution per stage, log lines into a `log_buffer`.
@@ -60,8 +60,8 @@ struct alert_limits {
   /// Messages waiting in the pipeline's mailboxes.
   uint64_t queue_depth = 1000;
   /// p99 of a stage over the last second, held for `slo_hold` (ms).
-  double process_p99_ms = 50;
-  double store_p99_ms = 10;
+  double process_p99_ms = 100;
+  double store_p99_ms = 40;
   std::chrono::milliseconds slo_hold{1000};
   /// Error log lines within the last second.
   size_t errors_per_second = 10;
