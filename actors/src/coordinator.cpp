@@ -88,11 +88,7 @@ void emit_co(const std::string& trace_id, std::string_view what,
              std::initializer_list<telemetry::meta_entry> extra = {}) {
   std::vector<telemetry::meta_entry> md{{"trace_id", trace_id}};
   md.insert(md.end(), extra.begin(), extra.end());
-  telemetry::bus::global().execute(
-    telemetry::event_name{"caflens", "coordinator", what},
-    telemetry::measurements{
-      {{"system_time", static_cast<double>(telemetry::bus::system_time())}}},
-    telemetry::metadata{md});
+  emit("coordinator", what, md);
 }
 
 std::string join(const std::vector<std::string>& xs) {
@@ -659,6 +655,11 @@ public:
     if (name == "wait") {
       auto ms = args.value("ms", int64_t{0});
       emit_co(trace, "wait", {{"ms", ms}});
+      if (!any_running())
+        // The coordinator waits for operators; with none running there is
+        // nothing to wait for.
+        return tool_outcome::ok(
+          json{{"waited_ms", 0}, {"note", "no operator is running"}}.dump());
       auto out = tool_outcome::ok(
         json{{"waited_up_to_ms", ms},
              {"note", "returns early when every operator has finished"}}

@@ -6,12 +6,12 @@
 namespace caflens::actors {
 
 void emit(std::string_view group, std::string_view what,
-          std::initializer_list<telemetry::meta_entry> md) {
-  auto& bus = telemetry::bus::global();
-  bus.execute(telemetry::event_name{"caflens", group, what},
-              {{"system_time",
-                static_cast<double>(telemetry::bus::system_time())}},
-              md);
+          const std::vector<telemetry::meta_entry>& md) {
+  const telemetry::measurement ms[]
+    = {{"system_time", static_cast<double>(telemetry::bus::system_time())}};
+  telemetry::bus::global().execute(
+    telemetry::event_name{"caflens", group, what},
+    telemetry::measurements{ms, 1}, telemetry::metadata{md});
 }
 
 void loop_core::normalize_final_answer(llm::tool_call& call) {

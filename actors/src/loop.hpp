@@ -19,7 +19,7 @@ namespace caflens::actors {
 
 /// Emits `caflens.<group>.<what>` with the system time and `md`.
 void emit(std::string_view group, std::string_view what,
-          std::initializer_list<telemetry::meta_entry> md);
+          const std::vector<telemetry::meta_entry>& md);
 
 /// What executing one tool call produced.
 struct tool_outcome {

@@ -83,19 +83,16 @@ public:
 
   void emit_op(std::string_view what,
                std::initializer_list<telemetry::meta_entry> extra = {}) {
-    // The common metadata first, then the event's own.
+    // The common metadata first, then the event's own (the entries are
+    // views: `name` must outlive the call).
+    auto name = actor_name();
     std::vector<telemetry::meta_entry> md{
-      {"operator", actor_name()},
+      {"operator", name},
       {"skill", s_.spec.skill},
       {"trace_id", s_.spec.trace_id},
       {"node", s_.eng->node()}};
     md.insert(md.end(), extra.begin(), extra.end());
-    auto& bus = telemetry::bus::global();
-    bus.execute(telemetry::event_name{"caflens", "operator", what},
-                telemetry::measurements{
-                  {{"system_time",
-                    static_cast<double>(telemetry::bus::system_time())}}},
-                telemetry::metadata{md});
+    emit("operator", what, md);
   }
 
   void start() {

@@ -331,10 +331,31 @@ std::vector<std::string> route_skills(const std::string& reason,
         && std::find(picked.begin(), picked.end(), s) == picked.end())
       picked.push_back(s);
   };
+  // Words of the reason; a keyword matches a word it begins ("restart"
+  // matches "restarts", "log" does not match "catalog"); keywords with a
+  // space match the text.
+  std::vector<std::string> tokens;
+  std::string cur;
+  for (auto c : text + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      cur += c;
+    } else if (!cur.empty()) {
+      tokens.push_back(cur);
+      cur.clear();
+    }
+  }
+  auto matches = [&](const std::string& w) {
+    if (w.find(' ') != std::string::npos)
+      return text.find(w) != std::string::npos;
+    for (auto& t : tokens)
+      if (t.compare(0, w.size(), w) == 0)
+        return true;
+    return false;
+  };
   for (auto& [words, skills] : routes) {
     bool hit = false;
     for (auto& w : words)
-      if (text.find(w) != std::string::npos)
+      if (matches(w))
         hit = true;
     if (hit)
       for (auto& s : skills)

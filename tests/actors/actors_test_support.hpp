@@ -88,9 +88,16 @@ public:
     bus.attach_many(
       id_, caflens::telemetry::event_names(),
       [this](const caflens::telemetry::event_name& name,
-             const caflens::telemetry::measurements&,
+             const caflens::telemetry::measurements& ms,
              const caflens::telemetry::metadata& md, const std::any&) {
+        // Every event of the catalogue carries a time measurement.
+        bool timed = false;
+        for (auto& m : ms)
+          if ((m.key == "system_time" || m.key == "duration") && m.value > 0)
+            timed = true;
         std::lock_guard<std::mutex> guard{mtx_};
+        if (!timed)
+          untimed_.push_back(name.str());
         seen_.push_back({name.str(), md.to_json()});
       });
   }
@@ -120,6 +127,12 @@ public:
     return names().count(name) > 0;
   }
 
+  /// Events that came without a positive system_time or duration.
+  std::vector<std::string> untimed() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return untimed_;
+  }
+
   void clear() {
     std::lock_guard<std::mutex> guard{mtx_};
     seen_.clear();
@@ -129,6 +142,7 @@ private:
   std::string id_;
   mutable std::mutex mtx_;
   std::vector<std::pair<std::string, json>> seen_;
+  std::vector<std::string> untimed_;
 };
 
 /// Where a collector actor puts the reply it got.

@@ -295,6 +295,7 @@ CAF_TEST(the loops emit every catalogue event of a normal run) {
         "operator_notification_received", "operator_complete"})
     expected.push_back(std::string{"caflens.coordinator."} + what);
   auto seen = events.names();
+  CAF_CHECK_EQUAL(events.untimed(), std::vector<std::string>{});
   for (auto& e : expected)
     if (seen.count(e) == 0)
       CAF_FAIL("event not emitted: " << e);

@@ -110,6 +110,10 @@ CAF_TEST(the reason routes to skills) {
   CAF_CHECK(std::find(crash.begin(), crash.end(), "supervision")
             != crash.end());
   CAF_CHECK_EQUAL(route_skills("hmm", all), all);
+  // Whole words: "catalog" is no "log", "upload" no "load".
+  auto lag = route_skills("catalog indexing lag for uploads", all);
+  CAF_CHECK_EQUAL(lag, (std::vector<std::string>{"actors", "scheduler",
+                                                 "telemetry"}));
   // Only available skills are picked.
   CAF_CHECK_EQUAL(route_skills("memory", {"actors"}),
                   std::vector<std::string>{"actors"});
