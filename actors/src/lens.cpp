@@ -164,6 +164,9 @@ caf::error config::validate() const {
   if (rule.sample_interval.count() < 0 || rule.sample_interval.count() > 60'000)
     return bad("rule.sample-interval-ms", num(rule.sample_interval.count()),
                "expected 0..60000");
+  if (rule.max_recheck.count() < 0 || rule.max_recheck.count() > 60'000)
+    return bad("rule.max-recheck-ms", num(rule.max_recheck.count()),
+               "expected 0..60000");
   if (rule.operator_wait.count() < 1 || rule.operator_wait.count() > 60'000)
     return bad("rule.operator-wait-ms", num(rule.operator_wait.count()),
                "expected 1..60000");

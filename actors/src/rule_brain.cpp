@@ -435,11 +435,26 @@ public:
       case 2:
         phase_ = 3;
         return call(conv, tools, "take_snapshot", json::object());
-      case 3:
+      case 3: {
         absorb(last_result(conv));
+        // Suspects below their thresholds: look again when they would
+        // cross them, within the recheck budget.
+        int64_t recheck = 0;
+        for (auto& f : findings_)
+          if (auto ev = f.value("evidence", json::object());
+              ev.is_object() && ev.contains("recheck_ms"))
+            recheck = std::max(recheck, ev.value("recheck_ms", int64_t{0}));
+        auto budget = opts_.max_recheck.count() - rechecked_ms_;
+        if (recheck > 0 && budget > 0) {
+          auto ms = std::clamp<int64_t>(recheck, 1, budget);
+          rechecked_ms_ += ms;
+          phase_ = 2;
+          return call(conv, tools, "wait", {{"ms", ms}});
+        }
         phase_ = 4;
         plan();
         return next(conv, tools);
+      }
       default:
         return next(conv, tools);
     }
@@ -462,6 +477,10 @@ private:
       auto actors = f.value("actors", json::array());
       auto key = type + "|" + (actors.empty() ? "" : actors[0].dump());
       if (type.empty() || !seen.insert(key).second)
+        continue;
+      // Unconfirmed suspects are no anomaly (yet).
+      if (auto ev = f.value("evidence", json::object());
+          ev.is_object() && ev.contains("recheck_ms"))
         continue;
       severity sev = severity::warning;
       parse_severity(f.value("severity", std::string{"warning"}), sev);
@@ -505,6 +524,7 @@ private:
 
   rule_brain_options opts_;
   int phase_ = 0;
+  int64_t rechecked_ms_ = 0;
   std::string snapshot_id_;
   json findings_ = json::array();
   std::deque<std::pair<std::string, json>> queue_;

@@ -103,8 +103,10 @@ public:
       if (a.in_handler && a.busy_since_ns > 0 && busy.size() < n
           && now - a.busy_since_ns >= 100'000'000)
         busy.push_back(actor_json(a, now));
+      // Candidates from 200 ms without progress: detect() confirms them
+      // (unresponsive) or asks for a recheck.
       if (!a.in_handler && a.mailbox_depth > 0 && a.last_activity_ns > 0
-          && now - a.last_activity_ns >= 1'000'000'000 && stalled.size() < n)
+          && now - a.last_activity_ns >= 200'000'000 && stalled.size() < n)
         stalled.push_back(actor_json(a, now));
     });
     json per_kind = json::object();
@@ -254,10 +256,29 @@ public:
                       + ") mailbox " + std::to_string(depth) + growth_text;
       out.push_back(std::move(f));
     }
+    // The table learns when a handler started or progress stopped only by
+    // looking (no clock reads on the message path), so a lens that was
+    // dormant sees a stuck actor "since now". Below the thresholds, an
+    // info finding with `recheck_ms` asks the operator to look again then.
+    auto suspect = [&](const json& a, const char* type, const char* key,
+                       int64_t seen, int64_t threshold) {
+      finding f;
+      f.type = type;
+      f.level = severity::info;
+      f.actors = {a.value("name", std::string{})};
+      f.observation = f.actors[0] + ": " + key + " " + std::to_string(seen)
+                      + " ms so far (threshold "
+                      + std::to_string(threshold) + " ms); recheck";
+      f.evidence = {{key, seen}, {"recheck_ms", threshold - seen + 50}};
+      out.push_back(std::move(f));
+    };
     for (auto& a : cur.value("busy", json::array())) {
       auto busy = a.value("busy_ms", int64_t{0});
-      if (busy < t_.blocked_handler_ms)
+      if (busy < t_.blocked_handler_ms) {
+        suspect(a, "suspect_blocked_handler", "busy_ms", busy,
+                t_.blocked_handler_ms);
         continue;
+      }
       finding f;
       f.type = "blocked_handler";
       f.level = severity::critical;
@@ -271,8 +292,11 @@ public:
     }
     for (auto& a : cur.value("stalled", json::array())) {
       auto idle = a.value("idle_ms", int64_t{0});
-      if (idle < t_.unresponsive_ms)
+      if (idle < t_.unresponsive_ms) {
+        suspect(a, "suspect_unresponsive", "idle_ms", idle,
+                t_.unresponsive_ms);
         continue;
+      }
       finding f;
       f.type = "unresponsive";
       f.level = severity::critical;

@@ -603,6 +603,44 @@ CAF_TEST(the rule brain reports nothing on a healthy system) {
   CAF_CHECK(!res.partial);
 }
 
+CAF_TEST(the rule brain rechecks suspects until they are confirmed) {
+  // Snapshots 1-2 show a handler busy for 400 ms (a suspect), the third
+  // 1100 ms: the detector confirms a blocked handler then.
+  auto n = std::make_shared<int>(0);
+  skills::skill_definition def;
+  def.name = "gamma";
+  def.title = "gamma";
+  def.description = "suspects";
+  def.system_prompt = "gamma";
+  def.snapshot = [n] { return json{{"captured_at_ns", ++*n}}; };
+  def.detect = [n](const json&, const std::vector<json>&) {
+    std::vector<skills::finding> out;
+    if (*n < 3)
+      out.push_back({"suspect_blocked_handler", severity::info, "busy 400 ms",
+                     {"worker-4"}, json{{"busy_ms", 400}, {"recheck_ms", 650}}});
+    else
+      out.push_back({"blocked_handler", severity::critical,
+                     "worker-4 busy 1100 ms", {"worker-4"},
+                     json{{"busy_ms", 1100}}});
+    return out;
+  };
+  auto cfg = base({}, {});
+  cfg.skills.push_back(skills::make_skill(std::move(def)));
+  start(std::move(cfg));
+  investigate_options opts;
+  opts.skills = {"gamma"};
+  auto res = run("stuck?", opts);
+  CAF_CHECK_EQUAL(*n, 3);
+  CAF_REQUIRE_EQUAL(res.notifications.size(), 1u);
+  CAF_CHECK_EQUAL(res.notifications[0].anomaly_type, "blocked_handler");
+  auto* top = res.top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->pattern, "scheduler_starvation");
+  auto waits = events.metadata_of("caflens.operator.wait");
+  CAF_REQUIRE_EQUAL(waits.size(), 2u);
+  CAF_CHECK_EQUAL(waits[1]["ms"], 650);
+}
+
 CAF_TEST(alerts and follow ups are rate limited) {
   auto cfg = base({}, {});
   cfg.min_trigger_interval = 60s;

@@ -57,6 +57,9 @@ struct rule_brain_options {
   /// The coordinator waits this long per `wait` for its operators (it wakes
   /// as soon as they are all done).
   std::chrono::milliseconds operator_wait{10'000};
+  /// A finding with `evidence.recheck_ms` (a suspect below its threshold)
+  /// makes the operator look again then, up to this much extra time.
+  std::chrono::milliseconds max_recheck{3'000};
 };
 
 /// Everything `caflens::start` needs. Filled from code, then overridden by
