@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <vector>
 
 namespace caflens::skills {
 
-uint64_t actor_stats::mailbox_depth() const noexcept {
+uint64_t actor_stats::mailbox_depth(uint64_t pending) const noexcept {
   // Read processed first: enqueued only grows, so a concurrent enqueue can
   // only make the difference larger, never negative by itself.
   auto done = processed() + (in_handler() ? 1 : 0);
-  auto in = enqueued.load(std::memory_order_relaxed);
+  auto in = enqueued.load(std::memory_order_relaxed) + pending;
   return in > done ? in - done : 0;
 }
 
@@ -20,24 +22,40 @@ __attribute__((tls_model("initial-exec"))) constinit thread_local enqueue_cache
 
 namespace {
 
+constexpr auto relaxed = std::memory_order_relaxed;
+
 void flush(pending_enqueues& s) noexcept {
-  if (s.count > 0)
-    s.target->enqueued.fetch_add(s.count, std::memory_order_relaxed);
-  s.count = 0;
+  if (auto n = s.count.load(relaxed); n > 0)
+    s.target.load(relaxed)->enqueued.fetch_add(n, relaxed);
+  s.count.store(0, relaxed);
 }
 
 void clear(pending_enqueues& s) noexcept {
-  if (s.target != nullptr) {
+  if (auto* t = s.target.load(relaxed); t != nullptr) {
     flush(s);
-    intrusive_ptr_release(s.target);
-    s.target = nullptr;
+    s.target.store(nullptr, relaxed);
+    intrusive_ptr_release(t);
   }
 }
 
+// The caches of every thread that ever counted an enqueue, for observers.
+std::mutex& registry_mutex() {
+  static std::mutex mtx;
+  return mtx;
+}
+
+std::vector<enqueue_cache*>& registry() {
+  static std::vector<enqueue_cache*> xs;
+  return xs;
+}
+
 // Releases the cached references when the thread exits (registered on the
-// miss path only).
+// miss path only) and takes the cache out of the registry.
 struct exit_guard {
   ~exit_guard() {
+    std::lock_guard<std::mutex> guard{registry_mutex()};
+    auto& xs = registry();
+    xs.erase(std::remove(xs.begin(), xs.end(), &tl_enqueue_cache), xs.end());
     for (auto& s : tl_enqueue_cache.slots)
       clear(s);
   }
@@ -50,13 +68,40 @@ void count_enqueue_miss(actor_stats* stats) noexcept {
   if (!c.guarded) {
     thread_local exit_guard guard;
     c.guarded = true;
+    std::lock_guard<std::mutex> lock{registry_mutex()};
+    registry().push_back(&c);
   }
   auto& s = c.slots[c.next_victim];
   c.next_victim = (c.next_victim + 1) % 4;
   clear(s);
   intrusive_ptr_add_ref(stats);
-  s.target = stats;
-  s.count = 1;
+  s.target.store(stats, relaxed);
+  s.count.store(1, relaxed);
+}
+
+uint64_t pending_counts::of(const actor_stats* x) const noexcept {
+  auto i = std::lower_bound(entries.begin(), entries.end(),
+                            std::make_pair(x, uint64_t{0}));
+  uint64_t n = 0;
+  for (; i != entries.end() && i->first == x; ++i)
+    n += i->second;
+  return n;
+}
+
+pending_counts pending_enqueue_counts() {
+  pending_counts result;
+  {
+    std::lock_guard<std::mutex> guard{registry_mutex()};
+    for (auto* c : registry())
+      for (auto& s : c->slots) {
+        auto* t = s.target.load(relaxed);
+        auto n = s.count.load(relaxed);
+        if (t != nullptr && n > 0)
+          result.entries.emplace_back(t, n);
+      }
+  }
+  std::sort(result.entries.begin(), result.entries.end());
+  return result;
 }
 
 int64_t steady_now_ns() noexcept {
@@ -73,7 +118,7 @@ int64_t system_now_ns() noexcept {
 
 void flush_enqueue_counts() noexcept {
   for (auto& s : tl_enqueue_cache.slots)
-    if (s.target != nullptr)
+    if (s.target.load(relaxed) != nullptr)
       flush(s);
 }
 

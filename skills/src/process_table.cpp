@@ -33,7 +33,7 @@ struct shard {
 };
 
 // Reads the counters of `e` and updates its observer state.
-actor_info read(entry& e, int64_t now) {
+actor_info read(entry& e, int64_t now, const detail::pending_counts& pending) {
   auto& s = *e.stats;
   actor_info r;
   r.id = e.id;
@@ -46,7 +46,9 @@ actor_info read(entry& e, int64_t now) {
   auto seq = s.consume_seq.load(std::memory_order_relaxed);
   r.processed = seq / 2 - s.skipped.load(std::memory_order_relaxed);
   r.in_handler = (seq & 1) != 0;
-  r.enqueued = s.enqueued.load(std::memory_order_relaxed);
+  // Enqueues still batched in senders' threads count as enqueued.
+  r.enqueued = s.enqueued.load(std::memory_order_relaxed)
+               + pending.of(&s);
   auto done = r.processed + (r.in_handler ? 1 : 0);
   r.mailbox_depth = r.enqueued > done ? r.enqueued - done : 0;
   r.mean_handler_ns = s.mean_handler_ns();
@@ -66,11 +68,12 @@ actor_info read(entry& e, int64_t now) {
   return r;
 }
 
-uint64_t key_of(const entry& e, actor_order order) {
+uint64_t key_of(const entry& e, actor_order order,
+                const detail::pending_counts& pending) {
   auto& s = *e.stats;
   switch (order) {
     case actor_order::mailbox_depth:
-      return s.mailbox_depth();
+      return s.mailbox_depth(pending.of(&s));
     case actor_order::processed:
       return s.processed();
     case actor_order::handler_time:
@@ -200,7 +203,7 @@ std::optional<actor_info> process_table::find(uint64_t id) const {
   auto i = sh.entries.find(id);
   if (i == sh.entries.end())
     return std::nullopt;
-  return read(i->second, now_ns());
+  return read(i->second, now_ns(), detail::pending_enqueue_counts());
 }
 
 caf::intrusive_ptr<actor_stats> process_table::stats(uint64_t id) const {
@@ -214,11 +217,12 @@ caf::intrusive_ptr<actor_stats> process_table::stats(uint64_t id) const {
 
 std::optional<actor_info> process_table::find(const std::string& name) const {
   auto now = now_ns();
+  auto pending = detail::pending_enqueue_counts();
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries)
       if (e.info.name == name)
-        return read(e, now);
+        return read(e, now, pending);
   }
   return std::nullopt;
 }
@@ -227,6 +231,7 @@ std::vector<actor_info> process_table::top(size_t n, actor_order order) {
   if (n == 0)
     return {};
   auto now = now_ns();
+  auto pending = detail::pending_enqueue_counts();
   // Pass 1: the n best (key, id) pairs, reading counters only.
   using candidate = std::pair<uint64_t, uint64_t>; // key, id
   auto worse = [](const candidate& x, const candidate& y) {
@@ -237,7 +242,7 @@ std::vector<actor_info> process_table::top(size_t n, actor_order order) {
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries) {
-      candidate c{key_of(e, order), id};
+      candidate c{key_of(e, order, pending), id};
       if (heap.size() < n) {
         heap.push_back(c);
         std::push_heap(heap.begin(), heap.end(), worse);
@@ -257,20 +262,21 @@ std::vector<actor_info> process_table::top(size_t n, actor_order order) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     auto i = sh.entries.find(id);
     if (i != sh.entries.end())
-      result.push_back(read(i->second, now));
+      result.push_back(read(i->second, now, pending));
   }
   return result;
 }
 
 std::vector<actor_info> process_table::all(size_t limit) {
   auto now = now_ns();
+  auto pending = detail::pending_enqueue_counts();
   std::vector<actor_info> result;
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries) {
       if (result.size() >= limit)
         return result;
-      result.push_back(read(e, now));
+      result.push_back(read(e, now, pending));
     }
   }
   std::sort(result.begin(), result.end(),
@@ -280,10 +286,11 @@ std::vector<actor_info> process_table::all(size_t limit) {
 
 void process_table::for_each(const std::function<void(const actor_info&)>& fn) {
   auto now = now_ns();
+  auto pending = detail::pending_enqueue_counts();
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries)
-      fn(read(e, now));
+      fn(read(e, now, pending));
   }
 }
 
@@ -300,11 +307,12 @@ void process_table::exit_history(size_t n) {
 }
 
 uint64_t process_table::total_mailbox_depth() const {
+  auto pending = detail::pending_enqueue_counts();
   uint64_t n = 0;
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> guard{sh.mtx};
     for (auto& [id, e] : sh.entries)
-      n += e.stats->mailbox_depth();
+      n += e.stats->mailbox_depth(pending.of(e.stats.get()));
   }
   return n;
 }

@@ -5,6 +5,8 @@
 
 #include "caflens/caflens.hpp"
 
+#include <sstream>
+
 #include "caf/test/dsl.hpp"
 
 
@@ -176,6 +178,38 @@ CAF_TEST(config errors name the key and the value) {
   CAF_CHECK(!ok.validate());
   auto lens = caflens::start(*sys, cfg);
   CAF_CHECK(!lens);
+}
+
+CAF_TEST(the config file section overrides code values) {
+  actor_system_config file_cfg;
+  add_message_types(file_cfg);
+  add_config_options(file_cfg);
+  std::istringstream ini{"[caflens]\nmax-iterations=7\ndeadline-ms=9000\n"
+                         "node-name=\"ini-node\"\nbrain=\"rule\"\n"};
+  char prog[] = "caflens-actors-test";
+  char* argv[] = {prog, nullptr};
+  CAF_REQUIRE(!file_cfg.parse(1, argv, ini));
+  actor_system file_sys{file_cfg};
+  config code;
+  code.max_iterations = 3;
+  code.node_name = "code-node";
+  auto l = caflens::start(file_sys, code);
+  CAF_REQUIRE(l);
+  CAF_CHECK_EQUAL(l->settings().max_iterations, 7);
+  CAF_CHECK_EQUAL(l->settings().deadline.count(), 9000);
+  CAF_CHECK_EQUAL(l->settings().node_name, "ini-node");
+  CAF_CHECK(l->settings().llm == nullptr);
+  l->stop();
+  // A bad value in the file fails start, naming key and value.
+  actor_system_config bad_cfg;
+  add_config_options(bad_cfg);
+  std::istringstream bad_ini{"[caflens]\nmax-iterations=0\n"};
+  CAF_REQUIRE(!bad_cfg.parse(1, argv, bad_ini));
+  actor_system bad_sys{bad_cfg};
+  auto b = caflens::start(bad_sys);
+  CAF_REQUIRE(!b);
+  CAF_CHECK(render_error(b.error()).find("max-iterations = 0")
+            != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -155,6 +155,26 @@ CAF_TEST(top orders by mailbox depth) {
   CAF_CHECK_EQUAL(table.total_mailbox_depth(), 0u);
 }
 
+CAF_TEST(enqueues batched in a quiet sender count without a flush) {
+  // Five messages from this thread stay in its batch (flushed every 32);
+  // observers still see them waiting.
+  auto a = spawn_tracked(sys, {"quiet-target", "queue", 0}, counter_impl);
+  sched.run();
+  for (int j = 0; j < 5; ++j)
+    self->send(a, j);
+  auto i = table.find(std::string{"quiet-target"});
+  CAF_REQUIRE(i.has_value());
+  CAF_CHECK_EQUAL(i->mailbox_depth, 5u);
+  auto top = table.top(1);
+  CAF_REQUIRE_EQUAL(top.size(), 1u);
+  CAF_CHECK_EQUAL(top[0].name, "quiet-target");
+  CAF_CHECK_EQUAL(table.total_mailbox_depth(), 5u);
+  sched.run();
+  auto after = table.find(std::string{"quiet-target"});
+  CAF_REQUIRE(after.has_value());
+  CAF_CHECK_EQUAL(after->mailbox_depth, 0u);
+}
+
 CAF_TEST(exits leave the table with their reason) {
   auto a = spawn_tracked(sys, {"doomed", "doomed", 0}, counter_impl);
   auto b = spawn_tracked(sys, {"quiet", "quiet", 0},

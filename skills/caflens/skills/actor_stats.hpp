@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <utility>
+#include <vector>
 #include <cstdint>
 #include <memory>
 
@@ -75,8 +77,10 @@ public:
     return (consume_seq.load(std::memory_order_relaxed) & 1) != 0;
   }
 
-  /// Messages waiting in the mailbox (not counting one being handled).
-  uint64_t mailbox_depth() const noexcept;
+  /// Messages waiting in the mailbox (not counting one being handled), from
+  /// the shared counter plus `pending` enqueues still batched in senders'
+  /// threads (see `detail::pending_enqueue_counts`).
+  uint64_t mailbox_depth(uint64_t pending = 0) const noexcept;
 
   /// Mean sampled handler time in ns (0 before the first sample).
   uint64_t mean_handler_ns() const noexcept {
@@ -102,9 +106,11 @@ private:
 namespace detail {
 
 /// Enqueue counts batched per sending thread: a tiny cache of receivers.
+/// Only the owning thread writes; observers read the fields (relaxed
+/// atomics: on x86 the same plain moves as before).
 struct pending_enqueues {
-  actor_stats* target; // holds a reference while set
-  uint32_t count;
+  std::atomic<actor_stats*> target; // holds a reference while set
+  std::atomic<uint32_t> count;
 };
 
 struct enqueue_cache {
@@ -127,16 +133,32 @@ void count_enqueue_miss(actor_stats* stats) noexcept;
 /// receiver.
 inline void count_enqueue(actor_stats* stats) noexcept {
   for (auto& s : tl_enqueue_cache.slots) {
-    if (s.target == stats) {
-      if (++s.count >= enqueue_cache::batch_limit) {
-        stats->enqueued.fetch_add(s.count, std::memory_order_relaxed);
-        s.count = 0;
+    if (s.target.load(std::memory_order_relaxed) == stats) {
+      auto n = s.count.load(std::memory_order_relaxed) + 1;
+      if (n >= enqueue_cache::batch_limit) {
+        stats->enqueued.fetch_add(n, std::memory_order_relaxed);
+        n = 0;
       }
+      s.count.store(n, std::memory_order_relaxed);
       return;
     }
   }
   count_enqueue_miss(stats);
 }
+
+/// Enqueues still batched in the caches of all sending threads, by
+/// receiver: what an observer adds to `enqueued` so that a few messages
+/// from a thread that went quiet still show in the mailbox depth. A moment's
+/// view: a concurrent flush may count up to one batch twice.
+class pending_counts {
+public:
+  /// The batched enqueues to `x`.
+  uint64_t of(const actor_stats* x) const noexcept;
+
+  std::vector<std::pair<const actor_stats*, uint64_t>> entries; // sorted
+};
+
+pending_counts pending_enqueue_counts();
 
 /// Steady-clock nanoseconds (handler timing, snapshot stamps).
 int64_t steady_now_ns() noexcept;

@@ -1,0 +1,122 @@
+#define CAF_SUITE actors.offline
+// A dormant lens (nothing inspected the process table before) finds stuck
+// actors on real threads: the rule brain rechecks suspects until the
+// detectors' thresholds are crossed. The stuck handlers wait on futures the
+// test releases; no sleeps.
+
+#include <future>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
+
+#include "actors_test_support.hpp"
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/tracked.hpp"
+
+#include "caf/test/unit_test.hpp"
+
+using namespace caflens;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  fixture() {
+    ::setenv("CAFLENS_BRAIN", "rule", 1);
+    add_message_types(cfg);
+    cfg.set("scheduler.max-threads", 4);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  ~fixture() {
+    ::unsetenv("CAFLENS_BRAIN");
+  }
+
+  config lens_config() {
+    config c;
+    c.builtin_skills = false;
+    auto& table = skills::process_table::global();
+    c.thresholds.unresponsive_ms = 1000;
+    c.skills = {skills::make_actors_skill(table, c.thresholds)};
+    return c;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(offline_tests, fixture)
+
+CAF_TEST(a handler blocked before the lens looked is found) {
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  std::promise<void> entered;
+  auto inside = entered.get_future();
+  auto stuck = skills::spawn_tracked(
+    *sys, {"resizer-9", "resizer", 0},
+    [gate, &entered](caf::event_based_actor*) -> caf::behavior {
+      return {[gate, &entered](int x) {
+        if (x == 0) {
+          entered.set_value();
+          gate.wait(); // blocks its scheduler thread
+        }
+      }};
+    });
+  caf::anon_send(stuck, 0);
+  inside.wait();
+  for (int i = 1; i <= 50; ++i)
+    caf::anon_send(stuck, i);
+  auto lens = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(lens);
+  auto res = lens->investigate("queue depth over 40", {}, 30s);
+  release.set_value();
+  CAF_REQUIRE(res);
+  auto* top = res->top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->pattern, "scheduler_starvation");
+  CAF_CHECK_EQUAL(top->culprits.at(0), "resizer-9");
+  lens->stop();
+}
+
+CAF_TEST(a request cycle is found as unresponsive) {
+  // a asks b, b asks a: both await replies that never come (until 4 s).
+  auto make = [&](std::string name) {
+    return skills::spawn_tracked(
+      *sys, {name, "ledger", 0},
+      [](caf::event_based_actor* self) -> caf::behavior {
+        return {
+          [self](caf::actor peer) {
+            self->request(peer, 4s, std::string{"ping"})
+              .await([](std::string&) {}, [](caf::error&) {});
+          },
+          [](std::string& x) { return x; },
+          [](int) {},
+        };
+      });
+  };
+  auto a = make("catalog-1");
+  auto b = make("billing-1");
+  caf::anon_send(a, b);
+  caf::anon_send(b, a);
+  for (int i = 0; i < 5; ++i) {
+    caf::anon_send(a, i);
+    caf::anon_send(b, i);
+  }
+  auto lens = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(lens);
+  auto res = lens->investigate("catalog indexing lag", {}, 30s);
+  CAF_REQUIRE(res);
+  auto* top = res->top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->pattern, "unresponsive");
+  std::set<std::string> culprits(top->culprits.begin(), top->culprits.end());
+  CAF_CHECK_EQUAL(culprits.count("catalog-1"), 1u);
+  CAF_CHECK_EQUAL(culprits.count("billing-1"), 1u);
+  lens->stop();
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
