@@ -9,6 +9,7 @@
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/event_based_actor.hpp"
+#include "caf/scoped_actor.hpp"
 
 #include "actors_test_support.hpp"
 #include "caflens/skills/builtin.hpp"
@@ -116,6 +117,35 @@ CAF_TEST(a request cycle is found as unresponsive) {
   std::set<std::string> culprits(top->culprits.begin(), top->culprits.end());
   CAF_CHECK_EQUAL(culprits.count("catalog-1"), 1u);
   CAF_CHECK_EQUAL(culprits.count("billing-1"), 1u);
+  lens->stop();
+}
+
+CAF_TEST(the async form replies to an actor) {
+  auto lens = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(lens);
+  caf::scoped_actor self{*sys};
+  investigate_options opts;
+  opts.trigger = "alert";
+  lens->investigate_async("routine", self, opts);
+  bool got = false;
+  self->receive(
+    [&](investigation_result& r) {
+      got = true;
+      CAF_CHECK_EQUAL(r.reason, "routine");
+      CAF_CHECK_EQUAL(r.trigger, "alert");
+      CAF_CHECK_EQUAL(r.brain, "rule");
+    },
+    [&](caf::error& err) { CAF_FAIL("error: " << render_error(err)); },
+    caf::after(std::chrono::seconds{30}) >> [] { CAF_FAIL("no reply"); });
+  CAF_CHECK(got);
+  // Bad input comes back as an error, not silence.
+  lens->investigate_async("", self);
+  self->receive(
+    [&](investigation_result&) { CAF_FAIL("expected an error"); },
+    [&](caf::error& err) {
+      CAF_CHECK_EQUAL(err.category(), actors_errc_category);
+    },
+    caf::after(std::chrono::seconds{30}) >> [] { CAF_FAIL("no reply"); });
   lens->stop();
 }
 
