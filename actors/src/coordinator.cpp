@@ -592,34 +592,11 @@ public:
   // -- tools ------------------------------------------------------------------
 
   tool_outcome run_tool(const llm::tool_call& call) {
-    auto& bus = telemetry::bus::global();
-    auto& trace = s_.cur->entry.trace_id;
-    auto iteration = int64_t{s_.cur->loop.iteration};
-    auto t0 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "tool", "start"},
-                {{"system_time",
-                  static_cast<double>(telemetry::bus::system_time())},
-                 {"monotonic_time", static_cast<double>(t0)}},
-                {{"trace_id", trace},
-                 {"iteration", iteration},
-                 {"tool_name", call.name},
-                 {"intent", "coordinator"}});
-    tool_outcome out;
-    try {
-      out = dispatch(call.name, call.arguments);
-    } catch (const std::exception& ex) {
-      out = tool_outcome::error(call.name + " failed: " + ex.what());
-    }
-    auto t1 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "tool", "stop"},
-                {{"duration", static_cast<double>(t1 - t0)},
-                 {"monotonic_time", static_cast<double>(t1)}},
-                {{"trace_id", trace},
-                 {"iteration", iteration},
-                 {"tool_name", call.name},
-                 {"intent", "coordinator"},
-                 {"result", out.is_error ? "error" : "ok"}});
-    return out;
+    return run_timed(s_.cur->entry.trace_id, s_.cur->loop.iteration,
+                     "coordinator", call,
+                     [this](const std::string& name, const json& args) {
+                       return dispatch(name, args);
+                     });
   }
 
   tool_outcome dispatch(const std::string& name, const json& args) {

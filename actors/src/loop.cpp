@@ -14,6 +14,41 @@ void emit(std::string_view group, std::string_view what,
     telemetry::measurements{ms, 1}, telemetry::metadata{md});
 }
 
+tool_outcome run_timed(
+  const std::string& trace_id, int64_t iteration, std::string_view intent,
+  const llm::tool_call& call,
+  const std::function<tool_outcome(const std::string&, const nlohmann::json&)>&
+    dispatch) {
+  auto& bus = telemetry::bus::global();
+  auto t0 = telemetry::bus::monotonic_time();
+  bus.execute(telemetry::event_name{"caflens", "tool", "start"},
+              {{"system_time",
+                static_cast<double>(telemetry::bus::system_time())},
+               {"monotonic_time", static_cast<double>(t0)}},
+              {{"trace_id", trace_id},
+               {"iteration", iteration},
+               {"tool_name", call.name},
+               {"intent", intent}});
+  tool_outcome out;
+  try {
+    out = dispatch(call.name, call.arguments);
+  } catch (const std::exception& ex) {
+    out = tool_outcome::error(call.name + " failed: " + ex.what());
+  } catch (...) {
+    out = tool_outcome::error(call.name + " failed: unknown exception");
+  }
+  auto t1 = telemetry::bus::monotonic_time();
+  bus.execute(telemetry::event_name{"caflens", "tool", "stop"},
+              {{"duration", static_cast<double>(t1 - t0)},
+               {"monotonic_time", static_cast<double>(t1)}},
+              {{"trace_id", trace_id},
+               {"iteration", iteration},
+               {"tool_name", call.name},
+               {"intent", intent},
+               {"result", out.is_error ? "error" : "ok"}});
+  return out;
+}
+
 void loop_core::normalize_final_answer(llm::tool_call& call) {
   if (call.name != "done" || !call.arguments.is_object())
     return;

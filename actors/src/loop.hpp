@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -47,6 +48,14 @@ struct tool_outcome {
     return x;
   }
 };
+
+/// Runs `dispatch(name, arguments)` between the `caflens.tool.start` and
+/// `caflens.tool.stop` events; an exception becomes a tool error.
+tool_outcome run_timed(
+  const std::string& trace_id, int64_t iteration, std::string_view intent,
+  const llm::tool_call& call,
+  const std::function<tool_outcome(const std::string&, const nlohmann::json&)>&
+    dispatch);
 
 /// A conversation, a brain and its tools, with the iteration bookkeeping.
 struct loop_core {

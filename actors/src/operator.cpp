@@ -202,36 +202,10 @@ public:
   // -- tools ------------------------------------------------------------------
 
   tool_outcome run_tool(const llm::tool_call& call) {
-    auto& name = call.name;
-    auto& args = call.arguments;
-    auto& bus = telemetry::bus::global();
-    auto t0 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "tool", "start"},
-                {{"system_time",
-                  static_cast<double>(telemetry::bus::system_time())},
-                 {"monotonic_time", static_cast<double>(t0)}},
-                {{"trace_id", s_.spec.trace_id},
-                 {"iteration", int64_t{s_.loop.iteration}},
-                 {"tool_name", name},
-                 {"intent", s_.spec.skill}});
-    tool_outcome out;
-    try {
-      out = dispatch(name, args);
-    } catch (const std::exception& ex) {
-      out = tool_outcome::error(name + " failed: " + ex.what());
-    } catch (...) {
-      out = tool_outcome::error(name + " failed: unknown exception");
-    }
-    auto t1 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "tool", "stop"},
-                {{"duration", static_cast<double>(t1 - t0)},
-                 {"monotonic_time", static_cast<double>(t1)}},
-                {{"trace_id", s_.spec.trace_id},
-                 {"iteration", int64_t{s_.loop.iteration}},
-                 {"tool_name", name},
-                 {"intent", s_.spec.skill},
-                 {"result", out.is_error ? "error" : "ok"}});
-    return out;
+    return run_timed(s_.spec.trace_id, s_.loop.iteration, s_.spec.skill, call,
+                     [this](const std::string& name, const json& args) {
+                       return dispatch(name, args);
+                     });
   }
 
   tool_outcome dispatch(const std::string& name, const json& args) {

@@ -407,7 +407,18 @@ protected:
     return c;
   }
 
+  /// The next planned call; `done` once the plan is used up.
+  caf::expected<llm::tool_call> next(llm::conversation& conv,
+                                     const llm::tool_set& tools) {
+    if (queue_.empty())
+      return call(conv, tools, "done", json::object());
+    auto [name, args] = std::move(queue_.front());
+    queue_.pop_front();
+    return call(conv, tools, std::move(name), std::move(args));
+  }
+
   int calls_ = 0;
+  std::deque<std::pair<std::string, json>> queue_;
 };
 
 class operator_rule_brain final : public rule_brain_base {
@@ -513,21 +524,12 @@ private:
     queue_.emplace_back("done", json{{"summary", reason}});
   }
 
-  caf::expected<llm::tool_call> next(llm::conversation& conv,
-                                     const llm::tool_set& tools) {
-    if (queue_.empty())
-      return call(conv, tools, "done", json::object());
-    auto [name, args] = std::move(queue_.front());
-    queue_.pop_front();
-    return call(conv, tools, std::move(name), std::move(args));
-  }
 
   rule_brain_options opts_;
   int phase_ = 0;
   int64_t rechecked_ms_ = 0;
   std::string snapshot_id_;
   json findings_ = json::array();
-  std::deque<std::pair<std::string, json>> queue_;
 };
 
 class coordinator_rule_brain final : public rule_brain_base {
@@ -611,19 +613,10 @@ public:
   }
 
 private:
-  caf::expected<llm::tool_call> next(llm::conversation& conv,
-                                     const llm::tool_set& tools) {
-    if (queue_.empty())
-      return call(conv, tools, "done", json::object());
-    auto [name, args] = std::move(queue_.front());
-    queue_.pop_front();
-    return call(conv, tools, std::move(name), std::move(args));
-  }
 
   std::string reason_;
   rule_brain_options opts_;
   int phase_ = 0;
-  std::deque<std::pair<std::string, json>> queue_;
 };
 
 } // namespace
