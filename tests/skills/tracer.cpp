@@ -209,7 +209,8 @@ CAF_TEST(a trace stops by itself after fifty captures) {
   CAF_CHECK_EQUAL(s.captured, 50u);
   CAF_CHECK_EQUAL(tr->captures().size(), 50u);
   CAF_CHECK_EQUAL(tr->captures(5).size(), 5u);
-  CAF_CHECK_EQUAL(tr->captures(5).back().index, 50u);
+  auto last_five = tr->captures(5); // a local: CAF_CHECK_EQUAL binds auto&&
+  CAF_CHECK_EQUAL(last_five.back().index, 50u);
   CAF_CHECK(!attached(w));
   CAF_CHECK_EQUAL(count("caflens.tracer.capture"), 50u);
   CAF_REQUIRE_EQUAL(count("caflens.tracer.stopped"), 1u);
