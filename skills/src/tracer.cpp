@@ -502,11 +502,11 @@ caf::expected<trace_status> tracer::start(uint64_t actor_id,
     lim.max_duration = std::min(lim.max_duration, x.max_duration);
     lim.max_rendering_bytes = x.max_rendering_bytes;
   }
+  poll(); // ends an expired trace first
   std::shared_ptr<detail::trace_session> s;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (current_) {
-      current_->poll();
       if (current_->running())
         return make_error(skills_errc::limit_reached,
                           "tracer: a trace of '" + current_->actor() +
@@ -544,10 +544,15 @@ caf::expected<trace_status> tracer::stop() {
 }
 
 std::shared_ptr<detail::trace_session> tracer::poll() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  if (current_)
-    current_->poll();
-  return current_;
+  std::shared_ptr<detail::trace_session> s;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    s = current_;
+  }
+  // Outside the lock: a stop emits an event, and its handlers may call us.
+  if (s)
+    s->poll();
+  return s;
 }
 
 std::optional<trace_status> tracer::status() {

@@ -244,6 +244,22 @@ CAF_TEST(a trace stops by itself after sixty seconds) {
   CAF_CHECK_EQUAL(count("caflens.tracer.stopped"), 2u);
 }
 
+CAF_TEST(event handlers may call the tracer) {
+  auto w = worker("tw-reenter");
+  bool reentered = false;
+  auto err = bus.attach("reenter", {"caflens", "tracer", "stopped"},
+                        [&](const tel::event_name&, const tel::measurements&,
+                            const tel::metadata&, const std::any&) {
+                          auto st = tr->status();
+                          reentered = st && !st->running;
+                        });
+  CAF_REQUIRE(!err);
+  CAF_REQUIRE(tr->start(w.id(), ""));
+  clk.advance(61s);
+  CAF_CHECK(!tr->running()); // the stop, noticed here, emits the event
+  CAF_CHECK(reentered);
+}
+
 CAF_TEST(limits can be lowered but never raised) {
   auto w = worker("tw-limits");
   tracer_limits lower;
