@@ -222,6 +222,10 @@ public:
     loop.max_result_bytes = cfg.max_tool_result_bytes;
     loop.generation = ++s_.gen;
     loop.conv = llm::conversation{coordinator_prompt(), trace};
+    // One budget for every loop of this investigation: an LLM brain asks
+    // for the final answer instead of running into the deadline.
+    loop.conv.budget(s_.eng->open_budget(
+      trace, std::chrono::milliseconds{deadline_ms}));
     std::string task = "Investigation reason: " + inv->entry.req.reason
                        + "\nTrigger: " + opts.trigger
                        + "\nNode: " + s_.eng->node();
@@ -320,6 +324,7 @@ public:
     auto inv = std::move(s_.cur);
     auto& trace = inv->entry.trace_id;
     inv->loop.finished = true;
+    s_.eng->close_budget(trace);
     investigation_result res;
     res.trace_id = trace;
     res.reason = inv->entry.req.reason;

@@ -125,6 +125,32 @@ std::string engine::brain_kind() const {
   return "rule";
 }
 
+std::shared_ptr<llm::budget>
+engine::open_budget(const std::string& trace_id,
+                    std::chrono::milliseconds deadline) {
+  llm::budget_limits limits;
+  limits.max_tokens = cfg_.max_tokens;
+  limits.max_cost_usd = cfg_.max_cost_usd;
+  // The brain gets the last tenth of the deadline to give its final answer.
+  limits.time_limit = deadline * 9 / 10;
+  auto b = std::make_shared<llm::budget>(limits);
+  std::lock_guard<std::mutex> guard{mtx_};
+  budgets_[trace_id] = b;
+  return b;
+}
+
+std::shared_ptr<llm::budget>
+engine::budget_of(const std::string& trace_id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = budgets_.find(trace_id);
+  return i == budgets_.end() ? nullptr : i->second;
+}
+
+void engine::close_budget(const std::string& trace_id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  budgets_.erase(trace_id);
+}
+
 std::string engine::next_id(const char* prefix) {
   return std::string{prefix} + "-" + std::to_string(++ids_);
 }

@@ -16,6 +16,7 @@
 
 #include "caflens/actors/config.hpp"
 #include "caflens/actors/messages.hpp"
+#include "caflens/llm/budget.hpp"
 #include "caflens/sandbox/sandbox.hpp"
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/log_buffer.hpp"
@@ -88,6 +89,18 @@ public:
     return cfg_.llm != nullptr;
   }
 
+  // -- budgets ----------------------------------------------------------------
+
+  /// Creates the token/cost/time budget all loops of investigation
+  /// `trace_id` share (limits from the config, time = the deadline).
+  std::shared_ptr<llm::budget> open_budget(const std::string& trace_id,
+                                           std::chrono::milliseconds deadline);
+
+  /// The budget of `trace_id`, or null once the investigation ended.
+  std::shared_ptr<llm::budget> budget_of(const std::string& trace_id) const;
+
+  void close_budget(const std::string& trace_id);
+
   // -- ids --------------------------------------------------------------------
 
   /// "<prefix>-<n>", unique within this lens.
@@ -128,6 +141,7 @@ private:
   std::atomic<uint64_t> run_ids_{0};
   mutable std::mutex mtx_;
   std::map<std::string, std::deque<nlohmann::json>> history_;
+  std::map<std::string, std::shared_ptr<llm::budget>> budgets_;
   // Weak references: the root supervisor's child specs own the engine, so
   // strong handles here would keep the tree's memory alive forever.
   caf::actor_addr root_;

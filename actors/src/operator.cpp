@@ -123,6 +123,9 @@ public:
     for (auto& cb : s_.skill->callbacks())
       task += "\n- " + cb.doc;
     loop.conv.add_user(std::move(task));
+    // A remote operator (no shared budget here) still has its deadline.
+    if (auto b = s_.eng->budget_of(sp.trace_id))
+      loop.conv.budget(std::move(b));
     auto left = sp.deadline_at - unix_ms();
     if (sp.deadline_at > 0)
       self_->delayed_send(self_, std::chrono::milliseconds{std::max<int64_t>(

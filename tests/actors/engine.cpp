@@ -661,6 +661,45 @@ CAF_TEST(alerts and follow ups are rate limited) {
   CAF_CHECK_EQUAL(starts[0]["reason"], "alert p99: over 2 s");
 }
 
+CAF_TEST(the anomaly detector triggers an investigation) {
+  auto level = std::make_shared<double>(10);
+  skills::skill_definition def;
+  def.name = "queues";
+  def.title = "queues";
+  def.description = "a queue length";
+  def.system_prompt = "queues";
+  def.snapshot = [level] { return json{{"depth", *level}}; };
+  def.detect = [](const json&, const std::vector<json>&) {
+    return std::vector<skills::finding>{};
+  };
+  auto cfg = base({}, {});
+  cfg.skills.push_back(skills::make_skill(std::move(def)));
+  cfg.anomaly_trigger = true;
+  cfg.anomaly_interval = 1s;
+  cfg.anomaly.learning = std::chrono::nanoseconds{0};
+  cfg.anomaly.min_samples = 10;
+  cfg.anomaly.consecutive = 2;
+  start(std::move(cfg));
+  // Learn a baseline around 10..12, then the depth jumps.
+  for (int i = 0; i < 12; ++i) {
+    *level = 10 + (i % 3);
+    sched.trigger_timeout();
+    sched.run();
+  }
+  CAF_CHECK(!events.has("caflens.investigation.start"));
+  *level = 500;
+  sched.trigger_timeout(); // first hit
+  sched.run();
+  CAF_CHECK(!events.has("caflens.investigation.start"));
+  sched.trigger_timeout(); // second consecutive hit: trigger
+  sched.run();
+  auto starts = events.metadata_of("caflens.investigation.start");
+  CAF_REQUIRE_EQUAL(starts.size(), 1u);
+  CAF_CHECK_EQUAL(starts[0]["trigger"], "anomaly");
+  CAF_CHECK(starts[0]["reason"].get<std::string>().find("queues.depth")
+            != std::string::npos);
+}
+
 CAF_TEST(periodic checks run on schedule) {
   auto cfg = base({}, {});
   cfg.check_interval = 1s;

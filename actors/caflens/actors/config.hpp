@@ -99,7 +99,9 @@ struct config {
   std::shared_ptr<llm::client_registry> llm;
   llm::llm_brain_config llm_brain;
   rule_brain_options rule;
-  /// Token / cost limits shared by all loops of one investigation (LLM only).
+  /// Token / cost limits shared by all loops of one investigation (LLM
+  /// only); when one is spent (or the deadline nears) the LLM brain asks
+  /// for the final answer instead of more tool calls.
   std::optional<int64_t> max_tokens;
   std::optional<double> max_cost_usd;
 
