@@ -108,12 +108,10 @@ std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {
   if (cfg_.brain)
     if (auto b = cfg_.brain(req))
       return b;
-  if (cfg_.llm) {
-    auto bc = cfg_.llm_brain;
-    bc.answer_tool = "done";
-    bc.answer_argument = "summary";
-    return std::make_unique<llm::llm_brain>(cfg_.llm, bc);
-  }
+  // A plain-text answer arrives as done{answer}; the loop maps it to the
+  // summary for every brain (loop_core::normalize_final_answer).
+  if (cfg_.llm)
+    return std::make_unique<llm::llm_brain>(cfg_.llm, cfg_.llm_brain);
   return make_rule_brain(req, cfg_.rule);
 }
 

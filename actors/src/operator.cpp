@@ -321,9 +321,14 @@ public:
                 {"findings", fs}};
     auto budget = s_.loop.max_result_bytes;
     auto used = result.dump().size() + 64;
-    result["data"] = budget > used + 256
-                       ? skills::bound_snapshot(data, budget - used)
-                       : json{{"truncated", true}};
+    // The data was dumped once for its size: only a snapshot that does not
+    // fit is cut (bound_snapshot dumps again while shortening).
+    if (used + text_size <= budget)
+      result["data"] = data;
+    else if (budget > used + 256)
+      result["data"] = skills::bound_snapshot(data, budget - used);
+    else
+      result["data"] = json{{"truncated", true}};
     auto out = tool_outcome::ok(result.dump());
     out.snapshot_ids.push_back(snap.id);
     s_.snapshots.push_back(std::move(snap));

@@ -233,13 +233,17 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
       auto i = std::find(ts.begin(), ts.end(), n->anomaly_type);
       return i == ts.end() ? ts.size() : size_t(i - ts.begin());
     };
+    // Each context is parsed once, not per comparison.
+    std::map<const notification*, double> size_of;
+    for (auto* n : g->notes)
+      size_of[n] = magnitude(*n);
     auto ns = g->notes;
     std::stable_sort(ns.begin(), ns.end(), [&](auto* x, auto* y) {
       if (type_rank(x) != type_rank(y))
         return type_rank(x) < type_rank(y);
       if (x->severity != y->severity)
         return x->severity > y->severity;
-      return magnitude(*x) > magnitude(*y);
+      return size_of[x] > size_of[y];
     });
     std::vector<std::string> culprits, ids, observations;
     std::set<std::string> skills;
