@@ -14,6 +14,7 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 command -v ninja >/dev/null && [ ! -f build/CMakeCache.txt ] && args+=(-G Ninja)
 command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Build output goes to stderr: stdout is the report (or the JSON result).
 cmake -S . -B build "${args[@]}" >/dev/null
-cmake --build build --target caflens -j "$(nproc)"
+cmake --build build --target caflens -j "$(nproc)" >&2
 exec build/apps/caflens/caflens demo "$@"
