@@ -16,6 +16,7 @@
 #include "tools.hpp"
 
 #include "caflens/actors/actors_errc.hpp"
+#include "caflens/actors/rule_brain.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/reason.hpp"
 #include "caflens/telemetry/bus.hpp"
@@ -215,7 +216,8 @@ public:
                                               : opts.skills;
     auto& loop = inv->loop;
     loop.brain = s_.eng->make_brain(
-      {"coordinator", "", trace, inv->entry.req.reason});
+      {"coordinator", "", trace, inv->entry.req.reason,
+       opts.trigger + " " + opts.context});
     loop.tools = coordinator_tools(inv->allowed_skills);
     loop.max_iterations = opts.max_iterations > 0 ? opts.max_iterations
                                                   : cfg.max_iterations;
@@ -608,7 +610,9 @@ public:
     auto& cur = *s_.cur;
     auto& trace = cur.entry.trace_id;
     if (name == "get_notifications")
-      return get_notifications(args.value("status", std::string{"unread"}));
+      return get_notifications(args.value("status", std::string{"unread"}),
+                               args.value("limit", int64_t{0}),
+                               args.value("offset", int64_t{0}));
     if (name == "update_notification_statuses")
       return update_statuses(args);
     if (name == "invoke_operators")
@@ -670,19 +674,32 @@ public:
     return tool_outcome::error("unknown tool '" + name + "'");
   }
 
-  tool_outcome get_notifications(const std::string& status) {
-    json xs = json::array();
+  tool_outcome get_notifications(const std::string& status, int64_t limit,
+                                 int64_t offset) {
+    json all = json::array();
     for (auto& n : s_.cur->notes) {
       if (status != "all" && n.status != status)
         continue;
       auto j = to_json(n);
       j.erase("trace_id");
-      xs.push_back(std::move(j));
+      all.push_back(std::move(j));
     }
     emit_co(s_.cur->entry.trace_id, "get_notifications",
             {{"status", status},
-             {"count", static_cast<int64_t>(xs.size())}});
-    return tool_outcome::ok(xs.dump());
+             {"count", static_cast<int64_t>(all.size())}});
+    if (limit <= 0 && offset <= 0)
+      return tool_outcome::structured(std::move(all));
+    // A page: whole notifications, with how many are left.
+    auto total = static_cast<int64_t>(all.size());
+    auto first = std::min(std::max<int64_t>(offset, 0), total);
+    auto last = limit > 0 ? std::min(total, first + limit) : total;
+    json page = json::array();
+    for (auto i = first; i < last; ++i)
+      page.push_back(std::move(all[static_cast<size_t>(i)]));
+    return tool_outcome::structured(json{{"items", std::move(page)},
+                                 {"total", total},
+                                 {"offset", first},
+                                 {"more", total - last}});
   }
 
   notification* find_note(const std::string& id) {
@@ -862,7 +879,7 @@ public:
     for (auto& id : ids) {
       auto* n = find_note(id.get<std::string>());
       x.notification_ids.push_back(n->id);
-      skills.insert(n->skill);
+      skills.insert(evidence_source(*n));
       worst = std::max(worst, n->severity);
     }
     parse_correlation(args.value("correlation", std::string{"temporal"}),
@@ -883,7 +900,7 @@ public:
     json reply{{"insight_id", x.id}, {"grounded", x.grounded}};
     if (claimed && !x.grounded)
       reply["note"] = "grounded set to false: its notifications come from "
-                      "one operator only";
+                      "one data source only";
     emit_co(cur.entry.trace_id, "insight_produced", {{"insight", x.id}});
     cur.insights.push_back(std::move(x));
     return tool_outcome::ok(reply.dump());

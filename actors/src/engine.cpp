@@ -12,6 +12,7 @@
 #include "caflens/llm/llm_brain.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
+#include "caflens/skills/tracer.hpp"
 #include "caflens/supervision/messages.hpp"
 
 namespace caflens::actors {
@@ -58,6 +59,7 @@ engine::engine(caf::actor_system& sys, config cfg)
     skills_.push_back(skills::make_telemetry_skill(*metrics_, t));
     skills_.push_back(skills::make_os_skill(t));
     skills_.push_back(skills::make_anomaly_skill(anomaly_));
+    skills_.push_back(skills::make_tracer_skill(table));
   }
   for (auto& s : cfg_.skills) {
     if (!s)
@@ -190,7 +192,7 @@ json engine::trees() const {
   json out = json::array();
   caf::scoped_actor self{*sys_};
   for (auto& s : sups) {
-    self->request(s, std::chrono::seconds{1}, supervision::get_tree{})
+    self->request(s, std::chrono::milliseconds{500}, supervision::get_tree{})
       .receive(
         [&](std::string& text) {
           auto j = json::parse(text, nullptr, false);

@@ -10,6 +10,10 @@
 #include "actors_impl.hpp"
 #include "engine.hpp"
 
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/supervision_tracking.hpp"
+#include "caflens/supervision/observer.hpp"
+
 #include "caflens/llm/client_registry.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/supervisor.hpp"
@@ -216,6 +220,13 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
     return err;
   if (auto err = cfg.validate())
     return err;
+  // Supervisors spawned from now on register their children in the process
+  // table (names, parents, exits stopped by the supervisor are no crashes),
+  // unless the application installed an observer of its own.
+  if (!supervision::default_child_observer())
+    skills::track_supervised_children(
+      cfg.processes != nullptr ? *cfg.processes
+                               : skills::process_table::global());
   auto eng = std::make_shared<engine>(sys, std::move(cfg));
   using namespace caflens::supervision;
   // operator_sup: one operator per skill per investigation.

@@ -1,5 +1,7 @@
 #include "loop.hpp"
 
+#include <map>
+
 #include "caflens/llm/llm_brain.hpp"
 #include "caflens/telemetry/bus.hpp"
 
@@ -60,6 +62,72 @@ void loop_core::normalize_final_answer(llm::tool_call& call) {
   call.arguments.erase("answer");
 }
 
+namespace {
+
+// The longest array in `x` and its JSON-pointer path.
+nlohmann::json* longest_array(nlohmann::json& x, std::string path,
+                              std::string& best_path) {
+  nlohmann::json* best = nullptr;
+  auto visit = [&](auto& self, nlohmann::json& y, const std::string& at)
+    -> void {
+    if (y.is_array()) {
+      if (!y.empty() && (best == nullptr || y.size() > best->size())) {
+        best = &y;
+        best_path = at;
+      }
+      for (size_t i = 0; i < y.size(); ++i)
+        self(self, y[i], at + "/" + std::to_string(i));
+    } else if (y.is_object()) {
+      for (auto& [k, v] : y.items())
+        if (k != "more")
+          self(self, v, at + "/" + k);
+    }
+  };
+  visit(visit, x, path);
+  return best;
+}
+
+} // namespace
+
+nlohmann::json bound_result(const nlohmann::json& x, size_t max_bytes) {
+  if (x.dump().size() <= max_bytes)
+    return x;
+  nlohmann::json y;
+  if (x.is_array())
+    y = {{"items", x}, {"total", x.size()}};
+  else if (x.is_object())
+    y = x;
+  else
+    y = {{"value", x}};
+  std::map<std::string, size_t> more;
+  auto with_more = [&] {
+    auto c = y;
+    if (!more.empty()) {
+      nlohmann::json m = nlohmann::json::object();
+      for (auto& [path, n] : more)
+        m[path.empty() ? "/" : path] = n;
+      c["more"] = std::move(m);
+    }
+    return c;
+  };
+  for (;;) {
+    auto c = with_more();
+    if (c.dump().size() <= max_bytes)
+      return c;
+    std::string path;
+    auto* arr = longest_array(y, "", path);
+    if (arr == nullptr) {
+      // No list left to shorten: say so rather than cut a value.
+      return {{"truncated", true},
+              {"error", "result exceeds " + std::to_string(max_bytes)
+                          + " bytes; ask for less (limit, offset, n)"}};
+    }
+    auto keep = arr->size() / 2;
+    more[path] += arr->size() - keep;
+    arr->erase(arr->begin() + static_cast<long>(keep), arr->end());
+  }
+}
+
 void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
   auto pending = conv.pending_calls();
   bool is_pending = false;
@@ -68,16 +136,32 @@ void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
       is_pending = true;
   if (!is_pending)
     return;
+  auto data = out.data;
   if (out.content.size() <= max_result_bytes) {
     conv.add_tool_result(call.id, out.content, out.is_error, out.snapshot_ids,
-                         out.notification);
+                         out.notification, std::move(data));
     return;
   }
-  auto text = out.content.substr(0, max_result_bytes);
-  text += "\n[cut: " + std::to_string(out.content.size())
-          + " bytes; ask for less]";
+  if (!data) {
+    auto j = nlohmann::json::parse(out.content, nullptr, false);
+    if (!j.is_discarded())
+      data = std::make_shared<const nlohmann::json>(std::move(j));
+  }
+  std::string text;
+  if (data) {
+    text = bound_result(*data, max_result_bytes).dump();
+  } else {
+    // Plain text: cut at a line or a space, and say so.
+    auto cut = out.content.rfind('\n', max_result_bytes);
+    if (cut == std::string::npos || cut < max_result_bytes / 2)
+      cut = out.content.rfind(' ', max_result_bytes);
+    if (cut == std::string::npos || cut < max_result_bytes / 2)
+      cut = max_result_bytes;
+    text = out.content.substr(0, cut) + "\n[cut: "
+           + std::to_string(out.content.size()) + " bytes; ask for less]";
+  }
   conv.add_tool_result(call.id, std::move(text), out.is_error,
-                       out.snapshot_ids, out.notification);
+                       out.snapshot_ids, out.notification, std::move(data));
 }
 
 void loop_core::usage(int64_t& input, int64_t& output, double& cost) const {

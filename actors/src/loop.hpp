@@ -34,10 +34,21 @@ struct tool_outcome {
   int64_t wait_ms = 0;
   /// For `finish`: the closing summary.
   std::string summary;
+  /// The structured result behind `content`, complete (the rule brain reads
+  /// it; `content` may be bounded for a model).
+  std::shared_ptr<const nlohmann::json> data;
 
   static tool_outcome ok(std::string content) {
     tool_outcome x;
     x.content = std::move(content);
+    return x;
+  }
+
+  /// A structured result: `content` is its JSON text.
+  static tool_outcome structured(nlohmann::json value) {
+    tool_outcome x;
+    x.content = value.dump();
+    x.data = std::make_shared<const nlohmann::json>(std::move(value));
     return x;
   }
 
@@ -56,6 +67,12 @@ tool_outcome run_timed(
   const llm::tool_call& call,
   const std::function<tool_outcome(const std::string&, const nlohmann::json&)>&
     dispatch);
+
+/// `x` within `max_bytes` of JSON text by whole items: the longest arrays
+/// are shortened from the end and each shortened array is noted in
+/// `"more"` (path → items left out); a top-level array becomes
+/// `{"items": [...], "total": n, "more": m}`. Never cuts inside a value.
+nlohmann::json bound_result(const nlohmann::json& x, size_t max_bytes);
 
 /// A conversation, a brain and its tools, with the iteration bookkeeping.
 struct loop_core {
@@ -101,7 +118,9 @@ struct loop_core {
   /// convention); our `done` calls it `summary`.
   static void normalize_final_answer(llm::tool_call& call);
 
-  /// Answers `call` with `out` (cut to `max_result_bytes`).
+  /// Answers `call` with `out`. A result longer than `max_result_bytes` is
+  /// bounded by whole items (see `bound_result`), never cut inside a JSON
+  /// document; the complete structured result stays with the message.
   void answer(const llm::tool_call& call, const tool_outcome& out);
 
   /// Tokens and cost spent by an `llm_brain` (zero for other brains).

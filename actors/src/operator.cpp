@@ -314,22 +314,57 @@ public:
                    {"trace_id", s_.spec.trace_id}});
     }
     emit_op("take_snapshot", {{"snapshot_id", snap.id}});
-    // Findings first; the data is bounded so the result stays valid JSON
-    // within the tool-result budget.
-    json result{{"snapshot_id", snap.id},
-                {"captured_at", snap.captured_at},
-                {"findings", fs}};
+    // The complete result (every finding, the whole snapshot) stays with
+    // the message for brains that read data; the text for a model is
+    // bounded by whole items: the findings first (the worst first, counted
+    // when some are left out), then the data within what is left.
+    auto plan = s_.skill->plan();
+    json plan_json{{"looks", plan.looks},
+                   {"interval_ms", plan.interval.count()},
+                   {"taken", s_.snapshots.size() + 1}};
+    json full{{"snapshot_id", snap.id},
+              {"captured_at", snap.captured_at},
+              {"plan", plan_json},
+              {"findings", fs},
+              {"data", data}};
     auto budget = s_.loop.max_result_bytes;
-    auto used = result.dump().size() + 64;
-    // The data was dumped once for its size: only a snapshot that does not
-    // fit is cut (bound_snapshot dumps again while shortening).
-    if (used + text_size <= budget)
-      result["data"] = data;
-    else if (budget > used + 256)
-      result["data"] = skills::bound_snapshot(data, budget - used);
-    else
-      result["data"] = json{{"truncated", true}};
-    auto out = tool_outcome::ok(result.dump());
+    std::string text;
+    if (text_size + 512 + fs.dump().size() <= budget) {
+      text = full.dump();
+    } else {
+      auto sorted = fs;
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [](const json& x, const json& y) {
+                         severity sx = severity::info, sy = severity::info;
+                         parse_severity(x.value("severity", "info"), sx);
+                         parse_severity(y.value("severity", "info"), sy);
+                         return sx > sy;
+                       });
+      json counts = json::object();
+      for (auto& f : fs)
+        counts[f.value("type", std::string{"?"})] =
+          counts.value(f.value("type", std::string{"?"}), 0) + 1;
+      json head{{"snapshot_id", snap.id},
+                {"captured_at", snap.captured_at},
+                {"plan", plan_json},
+                {"finding_count", fs.size()},
+                {"finding_types", counts},
+                {"findings", sorted}};
+      head = bound_result(head, budget * 3 / 4);
+      auto used = head.dump().size() + 64;
+      if (used + text_size <= budget)
+        head["data"] = data;
+      else if (budget > used + 256)
+        head["data"] = bound_result(data, budget - used);
+      else
+        head["data"] = json{{"omitted", true},
+                            {"note", "use get_snapshot or execute to read "
+                                     "parts of it"}};
+      text = head.dump();
+    }
+    tool_outcome out;
+    out.content = std::move(text);
+    out.data = std::make_shared<const json>(std::move(full));
     out.snapshot_ids.push_back(snap.id);
     s_.snapshots.push_back(std::move(snap));
     return out;

@@ -39,6 +39,14 @@ const std::vector<pattern_def>& table() {
       "request cycle or an actor awaiting a reply that never comes"},
      {},
      "Unresponsive actors"},
+    {{"restart_intensity",
+      {"restart_intensity_exceeded", "restart_intensity_near_limit"},
+      25,
+      "{culprits}: a child kept crashing until its supervisor reached (or "
+      "nearly reached) its restart intensity; a supervisor that reaches it "
+      "gives up and shuts down its whole subtree"},
+     {},
+     "Supervisor at its restart intensity"},
     {{"crash_loop",
       {"crash_loop"},
       30,
@@ -53,7 +61,7 @@ const std::vector<pattern_def>& table() {
      {"rss_growth"},
      "Memory leak"},
     {{"slow_consumer",
-      {"mailbox_growth", "mailbox_backlog"},
+      {"mailbox_growth", "mailbox_backlog", "reply_backlog", "peer_outlier"},
       50,
       "a slow consumer behind a fast producer: {culprits} receives more "
       "messages than it handles, so its mailbox grows"},
@@ -71,12 +79,6 @@ const std::vector<pattern_def>& table() {
       "the latency of {culprits} regressed against its baseline"},
      {},
      "Latency regression"},
-    {{"restart_intensity",
-      {"restart_intensity_near_limit"},
-      75,
-      "supervisor {culprits} is close to its restart intensity"},
-     {},
-     "Restart intensity near its limit"},
     {{"memory_growth",
       {"rss_growth", "system_memory_low"},
       80,
@@ -122,9 +124,10 @@ double magnitude(const notification& n) {
   auto ctx = json::parse(n.context, nullptr, false);
   if (!ctx.is_object())
     return 0;
-  for (auto key : {"growth_per_s", "bytes_per_s", "busy_ms", "idle_ms",
-                   "exits_in_window", "errors_in_window", "ratio",
-                   "mailbox_depth", "state_bytes"})
+  for (auto key : {"growth_per_s", "growth_bytes_per_s", "busy_ms",
+                   "idle_ms", "exits_in_window", "restarts",
+                   "errors_in_window", "ratio", "peer_ratio",
+                   "pending_replies", "mailbox_depth", "state_bytes"})
     if (auto i = ctx.find(key); i != ctx.end() && i->is_number())
       return i->get<double>();
   return 0;
@@ -146,6 +149,22 @@ std::string join(const std::vector<std::string>& xs, const char* sep) {
 }
 
 } // namespace
+
+std::string evidence_source(const notification& n) {
+  auto ctx = json::parse(n.context, nullptr, false);
+  if (ctx.is_object())
+    if (auto i = ctx.find("source"); i != ctx.end() && i->is_string())
+      return i->get<std::string>();
+  // The process table's counters and busy/idle times, whichever skill read
+  // them.
+  static const std::set<std::string> table_types{
+    "blocked_handler", "scheduler_starvation", "unresponsive",
+    "mailbox_growth", "mailbox_backlog", "suspect_blocked_handler",
+    "suspect_unresponsive", "peer_outlier", "reply_backlog"};
+  if (table_types.count(n.anomaly_type) > 0)
+    return "process_table";
+  return n.skill;
+}
 
 const std::vector<failure_pattern>& failure_patterns() {
   static const std::vector<failure_pattern> xs = [] {
@@ -253,7 +272,7 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
                == culprits.end())
         culprits.push_back(n->actors.front());
       ids.push_back(n->id);
-      skills.insert(n->skill);
+      skills.insert(evidence_source(*n));
       if (observations.size() < 5 && !n->observation.empty())
         observations.push_back(n->observation);
     }
@@ -261,8 +280,11 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
       for (auto& a : n->actors)
         if (std::find(culprits.begin(), culprits.end(), a) == culprits.end())
           culprits.push_back(a);
+    // Grounded: independent sources agree (two skills reading the same
+    // counters are one source). Causal would need evidence of order; the
+    // rule brain claims none.
     bool grounded = skills.size() >= 2;
-    std::string correlation = grounded ? "causal" : "temporal";
+    std::string correlation = "temporal";
     auto who = culprits.empty() ? std::string{"the application"}
                                 : join(culprits, ", ");
     auto root = replace_all(g->root, "{culprits}", who);
@@ -305,29 +327,44 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
 
 // -- routing ------------------------------------------------------------------
 
+const std::vector<std::string>& core_skills() {
+  static const std::vector<std::string> xs{"actors", "crashes", "supervision",
+                                           "memory"};
+  return xs;
+}
+
 std::vector<std::string> route_skills(const std::string& reason,
                                       const std::vector<std::string>& available) {
   std::string text;
   for (auto c : reason)
     text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Keywords match the start of a word of the reason ("restart" matches
+  // "restarts", "p9" matches "p95" and "p999"); keywords with a space match
+  // anywhere in the text.
   static const std::vector<std::pair<std::vector<std::string>,
                                      std::vector<std::string>>>
     routes{
-      {{"memory", "leak", "rss", "heap", "oom", "alloc"},
-       {"memory", "actors", "os"}},
+      {{"memory", "leak", "rss", "heap", "oom", "alloc", "bytes", "mib",
+        "gib", "swap"},
+       {"memory", "os"}},
       {{"mailbox", "queue", "backlog", "throughput", "lag", "overload",
-        "depth"},
-       {"actors", "scheduler", "telemetry"}},
-      {{"latency", "p99", "p95", "p50", "slow", "timeout", "response time"},
-       {"telemetry", "actors", "scheduler"}},
-      {{"crash", "restart", "supervisor", "exit", "down", "died"},
-       {"crashes", "supervision", "logs", "actors"}},
-      {{"error", "exception", "fail", "log"}, {"logs", "crashes"}},
-      {{"cpu", "scheduler", "stuck", "block", "hang", "freeze",
-        "unresponsive", "starv"},
-       {"scheduler", "actors", "os"}},
-      {{"fd", "file descriptor", "thread", "load", "disk"}, {"os"}},
-      {{"anomaly"}, {"anomaly"}},
+        "depth", "behind", "backpressure", "pending", "inflight",
+        "in-flight", "saturat", "stall", "drain"},
+       {"scheduler", "telemetry"}},
+      {{"latency", "p9", "p5", "percentile", "slow", "timeout", "delay",
+        "late", "stale", "sluggish", "degrad", "response time", "sla", "slo",
+        "jitter", "fresh"},
+       {"telemetry", "scheduler"}},
+      {{"crash", "restart", "supervisor", "exit", "down", "died", "dead",
+        "panic", "abort", "flap"},
+       {"logs"}},
+      {{"error", "exception", "fail", "log", "reject", "invalid", "warn"},
+       {"logs"}},
+      {{"cpu", "scheduler", "stuck", "block", "hang", "freeze", "frozen",
+        "unresponsive", "starv", "deadlock", "thread"},
+       {"scheduler", "os"}},
+      {{"fd", "file descriptor", "load", "disk", "socket", "handle"}, {"os"}},
+      {{"anomaly", "baseline", "unusual"}, {"anomaly"}},
     };
   std::vector<std::string> picked;
   auto add = [&](const std::string& s) {
@@ -335,18 +372,40 @@ std::vector<std::string> route_skills(const std::string& reason,
         && std::find(picked.begin(), picked.end(), s) == picked.end())
       picked.push_back(s);
   };
-  // Words of the reason; a keyword matches a word it begins ("restart"
-  // matches "restarts", "log" does not match "catalog"); keywords with a
-  // space match the text.
+  // The cheap core set looks at every investigation: whatever the reason
+  // says, a blocked actor, a crash loop or a leak is what a user most needs
+  // to hear about.
+  for (auto& s : core_skills())
+    add(s);
+  // The application's own skills know its domain: always asked.
+  static const std::set<std::string> builtin{
+    "actors", "memory", "scheduler", "crashes", "supervision",
+    "logs",   "telemetry", "os",     "anomaly", "tracer"};
+  for (auto& s : available)
+    if (builtin.count(s) == 0)
+      add(s);
   std::vector<std::string> tokens;
   std::string cur;
   for (auto c : text + " ") {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') {
       cur += c;
     } else if (!cur.empty()) {
       tokens.push_back(cur);
       cur.clear();
     }
+  }
+  // Hyphenated words count whole and by their parts ("fan-out", "out").
+  for (size_t i = 0, n = tokens.size(); i < n; ++i) {
+    auto& t = tokens[i];
+    if (t.find('-') == std::string::npos)
+      continue;
+    size_t start = 0;
+    for (size_t pos; (pos = t.find('-', start)) != std::string::npos;
+         start = pos + 1)
+      if (pos > start)
+        tokens.push_back(t.substr(start, pos - start));
+    if (start < t.size())
+      tokens.push_back(t.substr(start));
   }
   auto matches = [&](const std::string& w) {
     if (w.find(' ') != std::string::npos)
@@ -356,17 +415,23 @@ std::vector<std::string> route_skills(const std::string& reason,
         return true;
     return false;
   };
+  bool any = false;
   for (auto& [words, skills] : routes) {
     bool hit = false;
     for (auto& w : words)
       if (matches(w))
         hit = true;
-    if (hit)
+    if (hit) {
+      any = true;
       for (auto& s : skills)
         add(s);
+    }
   }
-  if (picked.empty())
-    return available;
+  // A reason in words we do not know, or pointing only to skills that are
+  // not available: look everywhere.
+  if (!any || picked.empty())
+    for (auto& s : available)
+      add(s);
   return picked;
 }
 
@@ -384,6 +449,10 @@ json last_result(const llm::conversation& conv, bool* is_error = nullptr) {
         *is_error = i->is_error;
       if (i->is_error)
         return nullptr;
+      // The complete structured result; the text may be bounded for a
+      // model.
+      if (i->data)
+        return *i->data;
       auto j = json::parse(i->text, nullptr, false);
       return j.is_discarded() ? json{} : j;
     }
@@ -427,7 +496,9 @@ protected:
 
 class operator_rule_brain final : public rule_brain_base {
 public:
-  explicit operator_rule_brain(rule_brain_options opts) : opts_(opts) {
+  explicit operator_rule_brain(rule_brain_options opts)
+    : opts_(opts), plan_interval_(std::max<int64_t>(
+                     opts.sample_interval.count(), 1)) {
   }
 
   caf::expected<llm::tool_call> decide(llm::conversation& conv,
@@ -438,10 +509,11 @@ public:
         return call(conv, tools, "take_snapshot", json::object());
       case 1: {
         absorb(last_result(conv));
-        if (opts_.sample_interval.count() > 0) {
+        // The skill's sample plan: more looks, its interval apart (no
+        // second look at all when the options turn sampling off).
+        if (opts_.sample_interval.count() > 0 && looks_ < plan_looks_) {
           phase_ = 2;
-          return call(conv, tools, "wait",
-                      {{"ms", opts_.sample_interval.count()}});
+          return call(conv, tools, "wait", {{"ms", plan_interval_}});
         }
         phase_ = 4;
         plan();
@@ -452,6 +524,10 @@ public:
         return call(conv, tools, "take_snapshot", json::object());
       case 3: {
         absorb(last_result(conv));
+        if (looks_ < plan_looks_) {
+          phase_ = 2;
+          return call(conv, tools, "wait", {{"ms", plan_interval_}});
+        }
         // Suspects below their thresholds: look again when they would
         // cross them, within the recheck budget.
         int64_t recheck = 0;
@@ -479,8 +555,14 @@ private:
   void absorb(const json& result) {
     if (!result.is_object() || !result.contains("snapshot_id"))
       return;
+    ++looks_;
     snapshot_id_ = result.value("snapshot_id", std::string{});
     findings_ = result.value("findings", json::array());
+    if (auto p = result.value("plan", json::object()); p.is_object()) {
+      plan_looks_ = std::clamp(p.value("looks", 2), 1, 10);
+      plan_interval_ = std::clamp<int64_t>(
+        p.value("interval_ms", opts_.sample_interval.count()), 1, 10'000);
+    }
   }
 
   void plan() {
@@ -531,6 +613,9 @@ private:
 
   rule_brain_options opts_;
   int phase_ = 0;
+  int looks_ = 0;
+  int plan_looks_ = 2;
+  int64_t plan_interval_;
   int64_t rechecked_ms_ = 0;
   std::string snapshot_id_;
   json findings_ = json::array();
@@ -628,7 +713,8 @@ private:
 std::unique_ptr<llm::brain> make_rule_brain(const brain_request& req,
                                             const rule_brain_options& opts) {
   if (req.role == "coordinator")
-    return std::make_unique<coordinator_rule_brain>(req.reason, opts);
+    return std::make_unique<coordinator_rule_brain>(
+      req.hints.empty() ? req.reason : req.reason + "\n" + req.hints, opts);
   return std::make_unique<operator_rule_brain>(opts);
 }
 

@@ -72,9 +72,17 @@ llm::tool_set operator_tools() {
 
 llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
   llm::tool_set xs;
-  xs.add({"get_notifications", "Notifications received from operators.",
+  xs.add({"get_notifications",
+          "Notifications received from operators (all of them, or a page "
+          "with limit/offset: {items, total, offset, more}).",
           {P::string("status", "Which ones (default unread).")
              .one_of({"unread", "acknowledged", "resolved", "all"})
+             .optional(),
+           P::integer("limit", "At most this many (1 to 500; default all).")
+             .range(1, 500)
+             .optional(),
+           P::integer("offset", "Skip this many first (default 0).")
+             .range(0, 100'000)
              .optional()}});
   xs.add({"update_notification_statuses",
           "Mark notifications as acknowledged or resolved.",

@@ -34,7 +34,8 @@ void conversation::add_user(std::string text) {
 void conversation::add_tool_result(const std::string& call_id,
                                    std::string content, bool is_error,
                                    std::vector<std::string> snapshot_ids,
-                                   bool notification) {
+                                   bool notification,
+                                   std::shared_ptr<const nlohmann::json> data) {
   std::string name;
   for (auto i = messages_.rbegin(); i != messages_.rend() && name.empty(); ++i)
     for (auto& call : i->tool_calls)
@@ -44,6 +45,7 @@ void conversation::add_tool_result(const std::string& call_id,
                                        std::move(content), is_error);
   msg.snapshot_ids = std::move(snapshot_ids);
   msg.notification = notification;
+  msg.data = std::move(data);
   messages_.push_back(std::move(msg));
 }
 

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "caflens/skills/builtin.hpp"
@@ -32,7 +34,37 @@ json actor_json(const actor_info& a, int64_t now) {
   if (a.last_activity_ns > 0)
     j["idle_ms"] = std::max<int64_t>(0, (now - a.last_activity_ns)
                                           / 1'000'000);
+  if (a.in_handler && a.busy_streak_since_ns > 0) {
+    j["busy_streak_ms"] = (now - a.busy_streak_since_ns) / 1'000'000;
+    j["streak_runs"] = a.streak_runs;
+  }
+  if (a.detached)
+    j["detached"] = true;
+  if (a.pending_responses > 0)
+    j["pending_replies"] = a.pending_responses;
   return j;
+}
+
+/// Median of `xs` (reordered).
+double median_of(std::vector<double>& xs) {
+  if (xs.empty())
+    return 0;
+  auto mid = xs.begin() + static_cast<long>(xs.size() / 2);
+  std::nth_element(xs.begin(), mid, xs.end());
+  double m = *mid;
+  if (xs.size() % 2 == 0) {
+    auto lo = std::max_element(xs.begin(), mid);
+    m = (m + *lo) / 2;
+  }
+  return m;
+}
+
+/// Median and median absolute deviation.
+std::pair<double, double> median_mad(std::vector<double> xs) {
+  auto m = median_of(xs);
+  for (auto& x : xs)
+    x = std::abs(x - m);
+  return {m, median_of(xs)};
 }
 
 actor_order parse_order(const std::string& by) {
@@ -93,6 +125,14 @@ public:
                                {"name", a.name},
                                {"processed", a.processed}});
     std::map<std::string, std::pair<uint64_t, uint64_t>> kinds;
+    // Peers: actors of one kind under one parent (a pool's workers, a
+    // supervisor's children of one spec) should look alike.
+    struct peer_group {
+      std::vector<double> depth, handler_us, pending;
+      std::vector<actor_info> members;
+    };
+    std::map<std::pair<std::string, uint64_t>, peer_group> peers;
+    json waiting = json::array();
     uint64_t count = 0, depth = 0;
     table_.for_each([&](const actor_info& a) {
       ++count;
@@ -100,8 +140,29 @@ public:
       auto& k = kinds[a.kind];
       k.first += 1;
       k.second += a.mailbox_depth;
-      if (a.in_handler && a.busy_since_ns > 0 && busy.size() < n
-          && now - a.busy_since_ns >= 100'000'000)
+      auto& g = peers[{a.kind, a.parent}];
+      if (g.members.size() < 4096) {
+        g.depth.push_back(static_cast<double>(a.mailbox_depth));
+        g.handler_us.push_back(a.mean_handler_ns / 1000.0);
+        g.pending.push_back(static_cast<double>(a.pending_responses));
+        g.members.push_back(a);
+      }
+      if (a.pending_responses >= t_.pending_replies_backlog
+          && waiting.size() < n)
+        waiting.push_back(actor_json(a, now));
+      // Busy now for a while, or busy at every look with few runs started
+      // (long handlers back to back): a suspect of a blocked handler.
+      // Detached actors block their own thread only.
+      bool busy_run = a.busy_since_ns > 0
+                      && now - a.busy_since_ns >= 100'000'000;
+      bool busy_streak
+        = a.busy_streak_since_ns > 0
+          && now - a.busy_streak_since_ns >= 100'000'000
+          && (now - a.busy_streak_since_ns) / 1'000'000
+                 / static_cast<int64_t>(a.streak_runs + 1)
+               >= 50;
+      if (a.in_handler && !a.detached && (busy_run || busy_streak)
+          && busy.size() < n)
         busy.push_back(actor_json(a, now));
       // Candidates from 200 ms without progress: detect() confirms them
       // (unresponsive) or asks for a recheck.
@@ -112,6 +173,36 @@ public:
     json per_kind = json::object();
     for (auto& [k, v] : kinds)
       per_kind[k] = {{"count", v.first}, {"mailbox_depth", v.second}};
+    // Outliers among at least three peers (robust statistics: median and
+    // MAD), even below every absolute floor.
+    json outliers = json::array();
+    for (auto& [key, g] : peers) {
+      if (g.members.size() < 3)
+        continue;
+      auto [dm, dmad] = median_mad(g.depth);
+      auto [hm, hmad] = median_mad(g.handler_us);
+      for (size_t i = 0; i < g.members.size() && outliers.size() < n; ++i) {
+        auto& a = g.members[i];
+        double d = g.depth[i];
+        bool deep = d >= t_.peer_min_depth
+                    && d >= dm + 10 * std::max(dmad, 1.0)
+                    && d >= t_.peer_ratio * std::max(dm, 1.0);
+        double h = g.handler_us[i];
+        bool slow = h >= t_.peer_min_handler_us
+                    && h >= hm + 10 * std::max(hmad, 1.0)
+                    && h >= t_.peer_ratio * std::max(hm, 1.0);
+        if (!deep && !slow)
+          continue;
+        auto j = actor_json(a, now);
+        j["peers"] = g.members.size() - 1;
+        j["peer_median_depth"] = dm;
+        j["peer_median_handler_us"] = hm;
+        j["outlier_in"] = deep && slow ? "mailbox_depth,handler_time"
+                          : deep       ? "mailbox_depth"
+                                       : "handler_time";
+        outliers.push_back(std::move(j));
+      }
+    }
     return bound_snapshot({{"captured_at_ns", now},
                            {"count", count},
                            {"total_mailbox_depth", depth},
@@ -119,8 +210,15 @@ public:
                            {"top_by_processed", top_processed},
                            {"busy", busy},
                            {"stalled", stalled},
+                           {"waiting_for_replies", waiting},
+                           {"peer_outliers", outliers},
                            {"kinds", per_kind}},
                           limits_.max_snapshot_bytes);
+  }
+
+  sample_plan plan() const override {
+    // Growth needs two intervals to tell a trend from a burst.
+    return {3, std::chrono::milliseconds{300}};
   }
 
   std::vector<callback> callbacks() override {
@@ -210,50 +308,101 @@ public:
                               const std::vector<json>& history) override {
     std::vector<finding> out;
     auto now = cur.value("captured_at_ns", int64_t{0});
-    // The oldest earlier snapshot gives the longest baseline.
-    const json* base = history.empty() ? nullptr : &history.front();
+    // Earlier looks at one actor (oldest first) with their times.
+    auto looks = [&](uint64_t id, const char* list) {
+      std::vector<std::pair<double, const json*>> xs;
+      for (auto& h : history)
+        if (auto* old = find_actor(h, list, id))
+          xs.emplace_back(h.value("captured_at_ns", int64_t{0}) / 1e9, old);
+      return xs;
+    };
+    std::set<std::string> reported;
     for (auto& a : cur.value("top_by_mailbox", json::array())) {
       auto depth = a.value("mailbox_depth", uint64_t{0});
       if (depth < t_.mailbox_backlog)
         continue;
       auto id = a.value("id", uint64_t{0});
       auto name = a.value("name", std::string{});
+      auto processed = a.value("processed", uint64_t{0});
       finding f;
       f.type = "mailbox_backlog";
       f.actors = {name};
-      f.level = depth >= 10 * t_.mailbox_backlog ? severity::critical
-                                                 : severity::warning;
       f.evidence = {{"mailbox_depth", depth},
-                    {"processed", a.value("processed", uint64_t{0})},
+                    {"processed", processed},
                     {"kind", a.value("kind", std::string{})}};
-      std::string growth_text;
-      if (base != nullptr) {
-        auto then = base->value("captured_at_ns", int64_t{0});
-        auto* old = find_actor(*base, "top_by_mailbox", id);
-        double dt = (now - then) / 1e9;
-        if (old != nullptr && dt > 0) {
-          auto d0 = old->value("mailbox_depth", uint64_t{0});
-          auto p0 = old->value("processed", uint64_t{0});
-          double growth = (double(depth) - double(d0)) / dt;
-          double rate = (double(a.value("processed", uint64_t{0}))
-                         - double(p0))
-                        / dt;
+      // How long a message now waits in this mailbox: the depth over the
+      // measured handling rate, else over the sampled handler time.
+      double wait_ms = -1;
+      double growth = 0, rate = -1, dt = 0;
+      bool growing = false;
+      auto xs = looks(id, "top_by_mailbox");
+      if (!xs.empty()) {
+        auto t0 = xs.front().first;
+        dt = now / 1e9 - t0;
+        if (dt > 0) {
+          auto d0 = xs.front().second->value("mailbox_depth", uint64_t{0});
+          auto p0 = xs.front().second->value("processed", uint64_t{0});
+          growth = (double(depth) - double(d0)) / dt;
+          rate = (double(processed) - double(p0)) / dt;
+          // Growing: up at every look (a burst rises and drains), and by
+          // the threshold rate overall.
+          bool every = true;
+          uint64_t prev = d0;
+          for (size_t i = 1; i < xs.size(); ++i) {
+            auto d = xs[i].second->value("mailbox_depth", uint64_t{0});
+            if (d < prev)
+              every = false;
+            prev = d;
+          }
+          if (depth <= prev)
+            every = false;
+          growing = every && growth >= t_.mailbox_growth_per_s;
           f.evidence["growth_per_s"] = growth;
           f.evidence["processed_per_s"] = rate;
           f.evidence["window_s"] = dt;
-          if (growth >= t_.mailbox_growth_per_s) {
-            f.type = "mailbox_growth";
-            char buf[160];
-            std::snprintf(buf, sizeof(buf),
-                          " and growing %.0f msg/s while it handles %.0f "
-                          "msg/s (over %.1f s)",
-                          growth, rate, dt);
-            growth_text = buf;
-          }
+          if (rate > 0)
+            wait_ms = 1000.0 * double(depth) / rate;
         }
       }
-      f.observation = name + " (" + a.value("kind", std::string{})
-                      + ") mailbox " + std::to_string(depth) + growth_text;
+      auto mean_us = a.value("mean_handler_us", 0.0);
+      if (wait_ms < 0 && mean_us > 0)
+        wait_ms = double(depth) * mean_us / 1000.0;
+      if (wait_ms >= 0)
+        f.evidence["wait_ms"] = wait_ms;
+      bool long_wait = wait_ms < 0 || wait_ms >= t_.mailbox_wait_ms;
+      if (growing) {
+        f.type = "mailbox_growth";
+        f.level = depth >= 10 * t_.mailbox_backlog ? severity::critical
+                                                   : severity::warning;
+      } else if (long_wait && !(rate == 0 && depth > 0 && dt > 0)) {
+        f.level = depth >= 10 * t_.mailbox_backlog
+                      && wait_ms >= 10 * t_.mailbox_wait_ms
+                    ? severity::critical
+                    : severity::warning;
+      } else {
+        // Deep but draining fast: a busy service's normal queue.
+        f.level = severity::info;
+      }
+      char buf[200];
+      std::string text = name + " (" + a.value("kind", std::string{})
+                         + ") mailbox " + std::to_string(depth);
+      if (growing) {
+        std::snprintf(buf, sizeof(buf),
+                      " and growing %.0f msg/s while it handles %.0f msg/s "
+                      "(over %.1f s)",
+                      growth, rate, dt);
+        text += buf;
+      } else if (rate >= 0 && dt > 0) {
+        std::snprintf(buf, sizeof(buf), ", handling %.0f msg/s", rate);
+        text += buf;
+      }
+      if (wait_ms >= 0) {
+        std::snprintf(buf, sizeof(buf), "; a new message waits ~%.0f ms",
+                      wait_ms);
+        text += buf;
+      }
+      f.observation = text;
+      reported.insert(name);
       out.push_back(std::move(f));
     }
     // The table learns when a handler started or progress stopped only by
@@ -269,13 +418,26 @@ public:
       f.observation = f.actors[0] + ": " + key + " " + std::to_string(seen)
                       + " ms so far (threshold "
                       + std::to_string(threshold) + " ms); recheck";
-      f.evidence = {{key, seen}, {"recheck_ms", threshold - seen + 50}};
+      f.evidence = {{key, seen},
+                    {"recheck_ms", std::max<int64_t>(threshold - seen, 0)
+                                     + 50}};
       out.push_back(std::move(f));
     };
     for (auto& a : cur.value("busy", json::array())) {
+      if (a.value("detached", false))
+        continue;
       auto busy = a.value("busy_ms", int64_t{0});
-      if (busy < t_.blocked_handler_ms) {
-        suspect(a, "suspect_blocked_handler", "busy_ms", busy,
+      auto streak = a.value("busy_streak_ms", int64_t{0});
+      auto runs = a.value("streak_runs", uint64_t{0});
+      // Busy at every look for `streak` ms with few runs: each run takes
+      // at least streak / (runs + 1) on average.
+      auto per_run = streak / static_cast<int64_t>(runs + 1);
+      bool blocked = busy >= t_.blocked_handler_ms
+                     || (streak >= 2 * t_.blocked_handler_ms
+                         && per_run >= t_.blocked_handler_ms);
+      if (!blocked) {
+        suspect(a, "suspect_blocked_handler", "busy_ms",
+                std::max(busy, std::min(streak, per_run)),
                 t_.blocked_handler_ms);
         continue;
       }
@@ -283,10 +445,20 @@ public:
       f.type = "blocked_handler";
       f.level = severity::critical;
       f.actors = {a.value("name", std::string{})};
-      f.observation = f.actors[0] + " has been inside one handler for "
-                      + std::to_string(busy) + " ms (mailbox "
-                      + std::to_string(a.value("mailbox_depth", 0)) + ")";
-      f.evidence = {{"busy_ms", busy},
+      if (busy >= t_.blocked_handler_ms)
+        f.observation = f.actors[0] + " has been inside one handler for "
+                        + std::to_string(busy) + " ms (mailbox "
+                        + std::to_string(a.value("mailbox_depth", 0)) + ")";
+      else
+        f.observation = f.actors[0] + " was inside a handler at every look "
+                        "for " + std::to_string(streak) + " ms while "
+                        "starting only " + std::to_string(runs + 1)
+                        + " run(s): ~" + std::to_string(per_run)
+                        + " ms per handler run (mailbox "
+                        + std::to_string(a.value("mailbox_depth", 0)) + ")";
+      f.evidence = {{"busy_ms", std::max(busy, per_run)},
+                    {"busy_streak_ms", streak},
+                    {"streak_runs", runs},
                     {"mailbox_depth", a.value("mailbox_depth", 0)}};
       out.push_back(std::move(f));
     }
@@ -308,6 +480,82 @@ public:
       f.evidence = {{"idle_ms", idle},
                     {"mailbox_depth", a.value("mailbox_depth", 0)},
                     {"processed", a.value("processed", 0)}};
+      out.push_back(std::move(f));
+    }
+    // Pending replies are a queue too: requests sent and not yet answered.
+    for (auto& a : cur.value("waiting_for_replies", json::array())) {
+      auto id = a.value("id", uint64_t{0});
+      auto name = a.value("name", std::string{});
+      auto n = a.value("pending_replies", uint64_t{0});
+      double growth = 0;
+      bool growing = false;
+      auto xs = looks(id, "waiting_for_replies");
+      if (!xs.empty()) {
+        double dt = now / 1e9 - xs.front().first;
+        auto n0 = xs.front().second->value("pending_replies", uint64_t{0});
+        if (dt > 0) {
+          growth = (double(n) - double(n0)) / dt;
+          growing = n > n0 && growth >= t_.mailbox_growth_per_s;
+        }
+      }
+      finding f;
+      f.type = "reply_backlog";
+      f.level = n >= 10 * t_.pending_replies_backlog ? severity::critical
+                                                     : severity::warning;
+      f.actors = {name};
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "%s is waiting for %llu replies%s",
+                    name.c_str(), (unsigned long long) n,
+                    growing ? "" : "");
+      f.observation = buf;
+      if (growing) {
+        std::snprintf(buf, sizeof(buf), " (+%.0f/s)", growth);
+        f.observation += buf;
+      }
+      f.observation += ": the actors it asks answer slower than it asks";
+      f.evidence = {{"pending_replies", n},
+                    {"growth_per_s", growth},
+                    {"mailbox_depth", a.value("mailbox_depth", 0)}};
+      out.push_back(std::move(f));
+    }
+    // Outliers among their peers.
+    for (auto& a : cur.value("peer_outliers", json::array())) {
+      auto name = a.value("name", std::string{});
+      auto what = a.value("outlier_in", std::string{});
+      bool deep = what.find("mailbox_depth") != std::string::npos;
+      if (deep && reported.count(name) > 0)
+        continue; // already reported by its backlog
+      auto peers = a.value("peers", 0);
+      char buf[256];
+      finding f;
+      f.type = deep ? "peer_outlier" : "slow_handler_outlier";
+      f.actors = {name};
+      if (deep) {
+        auto d = a.value("mailbox_depth", 0.0);
+        auto m = a.value("peer_median_depth", 0.0);
+        std::snprintf(buf, sizeof(buf),
+                      "%s: mailbox %.0f, %.0fx its %d peers' median of %.0f",
+                      name.c_str(), d, d / std::max(m, 1.0), peers, m);
+        f.level = severity::warning;
+        f.evidence = {{"mailbox_depth", d},
+                      {"peer_median_depth", m},
+                      {"peer_ratio", d / std::max(m, 1.0)},
+                      {"peers", peers}};
+      } else {
+        auto h = a.value("mean_handler_us", 0.0);
+        auto m = a.value("peer_median_handler_us", 0.0);
+        std::snprintf(buf, sizeof(buf),
+                      "%s: mean handler time %.0f us, %.0fx its %d peers' "
+                      "median of %.0f us",
+                      name.c_str(), h, h / std::max(m, 1.0), peers, m);
+        // Slower than its peers but keeping up: worth knowing, no alarm.
+        f.level = severity::info;
+        f.evidence = {{"mean_handler_us", h},
+                      {"peer_median_handler_us", m},
+                      {"peer_ratio", h / std::max(m, 1.0)},
+                      {"peers", peers}};
+      }
+      f.observation = buf;
       out.push_back(std::move(f));
     }
     return out;

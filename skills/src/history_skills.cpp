@@ -1,14 +1,19 @@
 // The crashes, logs, telemetry and supervision skills: views of recorded
 // history.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skills_errc.hpp"
+#include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
 namespace caflens::skills {
@@ -20,8 +25,10 @@ using namespace std::chrono_literals;
 
 size_t arg_count(const std::vector<json>& args, size_t i, size_t dflt,
                  size_t max) {
-  if (args.size() > i && args[i].is_number_unsigned())
-    return std::min(args[i].get<size_t>(), max);
+  // Lua integers arrive signed: any non-negative integer counts.
+  if (args.size() > i && args[i].is_number_integer()
+      && args[i].get<int64_t>() >= 0)
+    return std::min(static_cast<size_t>(args[i].get<int64_t>()), max);
   return dflt;
 }
 
@@ -34,6 +41,10 @@ public:
   }
   std::string name() const override {
     return "crashes";
+  }
+  sample_plan plan() const override {
+    // A view of recorded history: one look is enough.
+    return {1, std::chrono::milliseconds{0}};
   }
   std::string title() const override {
     return "Crashes";
@@ -49,36 +60,67 @@ public:
   }
   json snapshot() override {
     auto now = detail::system_now_ns();
+    auto window_ns = t_.crash_window_ms * 1'000'000;
+    struct member {
+      uint64_t count = 0, recent = 0;
+      int64_t last = 0;
+    };
     struct group {
       uint64_t count = 0, recent = 0;
       int64_t first = 0, last = 0;
-      std::map<std::string, uint64_t> reasons;
-      std::vector<std::string> names;
+      std::map<std::string, uint64_t> reasons, recent_reasons;
+      std::map<std::string, member> names;
     };
     std::map<std::string, group> kinds;
-    uint64_t abnormal = 0, total = 0;
+    uint64_t abnormal = 0, total = 0, terminated = 0;
     for (auto& e : table_.exits()) {
       ++total;
+      if (e.terminated)
+        ++terminated;
       if (!e.abnormal)
         continue;
       ++abnormal;
       auto& g = kinds[e.kind];
+      bool recent = now - e.at_ns <= window_ns;
       ++g.count;
-      if (now - e.at_ns <= t_.crash_window_ms * 1'000'000)
-        ++g.recent;
       if (g.first == 0)
         g.first = e.at_ns;
-      g.last = e.at_ns;
+      g.last = std::max(g.last, e.at_ns);
       ++g.reasons[e.reason];
-      if (std::find(g.names.begin(), g.names.end(), e.name) == g.names.end()
-          && g.names.size() < 5)
-        g.names.push_back(e.name);
+      auto& m = g.names[e.name];
+      ++m.count;
+      m.last = std::max(m.last, e.at_ns);
+      if (recent) {
+        ++g.recent;
+        ++m.recent;
+        ++g.recent_reasons[e.reason];
+      }
     }
     json by_kind = json::array();
     for (auto& [kind, g] : kinds) {
+      // Reasons of the window when there are any: what loops now.
+      auto& rs = g.recent_reasons.empty() ? g.reasons : g.recent_reasons;
       json reasons = json::array();
-      for (auto& [r, n] : g.reasons)
+      for (auto& [r, n] : rs)
         reasons.push_back({{"reason", r}, {"count", n}});
+      // The actors crashing now first: most exits in the window, then the
+      // most recent exit.
+      std::vector<std::pair<std::string, member>> ms(g.names.begin(),
+                                                     g.names.end());
+      std::sort(ms.begin(), ms.end(), [](auto& x, auto& y) {
+        if (x.second.recent != y.second.recent)
+          return x.second.recent > y.second.recent;
+        return x.second.last > y.second.last;
+      });
+      json actors = json::array();
+      for (auto& [name, m] : ms) {
+        if (actors.size() >= 5)
+          break;
+        actors.push_back({{"name", name},
+                          {"in_window", m.recent},
+                          {"exits", m.count},
+                          {"last_seen_ago_ms", (now - m.last) / 1'000'000}});
+      }
       by_kind.push_back({{"kind", kind},
                          {"count", g.count},
                          {"in_window", g.recent},
@@ -86,15 +128,21 @@ public:
                          {"first_seen_ago_ms", (now - g.first) / 1'000'000},
                          {"last_seen_ago_ms", (now - g.last) / 1'000'000},
                          {"reasons", reasons},
-                         {"actors", g.names}});
+                         {"actors", actors},
+                         {"distinct_actors", g.names.size()}});
     }
     std::sort(by_kind.begin(), by_kind.end(), [](auto& x, auto& y) {
-      return x["in_window"].template get<uint64_t>()
-             > y["in_window"].template get<uint64_t>();
+      auto nx = x["in_window"].template get<uint64_t>();
+      auto ny = y["in_window"].template get<uint64_t>();
+      if (nx != ny)
+        return nx > ny;
+      return x["last_seen_ago_ms"].template get<int64_t>()
+             < y["last_seen_ago_ms"].template get<int64_t>();
     });
     return bound_snapshot({{"captured_at_ns", table_.now_ns()},
                            {"exits", total},
                            {"abnormal_exits", abnormal},
+                           {"stopped_by_supervisor", terminated},
                            {"by_kind", by_kind}},
                           limits_.max_snapshot_bytes);
   }
@@ -130,7 +178,8 @@ public:
         }
       std::vector<std::string> actors;
       for (auto& a : g.value("actors", json::array()))
-        actors.push_back(a.get<std::string>());
+        if (a.is_object() && a.value("in_window", uint64_t{0}) > 0)
+          actors.push_back(a.value("name", std::string{}));
       if (actors.empty())
         actors.push_back(kind);
       out.push_back({"crash_loop",
@@ -169,6 +218,10 @@ public:
   }
   std::string name() const override {
     return "logs";
+  }
+  sample_plan plan() const override {
+    // A view of recorded history: one look is enough.
+    return {1, std::chrono::milliseconds{0}};
   }
   std::string title() const override {
     return "Logs";
@@ -297,6 +350,10 @@ public:
   }
   std::string name() const override {
     return "telemetry";
+  }
+  sample_plan plan() const override {
+    // A view of recorded history: one look is enough.
+    return {1, std::chrono::milliseconds{0}};
   }
   std::string title() const override {
     return "Telemetry";
@@ -445,6 +502,97 @@ private:
 
 // -- supervision --------------------------------------------------------------
 
+/// What supervisors reported through the telemetry bus (every caflens
+/// supervisor emits these, whoever spawned it and whenever): child crashes,
+/// children stopped by their supervisor, and give-ups at the restart
+/// intensity. Thread-safe; the handler runs in the supervisor's thread.
+class supervision_journal {
+public:
+  struct entry {
+    int64_t at_ns = 0; // system clock
+    std::string kind;  // crash, gave_up
+    std::string supervisor;
+    std::string child;
+    std::string reason;
+    int64_t restarts = 0;
+    int64_t intensity = 0;
+    int64_t period_ms = 0;
+  };
+
+  supervision_journal() {
+    static std::atomic<uint64_t> ids{0};
+    id_ = "caflens.supervision_skill." + std::to_string(++ids);
+    auto ev = [](const char* what) {
+      return telemetry::event_name{"caflens", "supervisor", what};
+    };
+    telemetry::bus::global().attach_many(
+      id_, {ev("child_exited"), ev("intensity_exceeded")},
+      [this](const telemetry::event_name& e,
+             const telemetry::measurements& m, const telemetry::metadata& md,
+             const std::any&) { record(e, m, md); });
+  }
+
+  ~supervision_journal() {
+    telemetry::bus::global().detach(id_);
+  }
+
+  std::vector<entry> entries() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return {xs_.begin(), xs_.end()};
+  }
+
+private:
+  static std::string text(const telemetry::metadata& md, const char* key) {
+    auto j = md.to_json();
+    auto i = j.find(key);
+    if (i == j.end())
+      return {};
+    return i->is_string() ? i->get<std::string>() : i->dump();
+  }
+
+  void record(const telemetry::event_name& e,
+              const telemetry::measurements& m,
+              const telemetry::metadata& md) {
+    entry x;
+    x.at_ns = static_cast<int64_t>(
+      m.find("system_time").value_or(
+        static_cast<double>(telemetry::bus::system_time())));
+    x.supervisor = text(md, "supervisor");
+    x.child = text(md, "child_id");
+    if (e.str().find("intensity_exceeded") != std::string::npos) {
+      x.kind = "gave_up";
+      x.restarts = static_cast<int64_t>(m.find("restarts").value_or(0));
+      x.intensity = static_cast<int64_t>(m.find("intensity").value_or(0));
+      x.period_ms = static_cast<int64_t>(m.find("period_ms").value_or(0));
+    } else {
+      // child_exited: the child's own exit (child_terminated, a stop by
+      // the supervisor, is never a crash). The reason is OTP-style text.
+      x.reason = text(md, "reason");
+      if (x.reason == "normal" || x.reason == "shutdown"
+          || x.reason.rfind("shutdown:", 0) == 0)
+        return;
+      x.kind = "crash";
+    }
+    std::lock_guard<std::mutex> guard{mtx_};
+    // The crash that was one too many arrives before the give-up: it keeps
+    // its reason for the give-up.
+    if (x.kind == "gave_up")
+      for (auto i = xs_.rbegin(); i != xs_.rend(); ++i)
+        if (i->kind == "crash" && i->supervisor == x.supervisor
+            && i->child == x.child) {
+          x.reason = i->reason;
+          break;
+        }
+    xs_.push_back(std::move(x));
+    while (xs_.size() > 1000)
+      xs_.pop_front();
+  }
+
+  std::string id_;
+  mutable std::mutex mtx_;
+  std::deque<entry> xs_;
+};
+
 class supervision_skill final : public skill {
 public:
   supervision_skill(std::function<json()> trees, detector_thresholds t)
@@ -453,21 +601,75 @@ public:
   std::string name() const override {
     return "supervision";
   }
+  sample_plan plan() const override {
+    // A view of recorded history: one look is enough.
+    return {1, std::chrono::milliseconds{0}};
+  }
   std::string title() const override {
     return "Supervision";
   }
   std::string description() const override {
-    return "Supervision trees: children, restarts per window, crash loops, "
-           "restart intensity near its limit.";
+    return "Supervision trees and what every supervisor reported: child "
+           "crashes per window, crash loops, restart intensity near its "
+           "limit, supervisors that gave up.";
   }
   std::string system_prompt() const override {
     return "You are the supervision operator of caflens. Read the "
-           "supervision trees; find children that restart often, "
-           "supervisors close to their restart intensity, and shut-down "
-           "subtrees; name supervisors and children.";
+           "supervision trees and the supervisors' reports; find children "
+           "that crash and restart often (within the window), supervisors "
+           "close to their restart intensity, and supervisors that reached "
+           "it and gave up (shut down with their children); name "
+           "supervisors and children.";
   }
   json snapshot() override {
+    auto now = telemetry::bus::system_time();
+    auto window_ns = t_.crash_window_ms * 1'000'000;
+    auto give_up_ns = std::max(t_.crash_window_ms, t_.give_up_window_ms)
+                      * 1'000'000;
+    struct child_stats {
+      uint64_t recent = 0, total = 0;
+      int64_t last = 0;
+      std::string last_reason;
+    };
+    std::map<std::pair<std::string, std::string>, child_stats> crashes;
+    json gave_up = json::array();
+    for (auto& e : journal_.entries()) {
+      if (e.kind == "crash") {
+        auto& c = crashes[{e.supervisor, e.child}];
+        ++c.total;
+        if (now - e.at_ns <= window_ns)
+          ++c.recent;
+        c.last = std::max(c.last, e.at_ns);
+        c.last_reason = e.reason;
+      } else if (e.kind == "gave_up" && now - e.at_ns <= give_up_ns) {
+        gave_up.push_back({{"supervisor", e.supervisor},
+                           {"child", e.child},
+                           {"reason", e.reason},
+                           {"restarts", e.restarts},
+                           {"intensity", e.intensity},
+                           {"period_ms", e.period_ms},
+                           {"ago_ms", (now - e.at_ns) / 1'000'000}});
+      }
+    }
+    std::vector<std::pair<std::pair<std::string, std::string>, child_stats>>
+      cs(crashes.begin(), crashes.end());
+    std::sort(cs.begin(), cs.end(), [](auto& x, auto& y) {
+      if (x.second.recent != y.second.recent)
+        return x.second.recent > y.second.recent;
+      return x.second.last > y.second.last;
+    });
+    json crashing = json::array();
+    for (auto& [key, c] : cs)
+      crashing.push_back({{"supervisor", key.first},
+                          {"child", key.second},
+                          {"crashes_in_window", c.recent},
+                          {"crashes", c.total},
+                          {"last_reason", c.last_reason},
+                          {"last_ago_ms", (now - c.last) / 1'000'000}});
     return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
+                           {"window_ms", t_.crash_window_ms},
+                           {"gave_up", gave_up},
+                           {"crashing_children", crashing},
                            {"trees", trees_ ? trees_() : json::array()}},
                           limits_.max_snapshot_bytes);
   }
@@ -477,12 +679,62 @@ public:
                return trees_ ? trees_() : json::array();
              }}};
   }
-  // Walks the trees of caflens::supervision's `get_tree` (tree.hpp):
-  // {"name", "intensity", "period_ms", "restarts_in_period", "children":
-  // [{"id", "restarts", "status", "tree": {nested supervisor}?}]}.
+  // Reads the supervisors' reports (crashing_children, gave_up) and walks
+  // the trees of caflens::supervision's `get_tree` (tree.hpp):
+  // {"name", "intensity", "period_ms", "restarts_in_period", "uptime_ms",
+  // "children": [{"id", "restarts", "history": [{"at_ms", "reason"}],
+  // "tree": {nested supervisor}?}]}.
   std::vector<finding> detect(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
+    std::set<std::pair<std::string, std::string>> looping;
+    for (auto& g : cur.value("gave_up", json::array())) {
+      auto sup = g.value("supervisor", std::string{});
+      auto child = g.value("child", std::string{});
+      auto reason = g.value("reason", std::string{});
+      auto restarts = g.value("restarts", int64_t{0});
+      out.push_back(
+        {"restart_intensity_exceeded", severity::critical,
+         "supervisor " + sup + " gave up " + std::to_string(
+           g.value("ago_ms", int64_t{0}) / 1000)
+           + " s ago: child " + child + " crashed"
+           + (reason.empty() ? std::string{} : " (" + reason + ")")
+           + " for restart " + std::to_string(restarts) + " within "
+           + std::to_string(g.value("period_ms", int64_t{0})) + " ms "
+           + "(intensity " + std::to_string(g.value("intensity", 0))
+           + "), so " + sup + " shut down with all its children",
+         {child, sup},
+         {{"supervisor", sup},
+          {"child", child},
+          {"reason", reason},
+          {"restarts", restarts},
+          {"intensity", g.value("intensity", 0)},
+          {"period_ms", g.value("period_ms", 0)}}});
+    }
+    auto loop_finding = [&](const std::string& sup, const std::string& child,
+                            uint64_t n, const std::string& reason) {
+      if (!looping.emplace(sup, child).second)
+        return;
+      out.push_back({"crash_loop",
+                     n >= 2 * t_.crash_loop_exits ? severity::critical
+                                                  : severity::warning,
+                     "child " + child + " of " + sup + " crashed "
+                       + std::to_string(n) + " times in the last "
+                       + std::to_string(t_.crash_window_ms / 1000) + " s"
+                       + (reason.empty() ? std::string{}
+                                         : "; last reason: " + reason),
+                     {child},
+                     {{"supervisor", sup},
+                      {"exits_in_window", n},
+                      {"last_reason", reason}}});
+    };
+    for (auto& c : cur.value("crashing_children", json::array())) {
+      auto n = c.value("crashes_in_window", uint64_t{0});
+      if (n >= t_.crash_loop_exits)
+        loop_finding(c.value("supervisor", std::string{}),
+                     c.value("child", std::string{}), n,
+                     c.value("last_reason", std::string{}));
+    }
     auto visit = [&](auto& self, const json& sup) -> void {
       if (!sup.is_object())
         return;
@@ -505,25 +757,23 @@ public:
                         {"restarts_in_period", restarts},
                         {"intensity", intensity}}});
       }
+      // Restarts within the window (the history's times are the
+      // supervisor's uptime), not over the supervisor's lifetime.
+      auto uptime = sup.value("uptime_ms", int64_t{-1});
       for (auto& c : sup.value("children", json::array())) {
-        auto restarts_total = c.value("restarts", 0);
-        if (restarts_total >= static_cast<int>(t_.crash_loop_exits)) {
-          std::string last_reason;
-          auto hist = c.value("history", json::array());
-          if (!hist.empty())
-            last_reason = hist.back().value("reason", std::string{});
-          out.push_back({"crash_loop", severity::warning,
-                         "child " + c.value("id", std::string{}) + " of "
-                           + name + " restarted "
-                           + std::to_string(restarts_total) + " times"
-                           + (last_reason.empty()
-                                ? std::string{}
-                                : "; last reason: " + last_reason),
-                         {c.value("id", std::string{})},
-                         {{"supervisor", name},
-                          {"restarts", restarts_total},
-                          {"last_reason", last_reason}}});
+        auto hist = c.value("history", json::array());
+        uint64_t recent = 0;
+        std::string last_reason;
+        for (auto& h : hist) {
+          if (uptime >= 0
+              && uptime - h.value("at_ms", int64_t{0}) > t_.crash_window_ms)
+            continue;
+          ++recent;
+          last_reason = h.value("reason", std::string{});
         }
+        if (uptime >= 0 && recent >= t_.crash_loop_exits)
+          loop_finding(name, c.value("id", std::string{}), recent,
+                       last_reason);
         if (c.contains("tree"))
           self(self, c["tree"]);
       }
@@ -536,6 +786,7 @@ public:
 private:
   std::function<json()> trees_;
   detector_thresholds t_;
+  supervision_journal journal_;
 };
 
 } // namespace

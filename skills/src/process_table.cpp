@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "caflens/skills/detail/trace_hook.hpp"
+#include "caflens/supervision/reason.hpp"
 #include "caflens/telemetry/error.hpp"
 
 namespace caflens::skills {
@@ -25,6 +26,8 @@ struct entry {
   int64_t busy_since_ns = 0;
   uint64_t seen_processed = 0;  // progress: skipped messages don't count
   int64_t seen_change_ns = 0;
+  int64_t streak_since_ns = 0;  // busy at every look since then
+  uint64_t streak_seq = 0;
 };
 
 struct shard {
@@ -63,6 +66,17 @@ actor_info read(entry& e, int64_t now, const detail::pending_counts& pending) {
     e.seen_change_ns = now;
   }
   r.busy_since_ns = e.busy_since_ns;
+  if (!r.in_handler) {
+    e.streak_since_ns = 0;
+  } else if (e.streak_since_ns == 0) {
+    e.streak_since_ns = now;
+    e.streak_seq = seq;
+  }
+  r.busy_streak_since_ns = e.streak_since_ns;
+  r.streak_runs = r.in_handler ? (seq - e.streak_seq) / 2 : 0;
+  r.detached = s.detached.load(std::memory_order_relaxed);
+  r.exposes_state = s.exposes_state.load(std::memory_order_relaxed);
+  r.pending_responses = s.pending_responses.load(std::memory_order_relaxed);
   // By this table's clock: the last inspection that saw progress.
   r.last_activity_ns = e.seen_change_ns;
   return r;
@@ -86,12 +100,18 @@ uint64_t key_of(const entry& e, actor_order order,
 
 } // namespace
 
+bool is_crash(const caf::error& reason) {
+  return !supervision::is_normal_exit(reason);
+}
+
 struct process_table::impl {
   const telemetry::clock* clk = &telemetry::clock::steady();
   shard shards[shard_count];
   mutable std::mutex exits_mtx;
   std::deque<exit_record> exits;
   size_t exit_history = 1000;
+  /// Ids marked terminated before their exit was recorded (newest last).
+  std::deque<uint64_t> terminated_early;
 
   shard& shard_of(uint64_t id) {
     return shards[id % shard_count];
@@ -179,13 +199,33 @@ void process_table::remove(uint64_t id, const caf::error& reason) {
   // A trace of this actor ends with it.
   if (stats->trace.load(std::memory_order_seq_cst) != nullptr)
     detail::end_trace_of_exited(*stats);
-  rec.abnormal = reason && reason != caf::exit_reason::normal;
+  rec.abnormal = is_crash(reason);
   rec.reason = reason ? render_error(reason) : "normal";
   rec.at_ns = detail::system_now_ns();
   std::lock_guard<std::mutex> guard{impl_->exits_mtx};
+  auto& early = impl_->terminated_early;
+  if (auto i = std::find(early.begin(), early.end(), id); i != early.end()) {
+    early.erase(i);
+    rec.terminated = true;
+    rec.abnormal = false;
+  }
   impl_->exits.push_back(std::move(rec));
   while (impl_->exits.size() > impl_->exit_history)
     impl_->exits.pop_front();
+}
+
+void process_table::mark_terminated(uint64_t id) {
+  std::lock_guard<std::mutex> guard{impl_->exits_mtx};
+  // The actor's own cleanup usually recorded the exit already.
+  for (auto i = impl_->exits.rbegin(); i != impl_->exits.rend(); ++i)
+    if (i->id == id) {
+      i->terminated = true;
+      i->abnormal = false;
+      return;
+    }
+  impl_->terminated_early.push_back(id);
+  while (impl_->terminated_early.size() > 1024)
+    impl_->terminated_early.pop_front();
 }
 
 size_t process_table::size() const {

@@ -26,6 +26,13 @@ void supervision_tracker::child_exited(const supervision::child_event&,
   table_.remove(child, reason);
 }
 
+void supervision_tracker::child_terminated(const supervision::child_event&,
+                                           caf::actor_id child,
+                                           const caf::error& reason) {
+  table_.mark_terminated(child);
+  table_.remove(child, reason);
+}
+
 void track_supervised_children(process_table& table) {
   supervision::set_default_child_observer(
     std::make_shared<supervision_tracker>(table));

@@ -11,6 +11,7 @@
 #include "caflens/skills/proc.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skills_errc.hpp"
+#include "caflens/skills/tracked.hpp"
 
 namespace caflens::skills {
 
@@ -41,6 +42,10 @@ public:
   }
   std::string name() const override {
     return "os";
+  }
+  sample_plan plan() const override {
+    // CPU share needs an interval long enough for the tick counters.
+    return {2, std::chrono::milliseconds{500}};
   }
   std::string title() const override {
     return "Operating system";
@@ -93,7 +98,7 @@ public:
       auto cpu = cur.value("cpu_seconds", 0.0)
                  - prev.value("cpu_seconds", 0.0);
       auto cores = std::max(1, cur.value("cores", 1));
-      if (dt > 0.5 && cpu / dt >= 0.9 * cores)
+      if (dt >= 0.25 && cpu / dt >= 0.9 * cores)
         out.push_back({"cpu_saturated", severity::warning,
                        "process used " + std::to_string(int(100 * cpu / dt))
                          + " % CPU over " + std::to_string(int(dt))
@@ -129,6 +134,10 @@ public:
   std::string name() const override {
     return "memory";
   }
+  sample_plan plan() const override {
+    // Growth over three looks tells a leak from one allocation burst.
+    return {3, std::chrono::milliseconds{400}};
+  }
   std::string title() const override {
     return "Memory";
   }
@@ -156,8 +165,56 @@ public:
                            {"rss_bytes", p.rss_bytes},
                            {"vm_bytes", p.vm_bytes},
                            {"heap", heap_json()},
-                           {"top_state", top}},
+                           {"top_state", top},
+                           {"state_views", state_views()}},
                           limits_.max_snapshot_bytes);
+  }
+
+  // The sizes of the state views that tracked actors expose (`get_state`,
+  // through their mailboxes): the JSON text and every list or map in it to
+  // depth 2. A leak that no `report_state_bytes` tells shows here. Bounded:
+  // 16 actors, 200 ms each, 600 ms in all; an actor that does not answer
+  // is skipped (the actors skill judges stuck actors).
+  json state_views() {
+    json out = json::array();
+    std::vector<actor_info> xs;
+    table_.for_each([&](const actor_info& a) {
+      if (a.exposes_state && xs.size() < 16)
+        xs.push_back(a);
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto& a : xs) {
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds{
+            600})
+        break;
+      auto h = caf::actor_cast<caf::actor>(a.addr);
+      if (!h)
+        continue;
+      auto view = get_state(h->home_system(), h, std::chrono::milliseconds{
+                                                   200});
+      if (!view)
+        continue;
+      json sizes = json::object();
+      auto visit = [&](auto& self, const json& x, const std::string& path,
+                       int depth) -> void {
+        if (x.is_array() || x.is_object()) {
+          if (!path.empty())
+            sizes[path] = x.size();
+          if (depth < 2 && sizes.size() < 32) {
+            if (x.is_object())
+              for (auto& [k, v] : x.items())
+                self(self, v, path + "/" + k, depth + 1);
+          }
+        }
+      };
+      visit(visit, *view, "", 0);
+      out.push_back({{"id", a.id},
+                     {"name", a.name},
+                     {"kind", a.kind},
+                     {"view_bytes", view->dump().size()},
+                     {"sizes", sizes}});
+    }
+    return out;
   }
   std::vector<callback> callbacks() override {
     std::vector<callback> cbs;
@@ -246,10 +303,94 @@ public:
                       {"growth_bytes_per_s", rate},
                       {"window_s", dt}}});
     }
+    // State views that grew at every look: by JSON size, or a list or map
+    // in them by element count.
+    for (auto& v : cur.value("state_views", json::array())) {
+      auto name = v.value("name", std::string{});
+      auto id = v.value("id", uint64_t{0});
+      std::vector<const json*> seen;
+      for (auto& h : history)
+        for (auto& w : h.value("state_views", json::array()))
+          if (w.value("id", uint64_t{0}) == id)
+            seen.push_back(&w);
+      if (seen.empty())
+        continue;
+      seen.push_back(&v);
+      auto rising = [&](auto get) {
+        for (size_t i = 1; i < seen.size(); ++i)
+          if (!(get(*seen[i]) > get(*seen[i - 1])))
+            return false;
+        return true;
+      };
+      auto bytes = [](const json& w) {
+        return w.value("view_bytes", 0.0);
+      };
+      double b0 = bytes(*seen.front()), b1 = bytes(v);
+      double brate = (b1 - b0) / dt;
+      std::string what;
+      double rate = 0, from = 0, to = 0;
+      if (rising(bytes) && b1 - b0 >= 8192
+          && brate >= t_.state_view_growth_bytes_per_s) {
+        what = "state view";
+        rate = brate;
+        from = b0;
+        to = b1;
+      } else {
+        for (auto& [path, n] : v.value("sizes", json::object()).items()) {
+          auto get = [&path = path](const json& w) {
+            auto sz = w.value("sizes", json::object());
+            return sz.contains(path) ? sz[path].get<double>() : 0.0;
+          };
+          double n0 = get(*seen.front()), n1 = n.get<double>();
+          if (rising(get) && n1 - n0 >= 50 && n1 >= 1.1 * n0
+              && (n1 - n0) / dt >= t_.state_view_growth_items_per_s) {
+            what = path;
+            rate = (n1 - n0) / dt;
+            from = n0;
+            to = n1;
+            break;
+          }
+        }
+      }
+      if (what.empty())
+        continue;
+      char buf[256];
+      if (what == "state view")
+        std::snprintf(buf, sizeof(buf),
+                      "%s (%s): its state view grew from %.0f to %.0f bytes "
+                      "in %.1f s (%.0f bytes/s) at every look",
+                      name.c_str(), v.value("kind", std::string{}).c_str(),
+                      from, to, dt, rate);
+      else
+        std::snprintf(buf, sizeof(buf),
+                      "%s (%s): %s in its state view grew from %.0f to %.0f "
+                      "entries in %.1f s (%.0f/s) at every look",
+                      name.c_str(), v.value("kind", std::string{}).c_str(),
+                      what.c_str(), from, to, dt, rate);
+      out.push_back({"state_growth", severity::warning, buf, {name},
+                     {{"source", "get_state"},
+                      {"field", what},
+                      {"from", from},
+                      {"to", to},
+                      {"growth_per_s", rate},
+                      {"window_s", dt}}});
+    }
+    // RSS that rose at every look, by at least 2 MiB/s and 2 MiB in all.
     auto rss = cur.value("rss_bytes", int64_t{0});
     auto rss0 = base.value("rss_bytes", int64_t{0});
     double rss_rate = (rss - rss0) / dt;
-    if (rss0 > 0 && rss > rss0 * 3 / 2 && rss_rate > 1 << 20)
+    bool rising = rss > rss0;
+    auto prev_rss = rss0;
+    for (size_t i = 1; i < history.size(); ++i) {
+      auto r = history[i].value("rss_bytes", int64_t{0});
+      if (r < prev_rss)
+        rising = false;
+      prev_rss = r;
+    }
+    if (rss < prev_rss)
+      rising = false;
+    if (rss0 > 0 && rising && rss - rss0 >= (2 << 20)
+        && rss_rate >= double(2 << 20))
       out.push_back({"rss_growth", severity::warning,
                      "RSS grew from " + std::to_string(rss0 >> 20) + " to "
                        + std::to_string(rss >> 20) + " MiB",
@@ -309,7 +450,8 @@ public:
     last_at_ = now;
     json blocking = json::array();
     table_.for_each([&](const actor_info& a) {
-      if (a.in_handler && a.busy_since_ns > 0 && blocking.size() < 10) {
+      if (a.in_handler && !a.detached && a.busy_since_ns > 0
+          && blocking.size() < 10) {
         auto ms = (now - a.busy_since_ns) / 1'000'000;
         if (ms >= 100)
           blocking.push_back({{"name", a.name}, {"busy_ms", ms}});

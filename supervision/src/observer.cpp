@@ -6,6 +6,17 @@ namespace caflens::supervision {
 
 child_observer::~child_observer() = default;
 
+void child_observer::child_terminated(const child_event& ev,
+                                      caf::actor_id child,
+                                      const caf::error& reason) {
+  child_exited(ev, child, reason);
+}
+
+void child_observer::intensity_exceeded(const child_event&, const caf::error&,
+                                        uint32_t, uint32_t, int64_t) {
+  // nop
+}
+
 void child_observer::child_start_failed(const child_event&, const caf::error&) {
   // nop
 }

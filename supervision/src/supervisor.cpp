@@ -452,7 +452,7 @@ private:
   void report_terminated(const child_record& c, caf::actor_id aid,
                          const caf::error& reason) {
     if (observer_)
-      observer_->child_exited(event_for(c), aid, reason);
+      observer_->child_terminated(event_for(c), aid, reason);
     auto& ev = telemetry_events::get();
     auto& bus = telemetry::bus::global();
     if (bus.has_handlers(ev.child_terminated)) {
@@ -470,8 +470,14 @@ private:
       child_terminated{flags_.name, c.spec->id, aid, reason, c.spec->shutdown});
   }
 
-  void report_intensity(const std::string& child_id, const caf::error& reason) {
+  void report_intensity(const child_record& c, const caf::error& reason) {
+    auto& child_id = c.spec->id;
     auto restarts = static_cast<uint32_t>(restarts_.size());
+    if (observer_)
+      observer_->intensity_exceeded(event_for(c), reason, restarts,
+                                    flags_.intensity,
+                                    static_cast<int64_t>(
+                                      flags_.period.count()));
     auto& ev = telemetry_events::get();
     auto& bus = telemetry::bus::global();
     if (bus.has_handlers(ev.intensity_exceeded)) {
@@ -861,7 +867,7 @@ private:
     restarts_.push_back(now);
     auto& c = children_.at(key);
     if (restarts_.size() > flags_.intensity) {
-      report_intensity(c.spec->id, reason);
+      report_intensity(c, reason);
       del_child(key);
       shutdown(caf::exit_reason::user_shutdown);
       return;
@@ -1122,6 +1128,7 @@ private:
                       : busy_ > 0     ? "busy"
                                       : "running";
     result["restarts_in_period"] = restarts_in_period();
+    result["uptime_ms"] = uptime_ms();
     auto children = nlohmann::json::array();
     for (auto& [key, c] : children_) {
       nlohmann::json x;

@@ -58,7 +58,8 @@ CAF_TEST(a root cause outranks its symptoms) {
   CAF_REQUIRE_EQUAL(xs.size(), 2u);
   CAF_CHECK_EQUAL(xs[0]["pattern"], "scheduler_starvation");
   CAF_CHECK_EQUAL(xs[0]["culprits"][0], "resizer");
-  CAF_CHECK_EQUAL(xs[0]["grounded"], true); // actors + scheduler
+  // actors + scheduler, but both read the process table: one source.
+  CAF_CHECK_EQUAL(xs[0]["grounded"], false);
   CAF_CHECK_EQUAL(xs[0]["severity"], "critical");
   CAF_CHECK_EQUAL(xs[1]["pattern"], "slow_consumer");
   CAF_CHECK_EQUAL(xs[1]["correlation"], "symptomatic");
@@ -104,17 +105,66 @@ CAF_TEST(the reason routes to skills) {
   std::vector<std::string> all{"actors", "memory", "os", "scheduler",
                                "crashes", "logs", "telemetry", "supervision",
                                "anomaly"};
+  auto has = [](const std::vector<std::string>& xs, const char* x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  // The core set runs whatever the reason says.
+  for (auto reason : {"RSS above 90%", "p95 of /quote above 250ms",
+                      "uploader_sup restarted 3 times"})
+    for (auto core : {"actors", "crashes", "supervision", "memory"})
+      CAF_CHECK(has(route_skills(reason, all), core));
   auto mem = route_skills("RSS above 90%", all);
-  CAF_CHECK_EQUAL(mem, (std::vector<std::string>{"memory", "actors", "os"}));
-  auto crash = route_skills("uploader_sup restarted 3 times", all);
-  CAF_CHECK(std::find(crash.begin(), crash.end(), "supervision")
-            != crash.end());
-  CAF_CHECK_EQUAL(route_skills("hmm", all), all);
+  CAF_CHECK_EQUAL(mem, (std::vector<std::string>{"actors", "crashes",
+                                                 "supervision", "memory",
+                                                 "os"}));
+  CAF_CHECK(has(route_skills("uploader_sup restarted 3 times", all), "logs"));
+  // Percentiles by any name reach the telemetry skill.
+  CAF_CHECK(has(route_skills("p95 of quote fan-out above 250ms", all),
+                "telemetry"));
+  CAF_CHECK(has(route_skills("p999 over SLO", all), "telemetry"));
+  CAF_CHECK(has(route_skills("ticks to clients delayed", all), "telemetry"));
+  // Words we do not know: every skill.
+  CAF_CHECK_EQUAL(route_skills("hmm", all).size(), all.size());
   // Whole words: "catalog" is no "log", "upload" no "load".
   auto lag = route_skills("catalog indexing lag for uploads", all);
-  CAF_CHECK_EQUAL(lag, (std::vector<std::string>{"actors", "scheduler",
-                                                 "telemetry"}));
-  // Only available skills are picked.
+  CAF_CHECK(!has(lag, "logs"));
+  CAF_CHECK(!has(lag, "os"));
+  CAF_CHECK(has(lag, "scheduler"));
+  // Only available skills are picked; with none of the routed ones
+  // available, every available skill.
   CAF_CHECK_EQUAL(route_skills("memory", {"actors"}),
                   std::vector<std::string>{"actors"});
+  CAF_CHECK_EQUAL(route_skills("stuck", {"gamma"}),
+                  std::vector<std::string>{"gamma"});
+  // An application's own skills are always asked.
+  CAF_CHECK(has(route_skills("mailbox", {"actors", "orders"}), "orders"));
+}
+
+CAF_TEST(grounded needs two independent sources) {
+  // The memory skill's reported state and the OS's RSS are two sources.
+  auto xs = correlate({note("n-1", "memory", "state_growth", {"cache"}),
+                       note("n-2", "os", "rss_growth", {})});
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0]["grounded"], true);
+  // Blocked handler seen by the actors and the scheduler skill: one source
+  // (the process table), whatever the number of skills.
+  auto ys = correlate({note("n-1", "actors", "blocked_handler", {"w"}),
+                       note("n-2", "scheduler", "scheduler_starvation",
+                            {"w"})});
+  CAF_REQUIRE_EQUAL(ys.size(), 1u);
+  CAF_CHECK_EQUAL(ys[0]["grounded"], false);
+  CAF_CHECK_EQUAL(ys[0]["correlation"], "temporal");
+}
+
+CAF_TEST(a supervisor that gave up outranks the crash loop behind it) {
+  auto xs = correlate(
+    {note("n-1", "crashes", "crash_loop", {"book-AAPL"}),
+     note("n-2", "supervision", "restart_intensity_exceeded",
+          {"book-AAPL", "books_sup"}, severity::critical)});
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  CAF_CHECK_EQUAL(xs[0]["pattern"], "restart_intensity");
+  CAF_CHECK_EQUAL(xs[0]["culprits"],
+                  json::array({"book-AAPL", "books_sup"}));
+  CAF_CHECK_EQUAL(xs[1]["pattern"], "crash_loop");
+  CAF_CHECK_EQUAL(xs[1]["correlation"], "symptomatic");
 }

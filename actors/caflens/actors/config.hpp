@@ -43,6 +43,9 @@ struct brain_request {
   std::string trace_id;
   /// The investigation's reason.
   std::string reason;
+  /// Structured context of the trigger (its name, the options' context:
+  /// alert fields, metric, actor) that may help pick skills.
+  std::string hints;
 };
 
 /// Makes one brain per loop. Returning nullptr falls back to the rule brain.

@@ -30,6 +30,12 @@ struct failure_pattern {
 /// latency_regression (plus system-level resource patterns).
 const std::vector<failure_pattern>& failure_patterns();
 
+/// The data source behind a notification: `context.source` when the skill
+/// named one, "process_table" for everything read from tracked actors'
+/// counters (whichever skill read them), else the skill. An insight is
+/// grounded only when its notifications come from two sources.
+std::string evidence_source(const notification& n);
+
 /// The pattern of a notification type, or nullptr.
 const failure_pattern* pattern_for(const std::string& anomaly_type);
 
@@ -41,8 +47,14 @@ const failure_pattern* pattern_for(const std::string& anomaly_type);
 std::vector<nlohmann::json>
 correlate(const std::vector<notification>& notes);
 
-/// Picks the skills an investigation's reason points to (all when it names
-/// none of them).
+/// The skills every rule-brain investigation runs, whatever its reason:
+/// actors, crashes, supervision, memory.
+const std::vector<std::string>& core_skills();
+
+/// Picks the skills of an investigation: the core set, plus those the words
+/// of `reason` point to (a latency, a backlog, a crash, errors, ...), or
+/// every available skill when no word is known. Only available skills are
+/// returned.
 std::vector<std::string> route_skills(const std::string& reason,
                                       const std::vector<std::string>& available);
 

@@ -66,7 +66,8 @@ public:
   void add_tool_result(const std::string& call_id, std::string content,
                        bool is_error = false,
                        std::vector<std::string> snapshot_ids = {},
-                       bool notification = false);
+                       bool notification = false,
+                       std::shared_ptr<const nlohmann::json> data = nullptr);
 
   /// Calls of the last assistant message that have no result yet, in order.
   std::vector<tool_call> pending_calls() const;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,10 @@ struct message {
   std::string tool_name;
   /// Tool only: the result reports a failure (unknown tool, bad arguments).
   bool is_error = false;
+  /// Tool only: the structured result `text` renders (possibly bounded),
+  /// for brains that read data rather than text (the rule brain). Never
+  /// sent to a provider, never recorded.
+  std::shared_ptr<const nlohmann::json> data;
 
   // -- compaction hints -------------------------------------------------------
 

@@ -63,6 +63,17 @@ public:
   /// nothing counts or traces their messages. Set before publication.
   std::atomic<bool> instrumented{true};
 
+  /// The actor exposes a JSON view of its state (`expose_state`).
+  std::atomic<bool> exposes_state{false};
+
+  /// The actor runs on a thread of its own (`caf::detached`): blocking in
+  /// its handlers starves no scheduler thread.
+  std::atomic<bool> detached{false};
+
+  /// Responses this actor awaits (`request(...).then` / `.await`), as of
+  /// its last handler run: a backlog of pending replies is a queue too.
+  std::atomic<uint64_t> pending_responses{0};
+
   /// Owner of `trace`; read and written only under `detail::trace_mutex()`.
   std::shared_ptr<detail::trace_session> trace_owner;
 

@@ -23,6 +23,19 @@ struct detector_thresholds {
   uint64_t mailbox_backlog = 1000;
   /// Minimum mailbox growth (msg/s) over history to call it growing.
   double mailbox_growth_per_s = 50;
+  /// A backlog that does not grow is a problem only when a new message
+  /// waits this long in it (depth over the handling rate); a deep queue
+  /// that drains fast is a busy service's normal state.
+  double mailbox_wait_ms = 1000;
+  /// Responses one actor awaits that make a backlog of pending replies.
+  uint64_t pending_replies_backlog = 500;
+  /// Peers (same kind, same parent, at least three): an actor whose mailbox
+  /// is `peer_ratio` times the peers' median (and 10 MADs above it) and at
+  /// least `peer_min_depth` deep is an outlier; likewise its mean handler
+  /// time from `peer_min_handler_us`.
+  double peer_ratio = 10;
+  double peer_min_depth = 50;
+  double peer_min_handler_us = 1000;
   /// One handler run this long starves a scheduler thread.
   int64_t blocked_handler_ms = 1000;
   /// No progress for this long with messages waiting: unresponsive.
@@ -30,11 +43,18 @@ struct detector_thresholds {
   /// Abnormal exits of one kind within `crash_window_ms` that make a loop.
   size_t crash_loop_exits = 3;
   int64_t crash_window_ms = 60'000;
+  /// How long a supervisor that reached its restart intensity and gave up
+  /// stays a finding.
+  int64_t give_up_window_ms = 600'000;
   /// Error log lines within `error_window_ms` that make a burst.
   size_t error_burst = 10;
   int64_t error_window_ms = 60'000;
   /// Growth of an actor's reported state (bytes/s) that looks like a leak.
   double state_growth_bytes_per_s = 64 * 1024;
+  /// Growth of an exposed state view (`get_state`) at every look: its JSON
+  /// text in bytes/s, or one list or map in it in entries/s.
+  double state_view_growth_bytes_per_s = 8 * 1024;
+  double state_view_growth_items_per_s = 100;
   /// Recent p99 over baseline p99 that counts as a latency regression.
   double latency_regression_ratio = 2.0;
   /// Samples needed in the recent window for a latency verdict.

@@ -48,6 +48,19 @@ struct actor_info {
   int64_t busy_since_ns = 0;
   /// Steady-clock ns of the last observed activity.
   int64_t last_activity_ns = 0;
+  /// Steady-clock ns since which every inspection found the actor inside a
+  /// handler, even when the run changed in between (0 when idle at the last
+  /// look), and the handler runs started since then: an actor that is
+  /// busy at every look but starts few runs spends its time in long
+  /// handlers.
+  int64_t busy_streak_since_ns = 0;
+  uint64_t streak_runs = 0;
+  /// Runs on its own thread (`caf::detached`).
+  bool detached = false;
+  /// Answers `get_state` with a view of its state.
+  bool exposes_state = false;
+  /// Responses the actor awaits (see `actor_stats::pending_responses`).
+  uint64_t pending_responses = 0;
   caf::actor_addr addr;
 };
 
@@ -60,9 +73,20 @@ struct exit_record {
   std::string name;
   std::string kind;
   std::string reason; // rendered; "normal" for clean exits
+  /// A crash: see `is_crash`.
   bool abnormal = false;
+  /// Stopped by its supervisor (a shutdown, a sibling's restart,
+  /// `terminate_child`): never a crash, whatever the reason.
+  bool terminated = false;
   int64_t at_ns = 0; // system clock
 };
+
+/// The one definition of a crash that every skill uses: an exit with an
+/// error that is not a normal exit in OTP's sense (`normal`, `shutdown` /
+/// `user_shutdown`, `{shutdown, _}`: see `supervision::is_normal_exit`).
+/// A `kill` counts, unless the actor's supervisor sent it while stopping
+/// the actor (`process_table::mark_terminated`).
+bool is_crash(const caf::error& reason);
 
 /// The table of live tracked actors: sharded by actor id, each shard behind
 /// its own mutex, touched only when actors start, exit or are inspected —
@@ -103,6 +127,10 @@ public:
 
   /// Removes `id` and records its exit reason.
   void remove(uint64_t id, const caf::error& reason);
+
+  /// Records that `id`'s supervisor stopped it: its exit (recorded already
+  /// or still to come) is no crash.
+  void mark_terminated(uint64_t id);
 
   // -- inspection ----------------------------------------------------------
 

@@ -55,6 +55,15 @@ struct skill_limits {
   size_t max_snapshot_bytes = 64 * 1024;
 };
 
+/// How an operator should look at a skill's area to let its detectors
+/// judge: how many snapshots, how far apart. Growth detectors need at least
+/// two looks (three tell a trend from a burst); views of recorded history
+/// need one.
+struct sample_plan {
+  int looks = 2;
+  std::chrono::milliseconds interval{400};
+};
+
 /// One area of the runtime an operator can inspect: a cheap bounded
 /// snapshot, callbacks for digging deeper, and detectors for the offline
 /// brain.
@@ -82,6 +91,11 @@ public:
 
   /// Functions for the sandbox.
   virtual std::vector<callback> callbacks() = 0;
+
+  /// How to sample this area (default: two looks 400 ms apart).
+  virtual sample_plan plan() const {
+    return {};
+  }
 
   /// Findings in `current` given earlier snapshots (oldest first).
   virtual std::vector<finding> detect(const nlohmann::json& current,

@@ -25,6 +25,11 @@ public:
   void child_exited(const supervision::child_event& ev, caf::actor_id child,
                     const caf::error& reason) override;
 
+  /// Stopped by the supervisor: recorded as an exit, never as a crash.
+  void child_terminated(const supervision::child_event& ev,
+                        caf::actor_id child,
+                        const caf::error& reason) override;
+
 private:
   process_table& table_;
 };

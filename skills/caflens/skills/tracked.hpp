@@ -4,6 +4,7 @@
 #include <string>
 #include <type_traits>
 #include <functional>
+#include <iterator>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -85,6 +86,9 @@ public:
     stats_ = process_table::global().add(this->id(), this->address(),
                                          std::move(info),
                                          to_string(this->node()));
+    stats_->detached.store(
+      this->getf(caf::abstract_actor::is_detached_flag),
+      std::memory_order_relaxed);
   }
 
   ~tracked() override {
@@ -111,6 +115,7 @@ public:
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
+    publish_pending_responses(s);
     s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
     return result;
   }
@@ -125,6 +130,8 @@ public:
   }
 
   void expose_state(std::function<nlohmann::json()> fn) override {
+    stats_->exposes_state.store(static_cast<bool>(fn),
+                                std::memory_order_relaxed);
     state_fn_ = std::move(fn);
   }
 
@@ -162,8 +169,22 @@ private:
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
+    publish_pending_responses(s);
     s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
     return result;
+  }
+
+  // Publishes how many responses the actor awaits: the size of CAF's
+  // response tables (protected members of scheduled_actor), written only
+  // when it changed — two loads and a compare on the common path.
+  void publish_pending_responses(actor_stats& s) noexcept {
+    uint64_t n = this->multiplexed_responses_.size();
+    if (!this->awaited_responses_.empty())
+      n += static_cast<uint64_t>(
+        std::distance(this->awaited_responses_.begin(),
+                      this->awaited_responses_.end()));
+    if (n != s.pending_responses.load(std::memory_order_relaxed))
+      s.pending_responses.store(n, std::memory_order_relaxed);
   }
 
   // Runs the handler; times the run 1 in `handler_sample_rate` runs and

@@ -41,6 +41,20 @@ public:
   /// The start function failed; nothing runs. Default: does nothing.
   virtual void child_start_failed(const child_event& ev,
                                   const caf::error& reason);
+
+  /// The supervisor itself stopped the child (its own shutdown, a sibling's
+  /// restart under one_for_all / rest_for_one, `terminate_child`): not a
+  /// crash of the child, whatever `reason` (e.g. `kill` after the shutdown
+  /// timeout). Default: calls `child_exited`.
+  virtual void child_terminated(const child_event& ev, caf::actor_id child,
+                                const caf::error& reason);
+
+  /// The child's exit (`reason`) was one restart too many: the supervisor
+  /// reached its restart intensity (`restarts` within `period_ms`) and
+  /// gives up — it shuts down. Default: does nothing.
+  virtual void intensity_exceeded(const child_event& ev,
+                                  const caf::error& reason, uint32_t restarts,
+                                  uint32_t intensity, int64_t period_ms);
 };
 
 /// Sets the observer used by supervisors whose flags name none. Affects

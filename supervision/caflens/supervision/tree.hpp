@@ -2,7 +2,7 @@
 //
 //   { "name": "root", "actor": 12, "strategy": "one_for_one",
 //     "intensity": 1, "period_ms": 5000, "auto_shutdown": "never",
-//     "state": "running", "restarts_in_period": 0,
+//     "state": "running", "restarts_in_period": 0, "uptime_ms": 8000,
 //     "children": [
 //       { "id": "db", "actor": 13, "status": "running", "type": "worker",
 //         "restart": "permanent", "shutdown": "5000", "significant": false,
