@@ -147,7 +147,9 @@ public:
         g.pending.push_back(static_cast<double>(a.pending_responses));
         g.members.push_back(a);
       }
-      if (a.pending_responses >= t_.pending_replies_backlog
+      // From a fifth of the threshold, so that growth has a baseline.
+      if (a.pending_responses
+            >= std::max<uint64_t>(1, t_.pending_replies_backlog / 5)
           && waiting.size() < n)
         waiting.push_back(actor_json(a, now));
       // Busy now for a while, or busy at every look with few runs started
@@ -487,6 +489,8 @@ public:
       auto id = a.value("id", uint64_t{0});
       auto name = a.value("name", std::string{});
       auto n = a.value("pending_replies", uint64_t{0});
+      if (n < t_.pending_replies_backlog)
+        continue;
       double growth = 0;
       bool growing = false;
       auto xs = looks(id, "waiting_for_replies");

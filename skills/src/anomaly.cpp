@@ -35,6 +35,22 @@ void flatten(const json& j, const std::string& prefix,
   }
 }
 
+// Fields that count since start (their last path component).
+bool is_counter(const std::string& path) {
+  auto dot = path.rfind('.');
+  auto leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+  static const char* names[] = {
+    "cpu_seconds", "read_bytes",    "write_bytes", "processed",
+    "enqueued",    "exits",         "abnormal_exits",
+    "stopped_by_supervisor",        "dropped",     "updates",
+    "errors_total"};
+  for (auto* n : names)
+    if (leaf == n)
+      return true;
+  // The logs skill's counts by level since start.
+  return path.rfind("counts.", 0) == 0;
+}
+
 } // namespace
 
 std::vector<anomaly> anomaly_detector::observe(const std::string& skill,
@@ -44,7 +60,22 @@ std::vector<anomaly> anomaly_detector::observe(const std::string& skill,
   bool is_learning = now - start_ns_ < opts_.learning.count();
   auto& fields = fields_[skill];
   std::vector<anomaly> candidates;
-  flatten(snapshot, "", [&](const std::string& path, double v) {
+  flatten(snapshot, "", [&](const std::string& raw_path, double v) {
+    std::string path = raw_path;
+    if (is_counter(raw_path)) {
+      // A counter since start grows forever: judge how fast it grows.
+      auto& c = fields[raw_path];
+      bool first = !c.has_prev;
+      double prev = c.prev;
+      int64_t prev_ns = c.prev_ns;
+      c.prev = v;
+      c.prev_ns = now;
+      c.has_prev = true;
+      if (first || now <= prev_ns || v < prev)
+        return; // no rate yet, or the counter was reset
+      v = (v - prev) / ((now - prev_ns) / 1e9);
+      path = raw_path + "/s";
+    }
     auto& f = fields[path];
     auto update = [&] {
       ++f.n;

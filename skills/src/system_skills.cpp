@@ -309,10 +309,12 @@ public:
       auto name = v.value("name", std::string{});
       auto id = v.value("id", uint64_t{0});
       std::vector<const json*> seen;
+      // Pointers into `history` itself (value() would copy).
       for (auto& h : history)
-        for (auto& w : h.value("state_views", json::array()))
-          if (w.value("id", uint64_t{0}) == id)
-            seen.push_back(&w);
+        if (auto i = h.find("state_views"); i != h.end() && i->is_array())
+          for (auto& w : *i)
+            if (w.is_object() && w.value("id", uint64_t{0}) == id)
+              seen.push_back(&w);
       if (seen.empty())
         continue;
       seen.push_back(&v);

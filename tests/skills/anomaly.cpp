@@ -111,4 +111,45 @@ CAF_TEST(cooldown and hourly rate limit hold) {
   CAF_CHECK_EQUAL(skill->name(), "anomaly");
 }
 
+CAF_TEST(counters since start are judged by their rate over six hours) {
+  // An OS-like snapshot every 10 s for 6 simulated hours: CPU seconds, io
+  // bytes and log counts grow steadily (a steady rate), RSS stays flat.
+  // Judged by value, each counter leaves its baseline within hours and
+  // fires forever; judged by rate, nothing fires.
+  opts.learning = 2h;
+  anomaly_detector d{opts, clk};
+  double cpu = 0, io = 0, errors = 0;
+  size_t fired = 0;
+  for (int i = 0; i < 6 * 360; ++i) {
+    cpu += 0.5 + 0.01 * (i % 3);
+    io += 4096 * (10 + i % 7);
+    errors += i % 2;
+    json snap{{"cpu_seconds", cpu},
+              {"read_bytes", io},
+              {"rss_bytes", 50e6 + 1e5 * (i % 4)},
+              {"counts", {{"error", errors}}}};
+    fired += d.observe("os", snap).size();
+    clk.advance(10s);
+  }
+  CAF_CHECK_EQUAL(fired, 0u);
+  auto b = d.baselines();
+  CAF_CHECK(b["os"].contains("cpu_seconds/s"));
+  CAF_CHECK_LESS(b["os"]["cpu_seconds/s"]["mean"].get<double>(), 0.06);
+  // A real change of rate still fires: the process suddenly burns CPU.
+  size_t hits = 0;
+  for (int i = 0; i < 5; ++i) {
+    cpu += 9.5;
+    json snap{{"cpu_seconds", cpu},
+              {"read_bytes", io},
+              {"rss_bytes", 50e6},
+              {"counts", {{"error", errors}}}};
+    auto xs = d.observe("os", snap);
+    for (auto& x : xs)
+      if (x.field == "cpu_seconds/s")
+        ++hits;
+    clk.advance(10s);
+  }
+  CAF_CHECK_EQUAL(hits, 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -10,6 +10,7 @@
 #include "caflens/skills/tracked.hpp"
 #include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/metrics.hpp"
+#include "caflens/supervision/reason.hpp"
 
 using namespace caf;
 using namespace caflens::skills;
@@ -293,6 +294,218 @@ CAF_TEST(a healthy system yields no warnings) {
   CAF_CHECK(!warning_or_worse(actors->detect(actors->snapshot(), ah)));
   CAF_CHECK(!warning_or_worse(memory->detect(memory->snapshot(), mh)));
   CAF_CHECK(!warning_or_worse(scheduler->detect(scheduler->snapshot(), {})));
+}
+
+CAF_TEST(shutdowns and stops by the supervisor are not crashes) {
+  auto skill = make_crashes_skill(table, thresholds);
+  auto exit_of = [&](const std::string& name, error reason) {
+    auto a = spawn_tracked(sys, {name, "session", 0}, sink_impl);
+    sched.run();
+    anon_send(a, exit_msg{nullptr, std::move(reason)});
+    sched.run();
+    return a.id();
+  };
+  // Pool scale-down and graceful shutdowns, four times each.
+  for (int i = 0; i < 4; ++i) {
+    exit_of("scaled-" + std::to_string(i), exit_reason::user_shutdown);
+    exit_of("graceful-" + std::to_string(i),
+            caflens::supervision::shutdown_reason("rebalance"));
+  }
+  // Killed by their supervisor after the shutdown timeout.
+  for (int i = 0; i < 4; ++i)
+    table.mark_terminated(
+      exit_of("stopped-" + std::to_string(i), exit_reason::kill));
+  // (Earlier tests' crashes share the process-wide table: look at this
+  // kind only.)
+  auto of_sessions = [&] {
+    size_t n = 0;
+    for (auto& f : skill->detect(skill->snapshot(), {}))
+      if (f.evidence.value("kind", std::string{}) == "session")
+        ++n;
+    return n;
+  };
+  CAF_CHECK_EQUAL(of_sessions(), 0u);
+  auto snap = skill->snapshot();
+  CAF_CHECK_GREATER_OR_EQUAL(snap["stopped_by_supervisor"].get<uint64_t>(),
+                             4u);
+  // A kill nobody's supervisor sent is a crash.
+  for (int i = 0; i < 3; ++i)
+    exit_of("killed-" + std::to_string(i), exit_reason::kill);
+  CAF_CHECK(has(skill->detect(skill->snapshot(), {}), "crash_loop",
+                "killed-2"));
+}
+
+CAF_TEST(a backlog of pending replies is a queue too) {
+  // The asker sends 600 requests with .then to a server that holds every
+  // promise: no mailbox grows, yet 600 answers are outstanding.
+  auto server = spawn_tracked(
+    sys, {"quote-server", "server", 0},
+    [](event_based_actor* self) -> behavior {
+      auto held = std::make_shared<std::vector<response_promise>>();
+      return {[=](ping_atom) {
+        held->push_back(self->make_response_promise());
+      }};
+    });
+  auto asker = spawn_tracked(
+    sys, {"fanout-1", "fanout", 0},
+    [=](event_based_actor* self) -> behavior {
+      return {[=](int n) {
+        for (int i = 0; i < n; ++i)
+          self->request(server, std::chrono::seconds{3600}, ping_atom::value)
+            .then([](ping_atom) {});
+      }};
+    });
+  sched.run();
+  auto skill = make_actors_skill(table, thresholds);
+  auto first = skill->snapshot();
+  self->send(asker, 300);
+  sched.run();
+  clk.advance(1s);
+  auto second = skill->snapshot();
+  self->send(asker, 300);
+  sched.run();
+  clk.advance(1s);
+  auto third = skill->snapshot();
+  auto info = table.find(asker.id());
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->pending_responses, 600u);
+  CAF_CHECK_EQUAL(info->mailbox_depth, 0u);
+  auto fs = skill->detect(third, {first, second});
+  CAF_CHECK(has(fs, "reply_backlog", "fanout-1"));
+  for (auto& f : fs)
+    if (f.type == "reply_backlog") {
+      CAF_MESSAGE(f.observation);
+      CAF_CHECK_EQUAL(f.evidence["pending_replies"].get<uint64_t>(), 600u);
+      CAF_CHECK_EQUAL(f.evidence["growth_per_s"].get<double>(), 300.0);
+    }
+  CAF_CHECK(!has(fs, "reply_backlog", "quote-server"));
+  // The held promises never resolve: end both.
+  anon_send_exit(asker, exit_reason::kill);
+  anon_send_exit(server, exit_reason::kill);
+  sched.run();
+}
+
+CAF_TEST(blocking in a detached actor starves no scheduler thread) {
+  // The table's view of two actors inside one handler for 3 s: one on the
+  // scheduler, one detached (its own thread). Simulated through the
+  // counters: an odd consume_seq means "inside a handler".
+  auto stuck = table.add(9'000'001, {}, {"resizer-1", "resizer", 0}, "n");
+  auto io = table.add(9'000'002, {}, {"disk-writer", "writer", 0}, "n");
+  io->detached.store(true);
+  stuck->consume_seq.store(1);
+  io->consume_seq.store(1);
+  auto skill = make_actors_skill(table, thresholds);
+  auto first = skill->snapshot();
+  clk.advance(3s);
+  auto second = skill->snapshot();
+  auto fs = skill->detect(second, {first});
+  CAF_CHECK(has(fs, "blocked_handler", "resizer-1"));
+  CAF_CHECK(!has(fs, "blocked_handler", "disk-writer"));
+  CAF_CHECK(!has(fs, "suspect_blocked_handler", "disk-writer"));
+  table.remove(9'000'001, error{});
+  table.remove(9'000'002, error{});
+}
+
+CAF_TEST(long handler runs back to back are followed across runs) {
+  // A handler that blocks 2 s per message, repeatedly, and a lens that
+  // happens to look just after each new run began: no single run is ever
+  // seen busy for long, yet the actor is inside a handler at every look
+  // and starts one run per 2.1 s.
+  auto stats = table.add(9'000'003, {}, {"resizer-2", "resizer", 0}, "n");
+  auto detector = make_actors_skill(table, thresholds);
+  uint64_t seq = 1;
+  stats->consume_seq.store(seq);
+  std::vector<json> history;
+  int found_at = -1;
+  for (int look = 0; look < 4 && found_at < 0; ++look) {
+    auto snap = detector->snapshot();
+    auto fs = detector->detect(snap, history);
+    if (has(fs, "blocked_handler", "resizer-2"))
+      found_at = look;
+    else if (look > 0)
+      CAF_CHECK(has(fs, "suspect_blocked_handler", "resizer-2"));
+    history.push_back(snap);
+    clk.advance(2100ms);
+    seq += 2; // the next run began just before the next look
+    stats->consume_seq.store(seq);
+  }
+  CAF_CHECK_EQUAL(found_at, 1);
+  // Many short runs while busy at every look are no blocked handler.
+  auto busy = table.add(9'000'004, {}, {"parser", "parser", 0}, "n");
+  uint64_t bseq = 1;
+  busy->consume_seq.store(bseq);
+  history.clear();
+  for (int look = 0; look < 4; ++look) {
+    auto snap = detector->snapshot();
+    auto fs = detector->detect(snap, history);
+    CAF_CHECK(!has(fs, "blocked_handler", "parser"));
+    CAF_CHECK(!has(fs, "suspect_blocked_handler", "parser"));
+    history.push_back(snap);
+    clk.advance(2100ms);
+    bseq += 2 * 5000;
+    busy->consume_seq.store(bseq);
+  }
+  table.remove(9'000'003, error{});
+  table.remove(9'000'004, error{});
+}
+
+CAF_TEST(an outlier among its peers is a suspect below every floor) {
+  // Twelve workers of one pool: eleven with a mailbox of ~5, one with 400
+  // (far below the absolute floor of 1000).
+  std::vector<caf::intrusive_ptr<actor_stats>> xs;
+  for (uint64_t i = 0; i < 12; ++i) {
+    auto s = table.add(9'100'000 + i, {},
+                       {"worker-" + std::to_string(i), "pool_worker", 77},
+                       "n");
+    s->enqueued.store(i == 7 ? 400 : 4 + i % 3);
+    xs.push_back(s);
+  }
+  auto skill = make_actors_skill(table, thresholds);
+  auto fs = skill->detect(skill->snapshot(), {});
+  CAF_CHECK(has(fs, "peer_outlier", "worker-7"));
+  for (auto& f : fs)
+    if (f.type == "peer_outlier") {
+      CAF_MESSAGE(f.observation);
+      CAF_CHECK(f.observation.find("11 peers") != std::string::npos);
+      CAF_CHECK_EQUAL(f.actors[0], "worker-7");
+    }
+  for (uint64_t i = 0; i < 12; ++i)
+    table.remove(9'100'000 + i, error{});
+}
+
+CAF_TEST(a deep queue that drains fast is a busy service and no backlog) {
+  // 5 000 messages waiting, 20 000 handled per second, steady: a message
+  // waits 250 ms. Quiet. The same depth at 500 msg/s: it waits 10 s.
+  auto busy = table.add(9'200'001, {}, {"ingest", "ingest", 0}, "n");
+  auto slow = table.add(9'200'002, {}, {"indexer", "indexer", 0}, "n");
+  auto skill = make_actors_skill(table, thresholds);
+  std::vector<json> history;
+  uint64_t p_busy = 0, p_slow = 0;
+  for (int i = 0; i < 3; ++i) {
+    busy->enqueued.store(p_busy + 5000);
+    busy->consume_seq.store(2 * p_busy);
+    slow->enqueued.store(p_slow + 5000);
+    slow->consume_seq.store(2 * p_slow);
+    history.push_back(skill->snapshot());
+    clk.advance(300ms);
+    p_busy += 6000;
+    p_slow += 150;
+  }
+  busy->enqueued.store(p_busy + 5000);
+  busy->consume_seq.store(2 * p_busy);
+  slow->enqueued.store(p_slow + 5000);
+  slow->consume_seq.store(2 * p_slow);
+  auto cur = skill->snapshot();
+  auto fs = skill->detect(cur, history);
+  for (auto& f : fs)
+    if (f.actors[0] == "ingest")
+      CAF_CHECK_EQUAL(f.level, severity::info);
+  CAF_CHECK(has(fs, "mailbox_backlog", "indexer"));
+  for (auto& f : fs)
+    if (f.actors[0] == "indexer")
+      CAF_CHECK_EQUAL(f.level, severity::warning);
+  table.remove(9'200'001, error{});
+  table.remove(9'200'002, error{});
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -41,7 +41,10 @@ struct anomaly {
 nlohmann::json to_json(const anomaly& x);
 
 /// Baselines of every numeric field of skill snapshots (Welford mean and
-/// variance per field; arrays are skipped) and z-score detection with a
+/// variance per field; arrays are skipped; cumulative counters such as
+/// `cpu_seconds`, io bytes, `processed`, exits and log `counts.*` are
+/// judged by their rate per second, `<field>/s`, never by their ever
+/// growing value) and z-score detection with a
 /// consecutive-hit rule, cooldown and a rate limit — the auto-trigger of
 /// always-on mode. Anomalous values do not move the baseline.
 ///
@@ -71,6 +74,10 @@ private:
     double mean = 0;
     double m2 = 0;
     size_t hits = 0;
+    // Cumulative counters are judged by their rate: the last reading.
+    double prev = 0;
+    int64_t prev_ns = 0;
+    bool has_prev = false;
   };
 
 
