@@ -74,6 +74,11 @@ struct scenario {
   uint32_t books_intensity = 50;
   std::chrono::milliseconds books_period{10'000};
 
+  // -- client sessions -------------------------------------------------------
+  /// subscriber-session-`slow_session` sleeps `slow_quote_ms` per quote.
+  int slow_session = 0;
+  double slow_quote_ms = 0;
+
   // -- other components ----------------------------------------------------
   /// feed-lse logs this many error lines per second (sequence gaps).
   double feed_errors_per_s = 0;

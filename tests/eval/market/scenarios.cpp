@@ -78,6 +78,14 @@ std::vector<scenario> make_all() {
     s.slow_book = msft;
     s.slow_tick_ms = 25;
   }
+  {
+    auto& s = add("slow_session",
+                  "subscriber-session-2 writes every quote to its client "
+                  "socket synchronously (2 ms): slower than the ~900 quotes/s "
+                  "of its four symbols");
+    s.slow_session = 2;
+    s.slow_quote_ms = 2;
+  }
   // -- crash loop ---------------------------------------------------------------
   {
     auto& s = add("crash_loop_mild",

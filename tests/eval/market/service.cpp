@@ -138,7 +138,8 @@ struct shared {
   std::array<std::atomic<uint64_t>, symbol_count> routed{};
   std::array<std::atomic<uint64_t>, symbol_count> applied{};
   std::array<std::atomic<int64_t>, symbol_count> last_delivery_ns{};
-  std::array<std::atomic<int64_t>, symbol_count> last_age_ns{};
+  /// The largest tick age delivered since the watcher last looked.
+  std::array<std::atomic<int64_t>, symbol_count> max_age_ns{};
   std::array<std::atomic<uint64_t>, symbol_count> book_bytes{};
   std::array<std::atomic<uint64_t>, session_count + 1> session_bytes{};
   std::array<std::atomic<uint32_t>, symbol_count> book_starts{};
@@ -517,13 +518,22 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
       auto now = now_ns();
       auto age = now - created;
       sh->last_delivery_ns[sym].store(now, std::memory_order_relaxed);
-      sh->last_age_ns[sym].store(age, std::memory_order_relaxed);
+      auto& max_age = sh->max_age_ns[sym];
+      auto seen = max_age.load(std::memory_order_relaxed);
+      while (age > seen &&
+             !max_age.compare_exchange_weak(seen, age,
+                                            std::memory_order_relaxed))
+        ; // retry
+
       if (sh->metrics_on)
         tel::bus::global().execute(sh->age_ev, {{"age_ms", age / 1e6}},
                                   {{"venue", venue_of(sym)}});
       auto& st = self->state;
       ++st.delivered;
       auto& plan = sh->plan;
+      if (static_cast<int>(index) == plan.slow_session && sh->on())
+        std::this_thread::sleep_for(
+          std::chrono::microseconds{int64_t(plan.slow_quote_ms * 1000)});
       if (static_cast<int>(index) == plan.leak_session && sh->on()) {
         // The replay buffer for reconnecting clients is never trimmed.
         auto target = plan.session_leak_bytes_per_s * sh->armed_seconds();
@@ -956,10 +966,10 @@ public:
                       {{"symbol", std::string{symbol_name(i)}},
                        {"stalled_ms", (now - last) / 1'000'000}});
       }
-      // 6. Tick-to-client delay.
+      // 6. Tick-to-client delay (the largest since the last look).
       for (size_t i = 0; i < symbol_count; ++i) {
         auto last = sh_->last_delivery_ns[i].load();
-        auto age = sh_->last_age_ns[i].load();
+        auto age = sh_->max_age_ns[i].exchange(0);
         if (last > 0 && now - last < 500'000'000 && age >= 250'000'000)
           return make("client_delay",
                       "ticks to clients delayed: " +
