@@ -860,6 +860,55 @@ public:
     return tool_outcome::ok(xs.dump());
   }
 
+  /// What `name` is: the skills that named it in the cited notifications
+  /// (a metric's series, a log source), else the process table (a live
+  /// actor or supervisor, with its id), else the notifications' context.
+  culprit resolve_culprit(const std::string& name, const json& ids) {
+    culprit c;
+    c.name = name;
+    c.node = s_.eng->node();
+    std::set<std::string> skills;
+    bool named_supervisor = false;
+    for (auto& id : ids) {
+      auto* n = find_note(id.get<std::string>());
+      if (n == nullptr)
+        continue;
+      if (std::find(n->actors.begin(), n->actors.end(), name)
+          != n->actors.end())
+        skills.insert(n->skill);
+      auto ctx = json::parse(n->context, nullptr, false);
+      if (ctx.is_object() && ctx.value("supervisor", std::string{}) == name)
+        named_supervisor = true;
+      if (!n->node.empty() && n->node == name)
+        c.kind = "node";
+    }
+    if (c.kind == "node")
+      return c;
+    if (!skills.empty()
+        && std::all_of(skills.begin(), skills.end(),
+                       [](auto& x) { return x == "telemetry"; })) {
+      c.kind = "metric_series";
+      return c;
+    }
+    if (!skills.empty()
+        && std::all_of(skills.begin(), skills.end(),
+                       [](auto& x) { return x == "logs"; })) {
+      c.kind = "log_source";
+      return c;
+    }
+    if (auto a = s_.eng->processes().find(name)) {
+      c.kind = a->kind == "supervisor" || named_supervisor ? "supervisor"
+                                                           : "actor";
+      c.id = a->id;
+      return c;
+    }
+    if (named_supervisor)
+      c.kind = "supervisor";
+    else if (!skills.empty())
+      c.kind = "actor"; // named by an operator, no longer alive
+    return c;
+  }
+
   tool_outcome produce_insight(const json& args) {
     auto& cur = *s_.cur;
     auto ids = args.value("notification_ids", json::array());
@@ -888,6 +937,8 @@ public:
     for (auto& o : args.value("matched_observations", json::array()))
       if (o.is_string())
         x.matched_observations.push_back(o.get<std::string>());
+    for (auto& name : x.culprits)
+      x.culprit_details.push_back(resolve_culprit(name, ids));
     bool claimed = args.value("grounded", false);
     x.grounded = claimed && skills.size() >= 2;
     x.root_cause = args.value("root_cause", std::string{});

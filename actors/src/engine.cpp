@@ -45,8 +45,9 @@ engine::engine(caf::actor_system& sys, config cfg)
   metrics_ = cfg_.metrics ? cfg_.metrics
                           : std::make_shared<telemetry::metric_registry>();
   anomaly_ = std::make_shared<skills::anomaly_detector>(cfg_.anomaly);
-  auto& table = cfg_.processes != nullptr ? *cfg_.processes
-                                          : skills::process_table::global();
+  processes_ = cfg_.processes != nullptr ? cfg_.processes
+                                         : &skills::process_table::global();
+  auto& table = *processes_;
   auto& t = cfg_.thresholds;
   if (cfg_.builtin_skills) {
     skills_.push_back(skills::make_actors_skill(table, t));

@@ -20,6 +20,7 @@
 #include "caflens/sandbox/sandbox.hpp"
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/log_buffer.hpp"
+#include "caflens/skills/process_table.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
 namespace caflens::actors {
@@ -58,6 +59,11 @@ public:
   /// 60 s), then remembers `current`.
   std::vector<nlohmann::json> history_and_push(const std::string& skill,
                                                const nlohmann::json& current);
+
+  /// The process table the skills inspect.
+  skills::process_table& processes() const noexcept {
+    return *processes_;
+  }
 
   const std::shared_ptr<skills::log_buffer>& logs() const noexcept {
     return logs_;
@@ -133,6 +139,7 @@ private:
   caflens::config cfg_;
   std::string node_;
   std::vector<skills::skill_ptr> skills_;
+  skills::process_table* processes_;
   std::shared_ptr<skills::log_buffer> logs_;
   std::shared_ptr<telemetry::metric_registry> metrics_;
   std::shared_ptr<skills::anomaly_detector> anomaly_;

@@ -441,6 +441,8 @@ const caflens::config& lens::settings() const {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<notification>("caflens::notification");
+  cfg.add_message_type<culprit>("caflens::culprit");
+  cfg.add_message_type<std::vector<culprit>>("std::vector<caflens::culprit>");
   cfg.add_message_type<insight>("caflens::insight");
   cfg.add_message_type<snapshot>("caflens::snapshot");
   cfg.add_message_type<operator_result>("caflens::operator_result");

@@ -106,11 +106,24 @@ json to_json(const notification& x) {
           {"status", x.status}};
 }
 
+json to_json(const culprit& x) {
+  json j{{"kind", x.kind}, {"name", x.name}};
+  if (x.id != 0)
+    j["id"] = x.id;
+  if (!x.node.empty())
+    j["node"] = x.node;
+  return j;
+}
+
 json to_json(const insight& x) {
+  json details = json::array();
+  for (auto& c : x.culprit_details)
+    details.push_back(to_json(c));
   return {{"id", x.id},
           {"pattern", x.pattern},
           {"severity", std::string{skills::to_string(x.severity)}},
           {"culprits", x.culprits},
+          {"culprit_details", details},
           {"summary", x.summary},
           {"root_cause", x.root_cause},
           {"confidence", x.confidence},
@@ -258,6 +271,18 @@ caf::expected<insight> insight_from_json(const json& x) {
   r.get("pattern", i.pattern);
   r.get_severity("severity", i.severity);
   r.get("culprits", i.culprits);
+  if (auto d = x.find("culprit_details"); x.is_object() && d != x.end()
+                                          && d->is_array())
+    for (auto& c : *d) {
+      if (!c.is_object())
+        continue;
+      culprit k;
+      k.kind = c.value("kind", std::string{"unknown"});
+      k.name = c.value("name", std::string{});
+      k.id = c.value("id", uint64_t{0});
+      k.node = c.value("node", std::string{});
+      i.culprit_details.push_back(std::move(k));
+    }
   r.get("summary", i.summary);
   r.get("root_cause", i.root_cause);
   r.get("confidence", i.confidence);
@@ -366,8 +391,18 @@ std::string render_report(const investigation_result& x) {
     if (!i.culprits.empty()) {
       out << " — culprit";
       out << (i.culprits.size() > 1 ? "s " : " ");
-      for (size_t k = 0; k < i.culprits.size(); ++k)
+      for (size_t k = 0; k < i.culprits.size(); ++k) {
         out << (k > 0 ? ", " : "") << i.culprits[k];
+        if (k < i.culprit_details.size()
+            && i.culprit_details[k].name == i.culprits[k]
+            && i.culprit_details[k].kind != "unknown") {
+          auto& d = i.culprit_details[k];
+          out << " (" << d.kind;
+          if (d.id != 0)
+            out << " #" << d.id;
+          out << ")";
+        }
+      }
     }
     out << "\n";
     out << "   " << i.summary << "\n";

@@ -78,6 +78,23 @@ typename Inspector::result_type inspect(Inspector& f, notification& x) {
 
 /// The coordinator's conclusion: a failure pattern, its culprits and the
 /// evidence (the notifications) behind it.
+/// A culprit a user can act on: what it is, its name, and where to find it.
+struct culprit {
+  /// actor, supervisor, metric_series, log_source, node or unknown.
+  std::string kind = "unknown";
+  std::string name;
+  /// The actor id (actor, supervisor) when it is alive and tracked; 0
+  /// otherwise.
+  uint64_t id = 0;
+  std::string node;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, culprit& x) {
+  return f(caf::meta::type_name("caflens::culprit"), x.kind, x.name, x.id,
+           x.node);
+}
+
 struct insight {
   std::string id;
   /// Stable id of the failure pattern ("slow_consumer", "memory_leak", ...).
@@ -93,6 +110,8 @@ struct insight {
   std::string confidence = "medium";
   /// Actor names (or ids) to blame, most likely first.
   std::vector<std::string> culprits;
+  /// The same culprits, typed (same order).
+  std::vector<culprit> culprit_details;
   caflens::severity severity = severity::warning;
   int64_t created_at = 0;
   std::string trace_id;
@@ -103,7 +122,8 @@ typename Inspector::result_type inspect(Inspector& f, insight& x) {
   return f(caf::meta::type_name("caflens::insight"), x.id, x.pattern,
            x.notification_ids, x.correlation, x.summary,
            x.matched_observations, x.grounded, x.root_cause, x.confidence,
-           x.culprits, x.severity, x.created_at, x.trace_id);
+           x.culprits, x.culprit_details, x.severity, x.created_at,
+           x.trace_id);
 }
 
 /// One bounded view of a skill's area at one moment.
@@ -223,6 +243,7 @@ typename Inspector::result_type inspect(Inspector& f, investigate_options& x) {
 // -- JSON ---------------------------------------------------------------------
 
 nlohmann::json to_json(const notification& x);
+nlohmann::json to_json(const culprit& x);
 nlohmann::json to_json(const insight& x);
 nlohmann::json to_json(const snapshot& x);
 nlohmann::json to_json(const operator_result& x);
