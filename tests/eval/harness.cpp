@@ -28,7 +28,8 @@
 //   "known_gap": "why"  caflens's diagnosis is known to be wrong here: the
 //                       scenario is reported as "known gap" and does not
 //                       fail the run (a known gap that passes every run is
-//                       reported as passed, so that the mark can go).
+//                       reported as passed, so that the mark can go; a run
+//                       that yields no result at all still fails).
 // A scenario passes only when all its runs pass.
 //
 // Prints a table, precision and recall per pattern (over all runs: the
@@ -462,8 +463,20 @@ int main(int argc, char** argv) {
                     static_cast<long long>(inv / inv_n));
     std::snprintf(tot, sizeof(tot), "%.1f s", secs / rs.size());
     bool all = ok == rs.size();
+    // A run without a result (crash, timeout, no JSON) is a failure of the
+    // application, which no known gap of the diagnosis excuses.
+    bool broken = std::any_of(rs.begin(), rs.end(),
+                              [](const outcome& r) { return !r.ran; });
     std::string verdict;
-    if (all) {
+    if (broken) {
+      for (auto& r : rs)
+        if (!r.ran) {
+          shown = &r;
+          break;
+        }
+      verdict = "FAIL (" + shown->note + ")";
+      ++failed;
+    } else if (all) {
       verdict = "PASS";
       if (!sc.known_gap.empty())
         verdict += " (known gap no longer reproduces: drop its mark)";
