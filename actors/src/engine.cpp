@@ -73,6 +73,9 @@ engine::engine(caf::actor_system& sys, config cfg)
     else
       skills_.push_back(s);
   }
+  // The rule brain learns each skill's finding types and keywords.
+  for (auto& s : skills_)
+    register_skill(*s);
 }
 
 skills::skill_ptr engine::find_skill(const std::string& name) const {
@@ -87,24 +90,6 @@ std::vector<std::string> engine::skill_names() const {
   for (auto& s : skills_)
     xs.push_back(s->name());
   return xs;
-}
-
-std::vector<json> engine::history_and_push(const std::string& skill,
-                                           const json& current) {
-  constexpr size_t max_entries = 8;
-  constexpr int64_t max_age_ns = 60'000'000'000;
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto& xs = history_[skill];
-  auto now = current.value("captured_at_ns", int64_t{0});
-  while (!xs.empty()
-         && (xs.size() >= max_entries
-             || (now > 0
-                 && now - xs.front().value("captured_at_ns", now)
-                      > max_age_ns)))
-    xs.pop_front();
-  std::vector<json> result{xs.begin(), xs.end()};
-  xs.push_back(current);
-  return result;
 }
 
 std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {

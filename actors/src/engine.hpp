@@ -55,10 +55,6 @@ public:
 
   std::vector<std::string> skill_names() const;
 
-  /// Earlier snapshots of `skill` (oldest first, at most 8, none older than
-  /// 60 s), then remembers `current`.
-  std::vector<nlohmann::json> history_and_push(const std::string& skill,
-                                               const nlohmann::json& current);
 
   /// The process table the skills inspect.
   skills::process_table& processes() const noexcept {
@@ -147,7 +143,6 @@ private:
   std::atomic<uint64_t> ids_{0};
   std::atomic<uint64_t> run_ids_{0};
   mutable std::mutex mtx_;
-  std::map<std::string, std::deque<nlohmann::json>> history_;
   std::map<std::string, std::shared_ptr<llm::budget>> budgets_;
   // Weak references: the root supervisor's child specs own the engine, so
   // strong handles here would keep the tree's memory alive forever.

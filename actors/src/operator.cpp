@@ -255,64 +255,17 @@ public:
   }
 
   tool_outcome take_snapshot() {
-    auto& bus = telemetry::bus::global();
-    auto& skill_name = s_.spec.skill;
-    auto t0 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "start"},
-                {{"system_time",
-                  static_cast<double>(telemetry::bus::system_time())},
-                 {"monotonic_time", static_cast<double>(t0)}},
-                {{"skill", skill_name}, {"trace_id", s_.spec.trace_id}});
-    json data;
-    try {
-      data = s_.skill->snapshot();
-    } catch (const std::exception& ex) {
-      auto t1 = telemetry::bus::monotonic_time();
-      bus.execute(
-        telemetry::event_name{"caflens", "skill", "snapshot", "exception"},
-        {{"duration", static_cast<double>(t1 - t0)},
-         {"monotonic_time", static_cast<double>(t1)}},
-        {{"skill", skill_name},
-         {"trace_id", s_.spec.trace_id},
-         {"kind", "exception"},
-         {"reason", std::string_view{ex.what()}}});
-      return tool_outcome::error("take_snapshot failed: "
-                                 + std::string{ex.what()});
-    }
-    auto history = s_.eng->history_and_push(skill_name, data);
-    std::vector<skills::finding> findings;
-    try {
-      findings = s_.skill->detect(data, history);
-    } catch (const std::exception& ex) {
-      // Detectors are advisory: the snapshot stays valid.
-      findings.push_back({"detector_failed", severity::info,
-                          std::string{"detector failed: "} + ex.what(),
-                          {}, json::object()});
-    }
-    auto text_size = data.dump().size();
-    auto t1 = telemetry::bus::monotonic_time();
-    bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "stop"},
-                {{"duration", static_cast<double>(t1 - t0)},
-                 {"monotonic_time", static_cast<double>(t1)},
-                 {"entries", static_cast<double>(data.size())},
-                 {"bytes", static_cast<double>(text_size)}},
-                {{"skill", skill_name}, {"trace_id", s_.spec.trace_id}});
-    stored_snapshot snap{s_.eng->next_id("s"), unix_ms(), data};
+    // The skill times the look, emits its events, keeps its history and
+    // runs its detectors (skill::observe).
+    auto obs = s_.skill->observe(s_.spec.trace_id);
+    if (!obs)
+      return tool_outcome::error(render_error(obs.error()));
+    auto& data = obs->data;
+    auto text_size = obs->bytes;
     json fs = json::array();
-    for (auto& f : findings) {
+    for (auto& f : obs->findings)
       fs.push_back(skills::to_json(f));
-      std::string actors;
-      for (auto& a : f.actors)
-        actors += (actors.empty() ? "" : ",") + a;
-      bus.execute(telemetry::event_name{"caflens", "skill", "finding"},
-                  {{"system_time",
-                    static_cast<double>(telemetry::bus::system_time())}},
-                  {{"skill", skill_name},
-                   {"type", f.type},
-                   {"severity", skills::to_string(f.level)},
-                   {"actors", actors},
-                   {"trace_id", s_.spec.trace_id}});
-    }
+    stored_snapshot snap{s_.eng->next_id("s"), unix_ms(), data};
     emit_op("take_snapshot", {{"snapshot_id", snap.id}});
     // The complete result (every finding, the whole snapshot) stays with
     // the message for brains that read data; the text for a model is

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "caflens/actors/actors_errc.hpp"
@@ -107,11 +108,38 @@ const std::vector<pattern_def>& table() {
   return xs;
 }
 
+/// What registered skills declared: finding types (with patterns of their
+/// own when they name no built-in one) and routing keywords.
+struct skill_registry {
+  std::mutex mtx;
+  std::map<std::string, std::vector<std::string>> keywords; // by skill
+  std::map<std::string, const pattern_def*> types;          // by type
+  std::deque<pattern_def> own;                               // stable
+};
+
+skill_registry& registry() {
+  static auto* instance = new skill_registry; // never destroyed
+  return *instance;
+}
+
+const pattern_def* builtin_pattern(const std::string& id) {
+  for (auto& d : table())
+    if (d.pattern.id == id)
+      return &d;
+  return nullptr;
+}
+
 const pattern_def* def_for(const std::string& type, bool primary_only) {
   for (auto& d : table())
     for (auto& t : d.pattern.anomaly_types)
       if (t == type)
         return &d;
+  {
+    auto& reg = registry();
+    std::lock_guard<std::mutex> guard{reg.mtx};
+    if (auto i = reg.types.find(type); i != reg.types.end())
+      return i->second;
+  }
   if (!primary_only)
     for (auto& d : table())
       for (auto& t : d.supporting)
@@ -164,6 +192,46 @@ std::string evidence_source(const notification& n) {
   if (table_types.count(n.anomaly_type) > 0)
     return "process_table";
   return n.skill;
+}
+
+void register_skill(const skills::skill& sk) {
+  auto& reg = registry();
+  auto types = sk.finding_types();
+  auto words = sk.keywords();
+  std::lock_guard<std::mutex> guard{reg.mtx};
+  for (auto& w : words) {
+    std::string lower;
+    for (auto c : w)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    w = std::move(lower);
+  }
+  reg.keywords[sk.name()] = std::move(words);
+  for (auto& ft : types) {
+    if (ft.type.empty() || ft.pattern.empty())
+      continue;
+    if (auto* d = builtin_pattern(ft.pattern)) {
+      reg.types[ft.type] = d;
+      continue;
+    }
+    // A pattern of the skill's own.
+    const pattern_def* mine = nullptr;
+    for (auto& d : reg.own)
+      if (d.pattern.id == ft.pattern)
+        mine = &d;
+    if (mine == nullptr) {
+      pattern_def d;
+      d.pattern.id = ft.pattern;
+      d.pattern.rank = ft.rank;
+      d.pattern.root_cause = ft.root_cause.empty()
+                               ? ft.description + " ({culprits})"
+                               : ft.root_cause;
+      d.title = ft.pattern;
+      reg.own.push_back(std::move(d));
+      mine = &reg.own.back();
+    }
+    const_cast<pattern_def*>(mine)->pattern.anomaly_types.push_back(ft.type);
+    reg.types[ft.type] = mine;
+  }
 }
 
 const std::vector<failure_pattern>& failure_patterns() {
@@ -338,34 +406,6 @@ std::vector<std::string> route_skills(const std::string& reason,
   std::string text;
   for (auto c : reason)
     text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  // Keywords match the start of a word of the reason ("restart" matches
-  // "restarts", "p9" matches "p95" and "p999"); keywords with a space match
-  // anywhere in the text.
-  static const std::vector<std::pair<std::vector<std::string>,
-                                     std::vector<std::string>>>
-    routes{
-      {{"memory", "leak", "rss", "heap", "oom", "alloc", "bytes", "mib",
-        "gib", "swap"},
-       {"memory", "os"}},
-      {{"mailbox", "queue", "backlog", "throughput", "lag", "overload",
-        "depth", "behind", "backpressure", "pending", "inflight",
-        "in-flight", "saturat", "stall", "drain"},
-       {"scheduler", "telemetry"}},
-      {{"latency", "p9", "p5", "percentile", "slow", "timeout", "delay",
-        "late", "stale", "sluggish", "degrad", "response time", "sla", "slo",
-        "jitter", "fresh"},
-       {"telemetry", "scheduler"}},
-      {{"crash", "restart", "supervisor", "exit", "down", "died", "dead",
-        "panic", "abort", "flap"},
-       {"logs"}},
-      {{"error", "exception", "fail", "log", "reject", "invalid", "warn"},
-       {"logs"}},
-      {{"cpu", "scheduler", "stuck", "block", "hang", "freeze", "frozen",
-        "unresponsive", "starv", "deadlock", "thread"},
-       {"scheduler", "os"}},
-      {{"fd", "file descriptor", "load", "disk", "socket", "handle"}, {"os"}},
-      {{"anomaly", "baseline", "unusual"}, {"anomaly"}},
-    };
   std::vector<std::string> picked;
   auto add = [&](const std::string& s) {
     if (std::find(available.begin(), available.end(), s) != available.end()
@@ -415,17 +455,26 @@ std::vector<std::string> route_skills(const std::string& reason,
         return true;
     return false;
   };
+  // Each skill's own keywords (`skill::keywords`, registered by the
+  // engine) match the start of a word of the reason ("restart" matches
+  // "restarts", "p9" matches "p95"); keywords with a space match anywhere.
+  std::map<std::string, std::vector<std::string>> keywords;
+  {
+    auto& reg = registry();
+    std::lock_guard<std::mutex> guard{reg.mtx};
+    keywords = reg.keywords;
+  }
   bool any = false;
-  for (auto& [words, skills] : routes) {
-    bool hit = false;
-    for (auto& w : words)
-      if (matches(w))
-        hit = true;
-    if (hit) {
-      any = true;
-      for (auto& s : skills)
+  for (auto& s : available) {
+    auto i = keywords.find(s);
+    if (i == keywords.end())
+      continue;
+    for (auto& w : i->second)
+      if (matches(w)) {
+        any = true;
         add(s);
-    }
+        break;
+      }
   }
   // A reason in words we do not know, or pointing only to skills that are
   // not available: look everywhere.

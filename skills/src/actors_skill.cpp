@@ -96,6 +96,30 @@ public:
   std::string name() const override {
     return "actors";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"mailbox_growth", "slow_consumer",
+       "a mailbox that grew at every look, faster than its actor handles"},
+      {"mailbox_backlog", "slow_consumer",
+       "a deep mailbox whose messages wait long (warning) or drain fast "
+       "(info)"},
+      {"reply_backlog", "slow_consumer",
+       "an actor awaiting hundreds of replies (request(...).then)"},
+      {"peer_outlier", "slow_consumer",
+       "a mailbox far deeper than its peers' (same kind, same parent)"},
+      {"slow_handler_outlier", "slow_consumer",
+       "handler time far above its peers' (info)"},
+      {"blocked_handler", "scheduler_starvation",
+       "one handler run holding a scheduler thread for seconds"},
+      {"unresponsive", "unresponsive",
+       "no progress for seconds with messages waiting"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"mailbox", "queue", "backlog", "throughput", "lag", "overload",
+            "depth", "behind", "backpressure", "pending", "inflight",
+            "in-flight", "saturat", "stall", "drain", "stuck", "hang",
+            "freeze", "frozen", "unresponsive", "deadlock", "block"};
+  }
   std::string title() const override {
     return "Actors and mailboxes";
   }
@@ -112,7 +136,7 @@ public:
            "from hypotheses.";
   }
 
-  json snapshot() override {
+  json collect_() override {
     auto now = table_.now_ns();
     auto n = limits_.max_entries;
     json top = json::array(), busy = json::array(), stalled = json::array();
@@ -306,7 +330,7 @@ public:
     return cbs;
   }
 
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>& history) override {
     std::vector<finding> out;
     auto now = cur.value("captured_at_ns", int64_t{0});

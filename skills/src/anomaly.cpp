@@ -149,6 +149,13 @@ public:
   std::string name() const override {
     return "anomaly";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"anomaly", "anomaly", "a metric far from its learned baseline"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"anomaly", "baseline", "unusual"};
+  }
   std::string title() const override {
     return "Anomalies";
   }
@@ -161,7 +168,7 @@ public:
            "left their learned baselines, by how many standard deviations, "
            "and what that suggests.";
   }
-  json snapshot() override {
+  json collect_() override {
     json recent = json::array();
     for (auto& a : d_->triggers())
       recent.push_back(to_json(a));
@@ -177,7 +184,7 @@ public:
                return d_->baselines();
              }}};
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     for (auto& t : cur.value("triggers", json::array())) {

@@ -42,6 +42,15 @@ public:
   std::string name() const override {
     return "crashes";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"crash_loop", "crash_loop",
+       "actors of one kind exiting abnormally again and again"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"crash", "restart", "exit", "down", "died", "dead", "panic",
+            "abort", "flap", "supervisor"};
+  }
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
@@ -58,7 +67,7 @@ public:
            "by actor kind and reason, find crash loops, and quote the exit "
            "reasons verbatim.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto now = detail::system_now_ns();
     auto window_ns = t_.crash_window_ms * 1'000'000;
     struct member {
@@ -161,7 +170,7 @@ public:
                return r;
              }}};
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     for (auto& g : cur.value("by_kind", json::array())) {
@@ -219,6 +228,14 @@ public:
   std::string name() const override {
     return "logs";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"error_burst", "error_burst", "error log lines in a burst"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"error", "exception", "fail", "log", "reject", "invalid", "warn",
+            "crash", "restart", "exit", "died", "panic", "abort"};
+  }
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
@@ -234,7 +251,7 @@ public:
     return "You are the logs operator of caflens. Find error bursts and the "
            "sources behind them; quote messages verbatim and count them.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto now = logs_->now_ns();
     json counts = json::object();
     for (auto& [lvl, n] : logs_->counts())
@@ -295,7 +312,7 @@ public:
                    }});
     return cbs;
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     auto n = cur.value("errors_in_window", uint64_t{0});
@@ -351,6 +368,17 @@ public:
   std::string name() const override {
     return "telemetry";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"latency_regression", "latency_regression",
+       "a metric's recent percentiles far above its baseline"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"latency", "p9", "p5", "percentile", "slow", "timeout", "delay",
+            "late", "stale", "sluggish", "degrad", "response time", "sla",
+            "slo", "jitter", "fresh", "mailbox", "queue", "backlog",
+            "throughput", "lag", "overload", "behind"};
+  }
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
@@ -372,7 +400,7 @@ public:
            + "), find regressions, and name the metric, its tags and the "
              "numbers.";
   }
-  json snapshot() override {
+  json collect_() override {
     json metrics = json::array();
     auto recent = metrics_.collect_all(recent_window());
     auto baseline = metrics_.collect_all(baseline_window());
@@ -442,7 +470,7 @@ public:
                return r;
              }}};
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     for (auto& m : cur.value("metrics", json::array())) {
@@ -601,6 +629,19 @@ public:
   std::string name() const override {
     return "supervision";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"crash_loop", "crash_loop",
+       "a child crashing again and again within the window"},
+      {"restart_intensity_exceeded", "restart_intensity",
+       "a supervisor that reached its restart intensity and gave up"},
+      {"restart_intensity_near_limit", "restart_intensity",
+       "a supervisor one restart from giving up"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"crash", "restart", "supervisor", "exit", "down", "died", "flap",
+            "gave up", "give up", "intensity"};
+  }
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
@@ -621,7 +662,7 @@ public:
            "it and gave up (shut down with their children); name "
            "supervisors and children.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto now = telemetry::bus::system_time();
     auto window_ns = t_.crash_window_ms * 1'000'000;
     auto give_up_ns = std::max(t_.crash_window_ms, t_.give_up_window_ms)
@@ -684,7 +725,7 @@ public:
   // {"name", "intensity", "period_ms", "restarts_in_period", "uptime_ms",
   // "children": [{"id", "restarts", "history": [{"at_ms", "reason"}],
   // "tree": {nested supervisor}?}]}.
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     std::set<std::pair<std::string, std::string>> looping;

@@ -1,8 +1,114 @@
 #include "caflens/skills/skill.hpp"
 
+#include "caflens/skills/skills_errc.hpp"
+#include "caflens/telemetry/bus.hpp"
+
 namespace caflens::skills {
 
 skill::~skill() = default;
+
+nlohmann::json skill::snapshot() {
+  return bound_snapshot(collect_(), limits_.max_snapshot_bytes);
+}
+
+std::vector<finding> skill::detect(const nlohmann::json& current,
+                                   const std::vector<nlohmann::json>& history) {
+  try {
+    return detect_(current, history);
+  } catch (const std::exception& ex) {
+    // Detectors are advisory: the snapshot stays valid.
+    return {{"detector_failed", severity::info,
+             std::string{"detector failed: "} + ex.what(), {},
+             nlohmann::json::object()}};
+  } catch (...) {
+    return {{"detector_failed", severity::info,
+             "detector failed: unknown exception", {},
+             nlohmann::json::object()}};
+  }
+}
+
+std::vector<nlohmann::json> skill::history() const {
+  std::lock_guard<std::mutex> guard{history_mtx_};
+  return {history_.begin(), history_.end()};
+}
+
+caf::expected<observation> skill::observe(std::string_view trace_id) {
+  auto& bus = telemetry::bus::global();
+  auto skill_name = name();
+  auto t0 = telemetry::bus::monotonic_time();
+  bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "start"},
+              {{"system_time",
+                static_cast<double>(telemetry::bus::system_time())},
+               {"monotonic_time", static_cast<double>(t0)}},
+              {{"skill", skill_name}, {"trace_id", trace_id}});
+  observation out;
+  std::string failure;
+  try {
+    out.data = snapshot();
+  } catch (const std::exception& ex) {
+    failure = ex.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty()) {
+    auto t1 = telemetry::bus::monotonic_time();
+    bus.execute(
+      telemetry::event_name{"caflens", "skill", "snapshot", "exception"},
+      {{"duration", static_cast<double>(t1 - t0)},
+       {"monotonic_time", static_cast<double>(t1)}},
+      {{"skill", skill_name},
+       {"trace_id", trace_id},
+       {"kind", "exception"},
+       {"reason", failure}});
+    return make_error(skills_errc::unavailable,
+                      "take_snapshot failed: " + failure);
+  }
+  // Earlier looks: at most 8, none older than 60 s (by the snapshot's own
+  // clock when it carries one).
+  std::vector<nlohmann::json> earlier;
+  {
+    constexpr size_t max_entries = 8;
+    constexpr int64_t max_age_ns = 60'000'000'000;
+    auto now = out.data.is_object()
+                 ? out.data.value("captured_at_ns", int64_t{0})
+                 : int64_t{0};
+    std::lock_guard<std::mutex> guard{history_mtx_};
+    while (!history_.empty()
+           && (history_.size() >= max_entries
+               || (now > 0
+                   && now - history_.front().value("captured_at_ns", now)
+                        > max_age_ns)))
+      history_.pop_front();
+    earlier.assign(history_.begin(), history_.end());
+  }
+  out.findings = detect(out.data, earlier);
+  out.bytes = out.data.dump().size();
+  {
+    std::lock_guard<std::mutex> guard{history_mtx_};
+    history_.push_back(out.data);
+  }
+  auto t1 = telemetry::bus::monotonic_time();
+  bus.execute(telemetry::event_name{"caflens", "skill", "snapshot", "stop"},
+              {{"duration", static_cast<double>(t1 - t0)},
+               {"monotonic_time", static_cast<double>(t1)},
+               {"entries", static_cast<double>(out.data.size())},
+               {"bytes", static_cast<double>(out.bytes)}},
+              {{"skill", skill_name}, {"trace_id", trace_id}});
+  for (auto& f : out.findings) {
+    std::string actors;
+    for (auto& a : f.actors)
+      actors += (actors.empty() ? "" : ",") + a;
+    bus.execute(telemetry::event_name{"caflens", "skill", "finding"},
+                {{"system_time",
+                  static_cast<double>(telemetry::bus::system_time())}},
+                {{"skill", skill_name},
+                 {"type", f.type},
+                 {"severity", to_string(f.level)},
+                 {"actors", actors},
+                 {"trace_id", trace_id}});
+  }
+  return out;
+}
 
 std::string_view to_string(severity x) noexcept {
   switch (x) {
@@ -86,16 +192,25 @@ public:
              ? "You inspect " + title() + ": " + def_.description
              : def_.system_prompt;
   }
-  nlohmann::json snapshot() override {
-    return bound_snapshot(def_.snapshot ? def_.snapshot()
-                                        : nlohmann::json::object(),
-                          limits_.max_snapshot_bytes);
-  }
   std::vector<callback> callbacks() override {
     return def_.callbacks;
   }
-  std::vector<finding> detect(const nlohmann::json& current,
-                              const std::vector<nlohmann::json>& history)
+  sample_plan plan() const override {
+    return def_.plan;
+  }
+  std::vector<finding_type> finding_types() const override {
+    return def_.finding_types;
+  }
+  std::vector<std::string> keywords() const override {
+    return def_.keywords;
+  }
+
+protected:
+  nlohmann::json collect_() override {
+    return def_.snapshot ? def_.snapshot() : nlohmann::json::object();
+  }
+  std::vector<finding> detect_(const nlohmann::json& current,
+                               const std::vector<nlohmann::json>& history)
     override {
     return def_.detect ? def_.detect(current, history)
                        : std::vector<finding>{};

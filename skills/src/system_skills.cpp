@@ -43,6 +43,20 @@ public:
   std::string name() const override {
     return "os";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"fd_exhaustion", "resource_exhaustion",
+       "open file descriptors near their limit"},
+      {"cpu_saturated", "resource_exhaustion",
+       "the process uses nearly every core"},
+      {"system_memory_low", "memory_growth",
+       "little system memory available"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"cpu", "fd", "file descriptor", "load", "disk", "socket", "handle",
+            "memory", "rss", "oom", "swap", "thread", "starv", "stuck",
+            "block", "hang", "freeze", "frozen"};
+  }
   sample_plan plan() const override {
     // CPU share needs an interval long enough for the tick counters.
     return {2, std::chrono::milliseconds{500}};
@@ -59,7 +73,7 @@ public:
            "threads, file descriptors and system memory of this process; "
            "report numbers, not impressions.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto j = process_json(proc::process());
     j["captured_at_ns"] = detail::steady_now_ns();
     return j;
@@ -70,7 +84,7 @@ public:
                return process_json(proc::process());
              }}};
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>& history) override {
     std::vector<finding> out;
     auto fds = cur.value("open_fds", int64_t{0});
@@ -134,6 +148,17 @@ public:
   std::string name() const override {
     return "memory";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"state_growth", "memory_leak",
+       "an actor's state (reported bytes or its get_state view) grew at "
+       "every look"},
+      {"rss_growth", "memory_growth", "process RSS rose at every look"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"memory", "leak", "rss", "heap", "oom", "alloc", "bytes", "mib",
+            "gib", "swap"};
+  }
   sample_plan plan() const override {
     // Growth over three looks tells a leak from one allocation burst.
     return {3, std::chrono::milliseconds{400}};
@@ -151,7 +176,7 @@ public:
            "the actors whose reported state grows and give bytes and "
            "bytes/s.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto p = proc::process();
     auto now = table_.now_ns();
     json top = json::array();
@@ -253,7 +278,7 @@ public:
        }});
     return cbs;
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>& history) override {
     std::vector<finding> out;
     if (history.empty())
@@ -418,6 +443,17 @@ public:
   std::string name() const override {
     return "scheduler";
   }
+  std::vector<finding_type> finding_types() const override {
+    return {
+      {"scheduler_starvation", "scheduler_starvation",
+       "a handler holding a scheduler thread for seconds"}};
+  }
+  std::vector<std::string> keywords() const override {
+    return {"cpu", "scheduler", "stuck", "block", "hang", "freeze", "frozen",
+            "unresponsive", "starv", "deadlock", "thread", "mailbox",
+            "queue", "backlog", "throughput", "lag", "overload", "behind",
+            "stall", "latency", "p9", "p5", "slow", "delay"};
+  }
   std::string title() const override {
     return "Scheduler";
   }
@@ -430,7 +466,7 @@ public:
            "saturated scheduler threads and the handlers that block them; "
            "give busy shares and durations.";
   }
-  json snapshot() override {
+  json collect_() override {
     auto now = table_.now_ns();
     auto ticks = sysconf(_SC_CLK_TCK);
     std::lock_guard<std::mutex> guard{mtx_};
@@ -478,7 +514,7 @@ public:
                return r;
              }}};
   }
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     for (auto& b : cur.value("blocking_handlers", json::array())) {

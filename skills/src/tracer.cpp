@@ -583,6 +583,15 @@ public:
 
   std::string name() const override { return "tracer"; }
 
+  std::vector<finding_type> finding_types() const override {
+    return {{"slow_traced_handler", "latency_regression",
+             "traced handler runs slower than the trace's limit"}};
+  }
+
+  std::vector<std::string> keywords() const override {
+    return {"trace", "message", "handler"};
+  }
+
   std::string title() const override { return "Message tracer"; }
 
   std::string description() const override {
@@ -603,7 +612,7 @@ public:
            "renderings and handler times verbatim.";
   }
 
-  json snapshot() override {
+  json collect_() override {
     auto st = tracer_->status();
     json r{{"captured_at_ns", tracer_->table().now_ns()},
            {"active", st && st->running},
@@ -707,7 +716,7 @@ public:
     return cbs;
   }
 
-  std::vector<finding> detect(const json& cur,
+  std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
     std::vector<finding> out;
     auto i = cur.find("trace");

@@ -4,6 +4,13 @@
 
 #include "caf/test/dsl.hpp"
 
+#include "caflens/skills/anomaly.hpp"
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/log_buffer.hpp"
+#include "caflens/skills/process_table.hpp"
+#include "caflens/skills/tracer.hpp"
+#include "caflens/telemetry/metrics.hpp"
+
 
 using namespace caflens;
 using json = nlohmann::json;
@@ -22,6 +29,25 @@ notification note(std::string id, std::string skill, std::string type,
   n.observation = n.anomaly_type + " seen";
   n.context = ctx.is_null() ? "{}" : ctx.dump();
   return n;
+}
+
+/// The built-in skills, as a lens has them.
+std::vector<caflens::skills::skill_ptr> builtin_skills() {
+  using namespace caflens::skills;
+  static process_table table;
+  static caflens::telemetry::metric_registry metrics;
+  auto logs = std::make_shared<log_buffer>();
+  return {make_actors_skill(table),      make_memory_skill(table),
+          make_scheduler_skill(table),   make_crashes_skill(table),
+          make_supervision_skill(nullptr), make_logs_skill(logs),
+          make_telemetry_skill(metrics), make_os_skill(),
+          make_anomaly_skill(std::make_shared<anomaly_detector>()),
+          make_tracer_skill(table)};
+}
+
+void register_builtin_skills() {
+  for (auto& s : builtin_skills())
+    register_skill(*s);
 }
 
 } // namespace
@@ -102,6 +128,8 @@ CAF_TEST(info only findings never become warnings) {
 }
 
 CAF_TEST(the reason routes to skills) {
+  // Each skill declares its keywords; the engine registers them.
+  register_builtin_skills();
   std::vector<std::string> all{"actors", "memory", "os", "scheduler",
                                "crashes", "logs", "telemetry", "supervision",
                                "anomaly"};
@@ -167,4 +195,40 @@ CAF_TEST(a supervisor that gave up outranks the crash loop behind it) {
                   json::array({"book-AAPL", "books_sup"}));
   CAF_CHECK_EQUAL(xs[1]["pattern"], "crash_loop");
   CAF_CHECK_EQUAL(xs[1]["correlation"], "symptomatic");
+}
+
+CAF_TEST(skills feed the pattern table with their finding types) {
+  // Every finding type a built-in skill declares maps to the pattern it
+  // names, and that pattern is in the table.
+  register_builtin_skills();
+  for (auto& sk : builtin_skills())
+    for (auto& ft : sk->finding_types()) {
+      auto* p = pattern_for(ft.type);
+      CAF_REQUIRE(p != nullptr);
+      CAF_CHECK_EQUAL(p->id, ft.pattern);
+    }
+  // A skill of the application with a pattern of its own: its findings
+  // correlate into insights of that pattern.
+  caflens::skills::skill_definition def;
+  def.name = "orders";
+  def.finding_types = {{"order_book_crossed", "crossed_book",
+                        "bid above ask in an order book",
+                        "{culprits} publishes a crossed book", 15}};
+  def.keywords = {"crossed", "order book"};
+  auto orders = caflens::skills::make_skill(std::move(def));
+  register_skill(*orders);
+  auto* p = pattern_for("order_book_crossed");
+  CAF_REQUIRE(p != nullptr);
+  CAF_CHECK_EQUAL(p->id, "crossed_book");
+  auto xs = correlate({note("n-1", "orders", "order_book_crossed",
+                            {"book-AAPL"}),
+                       note("n-2", "actors", "mailbox_backlog", {"router"})});
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  CAF_CHECK_EQUAL(xs[0]["pattern"], "crossed_book");
+  CAF_CHECK_EQUAL(xs[0]["root_cause"], "book-AAPL publishes a crossed book");
+  // Its keywords route to it.
+  auto picked = route_skills("order book crossed on venue 2",
+                             {"actors", "telemetry", "orders"});
+  CAF_CHECK(std::find(picked.begin(), picked.end(), "orders")
+            != picked.end());
 }

@@ -47,6 +47,12 @@ const failure_pattern* pattern_for(const std::string& anomaly_type);
 std::vector<nlohmann::json>
 correlate(const std::vector<notification>& notes);
 
+/// Teaches the rule brain a skill's declared finding types (each joins its
+/// pattern; a pattern the table does not know becomes one of its own) and
+/// its routing keywords. Every lens registers its skills; a later
+/// registration of a skill name replaces its keywords. Thread-safe.
+void register_skill(const skills::skill& sk);
+
 /// The skills every rule-brain investigation runs, whatever its reason:
 /// actors, crashes, supervision, memory.
 const std::vector<std::string>& core_skills();

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -64,9 +67,41 @@ struct sample_plan {
   std::chrono::milliseconds interval{400};
 };
 
+/// A type of finding a skill reports, and the failure pattern it points to
+/// (an id of the rule brain's table, e.g. "slow_consumer", or a new one).
+/// The rule brain correlates by these declarations.
+struct finding_type {
+  std::string type;
+  std::string pattern;
+  /// One line: what it means ("mailbox grows at every look").
+  std::string description;
+  /// A new pattern's readable root cause ("{culprits}" is replaced) and
+  /// rank (lower wins; built-in root causes rank 10..95). Ignored when
+  /// `pattern` is a built-in one.
+  std::string root_cause = {};
+  int rank = 90;
+};
+
+/// What one look at a skill's area produced (`skill::observe`).
+struct observation {
+  /// The bounded snapshot.
+  nlohmann::json data;
+  /// The detectors' findings against the earlier looks.
+  std::vector<finding> findings;
+  /// Bytes of `data` as JSON text.
+  size_t bytes = 0;
+};
+
 /// One area of the runtime an operator can inspect: a cheap bounded
 /// snapshot, callbacks for digging deeper, and detectors for the offline
 /// brain.
+///
+/// In the manner of spdlog's `base_sink`: the public `observe` is the one
+/// way the engine looks — it times the look, emits the events, keeps this
+/// skill's history, runs the detectors with exceptions contained and bounds
+/// the output — and a subclass implements only `collect_` and `detect_`.
+/// Adding a skill is one class (its name, prompt, callbacks, finding types
+/// and keywords) and one line that registers it.
 ///
 /// Implementations must be thread-safe: operators of different
 /// investigations may use one skill at once.
@@ -86,9 +121,6 @@ public:
   /// The operator's system prompt for this skill.
   virtual std::string system_prompt() const = 0;
 
-  /// A cheap, side-effect-free, bounded view (≤ `max_snapshot_bytes`).
-  virtual nlohmann::json snapshot() = 0;
-
   /// Functions for the sandbox.
   virtual std::vector<callback> callbacks() = 0;
 
@@ -97,10 +129,38 @@ public:
     return {};
   }
 
-  /// Findings in `current` given earlier snapshots (oldest first).
-  virtual std::vector<finding> detect(const nlohmann::json& current,
-                                      const std::vector<nlohmann::json>& history)
-    = 0;
+  /// The finding types `detect_` reports and their patterns.
+  virtual std::vector<finding_type> finding_types() const {
+    return {};
+  }
+
+  /// Words of an investigation's reason that make this skill worth asking
+  /// (matched at the start of a word: "p9" matches "p95"; with a space,
+  /// anywhere).
+  virtual std::vector<std::string> keywords() const {
+    return {};
+  }
+
+  // -- looking ----------------------------------------------------------------
+
+  /// One look: `caflens.skill.snapshot.start/stop` (or `.exception` when
+  /// collecting fails: then the error), the snapshot bounded to
+  /// `max_snapshot_bytes`, the detectors run against this skill's earlier
+  /// looks (at most 8, none older than 60 s; a detector that throws yields
+  /// an info finding `detector_failed`), one `caflens.skill.finding` per
+  /// finding; then the look joins the history.
+  caf::expected<observation> observe(std::string_view trace_id = {});
+
+  /// A bounded snapshot without history or events (polling, tests).
+  nlohmann::json snapshot();
+
+  /// The detectors on `current` given `history` (oldest first), exceptions
+  /// contained.
+  std::vector<finding> detect(const nlohmann::json& current,
+                              const std::vector<nlohmann::json>& history);
+
+  /// The looks `observe` remembers (oldest first).
+  std::vector<nlohmann::json> history() const;
 
   const skill_limits& limits() const noexcept {
     return limits_;
@@ -111,7 +171,19 @@ public:
   }
 
 protected:
+  /// A cheap, side-effect-free view of the area.
+  virtual nlohmann::json collect_() = 0;
+
+  /// Findings in `current` given earlier snapshots (oldest first).
+  virtual std::vector<finding> detect_(
+    const nlohmann::json& current, const std::vector<nlohmann::json>& history)
+    = 0;
+
   skill_limits limits_;
+
+private:
+  mutable std::mutex history_mtx_;
+  std::deque<nlohmann::json> history_;
 };
 
 using skill_ptr = std::shared_ptr<skill>;
@@ -132,6 +204,9 @@ struct skill_definition {
                                      const std::vector<nlohmann::json>&)>
     detect;
   std::vector<callback> callbacks;
+  std::vector<finding_type> finding_types = {};
+  std::vector<std::string> keywords = {};
+  sample_plan plan = {};
 };
 
 skill_ptr make_skill(skill_definition def);
