@@ -103,6 +103,10 @@ struct scenario {
   bool busy_archive = false;
   /// Both feeds add an opening-auction burst of ticks every 500 ms.
   bool bursty = false;
+  /// feed-nyse runs at this multiple of its normal rate with 85 % of its
+  /// ticks for AAPL (an earnings day): book-AAPL carries many times its
+  /// peers' load, and keeps up.
+  double hot_symbol_factor = 0;
   /// Sessions 5 and 6 are drained and quit normally.
   bool scale_down = false;
   /// sessions_sup (the client-session subtree) is shut down and feed-lse

@@ -43,6 +43,14 @@ std::vector<scenario> make_all() {
     s.bursty = true;
   }
   {
+    auto& s = add("hot_symbol",
+                  "earnings day: feed-nyse runs at 4x its rate, 85% of it "
+                  "AAPL; book-AAPL handles ~2700 ticks/s against its peers' "
+                  "~100 and keeps up");
+    s.control = true;
+    s.hot_symbol_factor = 4;
+  }
+  {
     auto& s = add("pool_scale_down",
                   "subscriber-session-5 and -6 are drained and quit with "
                   "user_shutdown (transient children: not restarted)");

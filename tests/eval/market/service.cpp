@@ -201,7 +201,12 @@ caf::behavior feed_impl(caf::stateful_actor<feed_state>* self, shared_ptr sh,
   for (size_t i = 0; i < 4; ++i)
     st.px[i] = 50.0 + 40.0 * i + 10.0 * venue;
   self->send(self, emit_atom::value);
-  auto pick = [self, venue]() -> uint32_t {
+  auto hot = venue == 0 && sh->plan.hot_symbol_factor > 0;
+  auto rate = ticks_per_second_per_feed * (hot ? sh->plan.hot_symbol_factor
+                                                : 1.0);
+  auto pick = [self, venue, hot]() -> uint32_t {
+    if (hot && self->state.rng() % 100 < 85)
+      return 0;
     auto& w = venue == 0 ? nyse_weights : lse_weights;
     auto x = static_cast<uint32_t>(self->state.rng() % 100);
     uint32_t i = 0;
@@ -216,7 +221,13 @@ caf::behavior feed_impl(caf::stateful_actor<feed_state>* self, shared_ptr sh,
     st.px[i] = std::max(1.0, st.px[i] + step(st.rng));
     auto sym = venue * 4 + i;
     ++st.seq;
-    self->send(sh->router, tick_atom::value, sym, st.px[i], now);
+    // Ticks carry the exchange's timestamp: it precedes our receive time by
+    // the one-way wire latency from the venue (about 1.2 ms).
+    auto wire = service_time(st.rng, 1.2, 0.25);
+    auto stamped = now - std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           wire)
+                           .count();
+    self->send(sh->router, tick_atom::value, sym, st.px[i], stamped);
   };
   return {[=](emit_atom) {
     if (sh->stopping.load())
@@ -231,8 +242,8 @@ caf::behavior feed_impl(caf::stateful_actor<feed_state>* self, shared_ptr sh,
     auto now = now_ns();
     auto dt = (now - st.last_ns) / 1e9;
     st.last_ns = now;
-    st.carry += ticks_per_second_per_feed * dt;
-    auto n = static_cast<uint64_t>(std::min(st.carry, 200.0));
+    st.carry += rate * dt;
+    auto n = static_cast<uint64_t>(std::min(st.carry, rate / 5));
     st.carry -= n;
     for (uint64_t k = 0; k < n; ++k)
       emit_one(now);
