@@ -62,7 +62,8 @@ const std::vector<pattern_def>& table() {
      {"rss_growth"},
      "Memory leak"},
     {{"slow_consumer",
-      {"mailbox_growth", "mailbox_backlog", "reply_backlog", "peer_outlier"},
+      {"mailbox_growth", "mailbox_backlog", "unanswered_requests",
+       "reply_backlog", "peer_outlier"},
       50,
       "a slow consumer behind a fast producer: {culprits} receives more "
       "messages than it handles, so its mailbox grows"},
@@ -188,7 +189,8 @@ std::string evidence_source(const notification& n) {
   static const std::set<std::string> table_types{
     "blocked_handler", "scheduler_starvation", "unresponsive",
     "mailbox_growth", "mailbox_backlog", "suspect_blocked_handler",
-    "suspect_unresponsive", "peer_outlier", "reply_backlog"};
+    "suspect_unresponsive", "peer_outlier", "reply_backlog",
+    "unanswered_requests"};
   if (table_types.count(n.anomaly_type) > 0)
     return "process_table";
   return n.skill;

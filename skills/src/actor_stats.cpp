@@ -1,5 +1,10 @@
 #include "caflens/skills/actor_stats.hpp"
 
+#include "caf/abstract_actor.hpp"
+#include "caf/actor_control_block.hpp"
+
+#include "caflens/skills/tracked.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -19,6 +24,35 @@ namespace detail {
 
 __attribute__((tls_model("initial-exec"))) constinit thread_local enqueue_cache
   tl_enqueue_cache{};
+
+thread_local request_context* tl_request = nullptr;
+
+namespace {
+
+tracked_base* tracked_of(const void* x) noexcept {
+  if (x == nullptr)
+    return nullptr;
+  auto* ctrl = static_cast<caf::actor_control_block*>(const_cast<void*>(x));
+  return dynamic_cast<tracked_base*>(ctrl->get());
+}
+
+} // namespace
+
+bool is_tracked(const void* x) noexcept {
+  return tracked_of(x) != nullptr;
+}
+
+void count_response(const void* sender) noexcept {
+  auto* t = tracked_of(sender);
+  if (t == nullptr)
+    return;
+  auto* st = t->tracking_stats();
+  if (auto* ctx = tl_request; ctx != nullptr && ctx->stats == st) {
+    ctx->answered = true; // answered in the handler of the request
+    return;
+  }
+  st->delivered_late.fetch_add(1, std::memory_order_relaxed);
+}
 
 namespace {
 

@@ -42,6 +42,10 @@ json actor_json(const actor_info& a, int64_t now) {
     j["detached"] = true;
   if (a.pending_responses > 0)
     j["pending_replies"] = a.pending_responses;
+  if (a.awaiting_ms > 0)
+    j["awaiting_ms"] = a.awaiting_ms;
+  if (a.open_promises > 0)
+    j["unanswered_requests"] = a.open_promises;
   return j;
 }
 
@@ -103,6 +107,8 @@ public:
       {"mailbox_backlog", "slow_consumer",
        "a deep mailbox whose messages wait long (warning) or drain fast "
        "(info)"},
+      {"unanswered_requests", "slow_consumer",
+       "an actor holding many requests unanswered (kept promises)"},
       {"reply_backlog", "slow_consumer",
        "an actor awaiting hundreds of replies (request(...).then)"},
       {"peer_outlier", "slow_consumer",
@@ -156,7 +162,7 @@ public:
       std::vector<actor_info> members;
     };
     std::map<std::pair<std::string, uint64_t>, peer_group> peers;
-    json waiting = json::array();
+    json waiting = json::array(), holding = json::array();
     uint64_t count = 0, depth = 0;
     table_.for_each([&](const actor_info& a) {
       ++count;
@@ -192,9 +198,18 @@ public:
         busy.push_back(actor_json(a, now));
       // Candidates from 200 ms without progress: detect() confirms them
       // (unresponsive) or asks for a recheck.
-      if (!a.in_handler && a.mailbox_depth > 0 && a.last_activity_ns > 0
-          && now - a.last_activity_ns >= 200'000'000 && stalled.size() < n)
+      // An actor blocked in request(...).await skips every message: stuck
+      // for as long as it awaits, whatever its mailbox.
+      if (!a.in_handler
+          && ((a.mailbox_depth > 0 && a.last_activity_ns > 0
+               && now - a.last_activity_ns >= 200'000'000)
+              || a.awaiting_ms >= 200)
+          && stalled.size() < n)
         stalled.push_back(actor_json(a, now));
+      if (a.open_promises
+            >= std::max<uint64_t>(1, t_.unanswered_requests_backlog / 5)
+          && holding.size() < n)
+        holding.push_back(actor_json(a, now));
     });
     json per_kind = json::object();
     for (auto& [k, v] : kinds)
@@ -237,6 +252,7 @@ public:
                            {"busy", busy},
                            {"stalled", stalled},
                            {"waiting_for_replies", waiting},
+                           {"holding_requests", holding},
                            {"peer_outliers", outliers},
                            {"kinds", per_kind}},
                           limits_.max_snapshot_bytes);
@@ -382,7 +398,11 @@ public:
           }
           if (depth <= prev)
             every = false;
-          growing = every && growth >= t_.mailbox_growth_per_s;
+          // And by a real share of the queue: a busy service's sawtooth
+          // (4 500, 4 800, 5 000) rises at every look by chance.
+          growing = every && growth >= t_.mailbox_growth_per_s
+                    && double(depth) - double(d0)
+                         >= 0.15 * std::max<double>(double(d0), 1.0);
           f.evidence["growth_per_s"] = growth;
           f.evidence["processed_per_s"] = rate;
           f.evidence["window_s"] = dt;
@@ -489,7 +509,29 @@ public:
       out.push_back(std::move(f));
     }
     for (auto& a : cur.value("stalled", json::array())) {
-      auto idle = a.value("idle_ms", int64_t{0});
+      auto awaiting = a.value("awaiting_ms", int64_t{0});
+      if (awaiting >= t_.unresponsive_ms) {
+        finding f;
+        f.type = "unresponsive";
+        f.level = severity::critical;
+        f.actors = {a.value("name", std::string{})};
+        f.observation = f.actors[0] + " has been blocked in "
+                        "request(...).await for " + std::to_string(awaiting)
+                        + " ms, skipping every other message ("
+                        + std::to_string(a.value("mailbox_depth", 0))
+                        + " waiting)";
+        f.evidence = {{"awaiting_ms", awaiting},
+                      {"idle_ms", awaiting},
+                      {"mailbox_depth", a.value("mailbox_depth", 0)}};
+        out.push_back(std::move(f));
+        continue;
+      }
+      if (awaiting > 0 && a.value("mailbox_depth", 0) == 0) {
+        suspect(a, "suspect_unresponsive", "awaiting_ms", awaiting,
+                t_.unresponsive_ms);
+        continue;
+      }
+      auto idle = std::max(a.value("idle_ms", int64_t{0}), awaiting);
       if (idle < t_.unresponsive_ms) {
         suspect(a, "suspect_unresponsive", "idle_ms", idle,
                 t_.unresponsive_ms);
@@ -506,6 +548,40 @@ public:
       f.evidence = {{"idle_ms", idle},
                     {"mailbox_depth", a.value("mailbox_depth", 0)},
                     {"processed", a.value("processed", 0)}};
+      out.push_back(std::move(f));
+    }
+    // Requests held unanswered (kept response promises): the other end of
+    // a backlog of pending replies.
+    for (auto& a : cur.value("holding_requests", json::array())) {
+      auto id = a.value("id", uint64_t{0});
+      auto name = a.value("name", std::string{});
+      auto n = a.value("unanswered_requests", uint64_t{0});
+      if (n < t_.unanswered_requests_backlog)
+        continue;
+      double growth = 0;
+      auto xs = looks(id, "holding_requests");
+      if (!xs.empty()) {
+        double dt = now / 1e9 - xs.front().first;
+        auto n0 = xs.front().second->value("unanswered_requests",
+                                           uint64_t{0});
+        if (dt > 0)
+          growth = (double(n) - double(n0)) / dt;
+      }
+      finding f;
+      f.type = "unanswered_requests";
+      f.level = n >= 10 * t_.unanswered_requests_backlog ? severity::critical
+                                                         : severity::warning;
+      f.actors = {name};
+      char buf[200];
+      std::snprintf(buf, sizeof(buf),
+                    "%s holds %llu requests it has not answered yet "
+                    "(%+.0f/s; its mailbox holds %llu)",
+                    name.c_str(), (unsigned long long) n, growth,
+                    (unsigned long long) a.value("mailbox_depth", 0));
+      f.observation = buf;
+      f.evidence = {{"unanswered_requests", n},
+                    {"growth_per_s", growth},
+                    {"mailbox_depth", a.value("mailbox_depth", 0)}};
       out.push_back(std::move(f));
     }
     // Pending replies are a queue too: requests sent and not yet answered.

@@ -77,6 +77,11 @@ actor_info read(entry& e, int64_t now, const detail::pending_counts& pending) {
   r.detached = s.detached.load(std::memory_order_relaxed);
   r.exposes_state = s.exposes_state.load(std::memory_order_relaxed);
   r.pending_responses = s.pending_responses.load(std::memory_order_relaxed);
+  if (auto since = s.awaiting_since_ns.load(std::memory_order_relaxed);
+      since > 0)
+    r.awaiting_ms = std::max<int64_t>(0, (detail::steady_now_ns() - since)
+                                           / 1'000'000);
+  r.open_promises = s.open_promises();
   // By this table's clock: the last inspection that saw progress.
   r.last_activity_ns = e.seen_change_ns;
   return r;

@@ -209,6 +209,40 @@ CAF_TEST(a request cycle leaves both actors unresponsive) {
   CAF_CHECK(has(fs, "unresponsive", "cycle-a"));
   CAF_CHECK(has(fs, "unresponsive", "cycle-b"));
   CAF_CHECK(!has(fs, "unresponsive", "bystander"));
+  // Both are stamped as awaiting when their await began (real time).
+  auto ia = table.find(a.id());
+  CAF_REQUIRE(ia);
+  CAF_CHECK_GREATER_OR_EQUAL(table.stats(a.id())->awaiting_since_ns.load(),
+                             1);
+  // An await with an empty mailbox is found by its age alone: the cycle
+  // member nobody else sends to. Simulate 2.5 s of await.
+  actor holder = spawn_tracked(
+    sys, {"holder", "server", 0}, [](event_based_actor* self) -> behavior {
+      auto held = std::make_shared<std::vector<response_promise>>();
+      return {[=](ping_atom) {
+        held->push_back(self->make_response_promise());
+      }};
+    });
+  auto lone = spawn_tracked(sys, {"lone-awaiter", "cyclic", 0}, cyclic_impl,
+                            &holder);
+  sched.run();
+  self->send(lone, 1);
+  sched.run();
+  auto ls = table.stats(lone.id());
+  CAF_REQUIRE(ls != nullptr);
+  CAF_REQUIRE_GREATER(ls->awaiting_since_ns.load(), 0);
+  CAF_CHECK(!has(skill->detect(skill->snapshot(), {}), "unresponsive",
+                 "lone-awaiter"));
+  ls->awaiting_since_ns.store(ls->awaiting_since_ns.load()
+                              - 2'500'000'000);
+  auto fl = skill->detect(skill->snapshot(), {});
+  CAF_CHECK(has(fl, "unresponsive", "lone-awaiter"));
+  for (auto& f : fl)
+    if (f.type == "unresponsive" && f.actors[0] == "lone-awaiter")
+      CAF_CHECK_GREATER_OR_EQUAL(f.evidence["awaiting_ms"].get<int64_t>(),
+                                 2500);
+  anon_send_exit(holder, exit_reason::kill);
+  anon_send_exit(lone, exit_reason::kill);
   // Unkillable while awaiting: the exit waits behind the await.
   anon_send_exit(a, exit_reason::kill);
   sched.run();
@@ -379,6 +413,11 @@ CAF_TEST(a backlog of pending replies is a queue too) {
       CAF_CHECK_EQUAL(f.evidence["growth_per_s"].get<double>(), 300.0);
     }
   CAF_CHECK(!has(fs, "reply_backlog", "quote-server"));
+  // The other end: the server holds 600 requests unanswered.
+  CAF_CHECK(has(fs, "unanswered_requests", "quote-server"));
+  auto srv = table.find(server.id());
+  CAF_REQUIRE(srv);
+  CAF_CHECK_EQUAL(srv->open_promises, 600u);
   // The held promises never resolve: end both.
   anon_send_exit(asker, exit_reason::kill);
   anon_send_exit(server, exit_reason::kill);
@@ -506,6 +545,57 @@ CAF_TEST(a deep queue that drains fast is a busy service and no backlog) {
       CAF_CHECK_EQUAL(f.level, severity::warning);
   table.remove(9'200'001, error{});
   table.remove(9'200'002, error{});
+}
+
+CAF_TEST(answered and delegated requests are not held) {
+  // A server that answers at once, a router that delegates to it, and a
+  // keeper that answers later from a timer-like message.
+  auto echo = spawn_tracked(sys, {"echo", "server", 0},
+                            [](event_based_actor*) -> behavior {
+                              return {[](ping_atom x) { return x; }};
+                            });
+  auto router = spawn_tracked(
+    sys, {"router", "router", 0}, [=](event_based_actor* self) -> behavior {
+      return {[=](ping_atom x) { return self->delegate(echo, x); }};
+    });
+  auto keeper = spawn_tracked(
+    sys, {"keeper", "server", 0}, [](event_based_actor* self) -> behavior {
+      auto held = std::make_shared<std::vector<response_promise>>();
+      return {[=](ping_atom) { held->push_back(self->make_response_promise()); },
+              [=](int) {
+                for (auto& rp : *held)
+                  rp.deliver(ping_atom::value);
+                held->clear();
+              }};
+    });
+  auto client = spawn_tracked(
+    sys, {"client", "client", 0}, [=](event_based_actor* self) -> behavior {
+      return {[=](int n) {
+        for (int i = 0; i < n; ++i) {
+          self->request(echo, std::chrono::seconds{60}, ping_atom::value)
+            .then([](ping_atom) {});
+          self->request(router, std::chrono::seconds{60}, ping_atom::value)
+            .then([](ping_atom) {});
+          self->request(keeper, std::chrono::seconds{60}, ping_atom::value)
+            .then([](ping_atom) {});
+        }
+      }};
+    });
+  sched.run();
+  self->send(client, 150);
+  sched.run();
+  CAF_CHECK_EQUAL(table.find(echo.id())->open_promises, 0u);
+  CAF_CHECK_EQUAL(table.find(router.id())->open_promises, 0u);
+  CAF_CHECK_EQUAL(table.find(keeper.id())->open_promises, 150u);
+  CAF_CHECK_EQUAL(table.find(client.id())->pending_responses, 150u);
+  // The keeper delivers: nothing is held any more.
+  self->send(keeper, 1);
+  sched.run();
+  CAF_CHECK_EQUAL(table.find(keeper.id())->open_promises, 0u);
+  CAF_CHECK_EQUAL(table.find(client.id())->pending_responses, 0u);
+  for (auto& x : {echo, router, keeper, client})
+    anon_send_exit(x, exit_reason::kill);
+  sched.run();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

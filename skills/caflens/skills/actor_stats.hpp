@@ -74,6 +74,24 @@ public:
   /// its last handler run: a backlog of pending replies is a queue too.
   std::atomic<uint64_t> pending_responses{0};
 
+  /// Steady-clock ns since the actor awaits a response with
+  /// `request(...).await` (skipping every other message); 0 otherwise.
+  /// Read once per transition, never per message.
+  std::atomic<int64_t> awaiting_since_ns{0};
+
+  /// Requests from tracked actors that a handler neither answered nor
+  /// delegated (a response promise was kept), and responses the actor
+  /// delivered later to tracked requesters: their difference is the
+  /// requests it holds unanswered.
+  std::atomic<uint64_t> promised{0};
+  std::atomic<uint64_t> delivered_late{0};
+
+  uint64_t open_promises() const noexcept {
+    auto p = promised.load(std::memory_order_relaxed);
+    auto d = delivered_late.load(std::memory_order_relaxed);
+    return p > d ? p - d : 0;
+  }
+
   /// Owner of `trace`; read and written only under `detail::trace_mutex()`.
   std::shared_ptr<detail::trace_session> trace_owner;
 
@@ -173,6 +191,32 @@ public:
 };
 
 pending_counts pending_enqueue_counts();
+
+/// The request a tracked actor is handling on this thread (set only while
+/// a request from a tracked actor runs): responses and forwards seen during
+/// it tell an answer and a delegation from a kept promise.
+struct request_context {
+  actor_stats* stats;
+  const void* sender; // the requester's control block
+  bool answered;
+  bool delegated;
+};
+
+extern thread_local request_context* tl_request;
+
+/// A response from `sender` (a control block) was enqueued to a tracked
+/// actor: counts an answer of the request in progress or a late delivery.
+void count_response(const void* sender) noexcept;
+
+/// A request from `sender` was enqueued to a tracked actor: a forward of the
+/// request in progress when its requester is the same.
+inline void note_request(const void* sender) noexcept {
+  if (auto* ctx = tl_request; ctx != nullptr && ctx->sender == sender)
+    ctx->delegated = true;
+}
+
+/// True when the control block `x` belongs to a tracked actor.
+bool is_tracked(const void* x) noexcept;
 
 /// Steady-clock nanoseconds (handler timing, snapshot stamps).
 int64_t steady_now_ns() noexcept;

@@ -29,6 +29,9 @@ struct detector_thresholds {
   double mailbox_wait_ms = 1000;
   /// Responses one actor awaits that make a backlog of pending replies.
   uint64_t pending_replies_backlog = 500;
+  /// Requests one actor holds unanswered (kept response promises) that make
+  /// a backlog of pending replies on the answering side.
+  uint64_t unanswered_requests_backlog = 100;
   /// Peers (same kind, same parent, at least three): an actor whose mailbox
   /// is `peer_ratio` times the peers' median (and 10 MADs above it) and at
   /// least `peer_min_depth` deep is an outlier; likewise its mean handler

@@ -61,6 +61,11 @@ struct actor_info {
   bool exposes_state = false;
   /// Responses the actor awaits (see `actor_stats::pending_responses`).
   uint64_t pending_responses = 0;
+  /// Milliseconds the actor has been blocked in `request(...).await`
+  /// (real time, exact: stamped when the await began); 0 when not.
+  int64_t awaiting_ms = 0;
+  /// Requests from tracked actors it holds unanswered (kept promises).
+  uint64_t open_promises = 0;
   caf::actor_addr addr;
 };
 

@@ -42,6 +42,9 @@ public:
 
   /// Reports the approximate size of the actor's state (memory skill).
   virtual void report_state_bytes(uint64_t n) noexcept = 0;
+
+  /// The actor's counters.
+  virtual actor_stats* tracking_stats() noexcept = 0;
 };
 
 /// `self->...` helpers for function-based actors: no-ops for untracked ones.
@@ -97,7 +100,19 @@ public:
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
     detail::count_enqueue(stats_.get());
+    // Requests and responses (rare next to plain sends) feed the accounting
+    // of requests held unanswered.
+    if (ptr != nullptr && !ptr->mid.is_async()) [[unlikely]] {
+      if (ptr->mid.is_response())
+        detail::count_response(ptr->sender.get());
+      else if (ptr->mid.is_request())
+        detail::note_request(ptr->sender.get());
+    }
     Base::enqueue(std::move(ptr), eu);
+  }
+
+  actor_stats* tracking_stats() noexcept override {
+    return stats_.get();
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
@@ -161,11 +176,28 @@ private:
       return caf::invoke_message_result::consumed;
     }
     s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
+    // A request from a tracked actor: see whether the handler answers it,
+    // forwards it, or keeps a promise.
+    detail::request_context ctx{&s, x.sender.get(), false, false};
+    detail::request_context* outer = detail::tl_request;
+    bool accounted = x.mid.is_request() && detail::is_tracked(ctx.sender);
+    if (accounted)
+      detail::tl_request = &ctx;
     caf::invoke_message_result result;
-    if (s.trace.load(std::memory_order_relaxed) == nullptr)
-      result = run_handler(x, seq);
-    else
-      result = run_traced_handler(x, seq);
+    try {
+      if (s.trace.load(std::memory_order_relaxed) == nullptr)
+        result = run_handler(x, seq);
+      else
+        result = run_traced_handler(x, seq);
+    } catch (...) {
+      detail::tl_request = outer;
+      throw;
+    }
+    detail::tl_request = outer;
+    if (accounted && result == caf::invoke_message_result::consumed
+        && !ctx.answered && !ctx.delegated)
+      s.promised.store(s.promised.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
@@ -179,12 +211,18 @@ private:
   // when it changed — two loads and a compare on the common path.
   void publish_pending_responses(actor_stats& s) noexcept {
     uint64_t n = this->multiplexed_responses_.size();
-    if (!this->awaited_responses_.empty())
+    bool awaiting = !this->awaited_responses_.empty();
+    if (awaiting) [[unlikely]]
       n += static_cast<uint64_t>(
         std::distance(this->awaited_responses_.begin(),
                       this->awaited_responses_.end()));
     if (n != s.pending_responses.load(std::memory_order_relaxed))
       s.pending_responses.store(n, std::memory_order_relaxed);
+    // The clock is read only when an await starts.
+    if (awaiting != (s.awaiting_since_ns.load(std::memory_order_relaxed) != 0))
+      [[unlikely]] s.awaiting_since_ns.store(awaiting ? detail::steady_now_ns()
+                                                      : 0,
+                                             std::memory_order_relaxed);
   }
 
   // Runs the handler; times the run 1 in `handler_sample_rate` runs and
