@@ -58,6 +58,11 @@ int main() {
                    [](const std::vector<json>&) -> caf::expected<json> {
                      return json(pending_items.load());
                    }}},
+    // The pattern each finding points to (the rule brain correlates by it)
+    // and the words of a reason that make this skill worth asking.
+    .finding_types = {{"batch_backlog", "slow_consumer",
+                       "the batcher holds over 1000 unflushed items"}},
+    .keywords = {"batch", "flush"},
   });
 
   scoped_actor self{sys};
