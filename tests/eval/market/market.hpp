@@ -87,6 +87,8 @@ struct scenario {
   /// The journal fsyncs one batch at a time instead of group commits: the
   /// acknowledgements (response promises) pile up.
   bool journal_no_group_commit = false;
+  /// The router spends this long per tick (a synchronous lookup).
+  int router_tick_us = 0;
   /// The risk gate's pricing call gets this much slower.
   double risk_latency_factor = 1;
   /// subscriber-session-`leak_session` keeps a replay buffer growing by
@@ -117,6 +119,9 @@ struct scenario {
   int archiver_upload_ms = 30;
 
   // -- how the application runs --------------------------------------------
+  /// The journal backlog alert rule exists (a deployment without it is paged
+  /// by the error rate of the books' failed persist requests instead).
+  bool journal_backlog_alert = true;
   /// No application loop touches the lens before the alert: logs and metrics
   /// are not wired to it and the alert rules use the service's own counters.
   bool cold_lens = false;

@@ -94,6 +94,13 @@ std::vector<scenario> make_all() {
     s.slow_session = 2;
     s.slow_quote_ms = 2;
   }
+  {
+    auto& s = add("slow_router",
+                  "the router normalizes every tick's symbol with a "
+                  "synchronous 0.8 ms lookup: slower than the 1600 ticks/s "
+                  "of both feeds together");
+    s.router_tick_us = 800;
+  }
   // -- crash loop ---------------------------------------------------------------
   {
     auto& s = add("crash_loop_mild",
@@ -225,6 +232,15 @@ std::vector<scenario> make_all() {
     s.crash_after_ms = 500;
     s.leak_book = vod;
     s.leak_bytes_per_s = 600e3;
+  }
+  {
+    auto& s = add("journal_stall_paged_by_errors",
+                  "the journal blocks 2 s in every persist request (root "
+                  "cause); this deployment has no journal alert and is paged "
+                  "by the books' errors when their persist requests time out "
+                  "after 1 s (symptom)");
+    s.journal_block_ms = 2000;
+    s.journal_backlog_alert = false;
   }
   {
     auto& s = add("blocked_book_with_backlog",
