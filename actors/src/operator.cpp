@@ -107,7 +107,7 @@ public:
     }
     auto& loop = s_.loop;
     loop.brain = s_.eng->make_brain({"operator", sp.skill, sp.trace_id,
-                                     sp.reason});
+                                     sp.reason, "", sp.max_iterations});
     loop.tools = operator_tools();
     loop.max_iterations = sp.max_iterations;
     loop.max_result_bytes = s_.eng->cfg().max_tool_result_bytes;

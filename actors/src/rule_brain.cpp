@@ -547,9 +547,10 @@ protected:
 
 class operator_rule_brain final : public rule_brain_base {
 public:
-  explicit operator_rule_brain(rule_brain_options opts)
-    : opts_(opts), plan_interval_(std::max<int64_t>(
-                     opts.sample_interval.count(), 1)) {
+  operator_rule_brain(rule_brain_options opts, int32_t max_iterations)
+    : opts_(opts),
+      max_iterations_(max_iterations > 0 ? max_iterations : 25),
+      plan_interval_(std::max<int64_t>(opts.sample_interval.count(), 1)) {
   }
 
   caf::expected<llm::tool_call> decide(llm::conversation& conv,
@@ -616,10 +617,28 @@ private:
     }
   }
 
+  // The number that orders findings of one type (the same keys as the
+  // coordinator's culprit order).
+  static double strength(const json& f) {
+    auto ev = f.value("evidence", json::object());
+    if (!ev.is_object())
+      return 0;
+    for (auto key : {"growth_per_s", "growth_bytes_per_s", "busy_ms",
+                     "idle_ms", "exits_in_window", "restarts",
+                     "errors_in_window", "ratio", "peer_ratio",
+                     "unanswered_requests", "pending_replies",
+                     "mailbox_depth", "state_bytes"})
+      if (auto i = ev.find(key); i != ev.end() && i->is_number())
+        return i->get<double>();
+    return 0;
+  }
+
   void plan() {
     std::set<std::string> seen;
     auto worst = severity::info;
     size_t reported = 0;
+    // The findings to report: one per type and first actor, no suspects.
+    std::vector<json> xs;
     for (auto& f : findings_) {
       auto type = f.value("type", std::string{});
       auto actors = f.value("actors", json::array());
@@ -630,21 +649,82 @@ private:
       if (auto ev = f.value("evidence", json::object());
           ev.is_object() && ev.contains("recheck_ms"))
         continue;
+      xs.push_back(f);
+    }
+    auto sev_of = [](const json& f) {
       severity sev = severity::warning;
       parse_severity(f.value("severity", std::string{"warning"}), sev);
+      return sev;
+    };
+    // Strongest first, so that within the iteration budget the strongest
+    // findings keep a notification of their own.
+    std::stable_sort(xs.begin(), xs.end(), [&](const json& x, const json& y) {
+      if (sev_of(x) != sev_of(y))
+        return sev_of(x) > sev_of(y);
+      return strength(x) > strength(y);
+    });
+    // Iterations left for notifications (set_state and done follow). A
+    // large incident does not run out of them: beyond the budget, the rest
+    // of each type goes into one notification naming every actor.
+    auto left = max_iterations_ - calls_ - 2;
+    std::map<std::string, std::vector<json>> rest;
+    std::set<std::string> types;
+    for (auto& f : xs)
+      types.insert(f.value("type", std::string{}));
+    auto own = xs.size();
+    if (left > 0 && static_cast<int64_t>(xs.size()) > left)
+      own = static_cast<size_t>(
+        std::max<int64_t>(0, left - static_cast<int64_t>(types.size())));
+    else if (left <= 0)
+      own = 0;
+    auto notify = [&](json args) {
+      if (auto* p = pattern_for(args.value("type", std::string{})))
+        args["hypothesis"] = "matches the " + p->id + " pattern";
+      queue_.emplace_back("send_notification", std::move(args));
+    };
+    for (size_t i = 0; i < xs.size(); ++i) {
+      auto& f = xs[i];
+      auto sev = sev_of(f);
       worst = std::max(worst, sev);
       ++reported;
-      json args{{"type", type},
+      if (i >= own) {
+        rest[f.value("type", std::string{})].push_back(f);
+        continue;
+      }
+      json args{{"type", f.value("type", std::string{})},
                 {"severity", std::string{skills::to_string(sev)}},
                 {"context", f.value("evidence", json::object())},
                 {"observation", f.value("observation", std::string{})},
                 {"snapshot_ids", json::array({snapshot_id_})},
-                {"actors", actors}};
-      if (auto* p = pattern_for(type))
-        args["hypothesis"] = "matches the " + p->id + " pattern";
+                {"actors", f.value("actors", json::array())}};
       if (!args["context"].is_object())
         args["context"] = json{{"evidence", args["context"]}};
-      queue_.emplace_back("send_notification", std::move(args));
+      notify(std::move(args));
+    }
+    for (auto& [type, fs] : rest) {
+      auto sev = severity::info;
+      json actors = json::array(), evidence = json::array();
+      std::string text = std::to_string(fs.size()) + " more with " + type
+                         + ": ";
+      for (size_t i = 0; i < fs.size(); ++i) {
+        sev = std::max(sev, sev_of(fs[i]));
+        for (auto& a : fs[i].value("actors", json::array()))
+          actors.push_back(a);
+        if (evidence.size() < 20)
+          evidence.push_back(fs[i].value("evidence", json::object()));
+        if (i < 5)
+          text += (i > 0 ? "; " : "") + fs[i].value("observation",
+                                                    std::string{});
+      }
+      if (fs.size() > 5)
+        text += "; ...";
+      notify(json{{"type", type},
+                  {"severity", std::string{skills::to_string(sev)}},
+                  {"context", {{"count", fs.size()},
+                               {"evidence", evidence}}},
+                  {"observation", text},
+                  {"snapshot_ids", json::array({snapshot_id_})},
+                  {"actors", actors}});
     }
     std::string state = reported == 0               ? "healthy"
                         : worst == severity::critical ? "critical"
@@ -663,6 +743,7 @@ private:
 
 
   rule_brain_options opts_;
+  int64_t max_iterations_ = 25;
   int phase_ = 0;
   int looks_ = 0;
   int plan_looks_ = 2;
@@ -766,7 +847,7 @@ std::unique_ptr<llm::brain> make_rule_brain(const brain_request& req,
   if (req.role == "coordinator")
     return std::make_unique<coordinator_rule_brain>(
       req.hints.empty() ? req.reason : req.reason + "\n" + req.hints, opts);
-  return std::make_unique<operator_rule_brain>(opts);
+  return std::make_unique<operator_rule_brain>(opts, req.max_iterations);
 }
 
 } // namespace caflens

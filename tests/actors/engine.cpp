@@ -4,6 +4,8 @@
 
 #include "caflens/supervision/messages.hpp"
 
+#include <set>
+
 #include "caf/test/dsl.hpp"
 
 
@@ -713,6 +715,65 @@ CAF_TEST(periodic checks run on schedule) {
   CAF_REQUIRE_EQUAL(starts.size(), 1u);
   CAF_CHECK_EQUAL(starts[0]["trigger"], "schedule");
   CAF_CHECK_EQUAL(starts[0]["reason"], "periodic health check");
+}
+
+CAF_TEST(a large incident gives complete insights) {
+  // 60 findings in one snapshot (alpha) and 40 in another (beta): 100
+  // notifications, far beyond the 16 KiB a tool result may take. Nothing
+  // is cut inside a document: every notification becomes part of an
+  // insight, every culprit is named.
+  std::vector<skills::finding> alpha, beta;
+  for (int i = 0; i < 60; ++i)
+    alpha.push_back({"mailbox_growth", severity::warning,
+                     "pool-worker-" + std::to_string(i)
+                       + " mailbox 5000 and growing 900 msg/s while it "
+                         "handles 40 msg/s; every message waits ~2 minutes",
+                     {"pool-worker-" + std::to_string(i)},
+                     json{{"mailbox_depth", 5000 + i},
+                          {"growth_per_s", 900 + i},
+                          {"note", std::string(120, 'x')}}});
+  for (int i = 0; i < 40; ++i)
+    beta.push_back({"state_growth", severity::warning,
+                    "cache-" + std::to_string(i) + " state grows",
+                    {"cache-" + std::to_string(i)},
+                    json{{"growth_bytes_per_s", 70000 + i},
+                         {"source", "reported_state"}}});
+  auto cfg = base(alpha, beta);
+  cfg.max_tool_result_bytes = 4096;
+  start(std::move(cfg));
+  auto check = [](const investigation_result& res) {
+    CAF_CHECK(!res.partial);
+    size_t covered = 0;
+    std::set<std::string> culprits;
+    for (auto& i : res.insights) {
+      covered += i.notification_ids.size();
+      culprits.insert(i.culprits.begin(), i.culprits.end());
+    }
+    CAF_CHECK_EQUAL(covered, res.notifications.size());
+    CAF_CHECK_EQUAL(culprits.size(), 100u);
+    auto* top = res.top(severity::warning);
+    CAF_REQUIRE(top != nullptr);
+    CAF_CHECK_EQUAL(top->pattern, "memory_leak"); // ranks before a backlog
+    CAF_CHECK_EQUAL(top->culprits.front(), "cache-39"); // the fastest
+    CAF_CHECK(res.summary.find(std::to_string(res.notifications.size())
+                               + " notification")
+              != std::string::npos);
+  };
+  // Iterations enough for one notification per finding: 100 of them.
+  investigate_options roomy;
+  roomy.operator_max_iterations = 200;
+  auto res = run("everything is slow", roomy);
+  CAF_CHECK_EQUAL(res.notifications.size(), 100u);
+  check(res);
+  // The default 25 iterations: the strongest findings keep their own
+  // notification, the rest of each type share one that names every actor.
+  auto tight = run("everything is slow");
+  CAF_CHECK_LESS(tight.notifications.size(), 100u);
+  for (auto& op : tight.operators) {
+    CAF_CHECK_EQUAL(op.stop_reason, "done");
+    CAF_CHECK_LESS(op.notification_ids.size(), 25u);
+  }
+  check(tight);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -46,6 +46,8 @@ struct brain_request {
   /// Structured context of the trigger (its name, the options' context:
   /// alert fields, metric, actor) that may help pick skills.
   std::string hints;
+  /// The loop's iteration limit (a brain plans within it).
+  int32_t max_iterations = 0;
 };
 
 /// Makes one brain per loop. Returning nullptr falls back to the rule brain.
