@@ -61,6 +61,8 @@ engine::engine(caf::actor_system& sys, config cfg)
     skills_.push_back(skills::make_os_skill(t));
     skills_.push_back(skills::make_anomaly_skill(anomaly_));
     skills_.push_back(skills::make_tracer_skill(table));
+    for (auto& s : skills_)
+      s->limits(cfg_.skill_limits);
   }
   for (auto& s : cfg_.skills) {
     if (!s)

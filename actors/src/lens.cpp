@@ -220,13 +220,13 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
     return err;
   if (auto err = cfg.validate())
     return err;
-  // Supervisors spawned from now on register their children in the process
-  // table (names, parents, exits stopped by the supervisor are no crashes),
-  // unless the application installed an observer of its own.
-  if (!supervision::default_child_observer())
-    skills::track_supervised_children(
-      cfg.processes != nullptr ? *cfg.processes
-                               : skills::process_table::global());
+  // Supervisors spawned from now on register their children in the global
+  // process table (names, parents, exits stopped by the supervisor are no
+  // crashes), unless the application installed an observer of its own. A
+  // table of the application's (`config.processes`) may die before the
+  // process: the application calls `track_supervised_children` for it.
+  if (cfg.processes == nullptr && !supervision::default_child_observer())
+    skills::track_supervised_children(skills::process_table::global());
   auto eng = std::make_shared<engine>(sys, std::move(cfg));
   using namespace caflens::supervision;
   // operator_sup: one operator per skill per investigation.

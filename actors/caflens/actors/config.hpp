@@ -84,6 +84,8 @@ struct config {
   /// More skills (replace a built-in of the same name).
   std::vector<skills::skill_ptr> skills;
   skills::detector_thresholds thresholds;
+  /// Entries per list and bytes per snapshot of the built-in skills.
+  skills::skill_limits skill_limits;
   /// The process table to inspect (default: the global one).
   skills::process_table* processes = nullptr;
   /// The log ring buffer behind the logs skill (default: a new one; see
