@@ -361,7 +361,9 @@ public:
     std::set<std::string> reported;
     for (auto& a : cur.value("top_by_mailbox", json::array())) {
       auto depth = a.value("mailbox_depth", uint64_t{0});
-      if (depth < t_.mailbox_backlog)
+      // Below the floor, only a clear trend counts (see below).
+      bool below_floor = depth < t_.mailbox_backlog;
+      if (below_floor && depth < t_.mailbox_trend_min_depth)
         continue;
       auto id = a.value("id", uint64_t{0});
       auto name = a.value("name", std::string{});
@@ -400,9 +402,12 @@ public:
             every = false;
           // And by a real share of the queue: a busy service's sawtooth
           // (4 500, 4 800, 5 000) rises at every look by chance.
+          // Below the absolute floor, the queue must grow by half of
+          // itself within the looks.
           growing = every && growth >= t_.mailbox_growth_per_s
                     && double(depth) - double(d0)
-                         >= 0.15 * std::max<double>(double(d0), 1.0);
+                         >= (below_floor ? 0.5 : 0.15)
+                              * std::max<double>(double(d0), 1.0);
           f.evidence["growth_per_s"] = growth;
           f.evidence["processed_per_s"] = rate;
           f.evidence["window_s"] = dt;
@@ -416,6 +421,8 @@ public:
       if (wait_ms >= 0)
         f.evidence["wait_ms"] = wait_ms;
       bool long_wait = wait_ms < 0 || wait_ms >= t_.mailbox_wait_ms;
+      if (below_floor && !growing)
+        continue;
       if (growing) {
         f.type = "mailbox_growth";
         f.level = depth >= 10 * t_.mailbox_backlog ? severity::critical

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cctype>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include "caflens/skills/builtin.hpp"
@@ -129,6 +131,50 @@ private:
 
 // -- memory -------------------------------------------------------------------
 
+/// True for a field name that reads as the size of something held
+/// ("alias_cache_entries", "pendingBytes", "open_sessions") rather than a
+/// counter of things done ("ticks_routed", "records", "total_sent").
+bool size_like(const std::string& name) {
+  std::vector<std::string> words;
+  std::string cur;
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = name[i];
+    bool upper = std::isupper(static_cast<unsigned char>(c)) != 0;
+    if (!std::isalnum(static_cast<unsigned char>(c)) || (upper && !cur.empty()
+                                                         && std::islower(
+                                                           static_cast<unsigned char>(
+                                                             name[i - 1])))) {
+      if (!cur.empty())
+        words.push_back(cur);
+      cur.clear();
+      if (!std::isalnum(static_cast<unsigned char>(c)))
+        continue;
+    }
+    cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (!cur.empty())
+    words.push_back(cur);
+  static const std::set<std::string> sizes{
+    "entries", "entry",   "size",     "sizes",    "cache",       "cached",
+    "pending", "queue",   "queued",   "buffer",   "buffered",    "backlog",
+    "held",    "holding", "waiting",  "bytes",    "len",         "length",
+    "items",   "open",    "active",   "inflight", "outstanding", "retained",
+    "stored",  "keys",    "depth",    "objects",  "nodes",       "live",
+    "resident", "capacity", "used",   "alloc",    "allocated"};
+  static const std::set<std::string> counters{
+    "total",    "routed", "processed", "handled",  "received", "sent",
+    "completed", "seq",   "sequence",  "offset",   "served",   "done",
+    "approvals", "checks", "since",    "uptime",   "limit",    "max"};
+  bool sized = false;
+  for (auto& w : words) {
+    if (counters.count(w) > 0)
+      return false;
+    if (sizes.count(w) > 0)
+      sized = true;
+  }
+  return sized;
+}
+
 json heap_json() {
   auto mi = mallinfo2();
   double arena = static_cast<double>(mi.arena);
@@ -221,18 +267,22 @@ public:
         continue;
       json sizes = json::object();
       auto visit = [&](auto& self, const json& x, const std::string& path,
-                       int depth) -> void {
+                       const std::string& key, int depth) -> void {
         if (x.is_array() || x.is_object()) {
           if (!path.empty())
             sizes[path] = x.size();
           if (depth < 2 && sizes.size() < 32) {
             if (x.is_object())
               for (auto& [k, v] : x.items())
-                self(self, v, path + "/" + k, depth + 1);
+                self(self, v, path + "/" + k, k, depth + 1);
           }
+        } else if (x.is_number() && size_like(key) && sizes.size() < 32) {
+          // A number the actor names as a size ("cache_entries"), not a
+          // counter ("ticks_routed").
+          sizes[path] = x.get<double>();
         }
       };
-      visit(visit, *view, "", 0);
+      visit(visit, *view, "", "", 0);
       out.push_back({{"id", a.id},
                      {"name", a.name},
                      {"kind", a.kind},

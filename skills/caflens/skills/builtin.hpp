@@ -23,6 +23,9 @@ struct detector_thresholds {
   uint64_t mailbox_backlog = 1000;
   /// Minimum mailbox growth (msg/s) over history to call it growing.
   double mailbox_growth_per_s = 50;
+  /// Below `mailbox_backlog`, a mailbox from this depth that grows by half
+  /// of itself at every look is a slow consumer in the making.
+  uint64_t mailbox_trend_min_depth = 100;
   /// A backlog that does not grow is a problem only when a new message
   /// waits this long in it (depth over the handling rate); a deep queue
   /// that drains fast is a busy service's normal state.
