@@ -30,6 +30,8 @@
 //                       fail the run (a known gap that passes every run is
 //                       reported as passed, so that the mark can go; a run
 //                       that yields no result at all still fails).
+// A run whose result reports a failed detector or a crashed operator fails
+// whatever its insights: part of the system went unseen.
 // A scenario passes only when all its runs pass.
 //
 // Prints a table, precision and recall per pattern (over all runs: the
@@ -176,8 +178,8 @@ std::string mismatch(const json& insight, const expectation& e) {
   return {};
 }
 
-/// Scores one investigation result against its row.
-void score(const scenario& sc, const json& result, outcome& out) {
+/// Scores the insights of one investigation result against its row.
+void score_insights(const scenario& sc, const json& result, outcome& out) {
   // A local copy: the pointers below point into it.
   auto all = result.value("insights", json::array());
   std::vector<const json*> insights;
@@ -232,6 +234,22 @@ void score(const scenario& sc, const json& result, outcome& out) {
     }
   }
   out.passed = true;
+}
+
+/// Scores one investigation result against its row.
+void score(const scenario& sc, const json& result, outcome& out) {
+  score_insights(sc, result, out);
+  // A detector or operator that failed leaves part of the system unseen: the
+  // verdict (even a quiet control's) is not to be trusted.
+  for (auto& n : result.value("notifications", json::array())) {
+    auto type = n.value("anomaly_type", std::string{});
+    if (type == "detector_failed" || type == "operator_crashed") {
+      out.passed = false;
+      out.note = type + " (" + n.value("skill", std::string{}) + "): " +
+                 n.value("observation", std::string{}).substr(0, 80);
+      return;
+    }
+  }
 }
 
 struct app_binaries {

@@ -59,6 +59,8 @@ struct scenario {
   /// on a scheduler thread).
   int block_book = -1;
   int block_ms = 0;
+  /// These books (bit i: symbol i) sleep `block_ms` in every tick handler.
+  uint32_t block_mask = 0;
   /// This book keeps a history that grows by `leak_bytes_per_s` and reports
   /// it with `report_state_bytes`.
   int leak_book = -1;
@@ -109,6 +111,9 @@ struct scenario {
   /// ticks for AAPL (an earnings day): book-AAPL carries many times its
   /// peers' load, and keeps up.
   double hot_symbol_factor = 0;
+  /// The journal keeps its open segment in memory (this many bytes per
+  /// record) and releases it at every roll (1.5 s): a sawtooth, no leak.
+  uint64_t journal_record_bytes = 0;
   /// Sessions 5 and 6 are drained and quit normally.
   bool scale_down = false;
   /// sessions_sup (the client-session subtree) is shut down and feed-lse

@@ -51,6 +51,14 @@ std::vector<scenario> make_all() {
     s.hot_symbol_factor = 4;
   }
   {
+    auto& s = add("journal_segment_buffer",
+                  "the journal keeps its open segment in memory (512 bytes "
+                  "per record, ~800 KB/s) and releases it when the segment "
+                  "rolls every 1.5 s: a sawtooth, not a leak");
+    s.control = true;
+    s.journal_record_bytes = 512;
+  }
+  {
     auto& s = add("pool_scale_down",
                   "subscriber-session-5 and -6 are drained and quit with "
                   "user_shutdown (transient children: not restarted)");
@@ -232,6 +240,15 @@ std::vector<scenario> make_all() {
     s.crash_after_ms = 500;
     s.leak_book = vod;
     s.leak_bytes_per_s = 600e3;
+  }
+  {
+    auto& s = add("thread_pool_exhaustion",
+                  "book-AAPL and book-MSFT call a synchronous limit service "
+                  "for 300 ms in every tick handler: no single run reaches a "
+                  "second, but two of the four scheduler threads are held "
+                  "for good and everything else shares the other two");
+    s.block_mask = (1u << aapl) | (1u << msft);
+    s.block_ms = 300;
   }
   {
     auto& s = add("journal_stall_paged_by_errors",

@@ -434,7 +434,8 @@ caf::behavior book_impl(caf::stateful_actor<book_state>* self, shared_ptr sh,
         if (static_cast<int>(sym) == plan.slow_book)
           std::this_thread::sleep_for(
             std::chrono::microseconds{int64_t(plan.slow_tick_ms * 1000)});
-        if (static_cast<int>(sym) == plan.block_book) {
+        if (static_cast<int>(sym) == plan.block_book ||
+            ((plan.block_mask >> sym) & 1u) != 0) {
           sh->log("info", name, "reloading the reference data of " +
                                   std::string{symbol_name(sym)} +
                                   " synchronously");
@@ -663,6 +664,9 @@ caf::behavior risk_impl(caf::stateful_actor<risk_state>* self, shared_ptr sh) {
 // -- journal and archiver ------------------------------------------------------------------
 
 struct journal_state {
+  /// The open segment, kept in memory until it rolls (when buffered).
+  std::vector<std::string> segment_buffer;
+  uint64_t buffered_bytes = 0;
   std::vector<caf::response_promise> waiting;
   std::vector<caf::response_promise> syncing;
   bool in_flight = false;
@@ -704,6 +708,12 @@ caf::behavior journal_impl(caf::stateful_actor<journal_state>* self,
         std::this_thread::sleep_for(
           std::chrono::milliseconds{sh->plan.journal_block_ms});
       st.records += n;
+      if (sh->plan.journal_record_bytes > 0) {
+        auto bytes = n * sh->plan.journal_record_bytes;
+        st.segment_buffer.emplace_back(bytes, 'j');
+        st.buffered_bytes += bytes + 32;
+        caflens::skills::report_state_bytes(self, st.buffered_bytes);
+      }
       auto rp = self->make_response_promise();
       st.waiting.push_back(rp);
       start_sync();
@@ -723,6 +733,10 @@ caf::behavior journal_impl(caf::stateful_actor<journal_state>* self,
       auto& st = self->state;
       self->send(sh->archiver, upload_atom::value, st.segment, st.records);
       ++st.segment;
+      // The closed segment goes to the archiver; its buffer is released.
+      std::vector<std::string>{}.swap(st.segment_buffer);
+      st.buffered_bytes = 0;
+      caflens::skills::report_state_bytes(self, 0);
       if (!sh->stopping.load())
         self->delayed_send(self, 1500ms, roll_atom::value);
     },
