@@ -413,7 +413,8 @@ public:
         from = b0;
         to = b1;
       } else {
-        for (auto& [path, n] : v.value("sizes", json::object()).items()) {
+        auto sizes = v.value("sizes", json::object());
+        for (auto& [path, n] : sizes.items()) {
           auto get = [&path = path](const json& w) {
             auto sz = w.value("sizes", json::object());
             return sz.contains(path) ? sz[path].get<double>() : 0.0;

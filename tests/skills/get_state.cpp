@@ -5,6 +5,7 @@
 
 #include "caf/all.hpp"
 
+#include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skills_errc.hpp"
 #include "caflens/skills/tracked.hpp"
@@ -89,6 +90,64 @@ CAF_TEST(a stuck actor is reported unresponsive) {
   auto again = get_state(*sys, stuck);
   CAF_CHECK(static_cast<bool>(again));
   anon_send_exit(stuck, exit_reason::user_shutdown);
+}
+
+CAF_TEST(a leak seen only through get_state is found by the memory skill) {
+  // Two routers expose views: one a size that grows ("alias_cache_entries",
+  // a leak nobody reports with report_state_bytes), one only a counter of
+  // work done ("ticks_routed"), which grows in any healthy service.
+  struct router_state {
+    std::vector<int> aliases;
+    uint64_t routed = 0;
+  };
+  using sync_atom = atom_constant<atom("sync")>;
+  auto router = [](stateful_actor<router_state>* self, bool leaks) {
+    expose_state(self, [self, leaks] {
+      nlohmann::json j{{"ticks_routed", self->state.routed}};
+      if (leaks)
+        j["alias_cache_entries"] = self->state.aliases.size();
+      return j;
+    });
+    return behavior{[=](int n) {
+                      self->state.routed += static_cast<uint64_t>(n);
+                      if (leaks)
+                        for (int i = 0; i < n; ++i)
+                          self->state.aliases.push_back(i);
+                    },
+                    [](sync_atom) { return sync_atom::value; }};
+  };
+  auto leaky = spawn_tracked(*sys, {"alias-router", "router", 0}, router,
+                             true);
+  auto fine = spawn_tracked(*sys, {"plain-router", "router", 0}, router,
+                            false);
+  auto skill = make_memory_skill(process_table::global());
+  scoped_actor self{*sys};
+  std::vector<nlohmann::json> history;
+  for (int round = 0; round < 4; ++round) {
+    for (auto& r : {leaky, fine}) {
+      self->send(r, 300);
+      self->request(r, infinite, sync_atom::value)
+        .receive([](sync_atom) {}, [](error&) {});
+    }
+    history.push_back(skill->snapshot());
+  }
+  auto cur = history.back();
+  history.pop_back();
+  auto fs = skill->detect(cur, history);
+  bool leak_found = false;
+  for (auto& f : fs) {
+    CAF_CHECK(f.actors.empty() || f.actors[0] != "plain-router");
+    if (f.type == "state_growth" && f.actors[0] == "alias-router") {
+      leak_found = true;
+      CAF_MESSAGE(f.observation);
+      CAF_CHECK_EQUAL(f.evidence["field"].get<std::string>(),
+                      "/alias_cache_entries");
+      CAF_CHECK_EQUAL(f.evidence["source"].get<std::string>(), "get_state");
+    }
+  }
+  CAF_CHECK(leak_found);
+  anon_send_exit(leaky, exit_reason::user_shutdown);
+  anon_send_exit(fine, exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
