@@ -114,6 +114,9 @@ struct scenario {
   /// The journal keeps its open segment in memory (this many bytes per
   /// record) and releases it at every roll (1.5 s): a sawtooth, no leak.
   uint64_t journal_record_bytes = 0;
+  /// book-BP and book-VOD are reloaded through books_sup (terminate_child,
+  /// then restart_child): planned stops and starts, no crash.
+  bool reload_books = false;
   /// Sessions 5 and 6 are drained and quit normally.
   bool scale_down = false;
   /// sessions_sup (the client-session subtree) is shut down and feed-lse

@@ -59,6 +59,14 @@ std::vector<scenario> make_all() {
     s.journal_record_bytes = 512;
   }
   {
+    auto& s = add("planned_book_reload",
+                  "maintenance: book-BP and book-VOD are stopped and started "
+                  "again through books_sup (terminate_child, restart_child); "
+                  "the router holds their ticks meanwhile");
+    s.control = true;
+    s.reload_books = true;
+  }
+  {
     auto& s = add("pool_scale_down",
                   "subscriber-session-5 and -6 are drained and quit with "
                   "user_shutdown (transient children: not restarted)");

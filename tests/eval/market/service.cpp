@@ -28,6 +28,7 @@
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/supervision_tracking.hpp"
 #include "caflens/skills/tracked.hpp"
+#include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/supervisor.hpp"
 #include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/metrics.hpp"
@@ -881,6 +882,26 @@ struct service {
         if (sh->sessions[i])
           caf::anon_send(sh->sessions[i], drain_atom::value);
     }
+    if (plan.reload_books) {
+      // Maintenance: reload two books through their supervisor.
+      caf::scoped_actor self{sys};
+      for (uint32_t sym : {5u, 4u}) {
+        auto id = book_name(sym);
+        sh->log("info", "market", "reloading " + id + " (maintenance)");
+        self->request(books_sup, 2s, sv::terminate_child{id, caf::actor{}})
+          .receive([](caf::ok_atom) {},
+                   [&](caf::error& err) {
+                     sh->log("warning", "market",
+                             "terminate " + id + ": " + caf::to_string(err));
+                   });
+        self->request(books_sup, 2s, sv::restart_child{id})
+          .receive([](caf::actor&) {},
+                   [&](caf::error& err) {
+                     sh->log("warning", "market",
+                             "restart " + id + ": " + caf::to_string(err));
+                   });
+      }
+    }
     if (plan.graceful_shutdown) {
       // A planned maintenance window: client-delivery alerts are muted.
       sh->maintenance = true;
@@ -1251,10 +1272,11 @@ int run_scenario(const scenario& sc, const run_options& opts) {
       " ms: " + fired.reason);
   {
     // The service's own counters at the alert, for whoever reads the log.
-    uint64_t routed = 0, applied = 0;
+    uint64_t routed = 0, applied = 0, starts = 0;
     for (size_t i = 0; i < symbol_count; ++i) {
       routed += sh->routed[i].load();
       applied += sh->applied[i].load();
+      starts += sh->book_starts[i].load();
     }
     say("counters: ticks emitted " + std::to_string(sh->emitted.load()) +
         ", routed " + std::to_string(routed) + ", applied " +
@@ -1262,7 +1284,8 @@ int run_scenario(const scenario& sc, const run_options& opts) {
         std::to_string(sh->persist_sent.load()) + ", acked " +
         std::to_string(sh->persist_acked.load()) + ", failed " +
         std::to_string(sh->persist_failed.load()) + "; risk checks " +
-        std::to_string(sh->risk_done.load()));
+        std::to_string(sh->risk_done.load()) + "; book starts " +
+        std::to_string(starts));
   }
   caflens::investigate_options iopts;
   iopts.trigger = fired.trigger;
