@@ -150,4 +150,37 @@ CAF_TEST(a leak seen only through get_state is found by the memory skill) {
   anon_send_exit(fine, exit_reason::user_shutdown);
 }
 
+CAF_TEST(stream batches do not count as waiting messages) {
+  // CAF's stream batches and acknowledgements bypass `consume`: counted as
+  // enqueued, they would leave the sink's mailbox "deep" forever.
+  auto finished = std::make_shared<std::promise<void>>();
+  auto fut = finished->get_future();
+  auto sink = spawn_tracked(
+    *sys, {"stream-sink", "sink", 0},
+    [finished](event_based_actor* self) -> behavior {
+      return {[=](stream<int> in) {
+        return attach_stream_sink(
+          self, in, [](unit_t&) {}, [](unit_t&, int) {},
+          [finished](unit_t&, const error&) { finished->set_value(); });
+      }};
+    });
+  auto source = sys->spawn([sink](event_based_actor* self) -> behavior {
+    attach_stream_source(
+      self, sink, std::make_tuple(), [](int& x) { x = 0; },
+      [](int& x, downstream<int>& out, size_t num) {
+        for (size_t i = 0; i < num && x < 5000; ++i)
+          out.push(x++);
+      },
+      [](const int& x) { return x >= 5000; });
+    return {};
+  });
+  CAF_REQUIRE(fut.wait_for(30s) == std::future_status::ready);
+  caflens::skills::detail::flush_enqueue_counts();
+  auto info = process_table::global().find(sink.id());
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->mailbox_depth, 0u);
+  anon_send_exit(sink, exit_reason::user_shutdown);
+  anon_send_exit(source, exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

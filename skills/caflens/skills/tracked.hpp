@@ -99,15 +99,24 @@ public:
   }
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    detail::count_enqueue(stats_.get());
-    // Requests and responses (rare next to plain sends) feed the accounting
-    // of requests held unanswered.
     if (ptr != nullptr && !ptr->mid.is_async()) [[unlikely]] {
+      // Stream batches and acknowledgements (CAF's upstream and downstream
+      // queues) are handled by the stream managers, never by `consume`:
+      // counting them would leave the mailbox depth growing forever.
+      auto cat = ptr->mid.category();
+      if (cat == caf::message_id::upstream_message_category
+          || cat == caf::message_id::downstream_message_category) {
+        Base::enqueue(std::move(ptr), eu);
+        return;
+      }
+      // Requests and responses feed the accounting of requests held
+      // unanswered.
       if (ptr->mid.is_response())
         detail::count_response(ptr->sender.get());
       else if (ptr->mid.is_request())
         detail::note_request(ptr->sender.get());
     }
+    detail::count_enqueue(stats_.get());
     Base::enqueue(std::move(ptr), eu);
   }
 
