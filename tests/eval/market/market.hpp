@@ -89,6 +89,12 @@ struct scenario {
   /// The journal fsyncs one batch at a time instead of group commits: the
   /// acknowledgements (response promises) pile up.
   bool journal_no_group_commit = false;
+  /// The risk gate awaits the journal's durable offset before every check
+  /// (`request(...).await`, 10 s timeout) ...
+  bool risk_awaits_offset = false;
+  /// ... and the journal parks such queries and never answers them (a
+  /// forgotten response promise).
+  bool journal_parks_offset_queries = false;
   /// The router spends this long per tick (a synchronous lookup).
   int router_tick_us = 0;
   /// The risk gate's pricing call gets this much slower.

@@ -222,6 +222,14 @@ std::vector<scenario> make_all() {
     s.journal_no_group_commit = true;
   }
   {
+    auto& s = add("lost_reply",
+                  "the risk gate awaits the journal's durable offset before "
+                  "every check (10 s timeout); the journal parks the query "
+                  "and never answers it (a forgotten response promise)");
+    s.risk_awaits_offset = true;
+    s.journal_parks_offset_queries = true;
+  }
+  {
     auto& s = add("books_sup_gives_up",
                   "book-BP crashes 300 ms after every start; books_sup allows "
                   "2 restarts in 5 s, reaches its intensity and shuts every "

@@ -62,6 +62,7 @@ using upload_atom = caf::atom_constant<caf::atom("upload")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using record_atom = caf::atom_constant<caf::atom("record")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
+using offset_atom = caf::atom_constant<caf::atom("offset")>;
 
 constexpr size_t session_count = 6;
 constexpr uint32_t ticks_per_second_per_feed = 800;
@@ -620,12 +621,27 @@ caf::behavior risk_impl(caf::stateful_actor<risk_state>* self, shared_ptr sh) {
       self->state.books[sym] = std::move(book);
     },
     [=](check_atom) {
-      for (uint32_t sym = 0; sym < symbol_count; ++sym)
-        if (auto& book = self->state.books[sym])
-          self->request(book, 1s, exposure_atom::value)
-            .then([=](double) { price(sym); }, [](caf::error&) {});
-      if (!sh->stopping.load())
-        self->delayed_send(self, 50ms, check_atom::value);
+      auto check_books = [=] {
+        for (uint32_t sym = 0; sym < symbol_count; ++sym)
+          if (auto& book = self->state.books[sym])
+            self->request(book, 1s, exposure_atom::value)
+              .then([=](double) { price(sym); }, [](caf::error&) {});
+        if (!sh->stopping.load())
+          self->delayed_send(self, 50ms, check_atom::value);
+      };
+      if (sh->plan.risk_awaits_offset && sh->on()) {
+        // Risk on durable data only: the journal's offset first.
+        self->request(sh->journal, 10s, offset_atom::value)
+          .await([=](uint64_t) { check_books(); },
+                 [=](caf::error& err) {
+                   sh->log("warning", "risk-gate",
+                           "durable offset unavailable: " +
+                             caf::to_string(err));
+                   check_books();
+                 });
+        return;
+      }
+      check_books();
     },
     [=](priced_atom, uint32_t, int64_t started) {
       auto now = now_ns();
@@ -670,6 +686,8 @@ struct journal_state {
   uint64_t buffered_bytes = 0;
   std::vector<caf::response_promise> waiting;
   std::vector<caf::response_promise> syncing;
+  /// Offset queries parked and never answered (lost_reply).
+  std::vector<caf::response_promise> parked;
   bool in_flight = false;
   int64_t sync_started_ns = 0;
   uint64_t durable = 0;
@@ -718,6 +736,18 @@ caf::behavior journal_impl(caf::stateful_actor<journal_state>* self,
       auto rp = self->make_response_promise();
       st.waiting.push_back(rp);
       start_sync();
+      return rp;
+    },
+    [=](offset_atom) -> caf::response_promise {
+      auto rp = self->make_response_promise();
+      auto& st = self->state;
+      if (sh->plan.journal_parks_offset_queries && sh->on()) {
+        // The bug: queries wait for the next segment roll, which forgets
+        // them.
+        st.parked.push_back(rp);
+        return rp;
+      }
+      rp.deliver(st.durable);
       return rp;
     },
     [=](fsynced_atom) {
