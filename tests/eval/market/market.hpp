@@ -133,6 +133,11 @@ struct scenario {
   int archiver_upload_ms = 30;
 
   // -- how the application runs --------------------------------------------
+  /// Quotes carry this many bytes of book depth (0: top of book only).
+  size_t quote_depth_bytes = 0;
+  /// The tick-to-client delay and stall rules exist (a deployment without
+  /// them alerts on memory and the rest only).
+  bool delivery_alerts = true;
   /// The journal backlog alert rule exists (a deployment without it is paged
   /// by the error rate of the books' failed persist requests instead).
   bool journal_backlog_alert = true;

@@ -230,6 +230,17 @@ std::vector<scenario> make_all() {
     s.journal_parks_offset_queries = true;
   }
   {
+    auto& s = add("backlog_grows_memory",
+                  "depth-of-book deployment (8 KB per quote), alerting on "
+                  "memory only: subscriber-session-4 writes to a slow client "
+                  "(3 ms per quote), its mailbox grows and holds the quotes: "
+                  "RSS climbs, no state of any actor grows");
+    s.quote_depth_bytes = 8192;
+    s.delivery_alerts = false;
+    s.slow_session = 4;
+    s.slow_quote_ms = 3;
+  }
+  {
     auto& s = add("books_sup_gives_up",
                   "book-BP crashes 300 ms after every start; books_sup allows "
                   "2 restarts in 5 s, reaches its intensity and shuts every "

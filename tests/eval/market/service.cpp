@@ -420,6 +420,13 @@ caf::behavior book_impl(caf::stateful_actor<book_state>* self, shared_ptr sh,
     ++st.applied;
     ++st.unjournaled;
     sh->applied[sym].fetch_add(1, std::memory_order_relaxed);
+    if (auto n = sh->plan.quote_depth_bytes; n > 0) {
+      // Depth-of-book deployment: every quote carries the top levels.
+      std::string depth(n, char('A' + sym));
+      for (auto& s : st.subscribers)
+        self->send(s, quote_atom::value, sym, px, created, depth);
+      return;
+    }
     for (auto& s : st.subscribers)
       self->send(s, quote_atom::value, sym, px, created);
   };
@@ -540,8 +547,8 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
   for (uint32_t sym = 0; sym < symbol_count; ++sym)
     if ((sym + index) % 2 == 0)
       self->send(sh->router, subscribe_atom::value, sym, me);
-  return {
-    [=](quote_atom, uint32_t sym, double, int64_t created) {
+  auto on_quote = [=](uint32_t sym, int64_t created) {
+    {
       auto now = now_ns();
       auto age = now - created;
       sh->last_delivery_ns[sym].store(now, std::memory_order_relaxed);
@@ -572,7 +579,14 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         sh->session_bytes[index].store(st.replay_bytes,
                                        std::memory_order_relaxed);
       }
+    }
+  };
+  return {
+    [=](quote_atom, uint32_t sym, double, int64_t created) {
+      on_quote(sym, created);
     },
+    [=](quote_atom, uint32_t sym, double, int64_t created,
+        const std::string&) { on_quote(sym, created); },
     [=](drain_atom) {
       sh->log("info", name,
               "draining: " + std::to_string(self->state.delivered) +
@@ -1040,7 +1054,7 @@ public:
                      {"objective_ms", 250}});
       }
     }
-    if (!sh_->maintenance.load()) {
+    if (!sh_->maintenance.load() && sh_->plan.delivery_alerts) {
       // 5. A symbol whose quotes stopped reaching clients.
       for (size_t i = 0; i < symbol_count; ++i) {
         auto last = sh_->last_delivery_ns[i].load();
