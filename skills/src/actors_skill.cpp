@@ -46,6 +46,11 @@ json actor_json(const actor_info& a, int64_t now) {
     j["awaiting_ms"] = a.awaiting_ms;
   if (a.open_promises > 0)
     j["unanswered_requests"] = a.open_promises;
+  if (a.baseline_samples >= 2)
+    j["baseline"] = {{"mailbox_depth", a.baseline_depth},
+                     {"processed_per_s", a.baseline_rate},
+                     {"samples", a.baseline_samples},
+                     {"age_ms", a.baseline_age_ms}};
   return j;
 }
 
@@ -427,6 +432,14 @@ public:
         f.type = "mailbox_growth";
         f.level = depth >= 10 * t_.mailbox_backlog ? severity::critical
                                                    : severity::warning;
+      } else if (auto b = a.value("baseline", json::object());
+                 b.value("samples", 0) >= t_.baseline_min_samples
+                 && b.value("age_ms", int64_t{0}) >= t_.baseline_min_age_ms
+                 && double(depth)
+                      <= 2 * b.value("mailbox_depth", 0.0) + 100) {
+        // As deep as it normally is, and not growing: this actor's normal.
+        f.level = severity::info;
+        f.evidence["baseline_depth"] = b.value("mailbox_depth", 0.0);
       } else if (long_wait && !(rate == 0 && depth > 0 && dt > 0)) {
         f.level = depth >= 10 * t_.mailbox_backlog
                       && wait_ms >= 10 * t_.mailbox_wait_ms

@@ -27,6 +27,14 @@ struct entry {
   uint64_t seen_processed = 0;  // progress: skipped messages don't count
   int64_t seen_change_ns = 0;
   int64_t streak_since_ns = 0;  // busy at every look since then
+  // The actor's own normal: mailbox depth and handling rate, averaged over
+  // looks at least a second apart (EWMA), since `base_first_ns`.
+  double base_depth = 0;
+  double base_rate = 0;
+  uint64_t base_processed = 0;
+  int64_t base_first_ns = 0;
+  int64_t base_last_ns = 0;
+  uint32_t base_samples = 0;
   uint64_t streak_seq = 0;
 };
 
@@ -66,6 +74,32 @@ actor_info read(entry& e, int64_t now, const detail::pending_counts& pending) {
     e.seen_change_ns = now;
   }
   r.busy_since_ns = e.busy_since_ns;
+  // Baselines learn from looks a second or more apart, so one
+  // investigation's quick looks count once.
+  if (e.base_samples == 0) {
+    e.base_depth = static_cast<double>(r.mailbox_depth);
+    e.base_processed = r.processed;
+    e.base_first_ns = e.base_last_ns = now;
+    e.base_samples = 1;
+  } else if (now - e.base_last_ns >= 1'000'000'000) {
+    constexpr double alpha = 0.2;
+    double dt = (now - e.base_last_ns) / 1e9;
+    double rate = r.processed >= e.base_processed
+                    ? (r.processed - e.base_processed) / dt
+                    : 0.0;
+    e.base_depth += alpha * (static_cast<double>(r.mailbox_depth)
+                             - e.base_depth);
+    e.base_rate = e.base_samples == 1 ? rate
+                                      : e.base_rate
+                                          + alpha * (rate - e.base_rate);
+    e.base_processed = r.processed;
+    e.base_last_ns = now;
+    ++e.base_samples;
+  }
+  r.baseline_depth = e.base_depth;
+  r.baseline_rate = e.base_rate;
+  r.baseline_samples = e.base_samples;
+  r.baseline_age_ms = (now - e.base_first_ns) / 1'000'000;
   if (!r.in_handler) {
     e.streak_since_ns = 0;
   } else if (e.streak_since_ns == 0) {

@@ -598,6 +598,57 @@ CAF_TEST(answered and delegated requests are not held) {
   sched.run();
 }
 
+CAF_TEST(a deep queue that is the normal of its actor is quiet) {
+  // A batch indexer that always holds ~5 000 messages and handles 2 000/s:
+  // every message waits 2.5 s, by design. Seen cold, that is a backlog;
+  // after a minute of looks (periodic checks every 10 s) it is its normal.
+  auto idx = table.add(9'300'001, {}, {"batch-indexer", "indexer", 0}, "n");
+  auto skill = make_actors_skill(table, thresholds);
+  uint64_t p = 0;
+  auto set = [&](uint64_t depth) {
+    idx->enqueued.store(p + depth);
+    idx->consume_seq.store(2 * p);
+  };
+  auto looks = [&] {
+    std::vector<json> history;
+    for (int i = 0; i < 3; ++i) {
+      set(5000 + 10 * (i % 2));
+      history.push_back(skill->snapshot());
+      clk.advance(300ms);
+      p += 600;
+    }
+    set(5000);
+    auto cur = skill->snapshot();
+    return skill->detect(cur, history);
+  };
+  auto level_of = [](const std::vector<finding>& fs) {
+    auto lvl = severity::info;
+    for (auto& f : fs)
+      if (f.actors[0] == "batch-indexer")
+        lvl = std::max(lvl, f.level);
+    return lvl;
+  };
+  CAF_CHECK_EQUAL(level_of(looks()), severity::warning);
+  for (int check = 0; check < 6; ++check) {
+    clk.advance(10s);
+    p += 20'000;
+    set(5000);
+    skill->snapshot();
+  }
+  CAF_CHECK_EQUAL(level_of(looks()), severity::info);
+  // Twice as deep and more than its normal: a backlog again.
+  p += 1200;
+  set(20'000);
+  std::vector<json> h2;
+  h2.push_back(skill->snapshot());
+  clk.advance(300ms);
+  p += 600;
+  set(20'000);
+  auto fs = skill->detect(skill->snapshot(), h2);
+  CAF_CHECK_EQUAL(level_of(fs), severity::warning);
+  table.remove(9'300'001, error{});
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // Real threads: a handler that blocks its scheduler thread.

@@ -23,6 +23,11 @@ struct detector_thresholds {
   uint64_t mailbox_backlog = 1000;
   /// Minimum mailbox growth (msg/s) over history to call it growing.
   double mailbox_growth_per_s = 50;
+  /// A deep mailbox that is not growing is this actor's normal when its
+  /// baseline (looks at least 1 s apart) has this many samples over this
+  /// long and the depth is within twice the baseline's.
+  uint32_t baseline_min_samples = 5;
+  int64_t baseline_min_age_ms = 30'000;
   /// Below `mailbox_backlog`, a mailbox from this depth that grows by half
   /// of itself at every look is a slow consumer in the making.
   uint64_t mailbox_trend_min_depth = 100;

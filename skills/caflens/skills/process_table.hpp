@@ -66,6 +66,14 @@ struct actor_info {
   int64_t awaiting_ms = 0;
   /// Requests from tracked actors it holds unanswered (kept promises).
   uint64_t open_promises = 0;
+  /// The actor's own normal, learned from looks at least 1 s apart (an
+  /// exponentially weighted average): mailbox depth and messages handled
+  /// per second, over `baseline_samples` looks spanning `baseline_age_ms`.
+  /// A lens that was dormant has none yet (1 sample).
+  double baseline_depth = 0;
+  double baseline_rate = 0;
+  uint32_t baseline_samples = 0;
+  int64_t baseline_age_ms = 0;
   caf::actor_addr addr;
 };
 
