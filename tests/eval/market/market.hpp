@@ -77,6 +77,10 @@ struct scenario {
   std::chrono::milliseconds books_period{10'000};
 
   // -- client sessions -------------------------------------------------------
+  /// subscriber-session-`crash_session` throws `crash_session_after_ms`
+  /// after every (re)start (sessions are transient children).
+  int crash_session = 0;
+  int crash_session_after_ms = 0;
   /// subscriber-session-`slow_session` sleeps `slow_quote_ms` per quote.
   int slow_session = 0;
   double slow_quote_ms = 0;

@@ -131,6 +131,14 @@ std::vector<scenario> make_all() {
     s.crash_book = jpm;
     s.crash_after_ms = 120;
   }
+  {
+    auto& s = add("session_crash_loop",
+                  "subscriber-session-5 (a transient child of sessions_sup) "
+                  "crashes on a malformed client frame 700 ms after every "
+                  "(re)start");
+    s.crash_session = 5;
+    s.crash_session_after_ms = 700;
+  }
   // -- blocked scheduler thread -------------------------------------------------
   {
     auto& s = add("blocked_journal_mild",
@@ -276,6 +284,15 @@ std::vector<scenario> make_all() {
                   "for good and everything else shares the other two");
     s.block_mask = (1u << aapl) | (1u << msft);
     s.block_ms = 300;
+  }
+  {
+    auto& s = add("two_slow_consumers",
+                  "two independent slow consumers at once: book-MSFT spends "
+                  "25 ms per tick and subscriber-session-5 4 ms per quote");
+    s.slow_book = msft;
+    s.slow_tick_ms = 25;
+    s.slow_session = 5;
+    s.slow_quote_ms = 4;
   }
   {
     auto& s = add("journal_stall_paged_by_errors",

@@ -155,6 +155,8 @@ struct shared {
 
   std::mutex mtx;
   std::deque<int64_t> restarts; // guarded by mtx
+  std::deque<int64_t> session_restarts; // guarded by mtx
+  std::array<uint32_t, session_count + 1> session_starts{}; // guarded by mtx
   std::array<caf::actor, session_count + 1> sessions; // guarded by mtx
 
   caf::actor router, journal, risk, archiver;
@@ -529,6 +531,7 @@ caf::behavior book_impl(caf::stateful_actor<book_state>* self, shared_ptr sh,
 
 struct session_state {
   uint32_t index = 0;
+  int64_t started_ns = 0;
   uint64_t delivered = 0;
   std::deque<std::string> replay;
   uint64_t replay_bytes = 0;
@@ -538,10 +541,14 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
                            shared_ptr sh, uint32_t index) {
   auto name = session_name(index);
   self->state.index = index;
+  self->state.started_ns = now_ns();
+  self->set_exception_handler(to_error);
   auto me = caf::actor_cast<caf::actor>(self);
   {
     std::lock_guard<std::mutex> guard{sh->mtx};
     sh->sessions[index] = me;
+    if (sh->session_starts[index]++ > 0)
+      sh->session_restarts.push_back(now_ns());
   }
   // Odd sessions take the odd symbols, even sessions the even ones.
   for (uint32_t sym = 0; sym < symbol_count; ++sym)
@@ -565,6 +572,13 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
       auto& st = self->state;
       ++st.delivered;
       auto& plan = sh->plan;
+      if (static_cast<int>(index) == plan.crash_session && sh->on() &&
+          now_ns() - st.started_ns >= plan.crash_session_after_ms * 1'000'000LL) {
+        sh->log("error", name,
+                "client protocol error: subscription frame with a negative "
+                "length; dropping the connection");
+        throw std::runtime_error("malformed client frame (negative length)");
+      }
       if (static_cast<int>(index) == plan.slow_session && sh->on())
         std::this_thread::sleep_for(
           std::chrono::microseconds{int64_t(plan.slow_quote_ms * 1000)});
@@ -1005,6 +1019,15 @@ public:
                       std::to_string(sh_->restarts.size()) +
                       " times in the last 10 s (limit 3)",
                     {{"restarts", sh_->restarts.size()}, {"window_s", 10}});
+      auto& sr = sh_->session_restarts;
+      while (!sr.empty() && now - sr.front() > 10'000'000'000)
+        sr.pop_front();
+      if (sr.size() >= 4)
+        return make("session_restarts",
+                    "session pool degraded: client sessions restarted " +
+                      std::to_string(sr.size()) +
+                      " times in the last 10 s (limit 3)",
+                    {{"restarts", sr.size()}, {"window_s", 10}});
     }
     // 2. Error lines (read from the log buffer shared with the lens).
     if (use_lens_) {
