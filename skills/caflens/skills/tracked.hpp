@@ -99,7 +99,11 @@ public:
   }
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    if (ptr != nullptr && !ptr->mid.is_async()) [[unlikely]] {
+    // One mask test: plain sends (urgent or normal, no request bits) pass.
+    constexpr auto plain = ~(caf::message_id::normal_message_category
+                             << caf::message_id::category_offset);
+    if (ptr != nullptr && (ptr->mid.integer_value() & plain) != 0)
+      [[unlikely]] {
       // Stream batches and acknowledgements (CAF's upstream and downstream
       // queues) are handled by the stream managers, never by `consume`:
       // counting them would leave the mailbox depth growing forever.
@@ -135,11 +139,12 @@ public:
         || s.trace.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
       return consume_rare(x, seq);
     s.consume_seq.store(seq, std::memory_order_relaxed); // odd: in handler
+    auto rid = this->last_request_id_;
     auto result = Base::consume(x);
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
-    publish_pending_responses(s);
+    publish_pending_responses(s, rid);
     s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
     return result;
   }
@@ -189,6 +194,7 @@ private:
     // forwards it, or keeps a promise.
     detail::request_context ctx{&s, x.sender.get(), false, false};
     detail::request_context* outer = detail::tl_request;
+    auto rid = this->last_request_id_;
     bool accounted = x.mid.is_request() && detail::is_tracked(ctx.sender);
     if (accounted)
       detail::tl_request = &ctx;
@@ -210,7 +216,7 @@ private:
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
-    publish_pending_responses(s);
+    publish_pending_responses(s, rid);
     s.consume_seq.store(seq + 1, std::memory_order_release); // even: idle
     return result;
   }
@@ -218,10 +224,20 @@ private:
   // Publishes how many responses the actor awaits: the size of CAF's
   // response tables (protected members of scheduled_actor), written only
   // when it changed — two loads and a compare on the common path.
-  void publish_pending_responses(actor_stats& s) noexcept {
+  // The common case — the handler sent no request (CAF's last request id
+  // is unchanged) and none was awaited after the last run — costs one
+  // compare and one flag.
+  void publish_pending_responses(actor_stats& s,
+                                 caf::message_id rid_before) noexcept {
+    if (rid_before != this->last_request_id_ || had_pending_) [[unlikely]]
+      publish_pending_slow(s);
+  }
+
+  [[gnu::noinline]] void publish_pending_slow(actor_stats& s) noexcept {
     uint64_t n = this->multiplexed_responses_.size();
     bool awaiting = !this->awaited_responses_.empty();
-    if (awaiting) [[unlikely]]
+    had_pending_ = n > 0 || awaiting;
+    if (awaiting)
       n += static_cast<uint64_t>(
         std::distance(this->awaited_responses_.begin(),
                       this->awaited_responses_.end()));
@@ -229,9 +245,8 @@ private:
       s.pending_responses.store(n, std::memory_order_relaxed);
     // The clock is read only when an await starts.
     if (awaiting != (s.awaiting_since_ns.load(std::memory_order_relaxed) != 0))
-      [[unlikely]] s.awaiting_since_ns.store(awaiting ? detail::steady_now_ns()
-                                                      : 0,
-                                             std::memory_order_relaxed);
+      s.awaiting_since_ns.store(awaiting ? detail::steady_now_ns() : 0,
+                                std::memory_order_relaxed);
   }
 
   // Runs the handler; times the run 1 in `handler_sample_rate` runs and
@@ -277,6 +292,8 @@ private:
 
   caf::intrusive_ptr<actor_stats> stats_;
   std::function<nlohmann::json()> state_fn_;
+  /// Responses were awaited at the end of the last handler run.
+  bool had_pending_ = false;
 };
 
 /// Spawns a tracked function-based actor: like `sys.spawn(fun, xs...)`,
