@@ -90,9 +90,12 @@ void redactor::init(const redaction_config& cfg) {
     key_alt += (key_alt.empty() ? "" : "|") + regex_escape(key);
   auto& r = replacement_;
   rules_.clear();
-  // Anthropic and OpenAI style keys.
-  rules_.push_back({std::regex{R"(sk-ant-[A-Za-z0-9_\-]{8,})"}, r});
-  rules_.push_back({std::regex{R"(sk-[A-Za-z0-9_\-]{16,})"}, r});
+  // Anthropic and OpenAI style keys, as whole words: "sk-" inside a name
+  // ("task-scheduler-worker-01") is no key.
+  rules_.push_back(
+    {std::regex{R"((^|[^A-Za-z0-9_\-])sk-ant-[A-Za-z0-9_\-]{8,})"}, "$1" + r});
+  rules_.push_back(
+    {std::regex{R"((^|[^A-Za-z0-9_\-])sk-[A-Za-z0-9_\-]{16,})"}, "$1" + r});
   // Bearer tokens.
   rules_.push_back(
     {std::regex{R"((bearer\s+)[A-Za-z0-9._~+/=\-]{6,})", icase}, "$1" + r});

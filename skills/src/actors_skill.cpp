@@ -275,7 +275,8 @@ public:
        "actors_top(n, by) — top n actors by mailbox_depth (default), "
        "processed, handler_time or state_bytes",
        [this](const std::vector<json>& args) -> caf::expected<json> {
-         size_t n = args.size() > 0 && args[0].is_number_unsigned()
+         size_t n = args.size() > 0 && args[0].is_number_integer()
+                        && args[0].get<int64_t>() >= 0
                       ? args[0].get<size_t>()
                       : 10;
          n = std::min(n, limits_.max_entries * 5);
@@ -322,7 +323,8 @@ public:
          if (ms < 1 || ms > 10'000)
            return make_error(skills_errc::invalid_argument,
                              "actors_window: ms must be 1..10000");
-         size_t n = args.size() > 1 && args[1].is_number_unsigned()
+         size_t n = args.size() > 1 && args[1].is_number_integer()
+                        && args[1].get<int64_t>() >= 0
                       ? args[1].get<size_t>()
                       : 10;
          std::map<uint64_t, uint64_t> before;

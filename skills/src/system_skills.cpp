@@ -317,7 +317,8 @@ public:
       {"memory_top_state",
        "memory_top_state(n) — actors with the largest reported state",
        [this](const std::vector<json>& args) -> caf::expected<json> {
-         size_t n = args.size() > 0 && args[0].is_number_unsigned()
+         size_t n = args.size() > 0 && args[0].is_number_integer()
+                        && args[0].get<int64_t>() >= 0
                       ? args[0].get<size_t>()
                       : 10;
          json r = json::array();

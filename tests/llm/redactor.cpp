@@ -29,6 +29,25 @@ CAF_TEST(api keys and bearer tokens are always redacted) {
   CAF_CHECK(!has(out, "hunter22"));
 }
 
+CAF_TEST(names that contain sk- survive) {
+  // Actor, host and path names a model must see as they are.
+  redactor red;
+  for (std::string name :
+       {"task-scheduler-worker-01", "disk-writer-7", "risk-gate",
+        "ask-bid-spread-monitor-eu-west", "/var/lib/desk-sketches/backup-2",
+        "bulk-ingest-desk-srv-12.prod.example.net"}) {
+    auto out = red.redact("actor " + name + " is slow");
+    CAF_CHECK_EQUAL(out, "actor " + name + " is slow");
+  }
+  // A key next to punctuation is still a key.
+  auto out = red.redact("(sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX) "
+                        "key=sk-ant-api03-abcdefghijkl");
+  CAF_MESSAGE(out);
+  CAF_CHECK(!has(out, "ABCDEFGHIJKLMNOP"));
+  CAF_CHECK(!has(out, "abcdefghijkl"));
+  CAF_CHECK(has(out, "(["));
+}
+
 CAF_TEST(secret keys are redacted in structures and json text) {
   redactor red;
   json doc{{"password", "pw1"},

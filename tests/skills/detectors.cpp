@@ -649,6 +649,35 @@ CAF_TEST(a deep queue that is the normal of its actor is quiet) {
   table.remove(9'300'001, error{});
 }
 
+CAF_TEST(callbacks honour signed integer arguments from Lua) {
+  // The JSON bridge hands Lua integers over as signed numbers.
+  for (uint64_t i = 0; i < 12; ++i)
+    table.add(9'400'000 + i, {}, {"cb-" + std::to_string(i), "cb", 0}, "n");
+  auto skill = make_actors_skill(table, thresholds);
+  for (auto& cb : skill->callbacks())
+    if (cb.name == "actors_top") {
+      auto r = cb.fn({json(int64_t{3}), json("processed")});
+      CAF_REQUIRE(r);
+      CAF_CHECK_EQUAL(r->size(), 3u);
+    }
+  auto memory = make_memory_skill(table, thresholds);
+  for (auto& cb : memory->callbacks())
+    if (cb.name == "memory_top_state") {
+      auto r = cb.fn({json(int64_t{2})});
+      CAF_REQUIRE(r);
+      CAF_CHECK_EQUAL(r->size(), 2u);
+    }
+  auto crashes = make_crashes_skill(table, thresholds);
+  for (auto& cb : crashes->callbacks())
+    if (cb.name == "crashes_recent") {
+      auto r = cb.fn({json(int64_t{1})});
+      CAF_REQUIRE(r);
+      CAF_CHECK_LESS_OR_EQUAL(r->size(), 1u);
+    }
+  for (uint64_t i = 0; i < 12; ++i)
+    table.remove(9'400'000 + i, error{});
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // Real threads: a handler that blocks its scheduler thread.
