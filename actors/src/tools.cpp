@@ -115,9 +115,12 @@ llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
           "pattern with its culprits and root cause.",
           {P::string("pattern",
                      "Failure pattern id, e.g. slow_consumer, memory_leak, "
-                     "crash_loop, scheduler_starvation, unresponsive, "
-                     "error_burst, latency_regression."),
-           P::array("culprits", "Actors to blame, most likely first.",
+                     "crash_loop, restart_intensity, scheduler_starvation, "
+                     "unresponsive, error_burst, latency_regression."),
+           P::array("culprits",
+                    "What to blame, most likely first: actor or supervisor "
+                    "names, metric series, log sources, as the notifications "
+                    "name them.",
                     P::string("name", "An actor name or id."))
              .optional(),
            P::array("notification_ids", "The notifications it rests on.",
