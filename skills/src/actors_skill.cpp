@@ -572,78 +572,55 @@ public:
                     {"processed", a.value("processed", 0)}};
       out.push_back(std::move(f));
     }
-    // Requests held unanswered (kept response promises): the other end of
-    // a backlog of pending replies.
-    for (auto& a : cur.value("holding_requests", json::array())) {
-      auto id = a.value("id", uint64_t{0});
-      auto name = a.value("name", std::string{});
-      auto n = a.value("unanswered_requests", uint64_t{0});
-      if (n < t_.unanswered_requests_backlog)
-        continue;
-      double growth = 0;
-      auto xs = looks(id, "holding_requests");
-      if (!xs.empty()) {
-        double dt = now / 1e9 - xs.front().first;
-        auto n0 = xs.front().second->value("unanswered_requests",
-                                           uint64_t{0});
-        if (dt > 0)
-          growth = (double(n) - double(n0)) / dt;
-      }
-      finding f;
-      f.type = "unanswered_requests";
-      f.level = n >= 10 * t_.unanswered_requests_backlog ? severity::critical
-                                                         : severity::warning;
-      f.actors = {name};
-      char buf[200];
-      std::snprintf(buf, sizeof(buf),
-                    "%s holds %llu requests it has not answered yet "
-                    "(%+.0f/s; its mailbox holds %llu)",
-                    name.c_str(), (unsigned long long) n, growth,
-                    (unsigned long long) a.value("mailbox_depth", 0));
-      f.observation = buf;
-      f.evidence = {{"unanswered_requests", n},
-                    {"growth_per_s", growth},
-                    {"mailbox_depth", a.value("mailbox_depth", 0)}};
-      out.push_back(std::move(f));
-    }
-    // Pending replies are a queue too: requests sent and not yet answered.
-    for (auto& a : cur.value("waiting_for_replies", json::array())) {
-      auto id = a.value("id", uint64_t{0});
-      auto name = a.value("name", std::string{});
-      auto n = a.value("pending_replies", uint64_t{0});
-      if (n < t_.pending_replies_backlog)
-        continue;
-      double growth = 0;
-      bool growing = false;
-      auto xs = looks(id, "waiting_for_replies");
-      if (!xs.empty()) {
-        double dt = now / 1e9 - xs.front().first;
-        auto n0 = xs.front().second->value("pending_replies", uint64_t{0});
-        if (dt > 0) {
-          growth = (double(n) - double(n0)) / dt;
-          growing = n > n0 && growth >= t_.mailbox_growth_per_s;
+    // Both ends of a backlog of pending replies: requests held unanswered
+    // (kept response promises) and replies awaited (request(...).then).
+    struct reply_queue {
+      const char* list;  // snapshot list
+      const char* key;   // count field
+      const char* type;  // finding type
+      uint64_t threshold;
+      const char* text;  // "%s ... %llu ..." with name and count
+    };
+    const reply_queue queues[] = {
+      {"holding_requests", "unanswered_requests", "unanswered_requests",
+       t_.unanswered_requests_backlog,
+       "%s holds %llu requests it has not answered yet"},
+      {"waiting_for_replies", "pending_replies", "reply_backlog",
+       t_.pending_replies_backlog,
+       "%s is waiting for %llu replies: the actors it asks answer slower "
+       "than it asks"}};
+    for (auto& q : queues)
+      for (auto& a : cur.value(q.list, json::array())) {
+        auto id = a.value("id", uint64_t{0});
+        auto name = a.value("name", std::string{});
+        auto n = a.value(q.key, uint64_t{0});
+        if (n < q.threshold)
+          continue;
+        double growth = 0;
+        auto xs = looks(id, q.list);
+        if (!xs.empty()) {
+          double dt = now / 1e9 - xs.front().first;
+          auto n0 = xs.front().second->value(q.key, uint64_t{0});
+          if (dt > 0)
+            growth = (double(n) - double(n0)) / dt;
         }
-      }
-      finding f;
-      f.type = "reply_backlog";
-      f.level = n >= 10 * t_.pending_replies_backlog ? severity::critical
-                                                     : severity::warning;
-      f.actors = {name};
-      char buf[160];
-      std::snprintf(buf, sizeof(buf), "%s is waiting for %llu replies%s",
-                    name.c_str(), (unsigned long long) n,
-                    growing ? "" : "");
-      f.observation = buf;
-      if (growing) {
-        std::snprintf(buf, sizeof(buf), " (+%.0f/s)", growth);
+        finding f;
+        f.type = q.type;
+        f.level = n >= 10 * q.threshold ? severity::critical
+                                        : severity::warning;
+        f.actors = {name};
+        char buf[256];
+        std::snprintf(buf, sizeof(buf), q.text, name.c_str(),
+                      (unsigned long long) n);
+        f.observation = buf;
+        std::snprintf(buf, sizeof(buf), " (%+.0f/s; mailbox %llu)", growth,
+                      (unsigned long long) a.value("mailbox_depth", 0));
         f.observation += buf;
+        f.evidence = {{q.key, n},
+                      {"growth_per_s", growth},
+                      {"mailbox_depth", a.value("mailbox_depth", 0)}};
+        out.push_back(std::move(f));
       }
-      f.observation += ": the actors it asks answer slower than it asks";
-      f.evidence = {{"pending_replies", n},
-                    {"growth_per_s", growth},
-                    {"mailbox_depth", a.value("mailbox_depth", 0)}};
-      out.push_back(std::move(f));
-    }
     // Outliers among their peers.
     for (auto& a : cur.value("peer_outliers", json::array())) {
       auto name = a.value("name", std::string{});
