@@ -27,7 +27,7 @@ struct pattern_def {
 const std::vector<pattern_def>& table() {
   static const std::vector<pattern_def> xs{
     {{"scheduler_starvation",
-      {"blocked_handler", "scheduler_starvation"},
+      {"blocked_handler", "scheduler_starvation", "thread_hog"},
       10,
       "{culprits} blocks a scheduler thread inside one handler, starving "
       "every actor that shares the thread pool"},
@@ -187,7 +187,7 @@ std::string evidence_source(const notification& n) {
   // The process table's counters and busy/idle times, whichever skill read
   // them.
   static const std::set<std::string> table_types{
-    "blocked_handler", "scheduler_starvation", "unresponsive",
+    "blocked_handler", "scheduler_starvation", "thread_hog", "unresponsive",
     "mailbox_growth", "mailbox_backlog", "suspect_blocked_handler",
     "suspect_unresponsive", "peer_outlier", "reply_backlog",
     "unanswered_requests"};
@@ -360,11 +360,45 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
     auto root = replace_all(g->root, "{culprits}", who);
     // A symptom of an earlier (root-cause) insight that names a culprit of
     // it.
+    // Also a symptom: errors or latencies whose messages name a culprit of
+    // an earlier insight ("persist of book-AAPL timed out: journal did not
+    // answer"), and memory growth without a culprit of its own while
+    // mailboxes grow (the waiting messages hold the memory).
+    std::string texts;
+    for (auto* n : ns)
+      texts += n->observation + "\n" + n->context + "\n";
+    auto names_word = [&](const std::string& name) {
+      if (name.size() < 3)
+        return false;
+      for (size_t pos = 0; (pos = texts.find(name, pos)) != std::string::npos;
+           pos += name.size()) {
+        auto before = pos == 0 ? ' ' : texts[pos - 1];
+        auto after = pos + name.size() < texts.size()
+                       ? texts[pos + name.size()]
+                       : ' ';
+        auto word = [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
+                 || c == '-';
+        };
+        if (!word(before) && !word(after))
+          return true;
+      }
+      return false;
+    };
+    bool mentions_only = g->id == "error_burst"
+                         || g->id == "latency_regression";
     for (auto& [pattern, names] : earlier) {
       bool shared = false;
       for (auto& c : culprits)
         if (std::find(names.begin(), names.end(), c) != names.end())
           shared = true;
+      if (!shared && mentions_only)
+        for (auto& c : names)
+          if (names_word(c))
+            shared = true;
+      if (!shared && g->id == "memory_growth" && culprits.empty()
+          && pattern == "slow_consumer")
+        shared = true;
       if (shared) {
         correlation = "symptomatic";
         root += " — a symptom of the " + pattern + " above";

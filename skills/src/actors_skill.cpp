@@ -122,6 +122,9 @@ public:
        "handler time far above its peers' (info)"},
       {"blocked_handler", "scheduler_starvation",
        "one handler run holding a scheduler thread for seconds"},
+      {"thread_hog", "scheduler_starvation",
+       "two or more actors holding scheduler threads with long runs back "
+       "to back"},
       {"unresponsive", "unresponsive",
        "no progress for seconds with messages waiting"}};
   }
@@ -491,6 +494,49 @@ public:
                                      + 50}};
       out.push_back(std::move(f));
     };
+    // Actors that hold a scheduler thread nearly all the time with long
+    // runs, each below the blocked-handler threshold: two or more of them
+    // exhaust the pool together.
+    std::vector<const json*> hogs;
+    for (auto& a : cur.value("busy", json::array())) {
+      if (a.value("detached", false))
+        continue;
+      auto streak = a.value("busy_streak_ms", int64_t{0});
+      auto runs = a.value("streak_runs", uint64_t{0});
+      auto per_run = streak / static_cast<int64_t>(runs + 1);
+      auto busy = a.value("busy_ms", int64_t{0});
+      if (busy < t_.blocked_handler_ms && streak >= t_.thread_hog_streak_ms
+          && per_run >= t_.thread_hog_run_ms)
+        hogs.push_back(&a);
+    }
+    if (hogs.size() < 2)
+      hogs.clear();
+    for (auto* h : hogs) {
+      auto& a = *h;
+      auto streak = a.value("busy_streak_ms", int64_t{0});
+      auto runs = a.value("streak_runs", uint64_t{0});
+      auto per_run = streak / static_cast<int64_t>(runs + 1);
+      finding f;
+      f.type = "thread_hog";
+      f.level = severity::warning;
+      f.actors = {a.value("name", std::string{})};
+      f.observation = f.actors[0] + " was inside a handler at every look for "
+                      + std::to_string(streak) + " ms, ~"
+                      + std::to_string(per_run) + " ms per run: with "
+                      + std::to_string(hogs.size() - 1)
+                      + " more such actor(s) it holds scheduler threads for "
+                        "good (mailbox "
+                      + std::to_string(a.value("mailbox_depth", 0)) + ")";
+      f.evidence = {{"busy_ms", per_run},
+                    {"busy_streak_ms", streak},
+                    {"streak_runs", runs},
+                    {"hogs", hogs.size()},
+                    {"mailbox_depth", a.value("mailbox_depth", 0)}};
+      out.push_back(std::move(f));
+    }
+    auto is_hog = [&](const json& a) {
+      return std::find(hogs.begin(), hogs.end(), &a) != hogs.end();
+    };
     for (auto& a : cur.value("busy", json::array())) {
       if (a.value("detached", false))
         continue;
@@ -504,6 +550,8 @@ public:
                      || (streak >= 2 * t_.blocked_handler_ms
                          && per_run >= t_.blocked_handler_ms);
       if (!blocked) {
+        if (is_hog(a))
+          continue;
         suspect(a, "suspect_blocked_handler", "busy_ms",
                 std::max(busy, std::min(streak, per_run)),
                 t_.blocked_handler_ms);

@@ -334,6 +334,27 @@ public:
     std::vector<finding> out;
     if (history.empty())
       return out;
+    // Growth seen over less than the minimal window may be one fill of a
+    // buffer that is released every second or so: a suspect, to be looked
+    // at again when the window is long enough.
+    auto suspect_growth = [&](const std::string& name, double dt) {
+      auto window_ms = static_cast<int64_t>(dt * 1000);
+      if (window_ms >= t_.state_growth_min_window_ms)
+        return false;
+      finding f;
+      f.type = "suspect_state_growth";
+      f.level = severity::info;
+      f.actors = {name};
+      f.observation = name + ": state grew at every look over "
+                      + std::to_string(window_ms) + " ms (judged over "
+                      + std::to_string(t_.state_growth_min_window_ms)
+                      + " ms); recheck";
+      f.evidence = {{"window_ms", window_ms},
+                    {"recheck_ms",
+                     t_.state_growth_min_window_ms - window_ms + 50}};
+      out.push_back(std::move(f));
+      return true;
+    };
     auto& base = history.front();
     double dt = (cur.value("captured_at_ns", int64_t{0})
                  - base.value("captured_at_ns", int64_t{0}))
@@ -365,6 +386,8 @@ public:
         continue;
       double rate = (double(now_bytes) - double(first)) / dt;
       if (rate < t_.state_growth_bytes_per_s)
+        continue;
+      if (suspect_growth(name, dt))
         continue;
       char buf[200];
       std::snprintf(buf, sizeof(buf),
@@ -431,7 +454,7 @@ public:
           }
         }
       }
-      if (what.empty())
+      if (what.empty() || suspect_growth(name, dt))
         continue;
       char buf[256];
       if (what == "state view")

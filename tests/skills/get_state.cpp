@@ -120,7 +120,11 @@ CAF_TEST(a leak seen only through get_state is found by the memory skill) {
                              true);
   auto fine = spawn_tracked(*sys, {"plain-router", "router", 0}, router,
                             false);
-  auto skill = make_memory_skill(process_table::global());
+  // The looks follow each other within milliseconds here: judge growth
+  // over any window.
+  detector_thresholds t;
+  t.state_growth_min_window_ms = 0;
+  auto skill = make_memory_skill(process_table::global(), t);
   scoped_actor self{*sys};
   std::vector<nlohmann::json> history;
   for (int round = 0; round < 4; ++round) {

@@ -49,6 +49,10 @@ struct detector_thresholds {
   double peer_min_handler_us = 1000;
   /// One handler run this long starves a scheduler thread.
   int64_t blocked_handler_ms = 1000;
+  /// Two or more actors inside a handler at every look for this long, with
+  /// runs of this length on average, hold scheduler threads for good.
+  int64_t thread_hog_streak_ms = 1500;
+  int64_t thread_hog_run_ms = 200;
   /// No progress for this long with messages waiting: unresponsive.
   int64_t unresponsive_ms = 2000;
   /// Abnormal exits of one kind within `crash_window_ms` that make a loop.
@@ -62,6 +66,10 @@ struct detector_thresholds {
   int64_t error_window_ms = 60'000;
   /// Growth of an actor's reported state (bytes/s) that looks like a leak.
   double state_growth_bytes_per_s = 64 * 1024;
+  /// State must grow at every look over at least this long to be a leak (a
+  /// buffer filled and released every second is not); shorter growth is a
+  /// suspect with `recheck_ms`.
+  int64_t state_growth_min_window_ms = 1500;
   /// Growth of an exposed state view (`get_state`) at every look: its JSON
   /// text in bytes/s, or one list or map in it in entries/s.
   double state_view_growth_bytes_per_s = 8 * 1024;
