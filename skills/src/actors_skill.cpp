@@ -497,8 +497,10 @@ public:
     // Actors that hold a scheduler thread nearly all the time with long
     // runs, each below the blocked-handler threshold: two or more of them
     // exhaust the pool together.
+    // One copy of the list: the hogs point into it.
+    auto busy_list = cur.value("busy", json::array());
     std::vector<const json*> hogs;
-    for (auto& a : cur.value("busy", json::array())) {
+    for (auto& a : busy_list) {
       if (a.value("detached", false))
         continue;
       auto streak = a.value("busy_streak_ms", int64_t{0});
@@ -537,7 +539,7 @@ public:
     auto is_hog = [&](const json& a) {
       return std::find(hogs.begin(), hogs.end(), &a) != hogs.end();
     };
-    for (auto& a : cur.value("busy", json::array())) {
+    for (auto& a : busy_list) {
       if (a.value("detached", false))
         continue;
       auto busy = a.value("busy_ms", int64_t{0});

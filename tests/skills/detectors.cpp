@@ -719,6 +719,37 @@ CAF_TEST(a buffer filled and released every second is no leak) {
   table.remove(9'500'002, error{});
 }
 
+CAF_TEST(two actors holding threads with long runs starve the pool) {
+  // Two books block 300 ms per message, back to back: no run reaches the
+  // 1 s threshold, yet both are inside a handler at every look.
+  auto a = table.add(9'600'001, {}, {"book-A", "order_book", 0}, "n");
+  auto b = table.add(9'600'002, {}, {"book-B", "order_book", 0}, "n");
+  auto skill = make_actors_skill(table, thresholds);
+  uint64_t seq = 1;
+  a->consume_seq.store(seq);
+  b->consume_seq.store(seq);
+  std::vector<json> history;
+  std::vector<finding> fs;
+  for (int look = 0; look < 8; ++look) {
+    auto snap = skill->snapshot();
+    fs = skill->detect(snap, history);
+    history.push_back(snap);
+    clk.advance(300ms);
+    seq += 2; // one new run per look
+    a->consume_seq.store(seq);
+    b->consume_seq.store(seq);
+  }
+  CAF_CHECK(has(fs, "thread_hog", "book-A"));
+  CAF_CHECK(has(fs, "thread_hog", "book-B"));
+  for (auto& f : fs)
+    CAF_CHECK_NOT_EQUAL(f.type, "detector_failed");
+  // One such actor alone is no starvation.
+  table.remove(9'600'002, error{});
+  fs = skill->detect(skill->snapshot(), history);
+  CAF_CHECK(!has(fs, "thread_hog", "book-A"));
+  table.remove(9'600'001, error{});
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // Real threads: a handler that blocks its scheduler thread.

@@ -52,7 +52,7 @@ struct detector_thresholds {
   /// Two or more actors inside a handler at every look for this long, with
   /// runs of this length on average, hold scheduler threads for good.
   int64_t thread_hog_streak_ms = 1500;
-  int64_t thread_hog_run_ms = 200;
+  int64_t thread_hog_run_ms = 100;
   /// No progress for this long with messages waiting: unresponsive.
   int64_t unresponsive_ms = 2000;
   /// Abnormal exits of one kind within `crash_window_ms` that make a loop.
