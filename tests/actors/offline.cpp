@@ -2,9 +2,12 @@
 // A dormant lens (nothing inspected the process table before) finds stuck
 // actors on real threads: the rule brain rechecks suspects until the
 // detectors' thresholds are crossed. The stuck handlers wait on futures the
-// test releases; no sleeps.
+// test releases, or (the fault itself) work 2 s per message; the test never
+// sleeps to wait for an actor.
 
+#include <atomic>
 #include <future>
+#include <thread>
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -81,6 +84,49 @@ CAF_TEST(a handler blocked before the lens looked is found) {
   CAF_CHECK_EQUAL(top->pattern, "scheduler_starvation");
   CAF_CHECK_EQUAL(top->culprits.at(0), "resizer-9");
   lens->stop();
+}
+
+CAF_TEST(handlers blocking 2 s per message on 2 threads are found every time) {
+  // The acceptance of issue 11: a handler that blocks its scheduler thread
+  // 2 s per message, again and again, with 2 worker threads, found by a
+  // lens that never looked before — 10 runs out of 10. Each run has a new
+  // actor (no observer state) and a new lens with every built-in skill.
+  caf::actor_system_config cfg2;
+  add_message_types(cfg2);
+  cfg2.set("scheduler.max-threads", 2);
+  caf::actor_system sys2{cfg2};
+  int found = 0;
+  for (int run = 0; run < 10; ++run) {
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    auto name = "thumbnailer-" + std::to_string(run);
+    auto blocker = skills::spawn_tracked(
+      sys2, {name, "thumbnailer", 0},
+      [stop](caf::event_based_actor*) -> caf::behavior {
+        return {[stop](int) {
+          // The fault: 2 s of synchronous work per message.
+          auto until = std::chrono::steady_clock::now() + 2s;
+          while (!stop->load() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(5ms);
+        }};
+      });
+    for (int i = 0; i < 20; ++i)
+      caf::anon_send(blocker, i);
+    config c;
+    auto lens = caflens::start(sys2, c);
+    CAF_REQUIRE(lens);
+    auto res = lens->investigate("thumbnail queue is slow", {}, 30s);
+    stop->store(true);
+    CAF_REQUIRE(res);
+    auto* top = res->top(severity::warning);
+    if (top != nullptr && top->pattern == "scheduler_starvation"
+        && !top->culprits.empty() && top->culprits[0] == name)
+      ++found;
+    else
+      CAF_MESSAGE("run " << run << ": " << render_report(*res));
+    lens->stop();
+    caf::anon_send_exit(blocker, caf::exit_reason::kill);
+  }
+  CAF_CHECK_EQUAL(found, 10);
 }
 
 CAF_TEST(a request cycle is found as unresponsive) {
