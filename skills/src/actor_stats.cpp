@@ -12,6 +12,30 @@
 
 namespace caflens::skills {
 
+void actor_stats::note_promise(uint64_t requester, bool open) noexcept {
+  while (promised_lock_.test_and_set(std::memory_order_acquire))
+    ; // held for a few instructions
+  auto i = std::find_if(promised_to_.begin(), promised_to_.end(),
+                        [&](auto& x) { return x.first == requester; });
+  if (open) {
+    if (i != promised_to_.end())
+      ++i->second;
+    else if (promised_to_.size() < 64)
+      promised_to_.emplace_back(requester, 1);
+  } else if (i != promised_to_.end() && --i->second == 0) {
+    promised_to_.erase(i);
+  }
+  promised_lock_.clear(std::memory_order_release);
+}
+
+std::vector<std::pair<uint64_t, uint32_t>> actor_stats::promised_to() const {
+  while (promised_lock_.test_and_set(std::memory_order_acquire))
+    ;
+  auto result = promised_to_;
+  promised_lock_.clear(std::memory_order_release);
+  return result;
+}
+
 uint64_t actor_stats::mailbox_depth(uint64_t pending) const noexcept {
   // Read processed first: enqueued only grows, so a concurrent enqueue can
   // only make the difference larger, never negative by itself.
@@ -42,7 +66,7 @@ bool is_tracked(const void* x) noexcept {
   return tracked_of(x) != nullptr;
 }
 
-void count_response(const void* sender) noexcept {
+void count_response(const void* sender, uint64_t receiver) noexcept {
   auto* t = tracked_of(sender);
   if (t == nullptr)
     return;
@@ -52,6 +76,7 @@ void count_response(const void* sender) noexcept {
     return;
   }
   st->delivered_late.fetch_add(1, std::memory_order_relaxed);
+  st->note_promise(receiver, false);
 }
 
 namespace {

@@ -171,6 +171,9 @@ public:
     };
     std::map<std::pair<std::string, uint64_t>, peer_group> peers;
     json waiting = json::array(), holding = json::array();
+    // Who holds whose requests (kept promises): requester id -> holders.
+    std::map<uint64_t, std::vector<std::string>> holders_of;
+    std::vector<std::pair<uint64_t, size_t>> awaiting_entries;
     uint64_t count = 0, depth = 0;
     table_.for_each([&](const actor_info& a) {
       ++count;
@@ -212,13 +215,23 @@ public:
           && ((a.mailbox_depth > 0 && a.last_activity_ns > 0
                && now - a.last_activity_ns >= 200'000'000)
               || a.awaiting_ms >= 200)
-          && stalled.size() < n)
+          && stalled.size() < n) {
+        if (a.awaiting_ms > 0)
+          awaiting_entries.emplace_back(a.id, stalled.size());
         stalled.push_back(actor_json(a, now));
+      }
       if (a.open_promises
             >= std::max<uint64_t>(1, t_.unanswered_requests_backlog / 5)
           && holding.size() < n)
         holding.push_back(actor_json(a, now));
+      for (auto& [requester, count] : a.promised_to)
+        if (holders_of[requester].size() < 5)
+          holders_of[requester].push_back(a.name);
     });
+    // An actor blocked in an await, and the actors holding its request.
+    for (auto& [id, index] : awaiting_entries)
+      if (auto i = holders_of.find(id); i != holders_of.end())
+        stalled[index]["awaits_reply_from"] = i->second;
     json per_kind = json::object();
     for (auto& [k, v] : kinds)
       per_kind[k] = {{"count", v.first}, {"mailbox_depth", v.second}};
@@ -592,6 +605,15 @@ public:
                         + " ms, skipping every other message ("
                         + std::to_string(a.value("mailbox_depth", 0))
                         + " waiting)";
+        // The actors that hold its request unanswered.
+        std::string holders;
+        for (auto& h : a.value("awaits_reply_from", json::array()))
+          if (h.is_string()) {
+            f.actors.push_back(h.get<std::string>());
+            holders += (holders.empty() ? "" : ", ") + h.get<std::string>();
+          }
+        if (!holders.empty())
+          f.observation += "; its request is held unanswered by " + holders;
         f.evidence = {{"awaiting_ms", awaiting},
                       {"idle_ms", awaiting},
                       {"mailbox_depth", a.value("mailbox_depth", 0)}};

@@ -116,6 +116,8 @@ actor_info read(entry& e, int64_t now, const detail::pending_counts& pending) {
     r.awaiting_ms = std::max<int64_t>(0, (detail::steady_now_ns() - since)
                                            / 1'000'000);
   r.open_promises = s.open_promises();
+  if (r.open_promises > 0)
+    r.promised_to = s.promised_to();
   // By this table's clock: the last inspection that saw progress.
   r.last_activity_ns = e.seen_change_ns;
   return r;

@@ -238,9 +238,14 @@ CAF_TEST(a request cycle leaves both actors unresponsive) {
   auto fl = skill->detect(skill->snapshot(), {});
   CAF_CHECK(has(fl, "unresponsive", "lone-awaiter"));
   for (auto& f : fl)
-    if (f.type == "unresponsive" && f.actors[0] == "lone-awaiter")
+    if (f.type == "unresponsive" && f.actors[0] == "lone-awaiter") {
       CAF_CHECK_GREATER_OR_EQUAL(f.evidence["awaiting_ms"].get<int64_t>(),
                                  2500);
+      // The actor that holds its request is named with it.
+      CAF_CHECK_EQUAL(f.actors,
+                      (std::vector<std::string>{"lone-awaiter", "holder"}));
+      CAF_MESSAGE(f.observation);
+    }
   anon_send_exit(holder, exit_reason::kill);
   anon_send_exit(lone, exit_reason::kill);
   // Unkillable while awaiting: the exit waits behind the await.

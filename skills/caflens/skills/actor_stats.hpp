@@ -92,6 +92,19 @@ public:
     return p > d ? p - d : 0;
   }
 
+  /// Whose requests it holds (requester actor id, open count; at most 64
+  /// requesters), so that an actor blocked in an await can be tied to the
+  /// actor holding its request. Touched only when a promise is kept or
+  /// delivered late.
+  void note_promise(uint64_t requester, bool open) noexcept;
+
+  /// The requesters with requests held open, with their counts.
+  std::vector<std::pair<uint64_t, uint32_t>> promised_to() const;
+
+  /// Guards `promised_to_`.
+  mutable std::atomic_flag promised_lock_ = ATOMIC_FLAG_INIT;
+  std::vector<std::pair<uint64_t, uint32_t>> promised_to_;
+
   /// Owner of `trace`; read and written only under `detail::trace_mutex()`.
   std::shared_ptr<detail::trace_session> trace_owner;
 
@@ -206,7 +219,7 @@ extern thread_local request_context* tl_request;
 
 /// A response from `sender` (a control block) was enqueued to a tracked
 /// actor: counts an answer of the request in progress or a late delivery.
-void count_response(const void* sender) noexcept;
+void count_response(const void* sender, uint64_t receiver) noexcept;
 
 /// A request from `sender` was enqueued to a tracked actor: a forward of the
 /// request in progress when its requester is the same.

@@ -66,6 +66,8 @@ struct actor_info {
   int64_t awaiting_ms = 0;
   /// Requests from tracked actors it holds unanswered (kept promises).
   uint64_t open_promises = 0;
+  /// Whose requests those are: requester actor id and count.
+  std::vector<std::pair<uint64_t, uint32_t>> promised_to;
   /// The actor's own normal, learned from looks at least 1 s apart (an
   /// exponentially weighted average): mailbox depth and messages handled
   /// per second, over `baseline_samples` looks spanning `baseline_age_ms`.

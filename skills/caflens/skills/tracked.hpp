@@ -116,7 +116,7 @@ public:
       // Requests and responses feed the accounting of requests held
       // unanswered.
       if (ptr->mid.is_response())
-        detail::count_response(ptr->sender.get());
+        detail::count_response(ptr->sender.get(), this->id());
       else if (ptr->mid.is_request())
         detail::note_request(ptr->sender.get());
     }
@@ -210,9 +210,12 @@ private:
     }
     detail::tl_request = outer;
     if (accounted && result == caf::invoke_message_result::consumed
-        && !ctx.answered && !ctx.delegated)
+        && !ctx.answered && !ctx.delegated) {
       s.promised.store(s.promised.load(std::memory_order_relaxed) + 1,
                        std::memory_order_relaxed);
+      s.note_promise(
+        static_cast<const caf::actor_control_block*>(ctx.sender)->id(), true);
+    }
     if (result == caf::invoke_message_result::skipped)
       s.skipped.store(s.skipped.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
