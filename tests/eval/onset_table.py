@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fault onset -> insight per scenario, from the logs of caflens-market runs.
 
-Usage: tests/eval/onset_table.py build/tests/eval/market
-(the --logs directory of `ctest -R eval.market`). Prints a Markdown table with
+Usage: tests/eval/onset_table.py build/tests/eval/market   (caflens-market)
+       tests/eval/onset_table.py build/tests/eval          (the demo)
+(the --logs directories of `ctest -R eval.market` and `ctest -R eval.scenarios`). Prints a Markdown table with
 the median over the runs of each scenario: time from the fault's injection to
 the trigger (the application's alert, or the scheduled check of a control),
 the investigation's duration, and their sum.
@@ -17,8 +18,9 @@ import sys
 
 def main(directory):
     rows = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(directory, "eval-market-*.log"))):
-        m = re.match(r"eval-market-(.*?)(\.r\d+)?\.log$", os.path.basename(path))
+    for path in sorted(glob.glob(os.path.join(directory, "eval-*.log"))):
+        m = re.match(r"eval-(?:market-)?(.*?)(\.r\d+)?\.log$",
+                     os.path.basename(path))
         text = open(path, encoding="utf-8", errors="replace").read()
         alert = re.search(r"ALERT after (\d+) ms", text)
         sched = re.search(r"scheduled check after (\d+) ms", text)
