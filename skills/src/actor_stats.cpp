@@ -49,7 +49,8 @@ namespace detail {
 __attribute__((tls_model("initial-exec"))) constinit thread_local enqueue_cache
   tl_enqueue_cache{};
 
-thread_local request_context* tl_request = nullptr;
+__attribute__((tls_model("initial-exec"))) constinit thread_local
+  request_context* tl_request = nullptr;
 
 namespace {
 

@@ -215,7 +215,9 @@ struct request_context {
   bool delegated;
 };
 
-extern thread_local request_context* tl_request;
+/// (constinit, initial-exec: no TLS wrapper call, as `tl_enqueue_cache`.)
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local
+  request_context* tl_request;
 
 /// A response from `sender` (a control block) was enqueued to a tracked
 /// actor: counts an answer of the request in progress or a late delivery.
