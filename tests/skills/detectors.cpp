@@ -589,15 +589,25 @@ CAF_TEST(answered and delegated requests are not held) {
   sched.run();
   self->send(client, 150);
   sched.run();
-  CAF_CHECK_EQUAL(table.find(echo.id())->open_promises, 0u);
-  CAF_CHECK_EQUAL(table.find(router.id())->open_promises, 0u);
-  CAF_CHECK_EQUAL(table.find(keeper.id())->open_promises, 150u);
-  CAF_CHECK_EQUAL(table.find(client.id())->pending_responses, 150u);
+  // (Bind each value first: CAF_CHECK_EQUAL keeps a reference into its
+  // operands, and find() returns a temporary.)
+  auto open_of = [&](const actor& x) { return table.find(x.id())->open_promises; };
+  auto pending_of = [&](const actor& x) {
+    return table.find(x.id())->pending_responses;
+  };
+  auto echo_open = open_of(echo), router_open = open_of(router);
+  auto keeper_open = open_of(keeper), client_pending = pending_of(client);
+  CAF_CHECK_EQUAL(echo_open, 0u);
+  CAF_CHECK_EQUAL(router_open, 0u);
+  CAF_CHECK_EQUAL(keeper_open, 150u);
+  CAF_CHECK_EQUAL(client_pending, 150u);
   // The keeper delivers: nothing is held any more.
   self->send(keeper, 1);
   sched.run();
-  CAF_CHECK_EQUAL(table.find(keeper.id())->open_promises, 0u);
-  CAF_CHECK_EQUAL(table.find(client.id())->pending_responses, 0u);
+  keeper_open = open_of(keeper);
+  client_pending = pending_of(client);
+  CAF_CHECK_EQUAL(keeper_open, 0u);
+  CAF_CHECK_EQUAL(client_pending, 0u);
   for (auto& x : {echo, router, keeper, client})
     anon_send_exit(x, exit_reason::kill);
   sched.run();
