@@ -149,17 +149,24 @@ const pattern_def* def_for(const std::string& type, bool primary_only) {
   return nullptr;
 }
 
-double magnitude(const notification& n) {
-  auto ctx = json::parse(n.context, nullptr, false);
-  if (!ctx.is_object())
+/// The number that orders evidence of one pattern: the first of these keys
+/// present (the coordinator's culprit order and the operators' notification
+/// budget use the same).
+double magnitude_of(const json& evidence) {
+  if (!evidence.is_object())
     return 0;
   for (auto key : {"growth_per_s", "growth_bytes_per_s", "busy_ms",
                    "idle_ms", "exits_in_window", "restarts",
                    "errors_in_window", "ratio", "peer_ratio",
-                   "pending_replies", "mailbox_depth", "state_bytes"})
-    if (auto i = ctx.find(key); i != ctx.end() && i->is_number())
+                   "unanswered_requests", "pending_replies", "mailbox_depth",
+                   "state_bytes"})
+    if (auto i = evidence.find(key); i != evidence.end() && i->is_number())
       return i->get<double>();
   return 0;
+}
+
+double magnitude(const notification& n) {
+  return magnitude_of(json::parse(n.context, nullptr, false));
 }
 
 std::string replace_all(std::string text, const std::string& what,
@@ -651,20 +658,8 @@ private:
     }
   }
 
-  // The number that orders findings of one type (the same keys as the
-  // coordinator's culprit order).
   static double strength(const json& f) {
-    auto ev = f.value("evidence", json::object());
-    if (!ev.is_object())
-      return 0;
-    for (auto key : {"growth_per_s", "growth_bytes_per_s", "busy_ms",
-                     "idle_ms", "exits_in_window", "restarts",
-                     "errors_in_window", "ratio", "peer_ratio",
-                     "unanswered_requests", "pending_replies",
-                     "mailbox_depth", "state_bytes"})
-      if (auto i = ev.find(key); i != ev.end() && i->is_number())
-        return i->get<double>();
-    return 0;
+    return magnitude_of(f.value("evidence", json::object()));
   }
 
   void plan() {
