@@ -121,6 +121,8 @@ engine::open_budget(const std::string& trace_id,
   limits.max_cost_usd = cfg_.max_cost_usd;
   // The brain gets the last tenth of the deadline to give its final answer.
   limits.time_limit = deadline * 9 / 10;
+  // No call outlives the deadline.
+  limits.hard_limit = deadline;
   auto b = std::make_shared<llm::budget>(limits);
   std::lock_guard<std::mutex> guard{mtx_};
   budgets_[trace_id] = b;
@@ -136,7 +138,17 @@ engine::budget_of(const std::string& trace_id) const {
 
 void engine::close_budget(const std::string& trace_id) {
   std::lock_guard<std::mutex> guard{mtx_};
-  budgets_.erase(trace_id);
+  // Calls still in flight for it (operators being cancelled) end now.
+  if (auto i = budgets_.find(trace_id); i != budgets_.end()) {
+    i->second->cancel();
+    budgets_.erase(i);
+  }
+}
+
+void engine::cancel_budgets() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [trace, b] : budgets_)
+    b->cancel();
 }
 
 std::string engine::next_id(const char* prefix) {

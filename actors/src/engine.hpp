@@ -101,7 +101,11 @@ public:
   /// The budget of `trace_id`, or null once the investigation ended.
   std::shared_ptr<llm::budget> budget_of(const std::string& trace_id) const;
 
+  /// Cancels the budget's calls still in flight and forgets it.
   void close_budget(const std::string& trace_id);
+
+  /// Cancels every open budget (the lens stops: no call outlives it).
+  void cancel_budgets();
 
   // -- ids --------------------------------------------------------------------
 

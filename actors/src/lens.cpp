@@ -385,6 +385,14 @@ Result ask(const std::shared_ptr<actors::engine>& eng, Request req, Result fallb
 } // namespace
 
 bool lens::cancel(const std::string& trace_id) const {
+  // A loop blocked in an LLM call hears the cancel at once (the transfer is
+  // interrupted), then the coordinator answers the request.
+  if (eng_) {
+    if (trace_id.empty())
+      eng_->cancel_budgets();
+    else if (auto b = eng_->budget_of(trace_id))
+      b->cancel();
+  }
   return ask(eng_, actors::cancel_request{trace_id}, false);
 }
 
@@ -400,6 +408,7 @@ std::string lens::status() const {
 void lens::stop() const {
   if (!eng_)
     return;
+  eng_->cancel_budgets();
   if (auto r = eng_->root())
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
 }

@@ -1,5 +1,6 @@
 #include "caflens/llm/budget.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace caflens::llm {
@@ -35,6 +36,15 @@ std::optional<std::string> budget::exceeded() const {
   if (limits_.time_limit && clock_->now() - start_ >= *limits_.time_limit)
     return std::string{"deadline"};
   return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> budget::time_left() const {
+  auto limit = limits_.hard_limit ? limits_.hard_limit : limits_.time_limit;
+  if (!limit)
+    return std::nullopt;
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+    clock_->now() - start_);
+  return std::max(std::chrono::milliseconds{0}, *limit - spent);
 }
 
 std::string budget::describe(const std::string& which) const {

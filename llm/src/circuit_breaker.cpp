@@ -1,5 +1,8 @@
 #include "caflens/llm/circuit_breaker.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include "caflens/llm/detail/events.hpp"
 
 namespace caflens::llm {
@@ -22,6 +25,50 @@ circuit_breaker::circuit_breaker(std::string client_name,
   : client_(std::move(client_name))
   , cfg_(cfg)
   , clock_(clk ? std::move(clk) : clock::system()) {}
+
+std::shared_ptr<circuit_breaker>
+circuit_breaker::for_endpoint(const std::string& endpoint,
+                              circuit_breaker_config cfg,
+                              std::shared_ptr<llm::clock> clk) {
+  if (!clk)
+    clk = clock::system();
+  static std::mutex mtx;
+  static std::map<std::pair<std::string, const void*>,
+                  std::weak_ptr<circuit_breaker>>
+    breakers;
+  std::lock_guard<std::mutex> guard{mtx};
+  // Clients on different clocks (tests) cannot share time, hence no breaker.
+  auto key = std::make_pair(endpoint, static_cast<const void*>(clk.get()));
+  if (auto x = breakers[key].lock())
+    return x;
+  for (auto i = breakers.begin(); i != breakers.end();)
+    i = i->second.expired() ? breakers.erase(i) : std::next(i);
+  auto x = std::make_shared<circuit_breaker>(endpoint, cfg, std::move(clk));
+  breakers[key] = x;
+  return x;
+}
+
+void circuit_breaker::release_probe() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  probe_in_flight_ = false;
+}
+
+std::chrono::milliseconds circuit_breaker::retry_in() const {
+  using std::chrono::milliseconds;
+  std::lock_guard<std::mutex> guard{mtx_};
+  switch (state_) {
+    case state::closed:
+      return milliseconds{0};
+    case state::open: {
+      auto left = std::chrono::duration_cast<milliseconds>(
+        cfg_.open_duration - (clock_->now() - opened_at_));
+      return std::max(left, milliseconds{0});
+    }
+    case state::half_open:
+      return probe_in_flight_ ? milliseconds{100} : milliseconds{0};
+  }
+  return milliseconds{0};
+}
 
 bool circuit_breaker::allow() {
   std::lock_guard<std::mutex> guard{mtx_};

@@ -1,6 +1,8 @@
 #include "caflens/llm/client.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 #include "caflens/llm/conversation.hpp"
 #include "caflens/llm/detail/error.hpp"
@@ -12,6 +14,15 @@ namespace caflens::llm {
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+/// "Sun, 06 Nov 1994 08:49:37 GMT" as seconds since the epoch.
+std::optional<time_t> parse_http_date(const std::string& x) {
+  std::tm tm{};
+  auto* end = strptime(x.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != 0)
+    return std::nullopt;
+  return timegm(&tm);
+}
 
 std::optional<std::chrono::milliseconds>
 parse_retry_after(const http_response& resp) {
@@ -26,7 +37,18 @@ parse_retry_after(const http_response& resp) {
     auto val = std::strtod(secs->c_str(), &end);
     if (end != secs->c_str() && val >= 0)
       return std::chrono::milliseconds{static_cast<int64_t>(val * 1000)};
-    // An HTTP date: we do not trust clocks across hosts; use 1 s.
+    // An HTTP date (RFC 9110 IMF-fixdate): measured against the response's
+    // own Date header when it has one (no clock skew between the hosts),
+    // else against our clock.
+    if (auto at = parse_http_date(*secs)) {
+      auto now = std::chrono::system_clock::to_time_t(
+        std::chrono::system_clock::now());
+      if (auto date = resp.header("date"))
+        if (auto d = parse_http_date(*date))
+          now = *d;
+      return std::chrono::milliseconds{
+        std::max<int64_t>(0, static_cast<int64_t>(*at - now)) * 1000};
+    }
     if (!secs->empty())
       return std::chrono::milliseconds{1000};
   }
@@ -73,7 +95,8 @@ client::client(client_config cfg, client_services svc)
   : cfg_(std::move(cfg))
   , svc_(std::move(svc))
   , format_(wire_format::make(cfg_.provider))
-  , breaker_(cfg_.name, cfg_.breaker, svc_.clock)
+  , breaker_(circuit_breaker::for_endpoint(cfg_.endpoint(), cfg_.breaker,
+                                           svc_.clock))
   , rng_(svc_.seed != 0 ? svc_.seed : std::random_device{}()) {}
 
 client_totals client::totals() const {
@@ -175,14 +198,69 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
   http.read_timeout = cfg_.read_timeout;
   caf::error last;
   auto max_attempts = std::max(cfg_.retry.max_attempts, 1);
-  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    if (!breaker_.allow()) {
-      auto text = prefix + ": circuit breaker is open";
-      if (last)
-        text += "; last error: " + render_error(last);
-      return detail::llm_error(llm_errc::circuit_open, text);
+  auto& clk = *svc_.clock;
+  std::optional<clock::time_point> deadline;
+  if (req.time_left)
+    deadline = clk.now() + *req.time_left;
+  using std::chrono::milliseconds;
+  auto left = [&]() -> std::optional<milliseconds> {
+    if (!deadline)
+      return std::nullopt;
+    return std::max(milliseconds{0},
+                    std::chrono::duration_cast<milliseconds>(*deadline
+                                                             - clk.now()));
+  };
+  auto cancelled = [&] { return req.cancelled && req.cancelled(); };
+  auto with_last = [&](std::string text) {
+    if (last)
+      text += "; last error: " + render_error(last);
+    return text;
+  };
+  // Sleeps `d` in slices, so that a cancel ends the wait.
+  auto nap = [&](milliseconds d) {
+    if (!req.cancelled) {
+      clk.sleep_for(d);
+      return;
+    }
+    while (d.count() > 0 && !cancelled()) {
+      auto slice = std::min(d, milliseconds{50});
+      clk.sleep_for(slice);
+      d -= slice;
+    }
+  };
+  http.cancelled = req.cancelled;
+  for (int attempt = 1; attempt <= max_attempts;) {
+    if (cancelled())
+      return detail::llm_error(llm_errc::cancelled,
+                               with_last(prefix + ": call cancelled"));
+    auto time_left = left();
+    if (time_left && time_left->count() <= 0)
+      return detail::llm_error(
+        llm_errc::deadline_exceeded,
+        with_last(prefix + ": no time left for attempt "
+                  + std::to_string(attempt)));
+    if (!breaker_->allow()) {
+      // Open: with a fallback, fail fast; without one, wait for the
+      // half-open probe while the time left allows.
+      auto wait = breaker_->retry_in();
+      auto limit = time_left.value_or(cfg_.breaker.open_duration
+                                      + milliseconds{1000});
+      if (!req.wait_for_breaker || wait >= limit)
+        return detail::llm_error(
+          llm_errc::circuit_open,
+          with_last(prefix + ": circuit breaker of " + cfg_.endpoint()
+                    + " is open (half-open probe in "
+                    + std::to_string(wait.count()) + " ms)"));
+      detail::emit_llm_retry(req.trace_id, cfg_.name, attempt,
+                             std::max<int64_t>(wait.count(), 1),
+                             "circuit_open", 0);
+      nap(std::max(wait, milliseconds{1}));
+      continue;
     }
     ++attempts;
+    if (time_left)
+      http.total_timeout = std::min(cfg_.connect_timeout + cfg_.read_timeout,
+                                    *time_left);
     auto t0 = steady::now();
     auto resp = svc_.transport->post(http);
     auto latency =
@@ -223,16 +301,32 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
       svc_.recording->add(std::move(x));
     }
     if (decoded) {
-      breaker_.record_success();
+      breaker_->record_success();
       decoded->latency = latency;
       return decoded;
     }
     auto code = llm_code(decoded.error()).value_or(llm_errc::invalid_response);
     auto text = red.redact(error_context(decoded.error()), key);
+    if (code == llm_errc::cancelled) {
+      breaker_->release_probe();
+      return detail::llm_error(code, with_last(prefix + ": " + text));
+    }
+    if (code == llm_errc::timeout && time_left
+        && http.total_timeout == *time_left) {
+      // Our deadline cut the attempt short, not the endpoint's slowness.
+      breaker_->release_probe();
+      return detail::llm_error(
+        llm_errc::deadline_exceeded,
+        prefix + ": the investigation's deadline ended attempt "
+          + std::to_string(attempt) + " after "
+          + std::to_string(latency.count()) + " ms (" + text + ")");
+    }
     last = detail::llm_error(code, text);
     auto retryable = should_retry.value_or(is_retryable(code));
     if (is_retryable(code))
-      breaker_.record_failure(to_string(code));
+      breaker_->record_failure(to_string(code));
+    else
+      breaker_->record_success(); // the endpoint answered
     if (!retryable || attempt == max_attempts)
       break;
     if (retry_after && *retry_after > cfg_.retry.max_retry_after) {
@@ -246,10 +340,17 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
       std::lock_guard<std::mutex> guard{mtx_};
       delay = cfg_.retry.delay(attempt, retry_after, rng_);
     }
+    if (auto l = left(); l && delay >= *l) {
+      text += "; no time left for a retry in "
+              + std::to_string(delay.count()) + " ms";
+      last = detail::llm_error(code, text);
+      break;
+    }
     detail::emit_llm_retry(req.trace_id, cfg_.name, attempt, delay.count(),
                            to_string(code), status);
-    svc_.clock->sleep_for(delay);
+    nap(delay);
     ++retries;
+    ++attempt;
   }
   auto code = llm_code(last).value_or(llm_errc::invalid_response);
   return detail::llm_error(code, prefix + ": " + error_context(last) +

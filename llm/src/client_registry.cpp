@@ -132,14 +132,23 @@ client_registry::complete(const completion_request& req) {
     auto c = find(chain[i]);
     if (!c)
       continue;
-    auto result = c->complete(req);
+    // Only the last client of the chain waits for an open breaker; the
+    // others hand over to their fallback at once.
+    auto result = [&] {
+      if (i + 1 == chain.size() || !req.wait_for_breaker)
+        return c->complete(req);
+      auto r = req;
+      r.wait_for_breaker = false;
+      return c->complete(r);
+    }();
     if (result)
       return result;
     last = result.error();
     tried += (tried.empty() ? "" : "; ") + error_context(last);
     auto code = llm_code(last).value_or(llm_errc::invalid_response);
     if (code == llm_errc::bad_request || code == llm_errc::context_overflow ||
-        code == llm_errc::invalid_argument)
+        code == llm_errc::invalid_argument || code == llm_errc::cancelled ||
+        code == llm_errc::deadline_exceeded)
       return last;
     if (i + 1 < chain.size())
       detail::emit_llm_fallback(req.trace_id, chain[i], chain[i + 1],

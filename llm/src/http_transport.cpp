@@ -48,6 +48,11 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* req = static_cast<const http_request*>(user);
+  return req->cancelled && req->cancelled() ? 1 : 0;
+}
+
 class curl_transport : public http_transport {
 public:
   curl_transport() {
@@ -77,11 +82,25 @@ public:
                      static_cast<curl_off_t>(req.body.size()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(req.connect_timeout.count()));
+    auto total = req.total_timeout.value_or(req.connect_timeout +
+                                            req.read_timeout);
+    // curl reads 0 as "no timeout": a bounded call keeps at least 1 ms.
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(req.connect_timeout.count() +
-                                       req.read_timeout.count()));
+                     static_cast<long>(std::max<int64_t>(total.count(), 1)));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(
+                       std::min(req.connect_timeout, total).count(), 1)));
+    if (req.stall_timeout.count() > 0) {
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, req.low_speed_bytes);
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                       static_cast<long>(std::max<int64_t>(
+                         (req.stall_timeout.count() + 999) / 1000, 1)));
+    }
+    if (req.cancelled) {
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &req);
+    }
     curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
@@ -102,6 +121,9 @@ public:
           return detail::llm_error(llm_errc::connection_failed, text);
         case CURLE_OPERATION_TIMEDOUT:
           return detail::llm_error(llm_errc::timeout, text);
+        case CURLE_ABORTED_BY_CALLBACK:
+          return detail::llm_error(llm_errc::cancelled,
+                                   "cancelled during POST " + req.url);
         default:
           return detail::llm_error(llm_errc::transport_error, text);
       }

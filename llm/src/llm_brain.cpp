@@ -23,6 +23,15 @@ std::string clip(const std::string& x, size_t n) {
   return x.size() <= n ? x : x.substr(0, n) + "...";
 }
 
+/// The budget's time left and cancel flag travel with the request: no call
+/// outlives the investigation.
+void bound(completion_request& req, const conversation& conv) {
+  if (auto b = conv.budget()) {
+    req.time_left = b->time_left();
+    req.cancelled = [b] { return b->cancelled(); };
+  }
+}
+
 } // namespace
 
 llm_brain::llm_brain(std::shared_ptr<client_registry> clients,
@@ -86,6 +95,7 @@ void llm_brain::maybe_compact(conversation& conv, size_t target) {
       req.messages.push_back(message::make_user(std::move(text)));
       req.trace_id = conv.trace_id();
       req.iteration = conv.iteration();
+      bound(req, conv);
       auto result = clients_->complete(req);
       if (!result)
         return result.error();
@@ -145,6 +155,7 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
     req.forced_tool = forced;
     req.trace_id = conv.trace_id();
     req.iteration = conv.iteration();
+    bound(req, conv);
     auto result = clients_->complete(req);
     if (final_only)
       final_call_made_ = true;

@@ -50,6 +50,10 @@ std::string to_string(llm_errc code) {
       return "script_exhausted";
     case llm_errc::invalid_argument:
       return "invalid_argument";
+    case llm_errc::cancelled:
+      return "cancelled";
+    case llm_errc::deadline_exceeded:
+      return "deadline_exceeded";
   }
   return "unknown_llm_errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -6,6 +6,9 @@
 
 #include "llm_test_support.hpp"
 
+#include <atomic>
+#include <thread>
+
 using namespace caflens::llm;
 using namespace std::chrono_literals;
 
@@ -220,6 +223,113 @@ CAF_TEST(invalid configs name the key) {
   auto c = client::make(cfg);
   CAF_REQUIRE(!c);
   CAF_CHECK(text_of(c.error()).find("base_url") != std::string::npos);
+}
+
+CAF_TEST(a retry after given as an http date is measured against the date header) {
+  auto busy = mock_reply::fixture("anthropic_429_rate_limit");
+  busy.headers.clear();
+  busy.headers.emplace_back("retry-after", "Sun, 06 Nov 1994 08:49:40 GMT");
+  // The provider's own clock: 3 s before the retry time, whatever ours says.
+  busy.headers.emplace_back("date", "Sun, 06 Nov 1994 08:49:37 GMT");
+  mock.script(anthropic_path,
+              {busy, mock_reply::fixture("anthropic_tool_use")});
+  auto c = make(provider_kind::anthropic, [](client_config& cfg) {
+    cfg.retry.jitter = 0;
+  });
+  auto r = c->complete(request());
+  CAF_REQUIRE(r);
+  auto sleeps = clk->sleeps();
+  CAF_REQUIRE_EQUAL(sleeps.size(), 1u);
+  CAF_CHECK(sleeps[0] >= 3000ms);
+  CAF_CHECK(sleeps[0] < 3500ms);
+}
+
+// The deadline and cancel tests run on the real clock: what they prove is
+// that a blocking transfer ends in time.
+
+CAF_TEST(a hanging server is given up at the time left not at the read timeout) {
+  mock.script(openai_path, {mock_reply::hang()});
+  auto cfg = mock_config("hang", provider_kind::openai_compatible,
+                         mock.openai_base_url());
+  cfg.read_timeout = 20s;
+  cfg.retry.max_attempts = 4;
+  auto c = client::make(cfg, mock_services(clock::system(), key));
+  CAF_REQUIRE(c);
+  auto req = request();
+  req.time_left = 700ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = (*c)->complete(req);
+  auto took = std::chrono::steady_clock::now() - t0;
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(llm_code(r.error()), llm_errc::deadline_exceeded);
+  CAF_CHECK(took >= 650ms);
+  CAF_CHECK(took < 2500ms);
+  // The cut attempt is not the endpoint's failure.
+  CAF_CHECK_EQUAL((*c)->breaker().consecutive_failures(), 0);
+}
+
+CAF_TEST(cancel interrupts a transfer in progress) {
+  mock.script(anthropic_path, {mock_reply::hang()});
+  auto cfg = mock_config("cancel", provider_kind::anthropic, mock.base_url());
+  cfg.read_timeout = 20s;
+  auto c = client::make(cfg, mock_services(clock::system(), key));
+  CAF_REQUIRE(c);
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  auto req = request();
+  req.cancelled = [flag] { return flag->load(); };
+  std::thread canceller{[flag] {
+    std::this_thread::sleep_for(300ms);
+    flag->store(true);
+  }};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = (*c)->complete(req);
+  auto took = std::chrono::steady_clock::now() - t0;
+  canceller.join();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(llm_code(r.error()), llm_errc::cancelled);
+  CAF_CHECK(took < 2500ms);
+}
+
+CAF_TEST(a burst of errors from concurrent loops does not fail them) {
+  // Five loops share the endpoint's breaker (threshold 5). The first five
+  // requests fail with 500 and open it; the server has recovered by then.
+  // Every call still had retries and time left: each waits for the
+  // half-open probe and succeeds.
+  std::vector<mock_reply> script(5, mock_reply::fixture("openai_500_server_error"));
+  script.push_back(mock_reply::fixture("openai_tool_calls"));
+  mock.script(openai_path, script);
+  auto cfg = mock_config("loop", provider_kind::openai_compatible,
+                         mock.openai_base_url());
+  cfg.breaker.failure_threshold = 5;
+  cfg.breaker.open_duration = 300ms;
+  cfg.retry.max_attempts = 4;
+  cfg.retry.initial_backoff = 10ms;
+  std::vector<std::shared_ptr<client>> loops;
+  for (int i = 0; i < 5; ++i) {
+    auto x = cfg;
+    x.name = "loop-" + std::to_string(i); // one client each, one endpoint
+    auto c = client::make(x, mock_services(clock::system(), key));
+    CAF_REQUIRE(c);
+    loops.push_back(*c);
+  }
+  CAF_CHECK_EQUAL(&loops[0]->breaker(), &loops[4]->breaker());
+  std::vector<caf::expected<completion>> results(5, caf::error{});
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 5; ++i)
+    threads.emplace_back([&, i] {
+      auto req = request();
+      req.time_left = 10s;
+      // Odd loops share one client (as coordinator and operators share
+      // the configured one), even loops have their own.
+      results[i] = loops[i % 2 == 1 ? 1 : i]->complete(req);
+    });
+  for (auto& t : threads)
+    t.join();
+  for (auto& r : results) {
+    if (!r)
+      CAF_FAIL("a loop failed: " << text_of(r.error()));
+  }
+  CAF_CHECK(loops[0]->breaker().current() == circuit_breaker::state::closed);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

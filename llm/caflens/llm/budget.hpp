@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,8 +18,13 @@ struct budget_limits {
   std::optional<int64_t> max_tokens;
   /// Cost in USD over all LLM calls (from the clients' prices).
   std::optional<double> max_cost_usd;
-  /// Wall time from the budget's creation.
+  /// Wall time from the budget's creation after which the loops are asked
+  /// for their final answer.
   std::optional<std::chrono::milliseconds> time_limit;
+  /// Wall time from the budget's creation by which every call must have
+  /// returned (the investigation's deadline): each LLM call's timeout is
+  /// bounded by what is left of it. Unset: `time_limit`.
+  std::optional<std::chrono::milliseconds> hard_limit;
 };
 
 /// What is spent of a budget and which limit, if any, is hit. Shared by every
@@ -44,6 +50,15 @@ public:
   /// Human-readable "tokens 1200/1000" for the limit `which`.
   std::string describe(const std::string& which) const;
 
+  /// Time left until the hard limit (never negative); nullopt without one.
+  std::optional<std::chrono::milliseconds> time_left() const;
+
+  /// Cancels every call charged to this budget: calls not yet sent fail with
+  /// `cancelled`, transfers in progress are interrupted, retry waits end.
+  void cancel() noexcept { cancelled_.store(true); }
+
+  bool cancelled() const noexcept { return cancelled_.load(); }
+
 private:
   budget_limits limits_;
   std::shared_ptr<llm::clock> clock_;
@@ -51,6 +66,7 @@ private:
   mutable std::mutex mtx_;
   int64_t tokens_ = 0;
   double cost_ = 0;
+  std::atomic<bool> cancelled_{false};
 };
 
 } // namespace caflens::llm

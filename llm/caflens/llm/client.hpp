@@ -48,9 +48,10 @@ struct client_totals {
 };
 
 /// One configured model endpoint: encodes the request, redacts it, sends it
-/// with retries (exponential backoff with jitter, Retry-After) behind a
-/// circuit breaker, decodes the reply and accounts tokens, cost, latency and
-/// retries. Emits `caflens.llm.start|stop|exception` and `retry`. The API key
+/// with retries (exponential backoff with jitter, Retry-After) behind the
+/// endpoint's circuit breaker, decodes the reply and accounts tokens, cost,
+/// latency and retries. A request's `time_left` bounds every attempt's
+/// timeout and every wait; its `cancelled` hook interrupts a transfer. Emits `caflens.llm.start|stop|exception` and `retry`. The API key
 /// is read from the environment at call time and appears in no error, event
 /// or record. Thread-safe.
 class client {
@@ -67,7 +68,8 @@ public:
 
   const std::string& name() const noexcept { return cfg_.name; }
 
-  circuit_breaker& breaker() noexcept { return breaker_; }
+  /// The breaker of this client's endpoint (shared with every client of it).
+  circuit_breaker& breaker() noexcept { return *breaker_; }
 
   client_totals totals() const;
 
@@ -83,7 +85,7 @@ private:
   client_config cfg_;
   client_services svc_;
   std::unique_ptr<wire_format> format_;
-  circuit_breaker breaker_;
+  std::shared_ptr<circuit_breaker> breaker_;
   mutable std::mutex mtx_;
   std::mt19937_64 rng_;
   client_totals totals_;

@@ -58,6 +58,12 @@ enum class llm_errc : uint8_t {
   script_exhausted,
   /// An argument is out of its valid range.
   invalid_argument,
+  /// The call was cancelled (the investigation ended or was cancelled);
+  /// a transfer in progress is interrupted.
+  cancelled,
+  /// The investigation's deadline left no time for the call (or for one
+  /// more attempt).
+  deadline_exceeded,
 };
 
 std::string to_string(llm_errc code);

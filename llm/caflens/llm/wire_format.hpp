@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,17 @@ struct completion_request {
   /// Labels for telemetry and records.
   std::string trace_id;
   int64_t iteration = 0;
+  /// Time the call may take in all (attempts, retry waits, waiting for an
+  /// open circuit breaker): every attempt's timeout is bounded by what is
+  /// left; unset: the client's own timeouts only.
+  std::optional<std::chrono::milliseconds> time_left;
+  /// Polled while the call runs (between attempts, during waits and inside
+  /// a transfer); true ends the call with `cancelled`.
+  std::function<bool()> cancelled;
+  /// When the endpoint's breaker is open: wait for its half-open probe
+  /// (within `time_left`) rather than fail with `circuit_open`. A registry
+  /// clears it for every client that has a fallback after it.
+  bool wait_for_breaker = true;
 };
 
 /// The parsed reply of one call plus its accounting.
