@@ -72,6 +72,8 @@ struct investigation {
   std::map<uint64_t, op_entry> ops;
   std::vector<std::string> errors;
   bool waiting = false;
+  /// The model failed: the rule brain goes on, operators start offline.
+  bool offline = false;
 };
 
 struct coordinator_data {
@@ -263,12 +265,16 @@ public:
     auto& trace = cur.entry.trace_id;
     cur.waiting = false;
     if (loop.iteration >= loop.max_iterations) {
-      emit_co(trace, "max_iterations_reached",
-              {{"iteration", int64_t{loop.iteration}}});
-      cur.errors.push_back("max_iterations (" + std::to_string(loop.iteration)
-                           + ") reached");
-      finish("max_iterations", {});
-      return;
+      if (!loop.final_step_granted)
+        emit_co(trace, "max_iterations_reached",
+                {{"iteration", int64_t{loop.iteration}}});
+      // A model is asked for its final answer once, then the loop stops.
+      if (!loop.grant_final_step()) {
+        cur.errors.push_back("max_iterations (" + std::to_string(
+                               loop.max_iterations) + ") reached");
+        finish("max_iterations", {});
+        return;
+      }
     }
     ++loop.iteration;
     loop.conv.next_iteration();
@@ -281,9 +287,20 @@ public:
     if (!out) {
       auto reason = render_error(out.error());
       emit_co(trace, "llm_error", {{"reason", reason}});
-      finish("llm_error", make_error(actors_errc::brain_failed,
-                                     "the coordinator's brain failed: "
-                                       + reason));
+      if (s_.eng->cfg().llm_fallback && degrade(out.error())) {
+        self_->send(self_, loop_tick{loop.generation});
+        return;
+      }
+      // Whatever the operators found is handed in; an error only when
+      // there is nothing to hand in.
+      auto err = make_error(actors_errc::brain_failed,
+                            "the coordinator's brain failed: " + reason);
+      if (has_evidence()) {
+        cur.errors.push_back(render_error(err));
+        finish("llm_error", {});
+      } else {
+        finish("llm_error", std::move(err));
+      }
       return;
     }
     switch (out->next) {
@@ -299,6 +316,41 @@ public:
         finish("done", {}, out->summary);
         break;
     }
+  }
+
+  /// The coordinator's model failed: the rule brain takes the loop over
+  /// and every operator started from now on runs offline.
+  bool degrade(const caf::error& err) {
+    auto& cur = *s_.cur;
+    auto& loop = cur.loop;
+    auto& opts = cur.entry.req.options;
+    brain_request req{"coordinator", "", cur.entry.trace_id,
+                      cur.entry.req.reason, opts.trigger + " " + opts.context,
+                      std::max(loop.max_iterations - loop.iteration, 1)};
+    req.offline = true;
+    if (!loop.degrade(err, s_.eng->make_brain(req)))
+      return false;
+    cur.offline = true;
+    auto reason = render_error(err);
+    cur.errors.push_back("the coordinator's brain failed (" + reason
+                         + "); the rule engine went on with the evidence");
+    emit_co(cur.entry.trace_id, "brain_fallback",
+            {{"reason", reason}, {"iteration", int64_t{loop.iteration}}});
+    // The rule brain plans from its first step: room for its steps.
+    loop.max_iterations = std::max(loop.max_iterations, loop.iteration + 12);
+    return true;
+  }
+
+  /// True when the investigation has anything to hand in.
+  bool has_evidence() const {
+    if (!s_.cur)
+      return false;
+    if (!s_.cur->notes.empty() || !s_.cur->insights.empty())
+      return true;
+    for (auto& [id, op] : s_.cur->ops)
+      if (op.result || !op.notification_ids.empty())
+        return true;
+    return false;
   }
 
   bool any_running() const {
@@ -334,10 +386,12 @@ public:
     res.node = s_.eng->node();
     res.brain = inv->loop.brain ? std::string{inv->loop.brain->kind()}
                                 : s_.eng->brain_kind();
+    if (!inv->loop.degraded.empty())
+      res.brain = s_.eng->brain_kind() + "+rule";
     res.summary = std::move(summary);
     res.iterations = inv->loop.iteration;
     res.started_at = inv->started_at;
-    bool partial = stop_reason != "done";
+    bool partial = stop_reason != "done" || !inv->loop.degraded.empty();
     for (auto& [id, op] : inv->ops) {
       if (op.running) {
         if (op.handle)
@@ -659,7 +713,9 @@ public:
       for (auto& [id, op] : cur.ops)
         if (op.running)
           running.push_back(op.skill);
-      if (!running.empty())
+      // Asked for the final answer (deadline near, budget spent, iteration
+      // limit): finishing cancels the operators and keeps their evidence.
+      if (!running.empty() && !cur.loop.conv.final_answer_requested())
         return tool_outcome::error(
           "done refused: operators still running: " + join(running)
           + "; wait for them (wait) or check get_operator_statuses");
@@ -787,6 +843,7 @@ public:
     spec.context = context;
     spec.max_iterations = cur.operator_max_iterations;
     spec.deadline_at = cur.deadline_at;
+    spec.offline = cur.offline;
     spec.coordinator = caf::actor_cast<caf::actor>(self_);
     op_entry op;
     op.run_id = spec.run_id;

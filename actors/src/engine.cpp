@@ -95,6 +95,8 @@ std::vector<std::string> engine::skill_names() const {
 }
 
 std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {
+  if (req.offline)
+    return make_rule_brain(req, cfg_.rule);
   if (cfg_.brain)
     if (auto b = cfg_.brain(req))
       return b;

@@ -3,6 +3,8 @@
 #include <map>
 
 #include "caflens/llm/llm_brain.hpp"
+#include "caflens/llm/llm_errc.hpp"
+#include "caflens/telemetry/error.hpp"
 #include "caflens/telemetry/bus.hpp"
 
 namespace caflens::actors {
@@ -165,8 +167,9 @@ void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
 }
 
 void loop_core::usage(int64_t& input, int64_t& output, double& cost) const {
-  input = output = 0;
-  cost = 0;
+  input = spent_input_;
+  output = spent_output_;
+  cost = spent_cost_;
   auto* lb = dynamic_cast<const llm::llm_brain*>(brain.get());
   if (lb == nullptr)
     return;
@@ -175,6 +178,47 @@ void loop_core::usage(int64_t& input, int64_t& output, double& cost) const {
     output += c.usage.output_tokens;
     cost += c.cost_usd;
   }
+}
+
+bool loop_core::grant_final_step() {
+  if (final_step_granted || !brain || !brain->model_backed())
+    return false;
+  final_step_granted = true;
+  // A turn's calls must all be answered before the next user message.
+  for (auto& c : conv.pending_calls())
+    conv.add_tool_result(c.id, "Not run: the iteration limit is reached.",
+                         true);
+  conv.request_final_answer(
+    "You reached the iteration limit (" + std::to_string(max_iterations)
+    + " iterations). Do not call any more tools for data: give your final "
+      "answer now (call done with your summary) with what you have.");
+  return true;
+}
+
+bool loop_core::degrade(const caf::error& err,
+                        std::unique_ptr<llm::brain> fallback) {
+  if (!brain || !fallback || !brain->model_backed())
+    return false;
+  if (auto b = conv.budget(); b && b->cancelled())
+    return false;
+  if (auto code = llm::llm_code(err);
+      code == llm::llm_errc::cancelled
+      || code == llm::llm_errc::deadline_exceeded)
+    return false;
+  int64_t in = 0, out = 0;
+  double cost = 0;
+  usage(in, out, cost);
+  spent_input_ = in;
+  spent_output_ = out;
+  spent_cost_ = cost;
+  if (degraded.empty())
+    degraded = render_error(err);
+  // Calls of the failed turn stay unanswered for a model; the rule brain
+  // reads results, so answer them as not run.
+  for (auto& c : conv.pending_calls())
+    conv.add_tool_result(c.id, "Not run: the brain failed.", true);
+  brain = std::move(fallback);
+  return true;
 }
 
 } // namespace caflens::actors

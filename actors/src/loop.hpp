@@ -86,6 +86,10 @@ struct loop_core {
   uint64_t generation = 0;
   bool finished = false;
   size_t max_result_bytes = 16 * 1024;
+  /// The one step past `max_iterations` for the final answer was given.
+  bool final_step_granted = false;
+  /// The model-backed brain failed and the rule brain took over: why.
+  std::string degraded;
 
   /// Asks the brain for the next call, validates it, runs `exec` and answers
   /// the call in the conversation. Errors: the brain's.
@@ -125,6 +129,23 @@ struct loop_core {
 
   /// Tokens and cost spent by an `llm_brain` (zero for other brains).
   void usage(int64_t& input, int64_t& output, double& cost) const;
+
+  /// At the iteration limit: true once for a model-backed brain, after
+  /// asking it for its final answer (calls still open are answered as not
+  /// run); the loop then takes one more step. False: the loop is over.
+  bool grant_final_step();
+
+  /// The brain failed with `err`: true when the loop goes on with
+  /// `fallback` (the rule brain) — not for the rule brain itself, nor when
+  /// the investigation is cancelled or out of time. Keeps the first failure
+  /// in `degraded` and the previous brain's usage.
+  bool degrade(const caf::error& err, std::unique_ptr<llm::brain> fallback);
+
+private:
+  /// Usage of brains replaced by `degrade`.
+  int64_t spent_input_ = 0;
+  int64_t spent_output_ = 0;
+  double spent_cost_ = 0;
 };
 
 } // namespace caflens::actors

@@ -106,8 +106,10 @@ public:
       return;
     }
     auto& loop = s_.loop;
-    loop.brain = s_.eng->make_brain({"operator", sp.skill, sp.trace_id,
-                                     sp.reason, "", sp.max_iterations});
+    brain_request breq{"operator", sp.skill, sp.trace_id, sp.reason, "",
+                       sp.max_iterations};
+    breq.offline = sp.offline;
+    loop.brain = s_.eng->make_brain(breq);
     loop.tools = operator_tools();
     loop.max_iterations = sp.max_iterations;
     loop.max_result_bytes = s_.eng->cfg().max_tool_result_bytes;
@@ -138,7 +140,7 @@ public:
     auto& loop = s_.loop;
     if (loop.finished || gen != loop.generation)
       return;
-    if (loop.iteration >= loop.max_iterations) {
+    if (loop.iteration >= loop.max_iterations && !loop.grant_final_step()) {
       finish("max_iterations", "", "");
       return;
     }
@@ -156,6 +158,19 @@ public:
       emit_op("llm_error", {{"reason", reason},
                             {"retry_count", int64_t{0}},
                             {"will_retry", false}});
+      // The rule brain takes over: the skill's detectors still report.
+      auto& sp = s_.spec;
+      brain_request req{"operator", sp.skill, sp.trace_id, sp.reason, "",
+                        std::max(loop.max_iterations - loop.iteration, 8)};
+      req.offline = true;
+      if (s_.eng->cfg().llm_fallback
+          && loop.degrade(out.error(), s_.eng->make_brain(req))) {
+        emit_op("brain_fallback", {{"reason", reason}});
+        loop.max_iterations = std::max(loop.max_iterations,
+                                       loop.iteration + 8);
+        self_->send(self_, loop_tick{loop.generation});
+        return;
+      }
       finish("llm_error", "", reason);
       return;
     }
@@ -191,6 +206,9 @@ public:
     res.iterations = loop.iteration;
     res.stop_reason = stop_reason;
     res.error = error;
+    if (!loop.degraded.empty() && error.empty())
+      res.error = "the model failed (" + loop.degraded
+                  + "); the rule engine finished the look";
     if (loop.brain)
       loop.usage(res.input_tokens, res.output_tokens, res.cost_usd);
     if (stop_reason == "done")

@@ -253,6 +253,23 @@ const std::vector<failure_pattern>& failure_patterns() {
   return xs;
 }
 
+std::vector<failure_pattern> known_patterns() {
+  std::vector<failure_pattern> out = failure_patterns();
+  auto& reg = registry();
+  std::lock_guard<std::mutex> guard{reg.mtx};
+  for (auto& d : reg.own)
+    out.push_back(d.pattern);
+  for (auto& [type, d] : reg.types)
+    for (auto& p : out)
+      if (p.id == d->pattern.id
+          && std::find(p.anomaly_types.begin(), p.anomaly_types.end(), type)
+               == p.anomaly_types.end())
+        p.anomaly_types.push_back(type);
+  std::stable_sort(out.begin(), out.end(),
+                   [](auto& x, auto& y) { return x.rank < y.rank; });
+  return out;
+}
+
 const failure_pattern* pattern_for(const std::string& anomaly_type) {
   auto* d = def_for(anomaly_type, false);
   return d ? &d->pattern : nullptr;

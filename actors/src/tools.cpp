@@ -153,25 +153,5 @@ llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
   return xs;
 }
 
-std::string operator_protocol() {
-  return "\n\nYou are one operator of a caflens investigation. Work in small "
-         "steps: take_snapshot first, dig with execute (Lua calling the "
-         "skill's callbacks) when the snapshot is not enough, report each "
-         "anomaly once with send_notification citing snapshot ids and the "
-         "measured numbers, set_state to your conclusion, then done. Facts "
-         "go into context and observation; guesses only into hypothesis. "
-         "Do not invent numbers.";
-}
-
-std::string coordinator_prompt() {
-  return "You are the coordinator of a caflens investigation into a running "
-         "CAF (C++ Actor Framework) application. Invoke the operators whose "
-         "skills fit the reason, wait for them, read their notifications, "
-         "and correlate them into insights: name the failure pattern, the "
-         "culprit actors, the evidence and the root cause. An insight is "
-         "grounded only when independent operators corroborate it. Mark the "
-         "notifications you used, then call done with a summary. Never "
-         "invent actors or numbers that no notification contains.";
-}
 
 } // namespace caflens::actors

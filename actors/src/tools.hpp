@@ -6,6 +6,8 @@
 
 #include "caflens/llm/tool_definition.hpp"
 
+#include "prompts.hpp"
+
 namespace caflens::actors {
 
 /// take_snapshot, get_snapshot, get_snapshots, execute, send_notification,
@@ -16,11 +18,5 @@ llm::tool_set operator_tools();
 /// message_operator, get_operator_statuses, produce_insight, schedule, think,
 /// wait, done. `skills` becomes the enum of invoke_operators.skills.
 llm::tool_set coordinator_tools(const std::vector<std::string>& skills);
-
-/// Operating instructions appended to every operator's system prompt.
-std::string operator_protocol();
-
-/// The coordinator's system prompt.
-std::string coordinator_prompt();
 
 } // namespace caflens::actors

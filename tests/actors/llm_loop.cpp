@@ -172,12 +172,48 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
   l->stop();
 }
 
-CAF_TEST(a provider error in the coordinator is returned to the caller) {
+CAF_TEST(a provider error in the coordinator goes on offline and is named) {
   mock.script(path,
               {mock_reply::json(
                 400, R"({"type":"error","error":{"type":"invalid_request_error",)"
                      R"("message":"bad request"}})")});
-  auto l = caflens::start(*sys, lens_config());
+  auto c = lens_config();
+  c.rule.sample_interval = std::chrono::milliseconds{10};
+  auto l = caflens::start(*sys, c);
+  CAF_REQUIRE(l);
+  auto res = l->investigate("anything", {}, 60s);
+  if (!res)
+    CAF_FAIL("investigate failed: " << render_error(res.error()));
+  // The rule engine went on: the finding is there, the failure is named.
+  CAF_CHECK_EQUAL(res->brain, "llm+rule");
+  CAF_CHECK(res->partial);
+  auto* top = res->top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->culprits.at(0), "worker-7");
+  bool named = false;
+  for (auto& e : res->errors)
+    if (e.find("bad request") != std::string::npos)
+      named = true;
+  CAF_CHECK(named);
+  // Operators started after the failure run offline: one request in all.
+  CAF_CHECK_EQUAL(mock.requests(path).size(), 1u);
+  // The lens keeps working: the next investigation asks the model again.
+  mock.script(path, {text_reply("c1", "nothing to do")});
+  auto again = l->investigate("again", {}, 60s);
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(again->summary, "nothing to do");
+  CAF_CHECK_EQUAL(again->brain, "llm");
+  l->stop();
+}
+
+CAF_TEST(without the offline fallback an error with nothing found is returned) {
+  mock.script(path,
+              {mock_reply::json(
+                400, R"({"type":"error","error":{"type":"invalid_request_error",)"
+                     R"("message":"bad request"}})")});
+  auto c = lens_config();
+  c.llm_fallback = false;
+  auto l = caflens::start(*sys, c);
   CAF_REQUIRE(l);
   auto res = l->investigate("anything", {}, 60s);
   CAF_REQUIRE(!res);
@@ -186,11 +222,6 @@ CAF_TEST(a provider error in the coordinator is returned to the caller) {
                   static_cast<uint8_t>(actors_errc::brain_failed));
   CAF_CHECK(render_error(res.error()).find("bad request")
             != std::string::npos);
-  // The lens keeps working: the next investigation gets an answer too.
-  mock.script(path, {text_reply("c1", "nothing to do")});
-  auto again = l->investigate("again", {}, 60s);
-  CAF_REQUIRE(again);
-  CAF_CHECK_EQUAL(again->summary, "nothing to do");
   l->stop();
 }
 

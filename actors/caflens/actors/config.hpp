@@ -48,6 +48,8 @@ struct brain_request {
   std::string hints;
   /// The loop's iteration limit (a brain plans within it).
   int32_t max_iterations = 0;
+  /// The investigation's model failed: make the offline brain.
+  bool offline = false;
 };
 
 /// Makes one brain per loop. Returning nullptr falls back to the rule brain.
@@ -111,6 +113,12 @@ struct config {
   /// for the final answer instead of more tool calls.
   std::optional<int64_t> max_tokens;
   std::optional<double> max_cost_usd;
+  /// When a model-backed brain fails (provider down, quota, invalid tool
+  /// calls beyond the re-asks, budget spent), its loop goes on with the
+  /// rule brain and so does the rest of the investigation: the result is
+  /// partial and names the failure, but keeps every finding. False: the
+  /// loop stops and hands in what it has.
+  bool llm_fallback = true;
 
   // -- loops --------------------------------------------------------------------
 

@@ -79,13 +79,15 @@ struct operator_spec {
   /// Unix milliseconds after which the operator stops.
   int64_t deadline_at = 0;
   caf::actor coordinator;
+  /// The investigation's model failed: run with the offline brain.
+  bool offline = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_spec& x) {
   return f(caf::meta::type_name("caflens::actors::operator_spec"), x.trace_id,
            x.run_id, x.skill, x.reason, x.context, x.max_iterations,
-           x.deadline_at, x.coordinator);
+           x.deadline_at, x.coordinator, x.offline);
 }
 
 /// An operator (or its restarted incarnation) is up.

@@ -36,6 +36,11 @@ const std::vector<failure_pattern>& failure_patterns();
 /// grounded only when its notifications come from two sources.
 std::string evidence_source(const notification& n);
 
+/// `failure_patterns()` with what registered skills declared: their finding
+/// types joined to the built-in patterns they name, and their own patterns.
+/// By rank. What the coordinator's prompt lists.
+std::vector<failure_pattern> known_patterns();
+
 /// The pattern of a notification type, or nullptr.
 const failure_pattern* pattern_for(const std::string& anomaly_type);
 

@@ -29,6 +29,11 @@ public:
 
   /// "llm", "scripted", "rule".
   virtual std::string_view kind() const noexcept = 0;
+
+  /// True for a brain that asks a model: it is asked for a final answer at
+  /// the iteration limit, and an investigation goes on offline when it
+  /// fails. Scripted and rule brains are not.
+  virtual bool model_backed() const noexcept { return false; }
 };
 
 } // namespace caflens::llm

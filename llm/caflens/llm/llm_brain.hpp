@@ -46,6 +46,8 @@ public:
 
   std::string_view kind() const noexcept override { return "llm"; }
 
+  bool model_backed() const noexcept override { return true; }
+
   /// Records every decision (the clients record exchanges themselves).
   void record_to(std::shared_ptr<recording> rec) {
     recording_ = std::move(rec);
