@@ -980,6 +980,27 @@ public:
     for (auto& c : args.value("culprits", json::array()))
       if (c.is_string())
         x.culprits.push_back(c.get<std::string>());
+    // A culprit must come from the evidence: named by a cited notification
+    // (its actors, observation, context or node).
+    std::vector<std::string> uncited;
+    for (auto& name : x.culprits) {
+      bool named = false;
+      for (auto& id : ids) {
+        auto* n = find_note(id.get<std::string>());
+        if (std::find(n->actors.begin(), n->actors.end(), name)
+              != n->actors.end()
+            || n->observation.find(name) != std::string::npos
+            || n->context.find(name) != std::string::npos || n->node == name)
+          named = true;
+      }
+      if (!named)
+        uncited.push_back(name);
+    }
+    if (!uncited.empty())
+      return tool_outcome::error(
+        "culprits not named by any cited notification: " + join(uncited)
+        + "; cite the notifications that name them (get_notifications) or "
+          "leave them out");
     std::set<std::string> skills;
     auto worst = severity::info;
     for (auto& id : ids) {

@@ -164,6 +164,14 @@ CAF_TEST(every operator tool runs and reports) {
                              {"grounded", true},
                              {"root_cause", "slow consumer"},
                              {"confidence", "high"}}),
+    // A culprit that no cited notification names is refused.
+    call("produce_insight", {{"pattern", "slow_consumer"},
+                             {"culprits", {"worker-7", "phantom-9"}},
+                             {"notification_ids", {"n-2"}},
+                             {"correlation", "causal"},
+                             {"summary", "blames an actor nobody saw"},
+                             {"root_cause", "slow consumer"},
+                             {"confidence", "low"}}),
     call("produce_insight", {{"pattern", "ghost"},
                              {"notification_ids", {"n-404"}},
                              {"correlation", "causal"},
@@ -190,6 +198,12 @@ CAF_TEST(every operator tool runs and reports) {
   CAF_CHECK_EQUAL(op.snapshot_ids, std::vector<std::string>{"s-1"});
   CAF_CHECK_EQUAL(op.notification_ids, std::vector<std::string>{"n-2"});
   CAF_CHECK_EQUAL(op.iterations, 12);
+  auto refused = events.metadata_of("caflens.tool.stop");
+  size_t errors = 0;
+  for (auto& md : refused)
+    if (md["tool_name"] == "produce_insight" && md["result"] == "error")
+      ++errors;
+  CAF_CHECK_EQUAL(errors, 2u); // phantom-9 and the unknown n-404
   CAF_REQUIRE_EQUAL(res.notifications.size(), 1u);
   auto n = res.notifications.front();
   CAF_CHECK_EQUAL(n.id, "n-2");
@@ -221,12 +235,12 @@ CAF_TEST(every operator tool runs and reports) {
   CAF_REQUIRE_EQUAL(thoughts.size(), 1u);
   CAF_CHECK_EQUAL(thoughts[0]["thought"], "worker-7 is slow");
   // Tool errors went back to the brain: a missing snapshot, the invented
-  // notification id, the finished operator.
+  // notification id, the uncited culprit, the finished operator.
   size_t tool_errors = 0;
   for (auto& md : events.metadata_of("caflens.tool.stop"))
     if (md["result"] == "error")
       ++tool_errors;
-  CAF_CHECK_EQUAL(tool_errors, 5u);
+  CAF_CHECK_EQUAL(tool_errors, 6u);
   // Every event carries the trace id.
   for (auto& md : events.metadata_of("caflens.operator.iteration_start"))
     CAF_CHECK_EQUAL(md["trace_id"], res.trace_id);
