@@ -17,6 +17,7 @@
 
 #include "caflens/actors/actors_errc.hpp"
 #include "caflens/actors/rule_brain.hpp"
+#include "caflens/llm/llm_errc.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/reason.hpp"
 #include "caflens/telemetry/bus.hpp"
@@ -287,8 +288,30 @@ public:
     if (!out) {
       auto reason = render_error(out.error());
       emit_co(trace, "llm_error", {{"reason", reason}});
+      if (loop.final_step_granted) {
+        // The step past the limit was for the final answer only.
+        cur.errors.push_back("max_iterations (" + std::to_string(
+                               loop.max_iterations) + ") reached; no final "
+                               "answer: " + reason);
+        finish("max_iterations", {});
+        return;
+      }
       if (s_.eng->cfg().llm_fallback && degrade(out.error())) {
         self_->send(self_, loop_tick{loop.generation});
+        return;
+      }
+      // Out of time or cancelled: as at the deadline, what is there is
+      // the result.
+      if (auto code = llm::llm_code(out.error());
+          code == llm::llm_errc::deadline_exceeded
+          || code == llm::llm_errc::cancelled) {
+        cur.errors.push_back("the coordinator's last call ended: " + reason);
+        if (code == llm::llm_errc::deadline_exceeded)
+          finish("deadline", {});
+        else
+          finish("cancelled", make_error(actors_errc::cancelled,
+                                         "investigation " + trace
+                                           + " was cancelled"));
         return;
       }
       // Whatever the operators found is handed in; an error only when
@@ -408,7 +431,11 @@ public:
         r.state = op.state;
         r.iterations = op.iteration;
         r.notification_ids = op.notification_ids;
-        r.stop_reason = op.crashes > 0 ? "crashed" : stop_reason;
+        // Still running when the coordinator finished: cancelled (or
+        // stopped by what stopped the investigation).
+        r.stop_reason = op.crashes > 0 ? "crashed"
+                        : op.running && stop_reason == "done" ? "cancelled"
+                                                              : stop_reason;
       }
       r.restarts = std::max(r.restarts, op.crashes);
       if (!r.error.empty() || r.stop_reason == "crashed")
@@ -700,6 +727,14 @@ public:
         // nothing to wait for.
         return tool_outcome::ok(
           json{{"waited_ms", 0}, {"note", "no operator is running"}}.dump());
+      // A model-backed brain is asked for its final answer at 90 % of the
+      // deadline: a wait never sleeps through that moment.
+      if (cur.loop.brain && cur.loop.brain->model_backed()
+          && !cur.loop.conv.final_answer_requested()) {
+        auto final_at = cur.started_at
+                        + (cur.deadline_at - cur.started_at) * 9 / 10;
+        ms = std::clamp<int64_t>(final_at - unix_ms() + 1, 1, ms);
+      }
       auto out = tool_outcome::ok(
         json{{"waited_up_to_ms", ms},
              {"note", "returns early when every operator has finished"}}

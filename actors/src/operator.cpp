@@ -163,7 +163,7 @@ public:
       brain_request req{"operator", sp.skill, sp.trace_id, sp.reason, "",
                         std::max(loop.max_iterations - loop.iteration, 8)};
       req.offline = true;
-      if (s_.eng->cfg().llm_fallback
+      if (s_.eng->cfg().llm_fallback && !loop.final_step_granted
           && loop.degrade(out.error(), s_.eng->make_brain(req))) {
         emit_op("brain_fallback", {{"reason", reason}});
         loop.max_iterations = std::max(loop.max_iterations,
