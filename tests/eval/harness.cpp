@@ -39,6 +39,8 @@
 // the predicted label the top insight's pattern), the number of known gaps,
 // and closes with "N passed, M failed"; exits 1 when anything failed.
 #include <sys/wait.h>
+#include <csignal>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -101,7 +103,36 @@ struct outcome {
   std::string note;
   double seconds = 0;
   int64_t investigation_ms = -1;
+  /// Tokens the investigation's model calls reported (LLM mode).
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
 };
+
+/// How the applications reason: the rule brain (default), or a model server
+/// speaking `protocol` at `base_url`.
+struct brain_mode {
+  std::string protocol;
+  std::string base_url;
+
+  bool llm() const {
+    return !base_url.empty();
+  }
+
+  std::string env() const {
+    if (!llm())
+      return "CAFLENS_BRAIN=rule ";
+    return "env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY CAFLENS_BRAIN=llm "
+           "CAFLENS_LLM_PROVIDER=" + protocol
+           + " CAFLENS_LLM_BASE_URL=" + base_url
+           + " CAFLENS_LLM_MODEL=plausible CAFLENS_LLM_API_KEY_ENV= ";
+  }
+
+  std::string expected_brain() const {
+    return llm() ? "llm" : "rule";
+  }
+};
+
+brain_mode mode;
 
 std::string quote(const std::string& x) {
   std::string out = "'";
@@ -272,7 +303,7 @@ outcome run(const app_binaries& apps, const scenario& sc, int run_index,
                 ? " demo --scenario " + quote(sc.name) + " --json"
                 : " --scenario " + quote(sc.name) + " --json --runs-hint " +
                     std::to_string(jobs);
-  auto command = "CAFLENS_BRAIN=rule timeout " + std::to_string(timeout_s) +
+  auto command = mode.env() + "timeout " + std::to_string(timeout_s) +
                  " " + quote(i->second) + args + " 2>" + quote(log);
   auto t0 = std::chrono::steady_clock::now();
   std::string text;
@@ -305,7 +336,17 @@ outcome run(const app_binaries& apps, const scenario& sc, int run_index,
   out.ran = true;
   out.investigation_ms = result.value("finished_at", int64_t{0}) -
                          result.value("started_at", int64_t{0});
+  out.input_tokens = result.value("input_tokens", int64_t{0});
+  out.output_tokens = result.value("output_tokens", int64_t{0});
   score(sc, result, out);
+  // A run that reasoned with another brain than asked for (a model that
+  // failed and handed over to the rule engine) is no pass of this mode.
+  if (auto brain = result.value("brain", std::string{});
+      brain != mode.expected_brain()) {
+    out.passed = false;
+    out.note = "brain '" + brain + "', expected '" + mode.expected_brain()
+               + "'";
+  }
   return out;
 }
 
@@ -322,7 +363,8 @@ int usage(const std::string& what) {
   std::cerr << "caflens-eval: " << what
             << "\nusage: caflens-eval [--binary PATH] [--app NAME=PATH]... "
                "--scenarios FILE [--only NAME]... [--logs DIR] "
-               "[--timeout SECONDS] [--runs N] [--jobs J]\n";
+               "[--timeout SECONDS] [--runs N] [--jobs J] "
+               "[--model-server PATH [--protocol anthropic|openai]]\n";
   return 2;
 }
 
@@ -337,6 +379,55 @@ expectation parse_expectation(const json& row) {
   return e;
 }
 
+/// A model server child process: its port from its first stdout line, its
+/// statistics from the last when stopped (SIGTERM).
+struct model_process {
+  pid_t pid = -1;
+  int port = 0;
+  FILE* out = nullptr;
+
+  static std::optional<model_process> start(const std::string& path) {
+    int fds[2];
+    if (pipe(fds) != 0)
+      return std::nullopt;
+    auto pid = fork();
+    if (pid < 0)
+      return std::nullopt;
+    if (pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      close(fds[1]);
+      execl(path.c_str(), path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    model_process p;
+    p.pid = pid;
+    p.out = fdopen(fds[0], "r");
+    char line[64] = {0};
+    if (p.out == nullptr || fgets(line, sizeof(line), p.out) == nullptr
+        || (p.port = std::atoi(line)) <= 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return std::nullopt;
+    }
+    return p;
+  }
+
+  std::string stop() {
+    kill(pid, SIGTERM);
+    std::string text;
+    char buf[4096];
+    while (fgets(buf, sizeof(buf), out) != nullptr)
+      text += buf;
+    fclose(out);
+    waitpid(pid, nullptr, 0);
+    while (!text.empty() && text.back() == '\n')
+      text.pop_back();
+    return text;
+  }
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -344,6 +435,7 @@ int main(int argc, char** argv) {
   app_binaries apps;
   std::vector<std::string> only;
   int timeout_s = 60, runs = 1, jobs = 1;
+  std::string model_server;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -369,6 +461,13 @@ int main(int argc, char** argv) {
       runs = std::atoi(value().c_str());
     } else if (a == "--jobs") {
       jobs = std::atoi(value().c_str());
+    } else if (a == "--model-server") {
+      model_server = value();
+    } else if (a == "--protocol") {
+      mode.protocol = value();
+      if (mode.protocol != "anthropic" && mode.protocol != "openai")
+        return usage("--protocol takes anthropic or openai, got '"
+                     + mode.protocol + "'");
     } else {
       return usage("unknown argument '" + a + "'");
     }
@@ -377,6 +476,19 @@ int main(int argc, char** argv) {
     return usage("--scenarios and --binary or --app are required");
   if (runs < 1 || jobs < 1 || timeout_s < 1)
     return usage("--runs, --jobs and --timeout must be positive");
+  // LLM mode: the applications ask a model server this harness runs.
+  std::optional<model_process> server;
+  if (!model_server.empty()) {
+    if (mode.protocol.empty())
+      mode.protocol = "anthropic";
+    server = model_process::start(model_server);
+    if (!server)
+      return usage("cannot start the model server " + model_server);
+    mode.base_url = "http://127.0.0.1:" + std::to_string(server->port)
+                    + (mode.protocol == "openai" ? "/v1" : "");
+    std::cerr << "model server on port " << server->port << " ("
+              << mode.protocol << ")\n";
+  }
   std::error_code ec;
   std::filesystem::create_directories(log_dir, ec);
   if (ec)
@@ -546,6 +658,29 @@ int main(int argc, char** argv) {
               wall, runs, jobs);
   std::cout << gaps << (gaps == 1 ? " known gap" : " known gaps")
             << " (diagnosis known to be wrong; not counted as failures)\n";
+  if (mode.llm()) {
+    // Tokens per investigation by scenario (the model's usage reports).
+    std::cout << "tokens per investigation (mean over runs): input / output\n";
+    for (size_t s = 0; s < scenarios.size(); ++s) {
+      int64_t in = 0, out = 0;
+      for (auto& r : results[s]) {
+        in += r.input_tokens;
+        out += r.output_tokens;
+      }
+      auto n = static_cast<int64_t>(results[s].size());
+      std::cout << "  " << pad(scenarios[s].name, 28) << in / n << " / "
+                << out / n << '\n';
+    }
+    if (server) {
+      auto stats = server->stop();
+      std::cout << "model server: " << stats << '\n';
+      auto j = json::parse(stats, nullptr, false);
+      if (j.is_object() && !j.value("violations", json::array()).empty()) {
+        std::cout << "protocol violations: the run fails\n";
+        ++failed;
+      }
+    }
+  }
   std::cout << passed << " passed, " << failed << " failed" << std::endl;
   return failed == 0 ? 0 : 1;
 }

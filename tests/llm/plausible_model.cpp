@@ -1,6 +1,9 @@
 #include "plausible_model.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -36,6 +39,7 @@ struct request_view {
   std::vector<seen_call> calls;  // in order
   std::map<std::string, seen_result> results;
   std::string last_user_text;
+  std::string first_user_text;
   std::vector<std::string> violations;
 };
 
@@ -93,8 +97,11 @@ request_view parse_anthropic(const json& body) {
     } else {
       had_text = true;
     }
-    if (had_text)
+    if (had_text) {
       v.last_user_text = text_of(content);
+      if (v.first_user_text.empty())
+        v.first_user_text = v.last_user_text;
+    }
   }
   return v;
 }
@@ -131,6 +138,8 @@ request_view parse_openai(const json& body) {
       v.results[id] = {text, text.rfind("Error", 0) == 0};
     } else if (role == "user") {
       v.last_user_text = text_of(m.value("content", json{}));
+      if (v.first_user_text.empty())
+        v.first_user_text = v.last_user_text;
     }
   }
   return v;
@@ -211,16 +220,7 @@ decision operator_policy(const request_view& v, const model_faults& f) {
   if (static_cast<int>(looks.size()) < want)
     return take_or_wait(interval);
   auto findings = latest.value("findings", json::array());
-  // Suspects: one recheck after the longest recheck_ms.
-  int64_t recheck = 0;
-  for (auto& x : findings)
-    if (auto ev = x.value("evidence", json::object());
-        ev.is_object() && ev.contains("recheck_ms"))
-      recheck = std::max(recheck, ev.value("recheck_ms", int64_t{0}));
-  auto rechecks = static_cast<int>(looks.size()) - std::max(want, 1);
-  if (recheck > 0 && rechecks < 1 && count_calls(v, "send_notification") == 0)
-    return take_or_wait(std::min<int64_t>(recheck, 5000));
-  // One notification per finding (type and first actor), confirmed ones.
+  // One notification per confirmed finding (type and first actor).
   std::set<std::string> sent;
   for (auto& c : v.calls)
     if (c.name == "send_notification") {
@@ -231,10 +231,14 @@ decision operator_policy(const request_view& v, const model_faults& f) {
   auto sid = latest.value("snapshot_id", "");
   decision d;
   std::string worst = "healthy";
+  int64_t recheck = 0;
   for (auto& x : findings) {
     auto ev = x.value("evidence", json::object());
-    if (ev.is_object() && ev.contains("recheck_ms"))
+    if (ev.is_object() && ev.contains("recheck_ms")) {
+      // A suspect: look again when it would be confirmed.
+      recheck = std::max(recheck, ev.value("recheck_ms", int64_t{0}));
       continue;
+    }
     auto sev = x.value("severity", "warning");
     if (rank_of_severity(sev) == 2 || (worst == "healthy" && sev == "warning"))
       worst = sev;
@@ -243,8 +247,9 @@ decision operator_policy(const request_view& v, const model_faults& f) {
     auto actors = x.value("actors", json::array());
     auto key = x.value("type", "") + "|"
                + (actors.empty() ? "" : actors[0].dump());
-    if (!sent.insert(key).second || d.calls.size() >= 3)
+    if (sent.count(key) > 0 || d.calls.size() >= 3)
       continue;
+    sent.insert(key);
     json ctx = ev.is_object() ? ev : json{{"evidence", ev}};
     d.calls.emplace_back(
       "send_notification",
@@ -258,6 +263,14 @@ decision operator_policy(const request_view& v, const model_faults& f) {
   }
   if (!d.calls.empty())
     return d;
+  // Suspects left: look again as they ask, for up to 4 s of rechecks.
+  int64_t waited = 0;
+  for (auto& c : v.calls)
+    if (c.name == "wait")
+      waited += c.args.value("ms", int64_t{0});
+  auto planned = static_cast<int64_t>(std::max(want, 1) - 1) * interval;
+  if (recheck > 0 && waited - planned < 4000)
+    return take_or_wait(std::min<int64_t>(recheck, 4000));
   if (offers(v, "set_state") && count_calls(v, "set_state") == 0)
     return decision::call("set_state",
                           {{"state", worst},
@@ -295,6 +308,58 @@ std::map<std::string, pattern_row> pattern_table(const std::string& system) {
   return out;
 }
 
+/// Lower-case words of at least four letters.
+std::vector<std::string> words_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string w;
+  for (auto c : text + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      if (w.size() >= 4)
+        out.push_back(w);
+      w.clear();
+    }
+  }
+  return out;
+}
+
+/// The skills a reader of the task picks: those the prompt says fit almost
+/// every reason, plus those whose description shares a word (its first five
+/// letters) with the reason; every skill when none does.
+json pick_skills(const std::string& task, const json& offered) {
+  std::string reason;
+  std::map<std::string, std::string> described;
+  std::stringstream ss{task};
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (line.rfind("Investigation reason:", 0) == 0
+        || line.rfind("Context:", 0) == 0)
+      reason += line + " ";
+    if (line.rfind("- ", 0) == 0)
+      if (auto colon = line.find(':'); colon != std::string::npos)
+        described[line.substr(2, colon - 2)] = line.substr(colon + 1);
+  }
+  std::set<std::string> stems;
+  for (auto& w : words_of(reason))
+    if (w != "investigation" && w != "reason" && w != "context")
+      stems.insert(w.substr(0, 5));
+  json picked = json::array();
+  bool matched = false;
+  for (auto& s : offered) {
+    auto name = s.get<std::string>();
+    bool core = name == "actors" || name == "crashes" || name == "supervision"
+                || name == "memory";
+    bool fits = false;
+    for (auto& w : words_of(name + " " + described[name]))
+      fits = fits || stems.count(w.substr(0, 5)) > 0;
+    matched = matched || fits;
+    if (core || fits)
+      picked.push_back(s);
+  }
+  return matched ? picked : offered;
+}
+
 decision coordinator_policy(const request_view& v, const model_faults& f) {
   // A model that never finishes: thinks where it would answer.
   auto finish = [&](std::string text) {
@@ -304,14 +369,14 @@ decision coordinator_policy(const request_view& v, const model_faults& f) {
   };
   auto* invoke = last_call(v, "invoke_operators");
   if (invoke == nullptr) {
-    json skills = json::array();
     auto schema = v.schemas.value("invoke_operators", json::object());
     auto items = schema["properties"]["skills"]["items"];
-    for (auto& s : items.value("enum", json::array()))
-      skills.push_back(s);
-    if (skills.empty())
+    auto offered = items.value("enum", json::array());
+    if (offered.empty())
       return decision::say("There is no skill to invoke.");
-    return decision::call("invoke_operators", {{"skills", skills}});
+    return decision::call("invoke_operators",
+                          {{"skills", pick_skills(v.first_user_text,
+                                                  offered)}});
   }
   auto& last = v.calls.back();
   if (last.name == "invoke_operators")
@@ -415,6 +480,19 @@ decision coordinator_policy(const request_view& v, const model_faults& f) {
             skills.insert(n.value("skill", ""));
           }
         }
+      // Nothing to blame, behind an insight that blames someone: its
+      // symptom (process memory growing behind a backlog). Notifications
+      // that speak of an actor blamed before (errors of its callers): its
+      // symptoms too.
+      if (names.empty() && !blamed.empty())
+        symptom = true;
+      for (auto& n : g->notes) {
+        auto text = n.value("observation", "") + " "
+                    + n.value("context", json::object()).dump();
+        for (auto& b : blamed)
+          if (names.count(b) == 0 && text.find(b) != std::string::npos)
+            symptom = true;
+      }
       for (auto& n : names)
         blamed.insert(n);
       auto first = g->notes.front().value("observation", "");
@@ -666,6 +744,10 @@ std::string plausible_model::reply(const std::string& path, const json& body) {
                                   + ": max_tokens missing");
   }
   auto d = decide(v, f);
+  if (auto* dump = std::getenv("CAFLENS_MODEL_DUMP"); dump != nullptr) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::ofstream{dump, std::ios::app} << body.dump() << '\n';
+  }
   bool malformed = f.malformed_from > 0 && n >= f.malformed_from
                    && !d.calls.empty();
   return encode(v, d, n, body.dump().size(), malformed);
