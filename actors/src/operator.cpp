@@ -19,38 +19,6 @@ using json = nlohmann::json;
 
 namespace {
 
-/// "actors_top(n, by) — ..." → {"n", "by"}.
-std::vector<std::string> params_of(const std::string& doc) {
-  std::vector<std::string> xs;
-  auto open = doc.find('(');
-  auto close = doc.find(')', open == std::string::npos ? 0 : open);
-  if (open == std::string::npos || close == std::string::npos)
-    return xs;
-  std::string cur;
-  for (auto c : doc.substr(open + 1, close - open - 1)) {
-    if (c == ',') {
-      if (!cur.empty())
-        xs.push_back(cur);
-      cur.clear();
-    } else if (c != ' ' && c != '[' && c != ']') {
-      cur += c;
-    }
-  }
-  if (!cur.empty())
-    xs.push_back(cur);
-  if (xs.size() > 2)
-    xs.resize(2);
-  return xs;
-}
-
-std::vector<sandbox::callback> to_sandbox(const skills::skill_ptr& s) {
-  std::vector<sandbox::callback> out;
-  for (auto& cb : s->callbacks())
-    out.push_back({cb.name, params_of(cb.doc), cb.doc, cb.fn,
-                   cb.declared_duration});
-  return out;
-}
-
 struct stored_snapshot {
   std::string id;
   int64_t captured_at = 0;
@@ -389,7 +357,7 @@ public:
 
   tool_outcome execute(const std::string& code) {
     if (!s_.callbacks_ready) {
-      s_.callbacks = to_sandbox(s_.skill);
+      s_.callbacks = skills::sandbox_callbacks(*s_.skill);
       s_.callbacks_ready = true;
     }
     emit_op("execute_start", {{"code", code}});

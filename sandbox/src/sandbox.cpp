@@ -33,10 +33,155 @@ std::string callback::signature() const {
   for (size_t i = 0; i < params.size(); ++i) {
     if (i > 0)
       result += ", ";
-    result += params[i];
+    result += params[i].name;
   }
   result += ')';
   return result;
+}
+
+std::string_view to_string(param_type x) noexcept {
+  switch (x) {
+    case param_type::any:
+      return "any";
+    case param_type::integer:
+      return "integer";
+    case param_type::number:
+      return "number";
+    case param_type::string:
+      return "string";
+    case param_type::boolean:
+      return "boolean";
+  }
+  return "any";
+}
+
+param param::integer(std::string name, int64_t dflt, int64_t min,
+                     int64_t max) {
+  param p{std::move(name)};
+  p.type = param_type::integer;
+  p.min = static_cast<double>(min);
+  p.max = static_cast<double>(max);
+  p.default_value = dflt;
+  return p;
+}
+
+param param::number(std::string name, double dflt, double min, double max) {
+  param p{std::move(name)};
+  p.type = param_type::number;
+  p.min = min;
+  p.max = max;
+  p.default_value = dflt;
+  return p;
+}
+
+param param::string(std::string name, std::string dflt,
+                    std::vector<std::string> choices) {
+  param p{std::move(name)};
+  p.type = param_type::string;
+  p.default_value = std::move(dflt);
+  p.one_of = std::move(choices);
+  return p;
+}
+
+param param::needed(std::string name, param_type type) {
+  param p{std::move(name)};
+  p.type = type;
+  p.required = true;
+  return p;
+}
+
+namespace {
+
+std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.15g", x);
+  return buf;
+}
+
+} // namespace
+
+std::string param::describe() const {
+  std::string out = name + ": " + std::string{to_string(type)};
+  if (min || max)
+    out += " " + (min ? number_text(*min) : std::string{}) + ".."
+           + (max ? number_text(*max) : std::string{});
+  if (!one_of.empty()) {
+    out += " (";
+    for (size_t i = 0; i < one_of.size(); ++i)
+      out += (i > 0 ? "|" : "") + one_of[i];
+    out += ")";
+  }
+  if (required)
+    out += ", required";
+  else if (!default_value.is_null())
+    out += " = " + default_value.dump();
+  return out;
+}
+
+std::optional<nlohmann::json> param::check(const nlohmann::json& x,
+                                           std::string& error) const {
+  if (x.is_null()) {
+    if (required) {
+      error = "needs " + describe();
+      return std::nullopt;
+    }
+    return default_value;
+  }
+  auto kind = [&] {
+    return x.is_string()    ? "a string"
+           : x.is_boolean() ? "a boolean"
+           : x.is_number()  ? "a number"
+           : x.is_array()   ? "a table (array)"
+                            : "a table";
+  };
+  nlohmann::json out = x;
+  switch (type) {
+    case param_type::any:
+      return out;
+    case param_type::integer:
+      if (x.is_number_float()) {
+        auto d = x.get<double>();
+        if (d != static_cast<double>(static_cast<int64_t>(d))) {
+          error = "got " + number_text(d) + " for " + describe();
+          return std::nullopt;
+        }
+        out = static_cast<int64_t>(d);
+      } else if (!x.is_number()) {
+        error = "got " + std::string{kind()} + " for " + describe();
+        return std::nullopt;
+      }
+      break;
+    case param_type::number:
+      if (!x.is_number()) {
+        error = "got " + std::string{kind()} + " for " + describe();
+        return std::nullopt;
+      }
+      break;
+    case param_type::string:
+      if (!x.is_string()) {
+        error = "got " + std::string{kind()} + " for " + describe();
+        return std::nullopt;
+      }
+      if (!one_of.empty()
+          && std::find(one_of.begin(), one_of.end(), x.get<std::string>())
+               == one_of.end()) {
+        error = "got \"" + x.get<std::string>() + "\" for " + describe();
+        return std::nullopt;
+      }
+      return out;
+    case param_type::boolean:
+      if (!x.is_boolean()) {
+        error = "got " + std::string{kind()} + " for " + describe();
+        return std::nullopt;
+      }
+      return out;
+  }
+  auto d = out.get<double>();
+  if ((min && d < *min) || (max && d > *max)) {
+    error = "got " + number_text(d) + " for " + describe();
+    return std::nullopt;
+  }
+  return out;
 }
 
 namespace {
@@ -111,6 +256,12 @@ caf::error validate_callbacks(const std::vector<callback>& xs) {
                  " parameters; at most 2 are supported");
     if (!x.fn)
       return bad("callback '" + x.name + "' has no function");
+    for (auto& p : x.params) {
+      std::string why;
+      if (!p.default_value.is_null() && !p.check(p.default_value, why))
+        return bad("callback '" + x.name + "': the default of parameter '"
+                   + p.name + "' does not fit its declaration: " + why);
+    }
     if (x.declared_duration.count() < 0)
       return bad("callback '" + x.name + "' declares a negative duration");
     for (size_t j = 0; j < i; ++j)
@@ -404,6 +555,25 @@ int invoke_callback(lua_State* L, exec_context* ctx, size_t index) noexcept {
                              args[static_cast<size_t>(i)], conv_err, bytes,
                              too_large))
           err = "got an invalid " + what + ": " + conv_err;
+      }
+      // Every argument against its declaration, in one place; defaults
+      // fill in what the script left out (up to the last one declared).
+      for (size_t i = 0; i < cb->params.size() && err.empty(); ++i) {
+        auto& p = cb->params[i];
+        std::string why;
+        auto given = i < args.size() ? args[i] : nlohmann::json{};
+        auto checked = p.check(given, why);
+        if (!checked) {
+          err = "argument " + std::to_string(i + 1) + " (" + p.name + "): "
+                + why + " (" + cb->signature() + ")";
+          break;
+        }
+        if (i < args.size())
+          args[i] = std::move(*checked);
+        else if (!checked->is_null())
+          args.push_back(std::move(*checked));
+        else
+          break;
       }
       if (err.empty()) {
         auto declared = cb->declared_duration;

@@ -304,7 +304,12 @@ public:
          for (auto& a : table_.top(n, parse_order(by)))
            r.push_back(actor_json(a, now));
          return r;
-       }});
+       },
+       std::chrono::milliseconds{0},
+       {sandbox::param::integer("n", 10, 0, 1000),
+        sandbox::param::string("by", "mailbox_depth",
+                               {"mailbox_depth", "processed",
+                                "handler_time", "state_bytes"})}});
     cbs.push_back(
       {"actor_info", "actor_info(name_or_id) — counters of one actor",
        [this](const std::vector<json>& args) -> caf::expected<json> {
@@ -320,7 +325,9 @@ public:
            return make_error(skills_errc::not_found,
                              "no tracked actor " + args[0].dump());
          return actor_json(*a, table_.now_ns());
-       }});
+       },
+       std::chrono::milliseconds{0},
+       {sandbox::param::needed("name_or_id")}});
     cbs.push_back(
       {"actors_count", "actors_count() — number of tracked actors by kind",
        [this](const std::vector<json>&) -> caf::expected<json> {
@@ -365,7 +372,9 @@ public:
                         {"mailbox_depth", deltas[i].second.mailbox_depth}});
          return r;
        },
-       std::chrono::milliseconds{10'000}});
+       std::chrono::milliseconds{10'000},
+       {sandbox::param::integer("ms", 1000, 1, 10000),
+        sandbox::param::integer("n", 10, 0, 1000)}});
     return cbs;
   }
 

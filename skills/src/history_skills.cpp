@@ -168,7 +168,9 @@ public:
                                 {"kind", i->kind},
                                 {"reason", i->reason}});
                return r;
-             }}};
+             },
+       std::chrono::milliseconds{0},
+       {sandbox::param::integer("n", 10, 0, 200)}}};
   }
   std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {
@@ -294,7 +296,10 @@ public:
                      for (auto& e : logs_->recent(n, lvl))
                        r.push_back(entry_json(e, now));
                      return r;
-                   }});
+                   },
+       std::chrono::milliseconds{0},
+       {sandbox::param::integer("n", 20, 0, 500),
+        sandbox::param::string("level", "")}});
     cbs.push_back({"logs_search",
                    "logs_search(text, n) — lines containing text",
                    [this](const std::vector<json>& args)
@@ -309,7 +314,10 @@ public:
                           logs_->search(args[0].get<std::string>(), n))
                        r.push_back(entry_json(e, now));
                      return r;
-                   }});
+                   },
+       std::chrono::milliseconds{0},
+       {sandbox::param::needed("text", sandbox::param_type::string),
+        sandbox::param::integer("n", 20, 0, 500)}});
     return cbs;
   }
   std::vector<finding> detect_(const json& cur,
@@ -469,7 +477,10 @@ public:
                                 : s.value}});
                }
                return r;
-             }}};
+             },
+       std::chrono::milliseconds{0},
+       {sandbox::param::needed("name", sandbox::param_type::string),
+        sandbox::param::number("q", 0.99, 0, 1)}}};
   }
   std::vector<finding> detect_(const json& cur,
                               const std::vector<json>&) override {

@@ -227,3 +227,47 @@ skill_ptr make_skill(skill_definition def) {
 }
 
 } // namespace caflens::skills
+
+namespace caflens::skills {
+
+namespace {
+
+/// "actors_top(n, by) — ..." → {"n", "by"}: names only, accepting anything.
+std::vector<sandbox::param> params_of(const std::string& doc) {
+  std::vector<sandbox::param> xs;
+  auto open = doc.find('(');
+  auto close = doc.find(')', open == std::string::npos ? 0 : open);
+  if (open == std::string::npos || close == std::string::npos)
+    return xs;
+  std::string cur;
+  for (auto c : doc.substr(open + 1, close - open - 1)) {
+    if (c == ',') {
+      if (!cur.empty())
+        xs.emplace_back(cur);
+      cur.clear();
+    } else if (c != ' ' && c != '[' && c != ']') {
+      cur += c;
+    }
+  }
+  if (!cur.empty())
+    xs.emplace_back(cur);
+  if (xs.size() > 2)
+    xs.resize(2);
+  return xs;
+}
+
+} // namespace
+
+sandbox::callback to_sandbox(const callback& cb) {
+  return {cb.name, cb.params.empty() ? params_of(cb.doc) : cb.params, cb.doc,
+          cb.fn, cb.declared_duration};
+}
+
+std::vector<sandbox::callback> sandbox_callbacks(skill& sk) {
+  std::vector<sandbox::callback> out;
+  for (auto& cb : sk.callbacks())
+    out.push_back(to_sandbox(cb));
+  return out;
+}
+
+} // namespace caflens::skills

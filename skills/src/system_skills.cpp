@@ -326,7 +326,9 @@ public:
                                    actor_order::state_bytes))
            r.push_back({{"name", a.name}, {"state_bytes", a.state_bytes}});
          return r;
-       }});
+       },
+       std::chrono::milliseconds{0},
+       {sandbox::param::integer("n", 10, 0, 200)}});
     return cbs;
   }
   std::vector<finding> detect_(const json& cur,

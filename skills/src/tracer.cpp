@@ -681,7 +681,10 @@ public:
          if (!st)
            return std::move(st.error());
          return to_json(*st);
-       }});
+       },
+       std::chrono::milliseconds{0},
+       {sandbox::param::needed("actor"),
+        sandbox::param::string("pattern", "")}});
     cbs.push_back(
       {"trace_status",
        "trace_status() — the running or last trace: actor, pattern, seen, "
@@ -704,7 +707,9 @@ public:
          for (auto& c : tracer_->captures(n))
            r.push_back(to_json(c));
          return r;
-       }});
+       },
+       std::chrono::milliseconds{0},
+       {sandbox::param::integer("n", 20, 0, 1000)}});
     cbs.push_back({"trace_stop",
                    "trace_stop() — stop the running trace; its status",
                    [this](const std::vector<json>&) -> caf::expected<json> {

@@ -13,6 +13,8 @@
 
 #include "caf/expected.hpp"
 
+#include "caflens/sandbox/callback.hpp"
+
 namespace caflens::skills {
 
 /// A named function of 0–2 JSON arguments that a skill offers to operators;
@@ -28,7 +30,20 @@ struct callback {
   /// Time the callback needs by design (sampling over a window); budgets
   /// account for it instead of killing it.
   std::chrono::milliseconds declared_duration{0};
+  /// The 0–2 parameters with their types, bounds and defaults: the sandbox
+  /// validates every call against them in one place. Empty: the names
+  /// between the parentheses of `doc`, accepting anything.
+  std::vector<sandbox::param> params;
 };
+
+class skill;
+
+/// `cb` as the sandbox runs it (parameters from `doc` when none are
+/// declared).
+sandbox::callback to_sandbox(const callback& cb);
+
+/// Every callback of `sk` as the sandbox runs it.
+std::vector<sandbox::callback> sandbox_callbacks(skill& sk);
 
 enum class severity : uint8_t { info, warning, critical };
 
