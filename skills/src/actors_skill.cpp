@@ -8,6 +8,7 @@
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skills_errc.hpp"
+#include "caflens/skills/tracked.hpp"
 
 namespace caflens::skills {
 
@@ -327,6 +328,32 @@ public:
          return actor_json(*a, table_.now_ns());
        },
        std::chrono::milliseconds{0},
+       {sandbox::param::needed("name_or_id")}});
+    cbs.push_back(
+      {"actor_state",
+       "actor_state(name_or_id) — the state view a tracked actor exposes "
+       "(get_state; answered through its mailbox, so a stuck actor times "
+       "out)",
+       [this](const std::vector<json>& args) -> caf::expected<json> {
+         std::optional<actor_info> a;
+         if (args.at(0).is_number_integer())
+           a = table_.find(args[0].get<uint64_t>());
+         else if (args[0].is_string())
+           a = table_.find(args[0].get<std::string>());
+         if (!a)
+           return make_error(skills_errc::not_found,
+                             "no tracked actor " + args[0].dump());
+         if (!a->exposes_state)
+           return make_error(skills_errc::no_state,
+                             a->name + " exposes no state view (no "
+                                       "get_state handler)");
+         auto h = caf::actor_cast<caf::actor>(a->addr);
+         if (!h)
+           return make_error(skills_errc::not_found, a->name + " is down");
+         return get_state(h->home_system(), h,
+                          std::chrono::milliseconds{500});
+       },
+       std::chrono::milliseconds{500},
        {sandbox::param::needed("name_or_id")}});
     cbs.push_back(
       {"actors_count", "actors_count() — number of tracked actors by kind",

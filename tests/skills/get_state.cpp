@@ -9,6 +9,8 @@
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skills_errc.hpp"
 #include "caflens/skills/tracked.hpp"
+#include "caflens/sandbox/sandbox.hpp"
+#include "caflens/telemetry/error.hpp"
 
 using namespace caf;
 using namespace caflens::skills;
@@ -53,6 +55,23 @@ CAF_TEST(a tracked actor answers with its state view) {
   auto info = process_table::global().find(cart.id());
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->processed, 3u);
+  anon_send_exit(cart, exit_reason::user_shutdown);
+}
+
+CAF_TEST(an operator reaches the view through the actor_state callback) {
+  auto cart = spawn_tracked(*sys, {"cart-cb", "cart", 0}, cart_impl);
+  anon_send(cart, std::string{"kettle"});
+  auto skill = make_actors_skill(process_table::global());
+  auto cbs = sandbox_callbacks(*skill);
+  caflens::sandbox::sandbox box;
+  auto res = box.execute("return actor_state('cart-cb').items[1]", cbs);
+  if (!res)
+    CAF_FAIL(caflens::render_error(res.error()));
+  CAF_CHECK_EQUAL(res->value, "kettle");
+  auto missing = box.execute("return actor_state('no-such-cart')", cbs);
+  CAF_REQUIRE(!missing);
+  CAF_CHECK(caflens::render_error(missing.error()).find("no-such-cart")
+            != std::string::npos);
   anon_send_exit(cart, exit_reason::user_shutdown);
 }
 
