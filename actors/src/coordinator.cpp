@@ -938,7 +938,7 @@ public:
 
   tool_outcome operator_statuses() {
     json xs = json::array();
-    for (auto& [id, op] : s_.cur->ops)
+    for (auto& [id, op] : s_.cur->ops) {
       xs.push_back(
         {{"skill", op.skill},
          {"node", op.node},
@@ -948,8 +948,15 @@ public:
          {"notifications", op.notification_ids.size()},
          {"crashes", op.crashes},
          {"stop_reason", op.result ? op.result->stop_reason : ""}});
+      // What a finished operator concluded, in its own words.
+      if (op.result) {
+        xs.back()["summary"] = op.result->summary;
+        if (!op.result->error.empty())
+          xs.back()["error"] = op.result->error;
+      }
+    }
     emit_co(s_.cur->entry.trace_id, "get_operator_statuses");
-    return tool_outcome::ok(xs.dump());
+    return tool_outcome::structured(std::move(xs));
   }
 
   /// What `name` is: the skills that named it in the cited notifications

@@ -101,6 +101,21 @@ public:
       self_->delayed_send(self_, std::chrono::milliseconds{std::max<int64_t>(
                                    left, 0)},
                           deadline_tick{loop.generation});
+    // A model's first call can take seconds: the first look is taken now,
+    // as if it had asked, so the evidence is from the moment of the
+    // trigger and waits in its conversation.
+    if (loop.brain && loop.brain->model_backed() && loop.max_iterations > 1) {
+      llm::tool_call first;
+      first.id = "caflens_first_look";
+      first.name = "take_snapshot";
+      first.arguments = json::object();
+      loop.conv.add(llm::message::make_assistant("", {first}));
+      ++loop.iteration;
+      loop.conv.next_iteration();
+      emit_op("iteration_start", {{"iteration", int64_t{loop.iteration}},
+                                  {"operator_state", to_string(s_.st)}});
+      loop.answer(first, run_tool(first));
+    }
     self_->send(self_, loop_tick{loop.generation});
   }
 

@@ -99,8 +99,6 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
     {tools_reply("c1", json::array({json::array({"invoke_operators",
                                                  {{"skills", {"alpha"}}}}),
                                     json::array({"wait", {{"ms", 30000}}})})),
-     tools_reply("o1", json::array({json::array({"take_snapshot",
-                                                 json::object()})})),
      tools_reply("o2",
                  json::array({json::array(
                    {"send_notification",
@@ -141,11 +139,15 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
   CAF_REQUIRE_EQUAL(res->operators.size(), 1u);
   CAF_CHECK_EQUAL(res->operators[0].stop_reason, "done");
   CAF_CHECK_EQUAL(res->operators[0].summary, "worker-7 is backed up.");
-  // Token accounting from the provider's usage blocks: 7 calls.
-  CAF_CHECK_EQUAL(res->input_tokens, 4 * 100 + 50 + 100 + 50);
-  CAF_CHECK_EQUAL(res->output_tokens, 5 * 20 + 2 * 10);
+  // Token accounting from the provider's usage blocks: 6 calls.
+  CAF_CHECK_EQUAL(res->input_tokens, 4 * 100 + 2 * 50);
+  CAF_CHECK_EQUAL(res->output_tokens, 4 * 20 + 2 * 10);
   auto reqs = mock.requests(path);
-  CAF_REQUIRE_EQUAL(reqs.size(), 7u);
+  CAF_REQUIRE_EQUAL(reqs.size(), 6u);
+  // The operator's first look was taken before its first request: that
+  // request already carries the snapshot.
+  CAF_CHECK(reqs[1].body.find("caflens_first_look") != std::string::npos);
+  CAF_CHECK(reqs[1].body.find("s-1") != std::string::npos);
   for (auto& r : reqs) {
     CAF_CHECK_EQUAL(r.headers["x-api-key"], key);
     CAF_CHECK_EQUAL(r.json["model"], "claude-test");
@@ -154,7 +156,7 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
   }
   // The coordinator's second request answers both tool calls of its turn,
   // the operator's carries its skill prompt and tools.
-  auto& c2 = reqs[4].json;
+  auto& c2 = reqs[3].json;
   size_t results = 0;
   for (auto& m : c2["messages"])
     if (m["content"].is_array())
