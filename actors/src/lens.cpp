@@ -127,6 +127,34 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
       key_env = "OPENAI_API_KEY";
   }
   cc.api_key_env = key_env;
+  // Local servers: the context window (sent to Ollama as num_ctx) and how
+  // many calls they take at once.
+  int64_t window = 0, concurrent = -1;
+  override_from(sys_cfg, "llm-context-window", window);
+  override_from(sys_cfg, "llm-max-concurrent", concurrent);
+  auto int_env = [&](const char* name, int64_t& out) -> caf::error {
+    auto e = env(name);
+    if (e.empty())
+      return {};
+    char* end = nullptr;
+    auto v = std::strtoll(e.c_str(), &end, 10);
+    if (end == e.c_str() || *end != 0 || v < 0)
+      return bad(name, e, "expected a non-negative integer");
+    out = v;
+    return {};
+  };
+  if (auto err = int_env("CAFLENS_LLM_CONTEXT_WINDOW", window))
+    return err;
+  if (auto err = int_env("CAFLENS_LLM_MAX_CONCURRENT", concurrent))
+    return err;
+  bool local = provider == "ollama" || provider == "llamacpp"
+               || provider == "llama.cpp";
+  if (window > 0) {
+    cc.context_window = static_cast<int>(window);
+    cc.send_num_ctx = provider == "ollama";
+  }
+  cc.max_concurrent = concurrent >= 0 ? static_cast<int>(concurrent)
+                                      : (local ? 1 : 0);
   if (auto err = cc.validate())
     return err;
   auto reg = std::make_shared<llm::client_registry>();
@@ -210,7 +238,10 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::string>("llm-provider", "anthropic, openai, ollama, ...")
     .add<std::string>("llm-base-url", "provider base URL")
     .add<std::string>("llm-model", "model name")
-    .add<std::string>("llm-api-key-env", "NAME of the key's env variable");
+    .add<std::string>("llm-api-key-env", "NAME of the key's env variable")
+    .add<int64_t>("llm-context-window", "the model's context window (tokens)")
+    .add<int64_t>("llm-max-concurrent",
+                  "calls at once to the endpoint (ollama/llamacpp: 1)");
 }
 
 // -- start --------------------------------------------------------------------

@@ -1,7 +1,9 @@
 #include "caflens/llm/client.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <ctime>
 
 #include "caflens/llm/conversation.hpp"
@@ -63,6 +65,52 @@ std::vector<http_header> kept_headers(const http_response& resp) {
       result.emplace_back(k, v);
   return result;
 }
+
+/// The calls in flight to one endpoint, over every client of the process
+/// (`client_config::max_concurrent`).
+class endpoint_gate {
+public:
+  explicit endpoint_gate(int limit) : limit_(limit) {}
+
+  static std::shared_ptr<endpoint_gate> of(const std::string& endpoint,
+                                           int limit) {
+    static std::mutex mtx;
+    static std::map<std::string, std::weak_ptr<endpoint_gate>> gates;
+    std::lock_guard<std::mutex> guard{mtx};
+    if (auto g = gates[endpoint].lock())
+      return g;
+    auto g = std::make_shared<endpoint_gate>(limit);
+    gates[endpoint] = g;
+    return g;
+  }
+
+  /// Takes a slot; gives up when `stop()` says so (polled every 50 ms).
+  template <class Stop>
+  bool acquire(Stop stop) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    while (in_use_ >= limit_) {
+      if (stop())
+        return false;
+      cv_.wait_for(guard, std::chrono::milliseconds{50});
+    }
+    ++in_use_;
+    return true;
+  }
+
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      --in_use_;
+    }
+    cv_.notify_one();
+  }
+
+private:
+  int limit_;
+  int in_use_ = 0;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+};
 
 std::string status_reason(const caf::error& err) {
   if (auto code = llm_code(err))
@@ -257,6 +305,39 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
       nap(std::max(wait, milliseconds{1}));
       continue;
     }
+    // A slot at the endpoint (a local server serves one call at a time).
+    std::shared_ptr<endpoint_gate> gate;
+    if (cfg_.max_concurrent > 0) {
+      gate = endpoint_gate::of(cfg_.endpoint(), cfg_.max_concurrent);
+      auto gave_up = [&] {
+        auto l = left();
+        return cancelled() || (l && l->count() <= 0);
+      };
+      if (!gate->acquire(gave_up)) {
+        breaker_->release_probe();
+        if (cancelled())
+          return detail::llm_error(llm_errc::cancelled,
+                                   with_last(prefix + ": call cancelled"));
+        return detail::llm_error(
+          llm_errc::deadline_exceeded,
+          with_last(prefix + ": no time left while waiting for one of "
+                    + std::to_string(cfg_.max_concurrent) + " slot(s) at "
+                    + cfg_.endpoint()));
+      }
+      time_left = left();
+    }
+    struct slot_guard {
+      std::shared_ptr<endpoint_gate> g;
+      ~slot_guard() {
+        if (g)
+          g->release();
+      }
+    };
+    std::optional<slot_guard> slot;
+    if (gate) {
+      slot.emplace(); // in place: a copy would release the slot twice
+      slot->g = gate;
+    }
     ++attempts;
     if (time_left)
       http.total_timeout = std::min(cfg_.connect_timeout + cfg_.read_timeout,
@@ -300,6 +381,7 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
       }
       svc_.recording->add(std::move(x));
     }
+    slot.reset(); // the slot is for the exchange, not for the retry wait
     if (decoded) {
       breaker_->record_success();
       decoded->latency = latency;

@@ -53,6 +53,15 @@ caf::error client_config::validate() const {
                "must be >= 1, got " + std::to_string(retry.max_attempts));
   if (breaker.failure_threshold < 1)
     return bad("breaker.failure_threshold", "must be >= 1");
+  if (context_window && *context_window <= max_tokens)
+    return bad("context_window", "must exceed max_tokens ("
+                                   + std::to_string(max_tokens) + "), got "
+                                   + std::to_string(*context_window));
+  if (send_num_ctx && !context_window)
+    return bad("send_num_ctx", "needs a context_window");
+  if (max_concurrent < 0)
+    return bad("max_concurrent",
+               "must be >= 0, got " + std::to_string(max_concurrent));
   return caf::none;
 }
 

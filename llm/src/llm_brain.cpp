@@ -37,7 +37,20 @@ void bound(completion_request& req, const conversation& conv) {
 llm_brain::llm_brain(std::shared_ptr<client_registry> clients,
                      llm_brain_config cfg)
   : clients_(std::move(clients))
-  , cfg_(std::move(cfg)) {}
+  , cfg_(std::move(cfg)) {
+  // A conversation must fit the smallest window it may be sent to: the
+  // window less the reply and a tenth for the estimate's error.
+  if (!clients_)
+    return;
+  for (auto& name : clients_->names())
+    if (auto c = clients_->find(name); c && c->config().context_window) {
+      auto& cc = c->config();
+      auto fits = static_cast<size_t>(
+        std::max(0, *cc.context_window * 9 / 10 - cc.max_tokens));
+      cfg_.compaction.max_context_tokens
+        = std::min(cfg_.compaction.max_context_tokens, fits);
+    }
+}
 
 caf::expected<tool_call> llm_brain::decide(conversation& conv,
                                            const tool_set& tools) {

@@ -380,9 +380,15 @@ public:
         }
       }
     }
-    json body{{"model", cfg.model},
-              {"messages", std::move(msgs)},
-              {"max_tokens", req.max_tokens.value_or(cfg.max_tokens)}};
+    json body{{"model", cfg.model}, {"messages", std::move(msgs)}};
+    // OpenAI's current name for the output limit; local servers know the
+    // old one.
+    auto completion_name = cfg.max_completion_tokens.value_or(
+      cfg.base_url.find("api.openai.com") != std::string::npos);
+    body[completion_name ? "max_completion_tokens" : "max_tokens"]
+      = req.max_tokens.value_or(cfg.max_tokens);
+    if (cfg.send_num_ctx && cfg.context_window)
+      body["options"] = {{"num_ctx", *cfg.context_window}};
     if (!req.tools.empty()) {
       json tools = json::array();
       for (auto& t : req.tools.tools())

@@ -253,4 +253,23 @@ CAF_TEST(a bad provider setting fails start with the key and value) {
   CAF_CHECK(text.find("carrier-pigeon") != std::string::npos);
 }
 
+CAF_TEST(a local server is configured from the environment) {
+  ::setenv("CAFLENS_LLM_PROVIDER", "ollama", 1);
+  ::setenv("CAFLENS_LLM_CONTEXT_WINDOW", "8192", 1);
+  auto l = caflens::start(*sys, lens_config());
+  CAF_REQUIRE(l);
+  auto c = l->settings().llm->find("env");
+  CAF_REQUIRE(c != nullptr);
+  CAF_CHECK_EQUAL(c->config().context_window.value_or(0), 8192);
+  CAF_CHECK(c->config().send_num_ctx);
+  CAF_CHECK_EQUAL(c->config().max_concurrent, 1); // one call at a time
+  l->stop();
+  ::setenv("CAFLENS_LLM_CONTEXT_WINDOW", "lots", 1);
+  auto bad = caflens::start(*sys, lens_config());
+  ::unsetenv("CAFLENS_LLM_CONTEXT_WINDOW");
+  CAF_REQUIRE(!bad);
+  CAF_CHECK(render_error(bad.error()).find("CAFLENS_LLM_CONTEXT_WINDOW")
+            != std::string::npos);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -332,4 +332,79 @@ CAF_TEST(a burst of errors from concurrent loops does not fail them) {
   CAF_CHECK(loops[0]->breaker().current() == circuit_breaker::state::closed);
 }
 
+CAF_TEST(a local server is sent its context window and one call at a time) {
+  auto slow = mock_reply::fixture("openai_tool_calls");
+  slow.delay = 150ms;
+  mock.script(openai_path, {slow});
+  auto cfg = mock_config("ollama", provider_kind::openai_compatible,
+                         mock.openai_base_url());
+  cfg.context_window = 16384;
+  cfg.send_num_ctx = true;
+  cfg.max_concurrent = 1;
+  auto c = client::make(cfg, mock_services(clock::system(), key));
+  CAF_REQUIRE(c);
+  std::vector<std::thread> loops;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i)
+    loops.emplace_back([&] {
+      auto req = request();
+      req.time_left = 5s;
+      if ((*c)->complete(req))
+        ++ok;
+    });
+  for (auto& t : loops)
+    t.join();
+  CAF_CHECK_EQUAL(ok.load(), 3);
+  CAF_CHECK_EQUAL(mock.max_in_flight(), 1);
+  auto reqs = mock.requests();
+  CAF_REQUIRE_EQUAL(reqs.size(), 3u);
+  CAF_CHECK_EQUAL(reqs[0].json["options"]["num_ctx"], 16384);
+  // A local server knows max_tokens.
+  CAF_CHECK(reqs[0].json.contains("max_tokens"));
+  CAF_CHECK(!reqs[0].json.contains("max_completion_tokens"));
+}
+
+CAF_TEST(a slot that never frees ends the call at its time left) {
+  auto slow = mock_reply::fixture("openai_tool_calls");
+  slow.delay = 2s;
+  mock.script(openai_path, {slow});
+  auto cfg = mock_config("busy", provider_kind::openai_compatible,
+                         mock.openai_base_url());
+  cfg.max_concurrent = 1;
+  auto c = client::make(cfg, mock_services(clock::system(), key));
+  CAF_REQUIRE(c);
+  std::thread first{[&] {
+    auto req = request();
+    req.time_left = 5s;
+    std::ignore = (*c)->complete(req);
+  }};
+  while (mock.requests().empty())
+    std::this_thread::yield();
+  auto req = request();
+  req.time_left = 300ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = (*c)->complete(req);
+  auto took = std::chrono::steady_clock::now() - t0;
+  first.join();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(llm_code(r.error()), llm_errc::deadline_exceeded);
+  CAF_CHECK(text_of(r.error()).find("slot") != std::string::npos);
+  CAF_CHECK(took < 1500ms);
+}
+
+CAF_TEST(openai itself is sent max_completion_tokens) {
+  auto cfg = mock_config("openai", provider_kind::openai_compatible,
+                         "https://api.openai.com/v1");
+  auto fmt = wire_format::make(provider_kind::openai_compatible);
+  auto body = fmt->encode(request(), cfg);
+  CAF_CHECK_EQUAL(body["max_completion_tokens"], 1024);
+  CAF_CHECK(!body.contains("max_tokens"));
+  CAF_CHECK(!body.contains("options"));
+  cfg.max_completion_tokens = false;
+  CAF_CHECK(fmt->encode(request(), cfg).contains("max_tokens"));
+  // A window no larger than the reply is refused.
+  cfg.context_window = 1000;
+  CAF_CHECK(cfg.validate());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

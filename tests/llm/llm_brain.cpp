@@ -294,4 +294,19 @@ CAF_TEST(a context overflow compacts once and does not resend the same) {
   CAF_CHECK_EQUAL(mock.requests().size(), 1u);
 }
 
+CAF_TEST(the compaction threshold follows the smallest context window) {
+  auto cfg = mock_config("small", provider_kind::openai_compatible,
+                         mock.openai_base_url());
+  cfg.context_window = 8000;
+  cfg.max_tokens = 1000;
+  CAF_REQUIRE(!reg->add(cfg, mock_services(clk, "k")));
+  llm_brain b{reg};
+  // 8000 * 0.9 - 1000: the reply and the estimate's error fit too.
+  CAF_CHECK_EQUAL(b.config().compaction.max_context_tokens, 6200u);
+  llm_brain_config roomy;
+  roomy.compaction.max_context_tokens = 4000;
+  CAF_CHECK_EQUAL(llm_brain(reg, roomy).config().compaction.max_context_tokens,
+                  4000u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -117,8 +118,20 @@ mock_provider::mock_provider()
     {
       std::lock_guard<std::mutex> guard{mtx_};
       received_.push_back(rec);
+      max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
     }
+    struct leave {
+      mock_provider* self;
+      ~leave() {
+        std::lock_guard<std::mutex> guard{self->mtx_};
+        --self->in_flight_;
+      }
+    } leaving{this};
     auto reply = next(req.path);
+    if (reply.delay.count() > 0) {
+      std::unique_lock<std::mutex> guard{mtx_};
+      stop_cv_.wait_for(guard, reply.delay, [this] { return stopping_; });
+    }
     switch (reply.act) {
       case mock_reply::action::hang: {
         // Never answer; wake up when the test ends (the client gives up
@@ -178,6 +191,11 @@ mock_provider::~mock_provider() {
   server_->stop();
   if (thread_.joinable())
     thread_.join();
+}
+
+int mock_provider::max_in_flight() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return max_in_flight_;
 }
 
 std::string mock_provider::base_url() const {

@@ -3,6 +3,7 @@
 // records what it receives.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -41,6 +42,8 @@ struct mock_reply {
   std::string body;
   std::vector<caflens::llm::http_header> headers;
   size_t truncate_at = 0;
+  /// Answer after this long (a slow model).
+  std::chrono::milliseconds delay{0};
 
   static mock_reply json(int status, std::string body,
                          std::vector<caflens::llm::http_header> headers = {});
@@ -78,6 +81,9 @@ public:
 
   std::vector<received_request> requests(const std::string& path = {}) const;
 
+  /// The most requests the mock was serving at once.
+  int max_in_flight() const;
+
 private:
   mock_reply next(const std::string& path);
 
@@ -90,6 +96,8 @@ private:
   std::map<std::string, std::vector<mock_reply>> scripts_;
   std::map<std::string, size_t> counters_;
   std::vector<received_request> received_;
+  int in_flight_ = 0;
+  int max_in_flight_ = 0;
 };
 
 /// A port on 127.0.0.1 with nothing listening (connection refused).

@@ -56,6 +56,25 @@ struct client_config {
   std::string anthropic_version = "2023-06-01";
   retry_policy retry;
   circuit_breaker_config breaker;
+  /// The model's context window in tokens, when known: the LLM brain
+  /// compacts a conversation before it outgrows it (less the reply's
+  /// max_tokens and a margin).
+  std::optional<int> context_window;
+  /// OpenAI-compatible only: send the context window as Ollama's
+  /// `options.num_ctx` (Ollama otherwise runs a model with its small
+  /// default window and silently drops the start of a long prompt). Set for
+  /// provider "ollama".
+  bool send_num_ctx = false;
+  /// OpenAI-compatible only: name the output limit `max_completion_tokens`
+  /// (OpenAI's current name; its reasoning models refuse `max_tokens`)
+  /// instead of `max_tokens` (local servers). Default: on for
+  /// api.openai.com.
+  std::optional<bool> max_completion_tokens;
+  /// Calls in flight at once to this endpoint, over every client and loop
+  /// of the process (0: no limit). A local server serves one at a time: the
+  /// others wait for a slot within their time left instead of timing out
+  /// in its queue. Default 1 for ollama and llama.cpp.
+  int max_concurrent = 0;
 
   /// Checks every field; the error names the key and the bad value.
   caf::error validate() const;
