@@ -122,6 +122,8 @@ std::optional<std::string> describe(const telemetry::event_name& e,
       return "coordinator: insight " + meta(md, "insight");
     if (what == "llm_error")
       return "coordinator: LLM error: " + meta(md, "reason");
+    if (what == "brain_fallback")
+      return "coordinator: the model failed; the rule engine goes on";
     if (what == "max_iterations_reached")
       return "coordinator: max iterations reached";
     if (what == "loop_stopped")
@@ -143,8 +145,28 @@ std::optional<std::string> describe(const telemetry::event_name& e,
       return who + "Lua error: " + meta(md, "reason");
     if (what == "llm_error")
       return who + "LLM error: " + meta(md, "reason");
+    if (what == "brain_fallback")
+      return who + "the model failed; the rule engine finishes";
     if (what == "done")
       return who + "done (" + meta(md, "final_state") + ")";
+    return std::nullopt;
+  }
+  if (seg[1] == "llm") {
+    // Provider trouble: retries, waits for a breaker, fallbacks, budgets.
+    if (what == "retry")
+      return "LLM: " + meta(md, "reason") + " (" + meta(md, "client")
+             + "), retrying";
+    if (what == "circuit_open")
+      return "LLM: circuit breaker of " + meta(md, "client") + " open ("
+             + meta(md, "reason") + ")";
+    if (what == "circuit_close")
+      return "LLM: circuit breaker of " + meta(md, "client") + " closed";
+    if (what == "fallback")
+      return "LLM: " + meta(md, "from_client") + " failed ("
+             + meta(md, "reason") + "), trying " + meta(md, "to_client");
+    if (what == "budget_exceeded")
+      return "LLM: budget spent (" + meta(md, "limit")
+             + "): asking for the final answer";
     return std::nullopt;
   }
   return std::nullopt;
@@ -217,7 +239,8 @@ int run_demo(const demo_options& opts) {
   // Progress of the investigation, from the engine's telemetry.
   std::vector<telemetry::event_name> events;
   for (auto& prefix : {telemetry::event_name{"caflens", "coordinator"},
-                       telemetry::event_name{"caflens", "operator"}})
+                       telemetry::event_name{"caflens", "operator"},
+                       telemetry::event_name{"caflens", "llm"}})
     for (auto& e : telemetry::event_names(prefix))
       events.push_back(e);
   auto handler_id = std::string{"caflens.cli.demo.progress"};

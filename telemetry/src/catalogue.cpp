@@ -106,6 +106,9 @@ std::vector<event_info> make_catalogue() {
   op("done", "Operator analysis completed.", {"final_state"});
   op("llm_error", "Operator LLM call failed.",
      {"reason", "retry_count", "will_retry"});
+  op("brain_fallback",
+     "Operator's model failed; the rule engine finishes its look.",
+     {"reason"});
   op("loop_stopped", "Operator loop stopped.", {"final_state", "reason"});
   op("unexpected_message", "Operator received an unexpected message.",
      {"message"});
@@ -127,6 +130,10 @@ std::vector<event_info> make_catalogue() {
      {"has_unread", "unread_count"});
   co("loop_stopped", "Coordinator loop stopped.", {"reason"});
   co("llm_error", "Coordinator LLM call failed.", {"reason"});
+  co("brain_fallback",
+     "Coordinator's model failed; the rule engine goes on with the "
+     "evidence and operators start offline.",
+     {"reason", "iteration"});
   co("unexpected_message", "Coordinator received an unexpected message.",
      {"message"});
   co("invoke_operators", "Coordinator invoked operators.",
