@@ -443,15 +443,16 @@ public:
       res.input_tokens += r.input_tokens;
       res.output_tokens += r.output_tokens;
       res.cost_usd += r.cost_usd;
+      res.llm_calls += r.llm_calls;
+      res.llm_retries += r.llm_retries;
       res.operators.push_back(std::move(r));
     }
-    int64_t in = 0, out = 0;
-    double cost = 0;
-    if (inv->loop.brain)
-      inv->loop.usage(in, out, cost);
-    res.input_tokens += in;
-    res.output_tokens += out;
-    res.cost_usd += cost;
+    auto own = inv->loop.usage();
+    res.input_tokens += own.input_tokens;
+    res.output_tokens += own.output_tokens;
+    res.cost_usd += own.cost_usd;
+    res.llm_calls += own.calls;
+    res.llm_retries += own.retries;
     res.partial = partial;
     res.errors = std::move(inv->errors);
     if (stop_reason != "done" && stop_reason != "max_iterations"

@@ -2,7 +2,6 @@
 
 #include <map>
 
-#include "caflens/llm/llm_brain.hpp"
 #include "caflens/llm/llm_errc.hpp"
 #include "caflens/telemetry/error.hpp"
 #include "caflens/telemetry/bus.hpp"
@@ -166,18 +165,11 @@ void loop_core::answer(const llm::tool_call& call, const tool_outcome& out) {
                        out.snapshot_ids, out.notification, std::move(data));
 }
 
-void loop_core::usage(int64_t& input, int64_t& output, double& cost) const {
-  input = spent_input_;
-  output = spent_output_;
-  cost = spent_cost_;
-  auto* lb = dynamic_cast<const llm::llm_brain*>(brain.get());
-  if (lb == nullptr)
-    return;
-  for (auto& c : lb->calls()) {
-    input += c.usage.prompt_tokens();
-    output += c.usage.output_tokens;
-    cost += c.cost_usd;
-  }
+llm::brain_usage loop_core::usage() const {
+  auto u = spent_;
+  if (brain)
+    u += brain->usage();
+  return u;
 }
 
 bool loop_core::grant_final_step() {
@@ -205,12 +197,7 @@ bool loop_core::degrade(const caf::error& err,
       code == llm::llm_errc::cancelled
       || code == llm::llm_errc::deadline_exceeded)
     return false;
-  int64_t in = 0, out = 0;
-  double cost = 0;
-  usage(in, out, cost);
-  spent_input_ = in;
-  spent_output_ = out;
-  spent_cost_ = cost;
+  spent_ = usage();
   if (degraded.empty())
     degraded = render_error(err);
   // Calls of the failed turn stay unanswered for a model; the rule brain

@@ -127,8 +127,8 @@ struct loop_core {
   /// document; the complete structured result stays with the message.
   void answer(const llm::tool_call& call, const tool_outcome& out);
 
-  /// Tokens and cost spent by an `llm_brain` (zero for other brains).
-  void usage(int64_t& input, int64_t& output, double& cost) const;
+  /// What the loop's brains spent (the current one and any it replaced).
+  llm::brain_usage usage() const;
 
   /// At the iteration limit: true once for a model-backed brain, after
   /// asking it for its final answer (calls still open are answered as not
@@ -143,9 +143,7 @@ struct loop_core {
 
 private:
   /// Usage of brains replaced by `degrade`.
-  int64_t spent_input_ = 0;
-  int64_t spent_output_ = 0;
-  double spent_cost_ = 0;
+  llm::brain_usage spent_;
 };
 
 } // namespace caflens::actors

@@ -192,8 +192,12 @@ public:
     if (!loop.degraded.empty() && error.empty())
       res.error = "the model failed (" + loop.degraded
                   + "); the rule engine finished the look";
-    if (loop.brain)
-      loop.usage(res.input_tokens, res.output_tokens, res.cost_usd);
+    auto used = loop.usage();
+    res.input_tokens = used.input_tokens;
+    res.output_tokens = used.output_tokens;
+    res.cost_usd = used.cost_usd;
+    res.llm_calls = used.calls;
+    res.llm_retries = used.retries;
     if (stop_reason == "done")
       emit_op("done", {{"final_state", to_string(s_.st)}});
     emit_op("loop_stopped",

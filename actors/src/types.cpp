@@ -154,7 +154,9 @@ json to_json(const operator_result& x) {
           {"restarts", x.restarts},
           {"input_tokens", x.input_tokens},
           {"output_tokens", x.output_tokens},
-          {"cost_usd", x.cost_usd}};
+          {"cost_usd", x.cost_usd},
+          {"llm_calls", x.llm_calls},
+          {"llm_retries", x.llm_retries}};
 }
 
 json to_json(const investigation_result& x) {
@@ -182,6 +184,8 @@ json to_json(const investigation_result& x) {
           {"input_tokens", x.input_tokens},
           {"output_tokens", x.output_tokens},
           {"cost_usd", x.cost_usd},
+          {"llm_calls", x.llm_calls},
+          {"llm_retries", x.llm_retries},
           {"started_at", x.started_at},
           {"finished_at", x.finished_at},
           {"duration_ms", x.finished_at - x.started_at}};
@@ -316,6 +320,8 @@ investigation_result_from_json(const json& x) {
   r.get("input_tokens", res.input_tokens);
   r.get("output_tokens", res.output_tokens);
   r.get("cost_usd", res.cost_usd);
+  r.get("llm_calls", res.llm_calls);
+  r.get("llm_retries", res.llm_retries);
   r.get("started_at", res.started_at);
   r.get("finished_at", res.finished_at);
   if (auto err = r.error())
@@ -351,6 +357,8 @@ investigation_result_from_json(const json& x) {
     ro.get("input_tokens", op.input_tokens);
     ro.get("output_tokens", op.output_tokens);
     ro.get("cost_usd", op.cost_usd);
+    ro.get("llm_calls", op.llm_calls);
+    ro.get("llm_retries", op.llm_retries);
     if (auto err = ro.error())
       return err;
     res.operators.push_back(std::move(op));

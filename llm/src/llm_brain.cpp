@@ -52,6 +52,18 @@ llm_brain::llm_brain(std::shared_ptr<client_registry> clients,
     }
 }
 
+brain_usage llm_brain::usage() const {
+  brain_usage u;
+  for (auto& c : calls_) {
+    ++u.calls;
+    u.retries += c.retries;
+    u.input_tokens += c.usage.prompt_tokens();
+    u.output_tokens += c.usage.output_tokens;
+    u.cost_usd += c.cost_usd;
+  }
+  return u;
+}
+
 caf::expected<tool_call> llm_brain::decide(conversation& conv,
                                            const tool_set& tools) {
   try {

@@ -149,6 +149,9 @@ CAF_TEST(a burst of five errors while operators run loses nothing) {
     CAF_FAIL("investigate failed: " << render_error(out.res.error()));
   auto& r = *out.res;
   CAF_CHECK_EQUAL(model.stats().faults_served, 5);
+  // Each failed attempt was retried, and the result says so.
+  CAF_CHECK_EQUAL(r.llm_retries, 5);
+  CAF_CHECK_EQUAL(r.llm_calls, model.stats().requests - 5);
   CAF_CHECK_EQUAL(r.brain, "llm");
   CAF_CHECK(!r.partial);
   for (auto& op : r.operators)

@@ -144,6 +144,8 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
   CAF_CHECK_EQUAL(res->output_tokens, 4 * 20 + 2 * 10);
   auto reqs = mock.requests(path);
   CAF_REQUIRE_EQUAL(reqs.size(), 6u);
+  CAF_CHECK_EQUAL(res->llm_calls, 6);
+  CAF_CHECK_EQUAL(res->llm_retries, 0);
   // The operator's first look was taken before its first request: that
   // request already carries the snapshot.
   CAF_CHECK(reqs[1].body.find("caflens_first_look") != std::string::npos);

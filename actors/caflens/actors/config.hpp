@@ -111,7 +111,9 @@ struct config {
   /// Token / cost limits shared by all loops of one investigation (LLM
   /// only); when one is spent (or the deadline nears) the LLM brain asks
   /// for the final answer instead of more tool calls.
-  std::optional<int64_t> max_tokens;
+  /// Default: a million tokens, a cap against a runaway loop (a typical
+  /// investigation spends 100 000 to 200 000; see BENCHMARKS.md).
+  std::optional<int64_t> max_tokens = 1'000'000;
   std::optional<double> max_cost_usd;
   /// When a model-backed brain fails (provider down, quota, invalid tool
   /// calls beyond the re-asks, budget spent), its loop goes on with the

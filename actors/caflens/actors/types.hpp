@@ -163,6 +163,9 @@ struct operator_result {
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   double cost_usd = 0;
+  /// Model calls of this loop and the retries within them.
+  int64_t llm_calls = 0;
+  int64_t llm_retries = 0;
 };
 
 template <class Inspector>
@@ -170,7 +173,7 @@ typename Inspector::result_type inspect(Inspector& f, operator_result& x) {
   return f(caf::meta::type_name("caflens::operator_result"), x.skill, x.node,
            x.state, x.summary, x.notification_ids, x.snapshot_ids,
            x.iterations, x.stop_reason, x.error, x.restarts, x.input_tokens,
-           x.output_tokens, x.cost_usd);
+           x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries);
 }
 
 /// Everything one investigation produced.
@@ -190,9 +193,12 @@ struct investigation_result {
   bool partial = false;
   std::vector<std::string> errors;
   int32_t iterations = 0;
+  /// Over every loop (coordinator and operators).
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   double cost_usd = 0;
+  int64_t llm_calls = 0;
+  int64_t llm_retries = 0;
   /// Unix milliseconds.
   int64_t started_at = 0;
   int64_t finished_at = 0;
@@ -210,8 +216,8 @@ typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("caflens::investigation_result"), x.trace_id,
            x.reason, x.trigger, x.insights, x.notifications, x.operators,
            x.summary, x.partial, x.errors, x.iterations, x.input_tokens,
-           x.output_tokens, x.cost_usd, x.started_at, x.finished_at, x.brain,
-           x.node);
+           x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries,
+           x.started_at, x.finished_at, x.brain, x.node);
 }
 
 /// Per-investigation options; unset fields take the lens configuration's

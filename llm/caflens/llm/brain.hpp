@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "caf/expected.hpp"
@@ -20,6 +21,25 @@ namespace caflens::llm {
 /// text answer comes back as a call of the final-answer tool (`done` by
 /// default) with the text under `answer`. Implementations are not
 /// thread-safe: one brain per loop.
+/// What a brain spent asking a model (zero for brains that ask none).
+struct brain_usage {
+  int64_t calls = 0;
+  /// Retries within those calls (each call's attempts less one).
+  int64_t retries = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+
+  brain_usage& operator+=(const brain_usage& x) noexcept {
+    calls += x.calls;
+    retries += x.retries;
+    input_tokens += x.input_tokens;
+    output_tokens += x.output_tokens;
+    cost_usd += x.cost_usd;
+    return *this;
+  }
+};
+
 class brain {
 public:
   virtual ~brain();
@@ -34,6 +54,10 @@ public:
   /// the iteration limit, and an investigation goes on offline when it
   /// fails. Scripted and rule brains are not.
   virtual bool model_backed() const noexcept { return false; }
+
+  /// Calls, retries, tokens and cost so far: a new model-backed brain
+  /// reports its own, and loops account for it without knowing its type.
+  virtual brain_usage usage() const { return {}; }
 };
 
 } // namespace caflens::llm

@@ -48,6 +48,8 @@ public:
 
   bool model_backed() const noexcept override { return true; }
 
+  brain_usage usage() const override;
+
   /// Records every decision (the clients record exchanges themselves).
   void record_to(std::shared_ptr<recording> rec) {
     recording_ = std::move(rec);
