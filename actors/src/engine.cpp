@@ -42,6 +42,11 @@ engine::engine(caf::actor_system& sys, config cfg)
     node_(cfg_.node_name.empty() ? host_name() : cfg_.node_name),
     box_(cfg_.sandbox, node_) {
   logs_ = cfg_.logs ? cfg_.logs : std::make_shared<skills::log_buffer>();
+  // Secrets never enter the buffer (validated by `start`).
+  if (auto red = llm::redactor::make(cfg_.redaction)) {
+    auto r = std::make_shared<const llm::redactor>(std::move(*red));
+    logs_->filter([r](std::string line) { return r->redact(line); });
+  }
   metrics_ = cfg_.metrics ? cfg_.metrics
                           : std::make_shared<telemetry::metric_registry>();
   anomaly_ = std::make_shared<skills::anomaly_detector>(cfg_.anomaly);

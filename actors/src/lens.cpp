@@ -47,6 +47,32 @@ void override_from(const caf::actor_system_config& sys_cfg, const char* key,
 /// The config file / command line, then the environment.
 caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   override_from(sys_cfg, "node-name", cfg.node_name);
+  // Redaction: code, then [caflens], then the environment, all added up.
+  if (auto xs = caf::get_if<std::vector<std::string>>(&sys_cfg,
+                                                      "caflens.redact-keys"))
+    for (auto& x : *xs)
+      cfg.redaction.keys.push_back(x);
+  if (auto xs = caf::get_if<std::vector<std::string>>(
+        &sys_cfg, "caflens.redact-patterns"))
+    for (auto& x : *xs)
+      cfg.redaction.patterns.push_back(x);
+  {
+    std::string keys = env("CAFLENS_REDACT_KEYS"), cur;
+    for (auto c : keys + ",") {
+      if (c == ',') {
+        if (!cur.empty())
+          cfg.redaction.keys.push_back(cur);
+        cur.clear();
+      } else if (c != ' ') {
+        cur += c;
+      }
+    }
+    if (auto p = env("CAFLENS_REDACT_PATTERN"); !p.empty())
+      cfg.redaction.patterns.push_back(p);
+  }
+  auto red = llm::redactor::make(cfg.redaction);
+  if (!red)
+    return red.error();
   int64_t n = 0;
   auto int_opt = [&](const char* key, auto& out) {
     n = static_cast<int64_t>(out);
@@ -158,7 +184,9 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   if (auto err = cc.validate())
     return err;
   auto reg = std::make_shared<llm::client_registry>();
-  if (auto err = reg->add(cc))
+  llm::client_services svc;
+  svc.redactor = std::make_shared<const llm::redactor>(std::move(*red));
+  if (auto err = reg->add(cc, std::move(svc)))
     return err;
   cfg.llm = std::move(reg);
   return {};
@@ -239,6 +267,10 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::string>("llm-base-url", "provider base URL")
     .add<std::string>("llm-model", "model name")
     .add<std::string>("llm-api-key-env", "NAME of the key's env variable")
+    .add<std::vector<std::string>>("redact-keys",
+                                   "JSON keys whose values are redacted")
+    .add<std::vector<std::string>>("redact-patterns",
+                                   "regular expressions to redact")
     .add<int64_t>("llm-context-window", "the model's context window (tokens)")
     .add<int64_t>("llm-max-concurrent",
                   "calls at once to the endpoint (ollama/llamacpp: 1)");

@@ -8,9 +8,21 @@ log_buffer::log_buffer(size_t capacity, const telemetry::clock& clk)
   : capacity_(capacity ? capacity : 1), clock_(&clk) {
 }
 
+void log_buffer::filter(std::function<std::string(std::string)> fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  filter_ = std::move(fn);
+}
+
 void log_buffer::append(std::string level, std::string source,
                         std::string message) {
   auto now = clock_->now_ns();
+  std::function<std::string(std::string)> fn;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    fn = filter_;
+  }
+  if (fn)
+    message = fn(std::move(message));
   std::lock_guard<std::mutex> guard{mtx_};
   bool counted = false;
   for (auto& [lvl, n] : counts_)

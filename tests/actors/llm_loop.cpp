@@ -12,6 +12,8 @@
 #include "actors_test_support.hpp"
 #include "llm_test_support.hpp"
 
+#include "caflens/skills/log_buffer.hpp"
+
 #include "caf/test/unit_test.hpp"
 
 using namespace caflens;
@@ -272,6 +274,49 @@ CAF_TEST(a local server is configured from the environment) {
   CAF_REQUIRE(!bad);
   CAF_CHECK(render_error(bad.error()).find("CAFLENS_LLM_CONTEXT_WINDOW")
             != std::string::npos);
+}
+
+CAF_TEST(redaction rules from the environment cover requests and log lines) {
+  ::setenv("CAFLENS_REDACT_PATTERN", "ACCT-[0-9]{6}", 1);
+  ::setenv("CAFLENS_REDACT_KEYS", "customer_email, card", 1);
+  auto c = lens_config();
+  c.skills = {counting_skill(
+    "alpha", {{"mailbox_growth", severity::critical,
+               "worker-7 stuck on ACCT-424242", {"worker-7"},
+               json{{"mailbox_depth", 9000},
+                    {"customer_email", "ann@example.org"}}}})};
+  mock.script(path,
+              {tools_reply("c1", json::array({json::array(
+                                   {"invoke_operators",
+                                    {{"skills", {"alpha"}}}})})),
+               text_reply("o1", "worker-7 is stuck."),
+               text_reply("c2", "done")});
+  auto l = caflens::start(*sys, c);
+  ::unsetenv("CAFLENS_REDACT_PATTERN");
+  ::unsetenv("CAFLENS_REDACT_KEYS");
+  CAF_REQUIRE(l);
+  l->logs()->append("error", "billing", "charge failed for ACCT-777777");
+  auto lines = l->logs()->recent(10);
+  CAF_REQUIRE_EQUAL(lines.size(), 1u);
+  CAF_CHECK(lines[0].message.find("777777") == std::string::npos);
+  auto res = l->investigate("stuck", {}, 60s);
+  CAF_REQUIRE(res);
+  auto reqs = mock.requests(path);
+  CAF_REQUIRE(reqs.size() >= 2u);
+  for (auto& r : reqs) {
+    CAF_CHECK(r.body.find("424242") == std::string::npos);
+    CAF_CHECK(r.body.find("ann@example.org") == std::string::npos);
+  }
+  // The operator's request did carry the (redacted) snapshot.
+  CAF_CHECK(std::any_of(reqs.begin(), reqs.end(), [](auto& r) {
+    return r.body.find("[REDACTED]") != std::string::npos;
+  }));
+  l->stop();
+  ::setenv("CAFLENS_REDACT_PATTERN", "([unclosed", 1);
+  auto bad = caflens::start(*sys, lens_config());
+  ::unsetenv("CAFLENS_REDACT_PATTERN");
+  CAF_REQUIRE(!bad);
+  CAF_CHECK(render_error(bad.error()).find("([unclosed") != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

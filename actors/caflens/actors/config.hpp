@@ -115,6 +115,14 @@ struct config {
   /// investigation spends 100 000 to 200 000; see BENCHMARKS.md).
   std::optional<int64_t> max_tokens = 1'000'000;
   std::optional<double> max_cost_usd;
+  /// What is redacted besides the built-in rules (API keys, bearer tokens,
+  /// password/secret/token values): keys, patterns and literals of your
+  /// own. Applied to what the environment-configured client sends, and to
+  /// every line of the log buffer as it arrives. From code, the
+  /// `[caflens]` keys redact-keys and redact-patterns (lists), and the
+  /// environment (CAFLENS_REDACT_KEYS, comma-separated; CAFLENS_REDACT_PATTERN,
+  /// one regular expression).
+  llm::redaction_config redaction;
   /// When a model-backed brain fails (provider down, quota, invalid tool
   /// calls beyond the re-asks, budget spent), its loop goes on with the
   /// rule brain and so does the rest of the investigation: the result is

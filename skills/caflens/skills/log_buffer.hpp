@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ public:
 
   void append(std::string level, std::string source, std::string message);
 
+  /// Every line is passed through `fn` before it is kept (the lens installs
+  /// its redaction: no secret of a log line reaches a model, a store or a
+  /// page). Set before lines arrive.
+  void filter(std::function<std::string(std::string)> fn);
+
   /// Newest last; at most `n`, optionally one level only.
   std::vector<log_entry> recent(size_t n, const std::string& level = {}) const;
 
@@ -56,6 +62,7 @@ private:
   const telemetry::clock* clock_;
   uint64_t dropped_ = 0;
   std::vector<std::pair<std::string, uint64_t>> counts_;
+  std::function<std::string(std::string)> filter_;
 };
 
 } // namespace caflens::skills
