@@ -6,7 +6,8 @@
 //   caflens-model-server [--port N] [--error-burst N] [--error-burst-from K]
 //                        [--error-status S]
 //                        [--quota-from N] [--hang-from N] [--malformed-from N]
-//                        [--coordinator-never-done] [--operator-never-done]
+//                        [--delay-ms N] [--coordinator-never-done]
+//                        [--operator-never-done]
 
 #include <csignal>
 #include <cstdlib>
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
       num(f.quota_from);
     else if (a == "--hang-from")
       num(f.hang_from);
+    else if (a == "--delay-ms")
+      num(f.delay_ms);
     else if (a == "--malformed-from")
       num(f.malformed_from);
     else if (a == "--coordinator-never-done")

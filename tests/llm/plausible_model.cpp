@@ -678,6 +678,11 @@ plausible_model::plausible_model(int port)
       fail(anthropic ? 402 : 429);
       return;
     }
+    if (f.delay_ms > 0) {
+      std::unique_lock<std::mutex> guard{mtx_};
+      stop_cv_.wait_for(guard, std::chrono::milliseconds{f.delay_ms},
+                        [this] { return stopping_; });
+    }
     if (body.is_discarded()) {
       res.status = 400;
       res.set_content(error_body(anthropic, 400), "application/json");

@@ -45,6 +45,8 @@ struct model_faults {
   bool coordinator_never_done = false;
   /// Operators never finish: after their first look they wait forever.
   bool operator_never_done = false;
+  /// Every reply takes this long (a slow model), in milliseconds.
+  int delay_ms = 0;
   /// From this request on, tool calls are broken: an unknown tool and
   /// arguments that are not JSON, alternately (0: never).
   int malformed_from = 0;
