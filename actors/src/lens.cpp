@@ -1,4 +1,5 @@
 #include "caflens/caflens.hpp"
+#include "caflens/actors/type_ids.hpp"
 
 #include <cstdlib>
 
@@ -512,37 +513,8 @@ const caflens::config& lens::settings() const {
 // -- message types ------------------------------------------------------------
 
 void add_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<notification>("caflens::notification");
-  cfg.add_message_type<culprit>("caflens::culprit");
-  cfg.add_message_type<std::vector<culprit>>("std::vector<caflens::culprit>");
-  cfg.add_message_type<insight>("caflens::insight");
-  cfg.add_message_type<snapshot>("caflens::snapshot");
-  cfg.add_message_type<operator_result>("caflens::operator_result");
-  cfg.add_message_type<investigation_result>("caflens::investigation_result");
-  cfg.add_message_type<investigate_options>("caflens::investigate_options");
-  cfg.add_message_type<std::vector<notification>>(
-    "std::vector<caflens::notification>");
-  cfg.add_message_type<std::vector<insight>>("std::vector<caflens::insight>");
-  using namespace actors;
-  cfg.add_message_type<investigate_request>(
-    "caflens::actors::investigate_request");
-  cfg.add_message_type<cancel_request>("caflens::actors::cancel_request");
-  cfg.add_message_type<status_request>("caflens::actors::status_request");
-  cfg.add_message_type<alert_request>("caflens::actors::alert_request");
-  cfg.add_message_type<operator_spec>("caflens::actors::operator_spec");
-  cfg.add_message_type<operator_started>("caflens::actors::operator_started");
-  cfg.add_message_type<operator_notification>(
-    "caflens::actors::operator_notification");
-  cfg.add_message_type<operator_progress>(
-    "caflens::actors::operator_progress");
-  cfg.add_message_type<operator_complete>(
-    "caflens::actors::operator_complete");
-  cfg.add_message_type<operator_message>("caflens::actors::operator_message");
-  cfg.add_message_type<operator_cancel>("caflens::actors::operator_cancel");
-  cfg.add_message_type<loop_tick>("caflens::actors::loop_tick");
-  cfg.add_message_type<deadline_tick>("caflens::actors::deadline_tick");
-  cfg.add_message_type<scheduled_check>("caflens::actors::scheduled_check");
-  cfg.add_message_type<restart_check>("caflens::actors::restart_check");
+  // Every engine message, from one type-ID block (caflens/actors/type_ids.hpp).
+  cfg.add_message_types<caf::id_block::caflens_actors>();
   supervision::add_message_types(cfg);
   add_error_categories(cfg);
 }
