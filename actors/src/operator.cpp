@@ -92,6 +92,13 @@ public:
     task += "\nCallbacks for execute: ";
     for (auto& cb : s_.skill->callbacks())
       task += "\n- " + cb.doc;
+    // What the detectors' findings mean, as the skill declares them.
+    if (auto types = s_.skill->finding_types(); !types.empty()) {
+      task += "\nFinding types of this skill (type -> pattern: meaning):";
+      for (auto& ft : types)
+        task += "\n- " + ft.type + " -> " + ft.pattern + ": "
+                + ft.description;
+    }
     loop.conv.add_user(std::move(task));
     // A remote operator (no shared budget here) still has its deadline.
     if (auto b = s_.eng->budget_of(sp.trace_id))
