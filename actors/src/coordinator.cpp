@@ -221,7 +221,8 @@ public:
     loop.brain = s_.eng->make_brain(
       {"coordinator", "", trace, inv->entry.req.reason,
        opts.trigger + " " + opts.context});
-    loop.tools = coordinator_tools(inv->allowed_skills);
+    loop.tools = make_tools(self_, inv->allowed_skills);
+    loop.intent = "coordinator";
     loop.max_iterations = opts.max_iterations > 0 ? opts.max_iterations
                                                   : cfg.max_iterations;
     loop.max_result_bytes = cfg.max_tool_result_bytes;
@@ -280,9 +281,7 @@ public:
     ++loop.iteration;
     loop.conv.next_iteration();
     emit_co(trace, "iteration_start", {{"iteration", int64_t{loop.iteration}}});
-    auto out = loop.step([this](const llm::tool_call& call) {
-      return run_tool(call);
-    });
+    auto out = loop.step();
     if (!s_.cur)
       return;
     if (!out) {
@@ -680,90 +679,115 @@ public:
 
   // -- tools ------------------------------------------------------------------
 
-  tool_outcome run_tool(const llm::tool_call& call) {
-    return run_timed(s_.cur->entry.trace_id, s_.cur->loop.iteration,
-                     "coordinator", call,
-                     [this](const std::string& name, const json& args) {
-                       return dispatch(name, args);
-                     });
+  /// The coordinator's tools: each definition (tools.cpp) with its handler.
+  static tool_table make_tools(coordinator_ptr self,
+                               const std::vector<std::string>& skills) {
+    auto defs = coordinator_tools(skills);
+    tool_table t;
+    auto on = [&](const char* name,
+                  tool_outcome (*fn)(coordinator_loop&, const json&)) {
+      auto* def = defs.find(name);
+      if (def == nullptr)
+        return;
+      std::ignore = t.add(*def, [self, fn](const json& args) {
+        coordinator_loop c{self};
+        return fn(c, args);
+      });
+    };
+    on("get_notifications", [](coordinator_loop& c, const json& a) {
+      return c.get_notifications(a.value("status", std::string{"unread"}),
+                                 a.value("limit", int64_t{0}),
+                                 a.value("offset", int64_t{0}));
+    });
+    on("update_notification_statuses",
+       [](coordinator_loop& c, const json& a) {
+         return c.update_statuses(a);
+       });
+    on("invoke_operators", [](coordinator_loop& c, const json& a) {
+      return c.invoke_operators(a);
+    });
+    on("message_operator", [](coordinator_loop& c, const json& a) {
+      return c.message_operator(a.value("skill", std::string{}),
+                                a.value("message", std::string{}));
+    });
+    on("get_operator_statuses", [](coordinator_loop& c, const json&) {
+      return c.operator_statuses();
+    });
+    on("produce_insight", [](coordinator_loop& c, const json& a) {
+      return c.produce_insight(a);
+    });
+    on("schedule",
+       [](coordinator_loop& c, const json& a) { return c.schedule(a); });
+    on("think", [](coordinator_loop& c, const json& a) { return c.think(a); });
+    on("wait", [](coordinator_loop& c, const json& a) { return c.wait(a); });
+    on("done", [](coordinator_loop& c, const json& a) { return c.done(a); });
+    return t;
   }
 
-  tool_outcome dispatch(const std::string& name, const json& args) {
+  tool_outcome schedule(const json& args) {
+    auto& trace = s_.cur->entry.trace_id;
+    auto ms = args.value("ms", int64_t{0});
+    auto reason = args.value("reason", std::string{});
+    emit_co(trace, "schedule", {{"ms", ms}, {"reason", reason}});
+    self_->delayed_send(self_, std::chrono::milliseconds{ms},
+                        scheduled_check{reason, "follow_up", false});
+    return tool_outcome::ok(
+      json{{"scheduled_in_ms", ms}, {"reason", reason}}.dump());
+  }
+
+  tool_outcome think(const json& args) {
+    auto& trace = s_.cur->entry.trace_id;
+    emit_co(trace, "think",
+            {{"thought", args.value("thought", std::string{})}});
+    return tool_outcome::ok(R"({"ok":true})");
+  }
+
+  tool_outcome wait(const json& args) {
     auto& cur = *s_.cur;
     auto& trace = cur.entry.trace_id;
-    if (name == "get_notifications")
-      return get_notifications(args.value("status", std::string{"unread"}),
-                               args.value("limit", int64_t{0}),
-                               args.value("offset", int64_t{0}));
-    if (name == "update_notification_statuses")
-      return update_statuses(args);
-    if (name == "invoke_operators")
-      return invoke_operators(args);
-    if (name == "message_operator")
-      return message_operator(args.value("skill", std::string{}),
-                              args.value("message", std::string{}));
-    if (name == "get_operator_statuses")
-      return operator_statuses();
-    if (name == "produce_insight")
-      return produce_insight(args);
-    if (name == "schedule") {
-      auto ms = args.value("ms", int64_t{0});
-      auto reason = args.value("reason", std::string{});
-      emit_co(trace, "schedule", {{"ms", ms}, {"reason", reason}});
-      self_->delayed_send(self_, std::chrono::milliseconds{ms},
-                          scheduled_check{reason, "follow_up", false});
+    auto ms = args.value("ms", int64_t{0});
+    emit_co(trace, "wait", {{"ms", ms}});
+    if (!any_running())
+      // The coordinator waits for operators; with none running there is
+      // nothing to wait for.
       return tool_outcome::ok(
-        json{{"scheduled_in_ms", ms}, {"reason", reason}}.dump());
+        json{{"waited_ms", 0}, {"note", "no operator is running"}}.dump());
+    // A model-backed brain is asked for its final answer at 90 % of the
+    // deadline: a wait never sleeps through that moment.
+    if (cur.loop.brain && cur.loop.brain->model_backed()
+        && !cur.loop.conv.final_answer_requested()) {
+      auto final_at = cur.started_at
+                      + (cur.deadline_at - cur.started_at) * 9 / 10;
+      ms = std::clamp<int64_t>(final_at - unix_ms() + 1, 1, ms);
     }
-    if (name == "think") {
-      emit_co(trace, "think",
-              {{"thought", args.value("thought", std::string{})}});
-      return tool_outcome::ok(R"({"ok":true})");
-    }
-    if (name == "wait") {
-      auto ms = args.value("ms", int64_t{0});
-      emit_co(trace, "wait", {{"ms", ms}});
-      if (!any_running())
-        // The coordinator waits for operators; with none running there is
-        // nothing to wait for.
-        return tool_outcome::ok(
-          json{{"waited_ms", 0}, {"note", "no operator is running"}}.dump());
-      // A model-backed brain is asked for its final answer at 90 % of the
-      // deadline: a wait never sleeps through that moment.
-      if (cur.loop.brain && cur.loop.brain->model_backed()
-          && !cur.loop.conv.final_answer_requested()) {
-        auto final_at = cur.started_at
-                        + (cur.deadline_at - cur.started_at) * 9 / 10;
-        ms = std::clamp<int64_t>(final_at - unix_ms() + 1, 1, ms);
-      }
-      auto out = tool_outcome::ok(
-        json{{"waited_up_to_ms", ms},
-             {"note", "returns early when every operator has finished"}}
-          .dump());
-      out.next = tool_outcome::wait;
-      out.wait_ms = ms;
-      return out;
-    }
-    if (name == "done") {
-      std::vector<std::string> running;
-      for (auto& [id, op] : cur.ops)
-        if (op.running)
-          running.push_back(op.skill);
-      // Asked for the final answer (deadline near, budget spent, iteration
-      // limit): finishing cancels the operators and keeps their evidence.
-      if (!running.empty() && !cur.loop.conv.final_answer_requested())
-        return tool_outcome::error(
-          "done refused: operators still running: " + join(running)
-          + "; wait for them (wait) or check get_operator_statuses");
-      auto out = tool_outcome::ok(R"({"ok":true})");
-      out.next = tool_outcome::finish;
-      if (auto i = args.find("summary"); i != args.end() && i->is_string())
-        out.summary = i->get<std::string>();
-      else if (auto j = args.find("answer"); j != args.end() && j->is_string())
-        out.summary = j->get<std::string>();
-      return out;
-    }
-    return tool_outcome::error("unknown tool '" + name + "'");
+    auto out = tool_outcome::ok(
+      json{{"waited_up_to_ms", ms},
+           {"note", "returns early when every operator has finished"}}
+        .dump());
+    out.next = tool_outcome::wait;
+    out.wait_ms = ms;
+    return out;
+  }
+
+  tool_outcome done(const json& args) {
+    auto& cur = *s_.cur;
+    std::vector<std::string> running;
+    for (auto& [id, op] : cur.ops)
+      if (op.running)
+        running.push_back(op.skill);
+    // Asked for the final answer (deadline near, budget spent, iteration
+    // limit): finishing cancels the operators and keeps their evidence.
+    if (!running.empty() && !cur.loop.conv.final_answer_requested())
+      return tool_outcome::error(
+        "done refused: operators still running: " + join(running)
+        + "; wait for them (wait) or check get_operator_statuses");
+    auto out = tool_outcome::ok(R"({"ok":true})");
+    out.next = tool_outcome::finish;
+    if (auto i = args.find("summary"); i != args.end() && i->is_string())
+      out.summary = i->get<std::string>();
+    else if (auto j = args.find("answer"); j != args.end() && j->is_string())
+      out.summary = j->get<std::string>();
+    return out;
   }
 
   tool_outcome get_notifications(const std::string& status, int64_t limit,

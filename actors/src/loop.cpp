@@ -52,6 +52,52 @@ tool_outcome run_timed(
   return out;
 }
 
+caf::error tool_table::add(llm::tool_definition def, tool_handler run) {
+  auto name = std::string{def.name()};
+  if (auto err = defs_.add(std::move(def)))
+    return err;
+  handlers_.emplace_back(std::move(name), std::move(run));
+  return {};
+}
+
+const tool_handler* tool_table::find(std::string_view name) const {
+  for (auto& [n, h] : handlers_)
+    if (n == name)
+      return &h;
+  return nullptr;
+}
+
+caf::expected<tool_outcome> loop_core::step() {
+  auto call = brain->decide(conv, tools.definitions());
+  if (!call)
+    return std::move(call.error());
+  normalize_final_answer(*call);
+  return run(*call);
+}
+
+tool_outcome loop_core::run(const llm::tool_call& call) {
+  tool_outcome out;
+  auto& defs = tools.definitions();
+  auto* def = defs.find(call.name);
+  auto* handler = tools.find(call.name);
+  if (def == nullptr || handler == nullptr) {
+    out = tool_outcome::error("unknown tool '" + call.name
+                              + "'; known tools: " + defs.names());
+  } else if (call.arguments.is_null() || !call.arguments.is_object()) {
+    out = tool_outcome::error(call.name + ": arguments must be a JSON object");
+  } else if (auto problems = def->problems(call.arguments);
+             !problems.empty()) {
+    out = tool_outcome::error(problems);
+  } else {
+    out = run_timed(conv.trace_id(), iteration, intent, call,
+                    [handler](const std::string&, const nlohmann::json& args) {
+                      return (*handler)(args);
+                    });
+  }
+  answer(call, out);
+  return out;
+}
+
 void loop_core::normalize_final_answer(llm::tool_call& call) {
   if (call.name != "done" || !call.arguments.is_object())
     return;

@@ -74,11 +74,39 @@ tool_outcome run_timed(
 /// `{"items": [...], "total": n, "more": m}`. Never cuts inside a value.
 nlohmann::json bound_result(const nlohmann::json& x, size_t max_bytes);
 
+/// What runs one tool: its arguments arrive validated against its
+/// definition.
+using tool_handler = std::function<tool_outcome(const nlohmann::json& args)>;
+
+/// A loop's tools: each one's definition (what a brain is offered) with the
+/// handler that runs it.
+class tool_table {
+public:
+  /// Adds `def` with `run`. Errors: the tool set's (a duplicate or a bad
+  /// name).
+  caf::error add(llm::tool_definition def, tool_handler run);
+
+  /// The handler of `name`, or nullptr.
+  const tool_handler* find(std::string_view name) const;
+
+  /// What a brain is offered.
+  const llm::tool_set& definitions() const noexcept {
+    return defs_;
+  }
+
+private:
+  llm::tool_set defs_;
+  std::vector<std::pair<std::string, tool_handler>> handlers_;
+};
+
 /// A conversation, a brain and its tools, with the iteration bookkeeping.
 struct loop_core {
   llm::conversation conv;
   std::unique_ptr<llm::brain> brain;
-  llm::tool_set tools;
+  tool_table tools;
+  /// Who runs the tools ("coordinator", the operator's skill): the intent of
+  /// the `caflens.tool.*` events.
+  std::string intent;
   int32_t max_iterations = 25;
   int32_t iteration = 0;
   /// Ticks carry the generation they were sent for; a stale tick (after an
@@ -91,32 +119,13 @@ struct loop_core {
   /// The model-backed brain failed and the rule brain took over: why.
   std::string degraded;
 
-  /// Asks the brain for the next call, validates it, runs `exec` and answers
-  /// the call in the conversation. Errors: the brain's.
-  template <class Exec>
-  caf::expected<tool_outcome> step(Exec&& exec) {
-    auto call = brain->decide(conv, tools);
-    if (!call)
-      return std::move(call.error());
-    normalize_final_answer(*call);
-    tool_outcome out;
-    auto* def = tools.find(call->name);
-    if (def == nullptr && call->name != "done") {
-      out = tool_outcome::error("unknown tool '" + call->name
-                                + "'; known tools: " + tools.names());
-    } else if (call->arguments.is_null() || !call->arguments.is_object()) {
-      out = tool_outcome::error(call->name
-                                + ": arguments must be a JSON object");
-    } else if (auto problems = def ? def->problems(call->arguments)
-                                   : std::string{};
-               !problems.empty()) {
-      out = tool_outcome::error(problems);
-    } else {
-      out = exec(*call);
-    }
-    answer(*call, out);
-    return out;
-  }
+  /// Asks the brain for the next call, validates it against its tool's
+  /// definition, runs the tool's handler (between the `caflens.tool.*`
+  /// events) and answers the call in the conversation. Errors: the brain's.
+  caf::expected<tool_outcome> step();
+
+  /// Runs `call` as `step` would (validated, timed) and answers it.
+  tool_outcome run(const llm::tool_call& call);
 
   /// A plain-text final answer arrives as `done{answer}` (the llm layer's
   /// convention); our `done` calls it `summary`.

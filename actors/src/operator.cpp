@@ -78,7 +78,8 @@ public:
                        sp.max_iterations};
     breq.offline = sp.offline;
     loop.brain = s_.eng->make_brain(breq);
-    loop.tools = operator_tools();
+    loop.tools = make_tools(self_);
+    loop.intent = sp.skill;
     loop.max_iterations = sp.max_iterations;
     loop.max_result_bytes = s_.eng->cfg().max_tool_result_bytes;
     loop.conv = llm::conversation{s_.skill->system_prompt()
@@ -121,7 +122,7 @@ public:
       loop.conv.next_iteration();
       emit_op("iteration_start", {{"iteration", int64_t{loop.iteration}},
                                   {"operator_state", to_string(s_.st)}});
-      loop.answer(first, run_tool(first));
+      loop.run(first);
     }
     self_->send(self_, loop_tick{loop.generation});
   }
@@ -140,9 +141,7 @@ public:
                                 {"operator_state", to_string(s_.st)}});
     self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
                 operator_progress{s_.spec.run_id, s_.st, loop.iteration});
-    auto out = loop.step([this](const llm::tool_call& call) {
-      return run_tool(call);
-    });
+    auto out = loop.step();
     if (!out) {
       auto reason = render_error(out.error());
       emit_op("llm_error", {{"reason", reason},
@@ -216,54 +215,68 @@ public:
 
   // -- tools ------------------------------------------------------------------
 
-  tool_outcome run_tool(const llm::tool_call& call) {
-    return run_timed(s_.spec.trace_id, s_.loop.iteration, s_.spec.skill, call,
-                     [this](const std::string& name, const json& args) {
-                       return dispatch(name, args);
-                     });
+  /// The operator's tools: each definition (tools.cpp) with its handler.
+  static tool_table make_tools(operator_ptr self) {
+    auto defs = operator_tools();
+    tool_table t;
+    auto on = [&](const char* name,
+                  tool_outcome (*fn)(operator_loop&, const json&)) {
+      auto* def = defs.find(name);
+      if (def == nullptr)
+        return;
+      std::ignore = t.add(*def, [self, fn](const json& args) {
+        operator_loop l{self};
+        return fn(l, args);
+      });
+    };
+    on("take_snapshot",
+       [](operator_loop& l, const json&) { return l.take_snapshot(); });
+    on("get_snapshot", [](operator_loop& l, const json& a) {
+      return l.get_snapshot(a.value("id", std::string{}));
+    });
+    on("get_snapshots", [](operator_loop& l, const json& a) {
+      return l.get_snapshots(a.value("limit", 5), a.value("offset", 0));
+    });
+    on("execute", [](operator_loop& l, const json& a) {
+      return l.execute(a.value("code", std::string{}));
+    });
+    on("send_notification", [](operator_loop& l, const json& a) {
+      return l.send_notification(a);
+    });
+    on("set_state", [](operator_loop& l, const json& a) {
+      return l.set_state(a.value("state", std::string{}),
+                         a.value("reason", std::string{}));
+    });
+    on("think", [](operator_loop& l, const json& a) { return l.think(a); });
+    on("wait", [](operator_loop& l, const json& a) { return l.wait(a); });
+    on("done", [](operator_loop& l, const json& a) { return l.done(a); });
+    return t;
   }
 
-  tool_outcome dispatch(const std::string& name, const json& args) {
-    if (name == "take_snapshot")
-      return take_snapshot();
-    if (name == "get_snapshot")
-      return get_snapshot(args.value("id", std::string{}));
-    if (name == "get_snapshots")
-      return get_snapshots(args.value("limit", 5), args.value("offset", 0));
-    if (name == "execute")
-      return execute(args.value("code", std::string{}));
-    if (name == "send_notification")
-      return send_notification(args);
-    if (name == "set_state")
-      return set_state(args.value("state", std::string{}),
-                       args.value("reason", std::string{}));
-    if (name == "think") {
-      auto thought = args.value("thought", std::string{});
-      emit_op("think", {{"thought", thought}});
-      return tool_outcome::ok(R"({"ok":true})");
-    }
-    if (name == "wait") {
-      auto ms = args.value("ms", int64_t{0});
-      emit_op("wait", {{"ms", ms}});
-      auto out = tool_outcome::ok(R"({"ok":true,"waited_ms":)"
-                                  + std::to_string(ms) + "}");
-      out.next = tool_outcome::wait;
-      out.wait_ms = ms;
-      return out;
-    }
-    if (name == "done") {
-      auto out = tool_outcome::ok(R"({"ok":true})");
-      out.next = tool_outcome::finish;
-      if (args.is_object()) {
-        if (auto i = args.find("summary"); i != args.end() && i->is_string())
-          out.summary = i->get<std::string>();
-        else if (auto j = args.find("answer");
-                 j != args.end() && j->is_string())
-          out.summary = j->get<std::string>();
-      }
-      return out;
-    }
-    return tool_outcome::error("unknown tool '" + name + "'");
+  tool_outcome think(const json& args) {
+    auto thought = args.value("thought", std::string{});
+    emit_op("think", {{"thought", thought}});
+    return tool_outcome::ok(R"({"ok":true})");
+  }
+
+  tool_outcome wait(const json& args) {
+    auto ms = args.value("ms", int64_t{0});
+    emit_op("wait", {{"ms", ms}});
+    auto out = tool_outcome::ok(R"({"ok":true,"waited_ms":)"
+                                + std::to_string(ms) + "}");
+    out.next = tool_outcome::wait;
+    out.wait_ms = ms;
+    return out;
+  }
+
+  static tool_outcome done(const json& args) {
+    auto out = tool_outcome::ok(R"({"ok":true})");
+    out.next = tool_outcome::finish;
+    if (auto i = args.find("summary"); i != args.end() && i->is_string())
+      out.summary = i->get<std::string>();
+    else if (auto j = args.find("answer"); j != args.end() && j->is_string())
+      out.summary = j->get<std::string>();
+    return out;
   }
 
   tool_outcome take_snapshot() {
