@@ -686,13 +686,7 @@ public:
     tool_table t;
     auto on = [&](const char* name,
                   tool_outcome (*fn)(coordinator_loop&, const json&)) {
-      auto* def = defs.find(name);
-      if (def == nullptr)
-        return;
-      std::ignore = t.add(*def, [self, fn](const json& args) {
-        coordinator_loop c{self};
-        return fn(c, args);
-      });
+      bind_tool(t, defs, name, self, fn);
     };
     on("get_notifications", [](coordinator_loop& c, const json& a) {
       return c.get_notifications(a.value("status", std::string{"unread"}),

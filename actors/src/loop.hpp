@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "caf/expected.hpp"
@@ -98,6 +99,18 @@ private:
   llm::tool_set defs_;
   std::vector<std::pair<std::string, tool_handler>> handlers_;
 };
+
+/// Adds tool `name` (its definition from `defs`) whose handler runs
+/// `fn(Loop{self}, args)`: loops are views made per message from the actor.
+template <class Loop, class Self>
+void bind_tool(tool_table& t, const llm::tool_set& defs, const char* name,
+               Self self, tool_outcome (*fn)(Loop&, const nlohmann::json&)) {
+  if (auto* def = defs.find(name))
+    std::ignore = t.add(*def, [self, fn](const nlohmann::json& args) {
+      Loop l{self};
+      return fn(l, args);
+    });
+}
 
 /// A conversation, a brain and its tools, with the iteration bookkeeping.
 struct loop_core {

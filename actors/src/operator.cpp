@@ -221,13 +221,7 @@ public:
     tool_table t;
     auto on = [&](const char* name,
                   tool_outcome (*fn)(operator_loop&, const json&)) {
-      auto* def = defs.find(name);
-      if (def == nullptr)
-        return;
-      std::ignore = t.add(*def, [self, fn](const json& args) {
-        operator_loop l{self};
-        return fn(l, args);
-      });
+      bind_tool(t, defs, name, self, fn);
     };
     on("take_snapshot",
        [](operator_loop& l, const json&) { return l.take_snapshot(); });

@@ -148,7 +148,8 @@ llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
   xs.add(think_tool());
   xs.add(wait_tool("Wait for operators (returns early when they finish)."));
   xs.add({"done",
-          "Finish the investigation (refused while operators are running).",
+          "Finish the investigation (refused while operators are running, "
+          "unless you were asked for your final answer).",
           {P::string("summary", "The investigation's summary.").optional()}});
   return xs;
 }

@@ -285,6 +285,22 @@ public:
     return {3, std::chrono::milliseconds{300}};
   }
 
+  /// The tracked actor named (or numbered) by the first argument.
+  caf::expected<actor_info> lookup(const std::vector<json>& args) const {
+    if (args.empty())
+      return make_error(skills_errc::invalid_argument,
+                        "needs an actor name or id");
+    std::optional<actor_info> a;
+    if (args[0].is_number_integer())
+      a = table_.find(args[0].get<uint64_t>());
+    else if (args[0].is_string())
+      a = table_.find(args[0].get<std::string>());
+    if (!a)
+      return make_error(skills_errc::not_found,
+                        "no tracked actor " + args[0].dump());
+    return *a;
+  }
+
   std::vector<callback> callbacks() override {
     std::vector<callback> cbs;
     cbs.push_back(
@@ -314,17 +330,9 @@ public:
     cbs.push_back(
       {"actor_info", "actor_info(name_or_id) — counters of one actor",
        [this](const std::vector<json>& args) -> caf::expected<json> {
-         if (args.empty())
-           return make_error(skills_errc::invalid_argument,
-                             "actor_info needs a name or an id");
-         std::optional<actor_info> a;
-         if (args[0].is_number_integer())
-           a = table_.find(args[0].get<uint64_t>());
-         else if (args[0].is_string())
-           a = table_.find(args[0].get<std::string>());
+         auto a = lookup(args);
          if (!a)
-           return make_error(skills_errc::not_found,
-                             "no tracked actor " + args[0].dump());
+           return a.error();
          return actor_json(*a, table_.now_ns());
        },
        std::chrono::milliseconds{0},
@@ -335,18 +343,10 @@ public:
        "(get_state; answered through its mailbox, so a stuck actor times "
        "out)",
        [this](const std::vector<json>& args) -> caf::expected<json> {
-         std::optional<actor_info> a;
-         if (args.at(0).is_number_integer())
-           a = table_.find(args[0].get<uint64_t>());
-         else if (args[0].is_string())
-           a = table_.find(args[0].get<std::string>());
+         auto a = lookup(args);
          if (!a)
-           return make_error(skills_errc::not_found,
-                             "no tracked actor " + args[0].dump());
-         if (!a->exposes_state)
-           return make_error(skills_errc::no_state,
-                             a->name + " exposes no state view (no "
-                                       "get_state handler)");
+           return a.error();
+         // An actor without a view answers so itself (no_state).
          auto h = caf::actor_cast<caf::actor>(a->addr);
          if (!h)
            return make_error(skills_errc::not_found, a->name + " is down");

@@ -33,7 +33,7 @@ struct callback {
   /// The 0–2 parameters with their types, bounds and defaults: the sandbox
   /// validates every call against them in one place. Empty: the names
   /// between the parentheses of `doc`, accepting anything.
-  std::vector<sandbox::param> params;
+  std::vector<sandbox::param> params = {};
 };
 
 class skill;
