@@ -305,8 +305,8 @@ CAF_TEST(the compaction threshold follows the smallest context window) {
   CAF_CHECK_EQUAL(b.config().compaction.max_context_tokens, 6200u);
   llm_brain_config roomy;
   roomy.compaction.max_context_tokens = 4000;
-  CAF_CHECK_EQUAL(llm_brain(reg, roomy).config().compaction.max_context_tokens,
-                  4000u);
+  llm_brain smaller{reg, roomy};
+  CAF_CHECK_EQUAL(smaller.config().compaction.max_context_tokens, 4000u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
