@@ -86,7 +86,8 @@ struct coordinator_data {
   uint64_t seq = 0;
 };
 
-using coordinator_ptr = coordinator_actor::stateful_pointer<coordinator_data>;
+using coordinator_ptr
+  = coordinator_engine_actor::stateful_pointer<coordinator_data>;
 
 void emit_co(const std::string& trace_id, std::string_view what,
              std::initializer_list<telemetry::meta_entry> extra = {}) {
@@ -1169,7 +1170,7 @@ private:
   coordinator_data& s_;
 };
 
-coordinator_actor::behavior_type coordinator_impl(coordinator_ptr self,
+coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
                                                   std::shared_ptr<engine> eng) {
   self->state.eng = std::move(eng);
   auto& cfg = self->state.eng->cfg();

@@ -67,7 +67,7 @@ public:
     auto& sp = s_.spec;
     s_.skill = s_.eng->find_skill(sp.skill);
     emit_op("started");
-    self_->send(caf::actor_cast<coordinator_actor>(sp.coordinator),
+    self_->send(caf::actor_cast<coordinator_engine_actor>(sp.coordinator),
                 operator_started{sp.run_id, caf::actor_cast<caf::actor>(self_)});
     if (!s_.skill) {
       finish("error", "", "no skill named '" + sp.skill + "'");
@@ -139,7 +139,7 @@ public:
     loop.conv.next_iteration();
     emit_op("iteration_start", {{"iteration", int64_t{loop.iteration}},
                                 {"operator_state", to_string(s_.st)}});
-    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+    self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
                 operator_progress{s_.spec.run_id, s_.st, loop.iteration});
     auto out = loop.step();
     if (!out) {
@@ -208,7 +208,7 @@ public:
       emit_op("done", {{"final_state", to_string(s_.st)}});
     emit_op("loop_stopped",
             {{"final_state", to_string(s_.st)}, {"reason", stop_reason}});
-    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+    self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
                 operator_complete{s_.spec.run_id, std::move(res)});
     self_->quit();
   }
@@ -449,7 +449,7 @@ public:
     s_.notification_ids.push_back(n.id);
     auto id = n.id;
     emit_op("notification_sent", {{"notification", id}});
-    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+    self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
                 operator_notification{s_.spec.run_id, std::move(n)});
     auto out = tool_outcome::ok(json{{"notification_id", id}}.dump());
     out.notification = true;
@@ -465,7 +465,7 @@ public:
     emit_op("state_change",
             {{"from", to_string(prev)}, {"to", to_string(next)},
              {"reason", reason}});
-    self_->send(caf::actor_cast<coordinator_actor>(s_.spec.coordinator),
+    self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
                 operator_progress{s_.spec.run_id, s_.st, s_.loop.iteration});
     return tool_outcome::ok(json{{"state", state}}.dump());
   }

@@ -219,7 +219,11 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<investigate_request>::with<investigation_result>,
   caf::replies_to<cancel_request>::with<bool>,
   caf::replies_to<status_request>::with<std::string>,
-  caf::replies_to<alert_request>::with<bool>,
+  caf::replies_to<alert_request>::with<bool>>;
+
+/// The coordinator as its operators and its own timers reach it: the
+/// public interface plus what only the engine sends.
+using coordinator_engine_actor = coordinator_actor::extend<
   caf::reacts_to<operator_started>, caf::reacts_to<operator_notification>,
   caf::reacts_to<operator_progress>, caf::reacts_to<operator_complete>,
   caf::reacts_to<loop_tick>, caf::reacts_to<deadline_tick>,
