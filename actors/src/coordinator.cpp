@@ -776,13 +776,7 @@ public:
       return tool_outcome::error(
         "done refused: operators still running: " + join(running)
         + "; wait for them (wait) or check get_operator_statuses");
-    auto out = tool_outcome::ok(R"({"ok":true})");
-    out.next = tool_outcome::finish;
-    if (auto i = args.find("summary"); i != args.end() && i->is_string())
-      out.summary = i->get<std::string>();
-    else if (auto j = args.find("answer"); j != args.end() && j->is_string())
-      out.summary = j->get<std::string>();
-    return out;
+    return tool_outcome::done(args);
   }
 
   tool_outcome get_notifications(const std::string& status, int64_t limit,

@@ -53,6 +53,18 @@ struct tool_outcome {
     return x;
   }
 
+  /// The end of a loop: `finish` with the summary of a `done` call
+  /// (`summary`, or a plain-text answer's `answer`).
+  static tool_outcome done(const nlohmann::json& args) {
+    auto out = ok(R"({"ok":true})");
+    out.next = finish;
+    if (auto i = args.find("summary"); i != args.end() && i->is_string())
+      out.summary = i->get<std::string>();
+    else if (auto j = args.find("answer"); j != args.end() && j->is_string())
+      out.summary = j->get<std::string>();
+    return out;
+  }
+
   static tool_outcome error(std::string content) {
     tool_outcome x;
     x.content = std::move(content);

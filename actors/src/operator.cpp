@@ -264,13 +264,7 @@ public:
   }
 
   static tool_outcome done(const json& args) {
-    auto out = tool_outcome::ok(R"({"ok":true})");
-    out.next = tool_outcome::finish;
-    if (auto i = args.find("summary"); i != args.end() && i->is_string())
-      out.summary = i->get<std::string>();
-    else if (auto j = args.find("answer"); j != args.end() && j->is_string())
-      out.summary = j->get<std::string>();
-    return out;
+    return tool_outcome::done(args);
   }
 
   tool_outcome take_snapshot() {
