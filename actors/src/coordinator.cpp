@@ -749,12 +749,11 @@ public:
         json{{"waited_ms", 0}, {"note", "no operator is running"}}.dump());
     // A model-backed brain is asked for its final answer at 90 % of the
     // deadline: a wait never sleeps through that moment.
-    if (cur.loop.brain && cur.loop.brain->model_backed()
-        && !cur.loop.conv.final_answer_requested()) {
-      auto final_at = cur.started_at
-                      + (cur.deadline_at - cur.started_at) * 9 / 10;
-      ms = std::clamp<int64_t>(final_at - unix_ms() + 1, 1, ms);
-    }
+    if (auto b = cur.loop.conv.budget();
+        b && cur.loop.brain && cur.loop.brain->model_backed()
+        && !cur.loop.conv.final_answer_requested())
+      if (auto left = b->time_to_final_answer())
+        ms = std::clamp<int64_t>(left->count() + 1, 1, ms);
     auto out = tool_outcome::ok(
       json{{"waited_up_to_ms", ms},
            {"note", "returns early when every operator has finished"}}

@@ -47,6 +47,15 @@ std::optional<std::chrono::milliseconds> budget::time_left() const {
   return std::max(std::chrono::milliseconds{0}, *limit - spent);
 }
 
+std::optional<std::chrono::milliseconds>
+budget::time_to_final_answer() const {
+  if (!limits_.time_limit)
+    return std::nullopt;
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+    clock_->now() - start_);
+  return std::max(std::chrono::milliseconds{0}, *limits_.time_limit - spent);
+}
+
 std::string budget::describe(const std::string& which) const {
   std::lock_guard<std::mutex> guard{mtx_};
   char buf[128];

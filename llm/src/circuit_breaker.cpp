@@ -1,9 +1,9 @@
 #include "caflens/llm/circuit_breaker.hpp"
 
 #include <algorithm>
-#include <map>
 
 #include "caflens/llm/detail/events.hpp"
+#include "caflens/llm/detail/shared_by_key.hpp"
 
 namespace caflens::llm {
 
@@ -32,20 +32,11 @@ circuit_breaker::for_endpoint(const std::string& endpoint,
                               std::shared_ptr<llm::clock> clk) {
   if (!clk)
     clk = clock::system();
-  static std::mutex mtx;
-  static std::map<std::pair<std::string, const void*>,
-                  std::weak_ptr<circuit_breaker>>
-    breakers;
-  std::lock_guard<std::mutex> guard{mtx};
   // Clients on different clocks (tests) cannot share time, hence no breaker.
   auto key = std::make_pair(endpoint, static_cast<const void*>(clk.get()));
-  if (auto x = breakers[key].lock())
-    return x;
-  for (auto i = breakers.begin(); i != breakers.end();)
-    i = i->second.expired() ? breakers.erase(i) : std::next(i);
-  auto x = std::make_shared<circuit_breaker>(endpoint, cfg, std::move(clk));
-  breakers[key] = x;
-  return x;
+  return detail::shared_by_key<circuit_breaker>(key, [&] {
+    return std::make_shared<circuit_breaker>(endpoint, cfg, clk);
+  });
 }
 
 void circuit_breaker::release_probe() {

@@ -9,6 +9,7 @@
 #include "caflens/llm/conversation.hpp"
 #include "caflens/llm/detail/error.hpp"
 #include "caflens/llm/detail/events.hpp"
+#include "caflens/llm/detail/shared_by_key.hpp"
 #include "caflens/telemetry/bus.hpp"
 
 namespace caflens::llm {
@@ -74,14 +75,8 @@ public:
 
   static std::shared_ptr<endpoint_gate> of(const std::string& endpoint,
                                            int limit) {
-    static std::mutex mtx;
-    static std::map<std::string, std::weak_ptr<endpoint_gate>> gates;
-    std::lock_guard<std::mutex> guard{mtx};
-    if (auto g = gates[endpoint].lock())
-      return g;
-    auto g = std::make_shared<endpoint_gate>(limit);
-    gates[endpoint] = g;
-    return g;
+    return detail::shared_by_key<endpoint_gate>(
+      endpoint, [&] { return std::make_shared<endpoint_gate>(limit); });
   }
 
   /// Takes a slot; gives up when `stop()` says so (polled every 50 ms).

@@ -90,12 +90,6 @@ public:
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(
                        std::min(req.connect_timeout, total).count(), 1)));
-    if (req.stall_timeout.count() > 0) {
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, req.low_speed_bytes);
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                       static_cast<long>(std::max<int64_t>(
-                         (req.stall_timeout.count() + 999) / 1000, 1)));
-    }
     if (req.cancelled) {
       curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
       curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);

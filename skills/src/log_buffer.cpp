@@ -10,19 +10,19 @@ log_buffer::log_buffer(size_t capacity, const telemetry::clock& clk)
 
 void log_buffer::filter(std::function<std::string(std::string)> fn) {
   std::lock_guard<std::mutex> guard{mtx_};
-  filter_ = std::move(fn);
+  filter_ = fn ? std::make_shared<const decltype(fn)>(std::move(fn)) : nullptr;
 }
 
 void log_buffer::append(std::string level, std::string source,
                         std::string message) {
   auto now = clock_->now_ns();
-  std::function<std::string(std::string)> fn;
+  std::shared_ptr<const std::function<std::string(std::string)>> fn;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     fn = filter_;
   }
   if (fn)
-    message = fn(std::move(message));
+    message = (*fn)(std::move(message));
   std::lock_guard<std::mutex> guard{mtx_};
   bool counted = false;
   for (auto& [lvl, n] : counts_)

@@ -53,6 +53,10 @@ public:
   /// Time left until the hard limit (never negative); nullopt without one.
   std::optional<std::chrono::milliseconds> time_left() const;
 
+  /// Time left until `time_limit`, when the final answer is asked for
+  /// (never negative); nullopt without one.
+  std::optional<std::chrono::milliseconds> time_to_final_answer() const;
+
   /// Cancels every call charged to this budget: calls not yet sent fail with
   /// `cancelled`, transfers in progress are interrupted, retry waits end.
   void cancel() noexcept { cancelled_.store(true); }

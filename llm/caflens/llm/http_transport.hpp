@@ -24,10 +24,6 @@ struct http_request {
   std::chrono::milliseconds read_timeout{120000};
   /// The whole exchange's limit; unset: connect + read timeout.
   std::optional<std::chrono::milliseconds> total_timeout;
-  /// Abort when fewer than `low_speed_bytes` per second arrive for this
-  /// long (a stalled transfer); zero disables.
-  std::chrono::milliseconds stall_timeout{0};
-  long low_speed_bytes = 1;
   /// Polled during the transfer; true aborts it (`cancelled`).
   std::function<bool()> cancelled;
 };

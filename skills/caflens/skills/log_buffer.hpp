@@ -4,6 +4,7 @@
 #include <deque>
 #include <mutex>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,7 @@ private:
   const telemetry::clock* clock_;
   uint64_t dropped_ = 0;
   std::vector<std::pair<std::string, uint64_t>> counts_;
-  std::function<std::string(std::string)> filter_;
+  std::shared_ptr<const std::function<std::string(std::string)>> filter_;
 };
 
 } // namespace caflens::skills
