@@ -182,6 +182,24 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   }
   cc.max_concurrent = concurrent >= 0 ? static_cast<int>(concurrent)
                                       : (local ? 1 : 0);
+  // Streamed replies: progress while a slow model writes, and a reply that
+  // stops flowing detected after the stall timeout.
+  bool stream = false;
+  int64_t stall_ms = cc.stall_timeout.count();
+  override_from(sys_cfg, "llm-stream", stream);
+  override_from(sys_cfg, "llm-stall-timeout-ms", stall_ms);
+  if (auto e = env("CAFLENS_LLM_STREAM"); !e.empty()) {
+    if (e == "1" || e == "true" || e == "on")
+      stream = true;
+    else if (e == "0" || e == "false" || e == "off")
+      stream = false;
+    else
+      return bad("CAFLENS_LLM_STREAM", e, "expected 1/true/on or 0/false/off");
+  }
+  if (auto err = int_env("CAFLENS_LLM_STALL_TIMEOUT_MS", stall_ms))
+    return err;
+  cc.stream = stream;
+  cc.stall_timeout = std::chrono::milliseconds{stall_ms};
   if (auto err = cc.validate())
     return err;
   auto reg = std::make_shared<llm::client_registry>();
@@ -274,7 +292,10 @@ void add_config_options(caf::actor_system_config& cfg) {
                                    "regular expressions to redact")
     .add<int64_t>("llm-context-window", "the model's context window (tokens)")
     .add<int64_t>("llm-max-concurrent",
-                  "calls at once to the endpoint (ollama/llamacpp: 1)");
+                  "calls at once to the endpoint (ollama/llamacpp: 1)")
+    .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
+    .add<int64_t>("llm-stall-timeout-ms",
+                  "silence before a streamed reply counts as stalled (60000)");
 }
 
 // -- start --------------------------------------------------------------------

@@ -102,6 +102,7 @@ std::string meta(const telemetry::metadata& md, std::string_view key) {
 /// Turns the engine's telemetry into short progress lines; nullopt for the
 /// events not worth a line.
 std::optional<std::string> describe(const telemetry::event_name& e,
+                                    const telemetry::measurements& ms,
                                     const telemetry::metadata& md) {
   auto& seg = e.segments();
   if (seg.size() != 3)
@@ -164,6 +165,15 @@ std::optional<std::string> describe(const telemetry::event_name& e,
     if (what == "fallback")
       return "LLM: " + meta(md, "from_client") + " failed ("
              + meta(md, "reason") + "), trying " + meta(md, "to_client");
+    if (what == "stream" && meta(md, "complete") != "true")
+      return "LLM: " + meta(md, "client") + " is writing ("
+             + std::to_string(static_cast<int64_t>(
+               ms.find("text_bytes").value_or(0)
+               + ms.find("tool_bytes").value_or(0)))
+             + " bytes so far)";
+    if (what == "stall")
+      return "LLM: the reply from " + meta(md, "client")
+             + " stalled; dropped, retrying";
     if (what == "budget_exceeded")
       return "LLM: budget spent (" + meta(md, "limit")
              + "): asking for the final answer";
@@ -247,9 +257,9 @@ int run_demo(const demo_options& opts) {
   if (!say.quiet())
     telemetry::bus::global().attach_many(
       handler_id, events,
-      [&say](const telemetry::event_name& e, const telemetry::measurements&,
+      [&say](const telemetry::event_name& e, const telemetry::measurements& ms,
              const telemetry::metadata& md, const std::any&) {
-        if (auto line = describe(e, md))
+        if (auto line = describe(e, ms, md))
           say(*line);
       });
   say("investigating: " + alert.reason);

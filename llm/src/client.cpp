@@ -1,6 +1,7 @@
 #include "caflens/llm/client.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -10,6 +11,7 @@
 #include "caflens/llm/detail/error.hpp"
 #include "caflens/llm/detail/events.hpp"
 #include "caflens/llm/detail/shared_by_key.hpp"
+#include "caflens/llm/stream_assembler.hpp"
 #include "caflens/telemetry/bus.hpp"
 
 namespace caflens::llm {
@@ -106,6 +108,13 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
 };
+
+bool is_event_stream(const http_response& resp) {
+  auto ctype = resp.header("content-type").value_or("");
+  for (auto& c : ctype)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ctype.rfind("text/event-stream", 0) == 0;
+}
 
 std::string status_reason(const caf::error& err) {
   if (auto code = llm_code(err))
@@ -272,6 +281,33 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     }
   };
   http.cancelled = req.cancelled;
+  // A streamed reply is reassembled as it arrives; its progress is
+  // reported at most once a second.
+  std::unique_ptr<stream_assembler> stream;
+  size_t streamed = 0;
+  int current_attempt = 0;
+  auto stream_start = steady::now();
+  auto last_report = stream_start;
+  auto report = [&](bool complete) {
+    auto& p = stream->progress();
+    detail::emit_llm_stream(
+      req.trace_id, req.iteration, cfg_.name, current_attempt,
+      std::chrono::duration_cast<milliseconds>(steady::now() - stream_start)
+        .count(),
+      p.events, p.text_bytes, p.tool_bytes, complete);
+  };
+  if (cfg_.stream) {
+    http.stall_timeout = cfg_.stall_timeout;
+    http.on_data = [&](std::string_view bytes) {
+      streamed += bytes.size();
+      stream->feed(bytes);
+      auto now = steady::now();
+      if (now - last_report >= std::chrono::seconds{1}) {
+        last_report = now;
+        report(false);
+      }
+    };
+  }
   for (int attempt = 1; attempt <= max_attempts;) {
     if (cancelled())
       return detail::llm_error(llm_errc::cancelled,
@@ -337,6 +373,11 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     if (time_left)
       http.total_timeout = std::min(cfg_.connect_timeout + cfg_.read_timeout,
                                     *time_left);
+    current_attempt = attempt;
+    stream_start = last_report = steady::now();
+    streamed = 0;
+    if (cfg_.stream)
+      stream = stream_assembler::make(cfg_.provider);
     auto t0 = steady::now();
     auto resp = svc_.transport->post(http);
     auto latency =
@@ -347,12 +388,35 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
     int status = 0;
     if (resp) {
       status = resp->status;
-      decoded = format_->decode(*resp);
+      if (status >= 200 && status < 300 && is_event_stream(*resp)) {
+        // Reassembled into the reply the provider sends unstreamed (also
+        // for a transport that does not hand out the body as it comes).
+        if (!stream || streamed != resp->body.size()) {
+          stream = stream_assembler::make(cfg_.provider);
+          stream->feed(resp->body);
+        }
+        auto whole = stream->finish();
+        report(static_cast<bool>(whole));
+        if (whole) {
+          http_response plain{whole->first, resp->headers,
+                              std::move(whole->second)};
+          status = plain.status;
+          decoded = format_->decode(plain);
+        } else {
+          decoded = whole.error();
+        }
+      } else {
+        decoded = format_->decode(*resp);
+      }
       retry_after = parse_retry_after(*resp);
       if (auto h = resp->header("x-should-retry"))
         should_retry = *h == "true";
     } else {
       decoded = resp.error();
+      if (llm_code(resp.error()) == llm_errc::stalled)
+        detail::emit_llm_stall(req.trace_id, cfg_.name, attempt,
+                               cfg_.stall_timeout.count(),
+                               static_cast<int64_t>(streamed));
     }
     if (svc_.recording) {
       exchange x;

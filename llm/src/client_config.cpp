@@ -59,6 +59,9 @@ caf::error client_config::validate() const {
                                    + std::to_string(*context_window));
   if (send_num_ctx && !context_window)
     return bad("send_num_ctx", "needs a context_window");
+  if (stall_timeout.count() <= 0)
+    return bad("stall_timeout", "must be > 0, got "
+                                  + std::to_string(stall_timeout.count()));
   if (max_concurrent < 0)
     return bad("max_concurrent",
                "must be >= 0, got " + std::to_string(max_concurrent));

@@ -19,6 +19,8 @@ struct llm_events {
   tm::event stop = intern({"caflens", "llm", "stop"});
   tm::event exception = intern({"caflens", "llm", "exception"});
   tm::event retry = intern({"caflens", "llm", "retry"});
+  tm::event stream = intern({"caflens", "llm", "stream"});
+  tm::event stall = intern({"caflens", "llm", "stall"});
   tm::event fallback = intern({"caflens", "llm", "fallback"});
   tm::event circuit_open = intern({"caflens", "llm", "circuit_open"});
   tm::event circuit_close = intern({"caflens", "llm", "circuit_close"});
@@ -112,6 +114,35 @@ void emit_llm_retry(std::string_view trace_id, std::string_view client,
                              {"client", client},
                              {"reason", reason},
                              {"status", status}});
+}
+
+void emit_llm_stream(std::string_view trace_id, int64_t iteration,
+                     std::string_view client, int attempt, int64_t elapsed_ms,
+                     int64_t event_count, int64_t text_bytes,
+                     int64_t tool_bytes, bool complete) {
+  tm::bus::global().execute(events().stream,
+                            {{"system_time", now_sys()},
+                             {"elapsed_ms", static_cast<double>(elapsed_ms)},
+                             {"events", static_cast<double>(event_count)},
+                             {"text_bytes", static_cast<double>(text_bytes)},
+                             {"tool_bytes", static_cast<double>(tool_bytes)}},
+                            {{"trace_id", trace_id},
+                             {"iteration", iteration},
+                             {"client", client},
+                             {"attempt", attempt},
+                             {"complete", complete}});
+}
+
+void emit_llm_stall(std::string_view trace_id, std::string_view client,
+                    int attempt, int64_t silent_ms, int64_t received_bytes) {
+  tm::bus::global().execute(events().stall,
+                            {{"system_time", now_sys()},
+                             {"silent_ms", static_cast<double>(silent_ms)},
+                             {"received_bytes",
+                              static_cast<double>(received_bytes)}},
+                            {{"trace_id", trace_id},
+                             {"client", client},
+                             {"attempt", attempt}});
 }
 
 void emit_llm_fallback(std::string_view trace_id, std::string_view from,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <mutex>
 
 #include <curl/curl.h>
@@ -21,8 +22,25 @@ http_transport::~http_transport() = default;
 
 namespace {
 
+/// One exchange's state, shared by curl's callbacks.
+struct transfer {
+  const http_request* req;
+  http_response* resp;
+  std::chrono::steady_clock::time_point last_byte;
+  curl_off_t bytes = 0;
+  bool stalled = false;
+};
+
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* x = static_cast<transfer*>(user);
+  x->resp->body.append(data, size * n);
+  if (x->req->on_data) {
+    try { // no exception may cross curl's C frames
+      x->req->on_data(std::string_view{data, size * n});
+    } catch (...) {
+      return 0; // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+  }
   return size * n;
 }
 
@@ -48,9 +66,22 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* req = static_cast<const http_request*>(user);
-  return req->cancelled && req->cancelled() ? 1 : 0;
+int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t,
+                curl_off_t) {
+  auto* x = static_cast<transfer*>(user);
+  if (x->req->cancelled && x->req->cancelled())
+    return 1;
+  if (auto stall = x->req->stall_timeout) {
+    auto now = std::chrono::steady_clock::now();
+    if (dlnow != x->bytes) {
+      x->bytes = dlnow;
+      x->last_byte = now;
+    } else if (now - x->last_byte >= *stall) {
+      x->stalled = true;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 class curl_transport : public http_transport {
@@ -90,14 +121,15 @@ public:
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(
                        std::min(req.connect_timeout, total).count(), 1)));
-    if (req.cancelled) {
+    transfer x{&req, &resp, std::chrono::steady_clock::now()};
+    if (req.cancelled || req.stall_timeout) {
       curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
       curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &req);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     }
     curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -116,6 +148,12 @@ public:
         case CURLE_OPERATION_TIMEDOUT:
           return detail::llm_error(llm_errc::timeout, text);
         case CURLE_ABORTED_BY_CALLBACK:
+          if (x.stalled)
+            return detail::llm_error(
+              llm_errc::stalled,
+              "no byte for " + std::to_string(req.stall_timeout->count())
+                + " ms after " + std::to_string(x.bytes)
+                + " byte(s) of the response to POST " + req.url);
           return detail::llm_error(llm_errc::cancelled,
                                    "cancelled during POST " + req.url);
         default:

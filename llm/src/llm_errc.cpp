@@ -54,6 +54,8 @@ std::string to_string(llm_errc code) {
       return "cancelled";
     case llm_errc::deadline_exceeded:
       return "deadline_exceeded";
+    case llm_errc::stalled:
+      return "stalled";
   }
   return "unknown_llm_errc(" + std::to_string(static_cast<int>(code)) + ")";
 }
@@ -62,6 +64,7 @@ bool is_retryable(llm_errc code) noexcept {
   switch (code) {
     case llm_errc::connection_failed:
     case llm_errc::timeout:
+    case llm_errc::stalled:
     case llm_errc::transport_error:
     case llm_errc::rate_limited:
     case llm_errc::overloaded:

@@ -160,7 +160,8 @@ public:
                                    const std::string& api_key) const override {
     std::vector<http_header> result;
     add_header(result, "content-type", "application/json");
-    add_header(result, "accept", "application/json");
+    add_header(result, "accept",
+               cfg.stream ? "text/event-stream" : "application/json");
     add_header(result, "anthropic-version", cfg.anthropic_version);
     if (!api_key.empty())
       add_header(result, "x-api-key", api_key);
@@ -260,6 +261,8 @@ public:
     }
     if (cfg.temperature)
       body["temperature"] = *cfg.temperature;
+    if (cfg.stream)
+      body["stream"] = true;
     return body;
   }
 
@@ -324,11 +327,12 @@ public:
     return provider_kind::openai_compatible;
   }
 
-  std::vector<http_header> headers(const client_config&,
+  std::vector<http_header> headers(const client_config& cfg,
                                    const std::string& api_key) const override {
     std::vector<http_header> result;
     add_header(result, "content-type", "application/json");
-    add_header(result, "accept", "application/json");
+    add_header(result, "accept",
+               cfg.stream ? "text/event-stream" : "application/json");
     if (!api_key.empty())
       add_header(result, "authorization", "Bearer " + api_key);
     return result;
@@ -404,6 +408,11 @@ public:
     }
     if (cfg.temperature)
       body["temperature"] = *cfg.temperature;
+    if (cfg.stream) {
+      body["stream"] = true;
+      // Without it the stream carries no token counts.
+      body["stream_options"] = {{"include_usage", true}};
+    }
     return body;
   }
 

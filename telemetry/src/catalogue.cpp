@@ -49,6 +49,16 @@ std::vector<event_info> make_catalogue() {
     ev({"caflens", "llm", "retry"}, "An LLM call is retried after an error.",
        {"system_time", "attempt", "delay_ms"},
        {"trace_id", "client", "reason", "status"}),
+    ev({"caflens", "llm", "stream"},
+       "A streamed LLM reply is arriving (at most once a second per call, "
+       "and when it completes).",
+       {"system_time", "elapsed_ms", "events", "text_bytes", "tool_bytes"},
+       {"trace_id", "iteration", "client", "attempt", "complete"}),
+    ev({"caflens", "llm", "stall"},
+       "A streamed LLM reply sent nothing for the client's stall timeout; "
+       "the attempt is dropped (and retried).",
+       {"system_time", "silent_ms", "received_bytes"},
+       {"trace_id", "client", "attempt"}),
     ev({"caflens", "llm", "fallback"},
        "The registry moved to the next client of a fallback chain.", at,
        {"trace_id", "from_client", "to_client", "reason"}),

@@ -113,6 +113,8 @@ struct outcome {
 struct brain_mode {
   std::string protocol;
   std::string base_url;
+  /// Streamed replies (CAFLENS_LLM_STREAM=1).
+  bool stream = false;
 
   bool llm() const {
     return !base_url.empty();
@@ -124,7 +126,8 @@ struct brain_mode {
     return "env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY CAFLENS_BRAIN=llm "
            "CAFLENS_LLM_PROVIDER=" + protocol
            + " CAFLENS_LLM_BASE_URL=" + base_url
-           + " CAFLENS_LLM_MODEL=plausible CAFLENS_LLM_API_KEY_ENV= ";
+           + " CAFLENS_LLM_MODEL=plausible CAFLENS_LLM_API_KEY_ENV= "
+           + (stream ? "CAFLENS_LLM_STREAM=1 " : "");
   }
 
   std::string expected_brain() const {
@@ -364,7 +367,7 @@ int usage(const std::string& what) {
             << "\nusage: caflens-eval [--binary PATH] [--app NAME=PATH]... "
                "--scenarios FILE [--only NAME]... [--logs DIR] "
                "[--timeout SECONDS] [--runs N] [--jobs J] "
-               "[--model-server PATH [--protocol anthropic|openai]]\n";
+               "[--model-server PATH [--protocol anthropic|openai] [--stream]]\n";
   return 2;
 }
 
@@ -463,6 +466,8 @@ int main(int argc, char** argv) {
       jobs = std::atoi(value().c_str());
     } else if (a == "--model-server") {
       model_server = value();
+    } else if (a == "--stream") {
+      mode.stream = true;
     } else if (a == "--protocol") {
       mode.protocol = value();
       if (mode.protocol != "anthropic" && mode.protocol != "openai")
@@ -677,6 +682,11 @@ int main(int argc, char** argv) {
       auto j = json::parse(stats, nullptr, false);
       if (j.is_object() && !j.value("violations", json::array()).empty()) {
         std::cout << "protocol violations: the run fails\n";
+        ++failed;
+      }
+      if (mode.stream && j.is_object()
+          && j.value("streamed", 0) != j.value("requests", -1)) {
+        std::cout << "--stream: not every request was streamed\n";
         ++failed;
       }
     }

@@ -7,7 +7,10 @@
 //                        [--error-status S]
 //                        [--quota-from N] [--hang-from N] [--malformed-from N]
 //                        [--delay-ms N] [--coordinator-never-done]
-//                        [--operator-never-done]
+//                        [--operator-never-done] [--stream-event-ms N]
+//                        [--stall-from N] [--stall-count N]
+//
+// A request with `stream: true` is answered with server-sent events.
 
 #include <csignal>
 #include <cstdlib>
@@ -55,6 +58,12 @@ int main(int argc, char** argv) {
       num(f.delay_ms);
     else if (a == "--malformed-from")
       num(f.malformed_from);
+    else if (a == "--stream-event-ms")
+      num(f.stream_event_ms);
+    else if (a == "--stall-from")
+      num(f.stall_from);
+    else if (a == "--stall-count")
+      num(f.stall_count);
     else if (a == "--coordinator-never-done")
       f.coordinator_never_done = true;
     else if (a == "--operator-never-done")
@@ -81,6 +90,7 @@ int main(int argc, char** argv) {
                      {"coordinator_requests", s.coordinator_requests},
                      {"operator_requests", s.operator_requests},
                      {"faults_served", s.faults_served},
+                     {"streamed", s.streamed},
                      {"request_bytes", s.request_bytes},
                      {"max_request_bytes", s.max_request_bytes},
                      {"violations", s.violations}};

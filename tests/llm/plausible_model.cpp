@@ -624,6 +624,117 @@ std::string encode(const request_view& v, const decision& d, int n,
   return body.dump();
 }
 
+// -- streaming ----------------------------------------------------------------
+
+std::vector<std::string> pieces(const std::string& x, size_t width) {
+  std::vector<std::string> result;
+  for (size_t i = 0; i < x.size(); i += width)
+    result.push_back(x.substr(i, width));
+  return result;
+}
+
+std::string sse(const std::string& event, const json& data) {
+  auto line = "data: " + data.dump() + "\n\n";
+  return event.empty() ? line : "event: " + event + "\n" + line;
+}
+
+/// A reply body (non-streaming shape) as the events of its stream.
+std::vector<std::string> to_stream(bool anthropic, const json& reply,
+                                   bool include_usage) {
+  std::vector<std::string> out;
+  if (anthropic) {
+    auto start = reply;
+    start["content"] = json::array();
+    start["stop_reason"] = nullptr;
+    start["usage"]["output_tokens"] = 1;
+    out.push_back(sse("message_start",
+                      {{"type", "message_start"}, {"message", start}}));
+    out.push_back(sse("ping", {{"type", "ping"}}));
+    int index = 0;
+    for (auto& block : reply["content"]) {
+      auto type = block["type"].get<std::string>();
+      json first = block;
+      if (type == "text")
+        first["text"] = "";
+      else
+        first["input"] = json::object();
+      out.push_back(sse("content_block_start", {{"type", "content_block_start"},
+                                                {"index", index},
+                                                {"content_block", first}}));
+      if (type == "text")
+        for (auto& p : pieces(block["text"].get<std::string>(), 24))
+          out.push_back(sse("content_block_delta",
+                            {{"type", "content_block_delta"},
+                             {"index", index},
+                             {"delta", {{"type", "text_delta"}, {"text", p}}}}));
+      else
+        for (auto& p : pieces(block["input"].dump(), 16))
+          out.push_back(
+            sse("content_block_delta",
+                {{"type", "content_block_delta"},
+                 {"index", index},
+                 {"delta", {{"type", "input_json_delta"},
+                            {"partial_json", p}}}}));
+      out.push_back(sse("content_block_stop",
+                        {{"type", "content_block_stop"}, {"index", index}}));
+      ++index;
+    }
+    out.push_back(sse("message_delta",
+                      {{"type", "message_delta"},
+                       {"delta", {{"stop_reason", reply["stop_reason"]},
+                                  {"stop_sequence", nullptr}}},
+                       {"usage", {{"output_tokens",
+                                   reply["usage"]["output_tokens"]}}}}));
+    out.push_back(sse("message_stop", {{"type", "message_stop"}}));
+    return out;
+  }
+  json head{{"id", reply["id"]},
+            {"object", "chat.completion.chunk"},
+            {"created", reply["created"]},
+            {"model", reply["model"]}};
+  auto chunk = [&](json delta, json finish) {
+    auto c = head;
+    c["choices"] = json::array(
+      {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}});
+    return sse("", c);
+  };
+  auto& choice = reply["choices"][0];
+  auto& msg = choice["message"];
+  out.push_back(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+  if (msg["content"].is_string())
+    for (auto& p : pieces(msg["content"].get<std::string>(), 24))
+      out.push_back(chunk({{"content", p}}, nullptr));
+  if (msg.contains("tool_calls")) {
+    int index = 0;
+    for (auto& call : msg["tool_calls"]) {
+      out.push_back(chunk(
+        {{"tool_calls",
+          json::array({{{"index", index},
+                        {"id", call["id"]},
+                        {"type", "function"},
+                        {"function", {{"name", call["function"]["name"]},
+                                      {"arguments", ""}}}}})}},
+        nullptr));
+      for (auto& p :
+           pieces(call["function"]["arguments"].get<std::string>(), 16))
+        out.push_back(chunk(
+          {{"tool_calls", json::array({{{"index", index},
+                                        {"function", {{"arguments", p}}}}})}},
+          nullptr));
+      ++index;
+    }
+  }
+  out.push_back(chunk(json::object(), choice["finish_reason"]));
+  if (include_usage) {
+    auto c = head;
+    c["choices"] = json::array();
+    c["usage"] = reply["usage"];
+    out.push_back(sse("", c));
+  }
+  out.push_back("data: [DONE]\n\n");
+  return out;
+}
+
 std::string error_body(bool anthropic, int status) {
   if (status == 402 || status == 429) {
     if (anthropic)
@@ -688,7 +799,46 @@ plausible_model::plausible_model(int port)
       res.set_content(error_body(anthropic, 400), "application/json");
       return;
     }
-    res.set_content(reply(req.path, body), "application/json");
+    auto answer = reply(req.path, body);
+    if (!body.value("stream", false)) {
+      res.set_content(answer, "application/json");
+      return;
+    }
+    auto usage = body.contains("stream_options")
+                 && body["stream_options"].value("include_usage", false);
+    auto events = std::make_shared<std::vector<std::string>>(
+      to_stream(anthropic, json::parse(answer), usage));
+    bool stall = f.stall_from > 0 && n >= f.stall_from
+                 && (f.stall_count == 0 || n < f.stall_from + f.stall_count);
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      ++stats_.streamed;
+      if (stall)
+        ++stats_.faults_served;
+    }
+    auto pause = std::chrono::milliseconds{f.stream_event_ms};
+    res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, events, stall, pause](size_t, httplib::DataSink& sink) {
+        for (size_t i = 0; i < events->size(); ++i) {
+          if (stall && i == 2) {
+            std::unique_lock<std::mutex> guard{mtx_};
+            stop_cv_.wait_for(guard, std::chrono::seconds{120},
+                              [this] { return stopping_; });
+            return false;
+          }
+          auto& e = (*events)[i];
+          if (!sink.write(e.data(), e.size()))
+            return false;
+          if (pause.count() > 0 && i + 1 < events->size()) {
+            std::unique_lock<std::mutex> guard{mtx_};
+            if (stop_cv_.wait_for(guard, pause, [this] { return stopping_; }))
+              return false;
+          }
+        }
+        sink.done();
+        return true;
+      });
   };
   server_->Post("/v1/messages", handler);
   server_->Post("/v1/chat/completions", handler);

@@ -11,6 +11,11 @@
 // one produce_insight per pattern (from the prompt's table; a type in no
 // pattern is its own), a final text. A forced tool (tool_choice) is obeyed.
 //
+// A request with `stream: true` gets the same reply as server-sent events in
+// the provider's streaming shape (Anthropic message_start ... message_stop;
+// OpenAI chunks with deltas, a usage chunk when `stream_options.include_usage`
+// asks for it, `[DONE]`), text and tool arguments split into small pieces.
+//
 // Faults for the resilience tests are set per server (see `model_faults`).
 #pragma once
 
@@ -50,6 +55,14 @@ struct model_faults {
   /// From this request on, tool calls are broken: an unknown tool and
   /// arguments that are not JSON, alternately (0: never).
   int malformed_from = 0;
+  /// Streamed replies (`stream: true`): the pause between two events, in
+  /// milliseconds (a model that writes slowly).
+  int stream_event_ms = 0;
+  /// From this request on, a streamed reply sends its first two events and
+  /// then nothing more (the connection stays open) until the server stops
+  /// or 120 s pass (0: never); `stall_count` such requests (0: all).
+  int stall_from = 0;
+  int stall_count = 0;
 };
 
 /// What the server saw.
@@ -58,6 +71,8 @@ struct model_stats {
   int coordinator_requests = 0;
   int operator_requests = 0;
   int faults_served = 0;
+  /// Requests answered as a stream of server-sent events.
+  int streamed = 0;
   /// Bytes of request bodies, and of the largest one.
   size_t request_bytes = 0;
   size_t max_request_bytes = 0;

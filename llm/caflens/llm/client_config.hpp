@@ -75,6 +75,16 @@ struct client_config {
   /// others wait for a slot within their time left instead of timing out
   /// in its queue. Default 1 for ollama and llama.cpp.
   int max_concurrent = 0;
+  /// Asks for a streamed reply (`stream: true`, server-sent events): a slow
+  /// model shows progress (`caflens.llm.stream` events) and a reply that
+  /// stops flowing is detected after `stall_timeout` and tried again,
+  /// long before `read_timeout`. A server that ignores the flag and answers
+  /// plain JSON is read as usual. Off by default (some servers refuse it).
+  bool stream = false;
+  /// Streaming only: the longest silence (no byte) before the reply counts
+  /// as stalled, including the wait for the first byte (time to first token
+  /// of a local model on a long prompt).
+  std::chrono::milliseconds stall_timeout{60000};
 
   /// Checks every field; the error names the key and the bad value.
   caf::error validate() const;

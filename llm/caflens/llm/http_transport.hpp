@@ -26,6 +26,13 @@ struct http_request {
   std::optional<std::chrono::milliseconds> total_timeout;
   /// Polled during the transfer; true aborts it (`cancelled`).
   std::function<bool()> cancelled;
+  /// Called with every piece of the response body as it arrives (a
+  /// streamed reply); the body is accumulated in the response all the same.
+  std::function<void(std::string_view)> on_data;
+  /// Aborts the transfer (`stalled`) when no byte of the response arrives
+  /// for this long, counted from the request's start and from every byte
+  /// since (a streamed reply that stopped flowing). Unset: off.
+  std::optional<std::chrono::milliseconds> stall_timeout;
 };
 
 /// One response; header names are lower case.
@@ -39,7 +46,8 @@ struct http_response {
 };
 
 /// Sends HTTP requests. Transport failures come back as `connection_failed`,
-/// `timeout` or `transport_error` with curl's code and text in the context.
+/// `timeout`, `stalled`, `cancelled` or `transport_error` with curl's code
+/// and text in the context.
 /// Implementations are thread-safe.
 class http_transport {
 public:

@@ -64,6 +64,9 @@ enum class llm_errc : uint8_t {
   /// The investigation's deadline left no time for the call (or for one
   /// more attempt).
   deadline_exceeded,
+  /// A streamed reply sent no byte for `client_config::stall_timeout`
+  /// (retryable: the connection is dropped and the call tried again).
+  stalled,
 };
 
 std::string to_string(llm_errc code);

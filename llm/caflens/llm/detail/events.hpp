@@ -34,6 +34,17 @@ void emit_llm_retry(std::string_view trace_id, std::string_view client,
                     int attempt, int64_t delay_ms, std::string_view reason,
                     int status);
 
+/// A streamed reply's progress (at most once a second per call, and once
+/// when it completes).
+void emit_llm_stream(std::string_view trace_id, int64_t iteration,
+                     std::string_view client, int attempt, int64_t elapsed_ms,
+                     int64_t events, int64_t text_bytes, int64_t tool_bytes,
+                     bool complete);
+
+/// A streamed reply stopped flowing (`client_config::stall_timeout`).
+void emit_llm_stall(std::string_view trace_id, std::string_view client,
+                    int attempt, int64_t silent_ms, int64_t received_bytes);
+
 void emit_llm_fallback(std::string_view trace_id, std::string_view from,
                        std::string_view to, std::string_view reason);
 
