@@ -100,6 +100,14 @@ public:
         task += "\n- " + ft.type + " -> " + ft.pattern + ": "
                 + ft.description;
     }
+    // What the snapshot's fields mean and their units.
+    if (auto fields = s_.skill->snapshot_fields(); !fields.empty()) {
+      task += "\nSnapshot fields (path [unit]: meaning; [] = each entry of a "
+              "list, * = any key or list):";
+      for (auto& f : fields)
+        task += "\n- " + f.path + (f.unit.empty() ? "" : " [" + f.unit + "]")
+                + ": " + f.meaning;
+    }
     loop.conv.add_user(std::move(task));
     // A remote operator (no shared budget here) still has its deadline.
     if (auto b = s_.eng->budget_of(sp.trace_id))

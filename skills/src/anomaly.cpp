@@ -153,6 +153,28 @@ public:
     return {
       {"anomaly", "anomaly", "a metric far from its learned baseline"}};
   }
+  std::vector<field_doc> snapshot_fields() const override {
+    // Field paths are dotted snapshot paths (keys that hold dots); counters
+    // since start are judged by their rate, "<path>/s".
+    return {
+      {"learning", "", "still learning baselines (no triggers yet)"},
+      {"triggers", "", "the last triggers (<=100), newest last"},
+      {"triggers[].skill", "", "skill whose snapshot field deviated"},
+      {"triggers[].field", "",
+       "its snapshot path; \"<path>/s\" = a counter's rate"},
+      {"triggers[].value", "field unit", "the value that deviated"},
+      {"triggers[].mean", "field unit", "baseline mean"},
+      {"triggers[].stddev", "field unit", "baseline standard deviation"},
+      {"triggers[].z", "stddevs", "(value - mean) / stddev"},
+      {"baselines", "", "learned baselines by skill, then by field path"},
+      {"baselines.*", "", "one skill"},
+      {"baselines.*.*", "", "one numeric field (arrays skipped)"},
+      {"baselines.*.*.mean", "field unit", "mean of the normal values"},
+      {"baselines.*.*.stddev", "field unit", "their standard deviation"},
+      {"baselines.*.*.samples", "count", "values learned"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
+  }
   std::vector<std::string> keywords() const override {
     return {"anomaly", "baseline", "unusual"};
   }

@@ -55,6 +55,32 @@ public:
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
   }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"exits", "count", "exits kept (last 1000 by default), any reason"},
+      {"abnormal_exits", "count", "crashes among the kept exits"},
+      {"stopped_by_supervisor", "count",
+       "kept exits stopped by their supervisor (no crash)"},
+      {"by_kind", "", "crashes by actor kind, most in the window first"},
+      {"by_kind[].kind", "", "actor kind"},
+      {"by_kind[].count", "exits", "crashes of this kind kept"},
+      {"by_kind[].in_window", "exits", "crashes within window_ms"},
+      {"by_kind[].window_ms", "ms", "the window of in_window"},
+      {"by_kind[].first_seen_ago_ms", "ms", "since its oldest kept crash"},
+      {"by_kind[].last_seen_ago_ms", "ms", "since its latest crash"},
+      {"by_kind[].reasons", "", "exit reasons in the window, else all kept"},
+      {"by_kind[].reasons[].reason", "", "rendered exit reason"},
+      {"by_kind[].reasons[].count", "exits", "crashes with this reason"},
+      {"by_kind[].actors", "", "up to 5 actors, crashing now first"},
+      {"by_kind[].actors[].name", "", "actor name"},
+      {"by_kind[].actors[].in_window", "exits", "its crashes in the window"},
+      {"by_kind[].actors[].exits", "exits", "its crashes kept"},
+      {"by_kind[].actors[].last_seen_ago_ms", "ms", "since its latest crash"},
+      {"by_kind[].distinct_actors", "actors", "actor names that crashed"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
+  }
   std::string title() const override {
     return "Crashes";
   }
@@ -242,6 +268,26 @@ public:
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
   }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"counts", "", "log lines by level since start, dropped ones too"},
+      {"counts.*", "lines", "lines of this level"},
+      {"errors_in_window", "lines", "error lines within window_ms still kept"},
+      {"window_ms", "ms", "the window of the *_in_window counts"},
+      {"error_sources", "", "error lines in the window by source"},
+      {"error_sources[].source", "", "log source"},
+      {"error_sources[].errors_in_window", "lines",
+       "its error lines in the window (of the last 1000)"},
+      {"recent_errors", "", "the last error lines, newest last"},
+      {"recent_errors[].level", "", "log level"},
+      {"recent_errors[].source", "", "log source"},
+      {"recent_errors[].message", "", "the line, verbatim (redacted)"},
+      {"recent_errors[].ago_ms", "ms", "since it was logged"},
+      {"dropped", "lines", "lines dropped from the full buffer since start"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
+  }
   std::string title() const override {
     return "Logs";
   }
@@ -390,6 +436,36 @@ public:
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
+  }
+  std::vector<field_doc> snapshot_fields() const override {
+    // Values and percentiles are in the unit of the metric's measurement,
+    // which the snapshot does not name.
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"recent_window_ms", "ms", "window of metrics[].recent"},
+      {"baseline_window_ms", "ms", "window of metrics[].baseline"},
+      {"metrics", "", "one entry per metric series"},
+      {"metrics[].metric", "", "metric name"},
+      {"metrics[].kind", "", "counter, sum, last_value or distribution"},
+      {"metrics[].tags", "", "the series' tag values"},
+      {"metrics[].tags.*", "", "value of this tag"},
+      {"metrics[].value", "metric unit",
+       "counter: events; sum: total; last_value: latest"},
+      {"metrics[].updates", "events", "events recorded since start"},
+      {"metrics[].recent", "", "distribution over the recent window"},
+      {"metrics[].recent.count", "samples", "samples in the recent window"},
+      {"metrics[].recent.p50", "metric unit", "median, recent window"},
+      {"metrics[].recent.p95", "metric unit", "95th percentile, recent window"},
+      {"metrics[].recent.p99", "metric unit", "99th percentile, recent window"},
+      {"metrics[].baseline", "", "distribution over the baseline window"},
+      {"metrics[].baseline.count", "samples", "samples in the baseline window"},
+      {"metrics[].baseline.p50", "metric unit", "median, baseline window"},
+      {"metrics[].baseline.p95", "metric unit",
+       "95th percentile, baseline window"},
+      {"metrics[].baseline.p99", "metric unit",
+       "99th percentile, baseline window"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
   }
   std::string title() const override {
     return "Telemetry";
@@ -663,6 +739,55 @@ public:
   sample_plan plan() const override {
     // A view of recorded history: one look is enough.
     return {1, std::chrono::milliseconds{0}};
+  }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"window_ms", "ms", "the window of crashes_in_window"},
+      {"gave_up", "",
+       "supervisors that gave up at their restart intensity lately"},
+      {"gave_up[].supervisor", "", "supervisor name"},
+      {"gave_up[].child", "", "child id whose crash was one too many"},
+      {"gave_up[].reason", "", "that child's last crash reason"},
+      {"gave_up[].restarts", "restarts", "restarts within the period"},
+      {"gave_up[].intensity", "restarts", "restarts allowed per period"},
+      {"gave_up[].period_ms", "ms", "the intensity's period"},
+      {"gave_up[].ago_ms", "ms", "since it gave up"},
+      {"crashing_children", "", "children that crashed, most recent first"},
+      {"crashing_children[].supervisor", "", "supervisor name"},
+      {"crashing_children[].child", "", "child id"},
+      {"crashing_children[].crashes_in_window", "crashes", "within window_ms"},
+      {"crashing_children[].crashes", "crashes", "all reported (last 1000)"},
+      {"crashing_children[].last_reason", "", "its latest crash reason"},
+      {"crashing_children[].last_ago_ms", "ms", "since its latest crash"},
+      {"trees", "", "supervision trees (get_tree), root first"},
+      {"trees[].name", "", "supervisor name"},
+      {"trees[].actor", "", "supervisor's actor id"},
+      {"trees[].strategy", "", "restart strategy, e.g. one_for_one"},
+      {"trees[].intensity", "restarts", "restarts allowed per period"},
+      {"trees[].period_ms", "ms", "the intensity's period"},
+      {"trees[].auto_shutdown", "", "never, any_significant, all_significant"},
+      {"trees[].state", "", "starting, running, busy or stopping"},
+      {"trees[].restarts_in_period", "restarts", "restarts within period_ms"},
+      {"trees[].uptime_ms", "ms", "since the supervisor started"},
+      {"trees[].children", "", "its children"},
+      {"trees[].children[].id", "", "child id"},
+      {"trees[].children[].actor", "", "actor id, 0 when not running"},
+      {"trees[].children[].status", "", "running, restarting or stopped"},
+      {"trees[].children[].type", "", "worker or supervisor"},
+      {"trees[].children[].restart", "", "permanent, transient or temporary"},
+      {"trees[].children[].shutdown", "",
+       "ms to wait as text, brutal_kill or infinity"},
+      {"trees[].children[].significant", "",
+       "its exit may shut the supervisor down (auto_shutdown)"},
+      {"trees[].children[].restarts", "restarts", "since the supervisor started"},
+      {"trees[].children[].history", "", "its last 8 restarts"},
+      {"trees[].children[].history[].at_ms", "ms", "supervisor uptime then"},
+      {"trees[].children[].history[].reason", "", "why it restarted"},
+      {"trees[].children[].tree", "", "nested supervisor, fields as trees[]"},
+      {"trees[].children[].tree_error", "", "why its tree is missing"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
   }
   std::string title() const override {
     return "Supervision";

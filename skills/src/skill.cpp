@@ -1,5 +1,7 @@
 #include "caflens/skills/skill.hpp"
 
+#include <algorithm>
+
 #include "caflens/skills/skills_errc.hpp"
 #include "caflens/telemetry/bus.hpp"
 
@@ -171,6 +173,54 @@ nlohmann::json bound_snapshot(nlohmann::json snapshot, size_t max_bytes) {
   return snapshot;
 }
 
+bool documents(std::string_view doc, std::string_view path) noexcept {
+  // Segment by segment; a "*" segment matches any one key.
+  while (true) {
+    auto d = doc.find('.');
+    auto p = path.find('.');
+    auto ds = doc.substr(0, d);
+    auto ps = path.substr(0, p);
+    if (ds != "*" && ds != ps) {
+      // "*[]" matches "key[]".
+      if (!(ds == "*[]" && ps.size() > 2 && ps.substr(ps.size() - 2) == "[]"))
+        return false;
+    }
+    if (d == std::string_view::npos || p == std::string_view::npos)
+      return d == p;
+    doc.remove_prefix(d + 1);
+    path.remove_prefix(p + 1);
+  }
+}
+
+namespace {
+
+void collect_paths(const nlohmann::json& x, const std::string& prefix,
+                   std::vector<std::string>& out) {
+  auto add = [&](std::string p) {
+    if (std::find(out.begin(), out.end(), p) == out.end())
+      out.push_back(std::move(p));
+  };
+  if (x.is_object()) {
+    for (auto& [key, val] : x.items()) {
+      auto p = prefix.empty() ? key : prefix + "." + key;
+      add(p);
+      collect_paths(val, p, out);
+    }
+  } else if (x.is_array()) {
+    for (auto& e : x)
+      if (e.is_object())
+        collect_paths(e, prefix + "[]", out);
+  }
+}
+
+} // namespace
+
+std::vector<std::string> field_paths(const nlohmann::json& snapshot) {
+  std::vector<std::string> result;
+  collect_paths(snapshot, "", result);
+  return result;
+}
+
 namespace {
 
 class function_skill final : public skill {
@@ -203,6 +253,9 @@ public:
   }
   std::vector<std::string> keywords() const override {
     return def_.keywords;
+  }
+  std::vector<field_doc> snapshot_fields() const override {
+    return def_.snapshot_fields;
   }
 
 protected:

@@ -59,6 +59,25 @@ public:
             "memory", "rss", "oom", "swap", "thread", "starv", "stuck",
             "block", "hang", "freeze", "frozen"};
   }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"rss_bytes", "bytes", "resident set size (VmRSS)"},
+      {"vm_bytes", "bytes", "virtual memory size (VmSize)"},
+      {"threads", "threads", "threads of the process"},
+      {"open_fds", "count", "open file descriptors"},
+      {"max_fds", "count", "soft limit of open file descriptors"},
+      {"cpu_seconds", "s", "user+system CPU time since process start"},
+      {"read_bytes", "bytes", "read from storage since process start"},
+      {"write_bytes", "bytes", "written to storage since process start"},
+      {"load", "", "system load averages over 1, 5 and 15 minutes"},
+      {"cores", "count", "hardware threads of the machine"},
+      {"mem_total_bytes", "bytes", "system memory (MemTotal)"},
+      {"mem_available_bytes", "bytes",
+       "system memory available for new use (MemAvailable)"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
+  }
   sample_plan plan() const override {
     // CPU share needs an interval long enough for the tick counters.
     return {2, std::chrono::milliseconds{500}};
@@ -204,6 +223,33 @@ public:
   std::vector<std::string> keywords() const override {
     return {"memory", "leak", "rss", "heap", "oom", "alloc", "bytes", "mib",
             "gib", "swap"};
+  }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"rss_bytes", "bytes", "resident set size (VmRSS)"},
+      {"vm_bytes", "bytes", "virtual memory size (VmSize)"},
+      {"heap", "", "glibc heap (mallinfo2)"},
+      {"heap.arena_bytes", "bytes", "non-mmapped heap from the OS (arena)"},
+      {"heap.mmap_bytes", "bytes", "in mmapped blocks (hblkhd)"},
+      {"heap.in_use_bytes", "bytes", "allocated and in use (uordblks)"},
+      {"heap.free_bytes", "bytes", "free inside the heap (fordblks)"},
+      {"heap.releasable_bytes", "bytes",
+       "free at the heap top, releasable (keepcost)"},
+      {"heap.fragmentation", "ratio", "free_bytes / arena_bytes, 0..1"},
+      {"top_state", "", "actors with the largest reported state"},
+      {"top_state[].state_bytes", "bytes", "state size the actor reports"},
+      {"state_views", "", "sizes of get_state views (<=16 actors)"},
+      {"*[].id", "", "actor id"},
+      {"*[].name", "", "actor name"},
+      {"*[].kind", "", "actor kind"},
+      {"state_views[].view_bytes", "bytes", "JSON text of its state view"},
+      {"state_views[].sizes", "",
+       "by path in the view (\"/a/b\", depth <= 2)"},
+      {"state_views[].sizes.*", "",
+       "entries of a list/map, or a size-like number's value"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
   }
   sample_plan plan() const override {
     // Growth over three looks tells a leak from one allocation burst.
@@ -530,6 +576,25 @@ public:
             "unresponsive", "starv", "deadlock", "thread", "mailbox",
             "queue", "backlog", "throughput", "lag", "overload", "behind",
             "stall", "latency", "p9", "p5", "slow", "delay"};
+  }
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"threads", "", "every thread of the process (/proc/self/task)"},
+      {"threads[].tid", "", "thread id"},
+      {"threads[].name", "", "thread name (comm)"},
+      {"threads[].state", "", "R running, S sleeping, D disk wait, ..."},
+      {"threads[].cpu_seconds", "s", "CPU time since the thread started"},
+      {"threads[].busy_share", "ratio",
+       "CPU share since this skill's previous look, 0..1"},
+      {"queued_messages", "messages", "waiting in all tracked mailboxes"},
+      {"blocking_handlers", "",
+       "non-detached actors in one handler run >=100 ms (<=10)"},
+      {"blocking_handlers[].name", "", "actor name"},
+      {"blocking_handlers[].busy_ms", "ms",
+       "in the current run, since a look first saw it"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
   }
   std::string title() const override {
     return "Scheduler";

@@ -612,6 +612,48 @@ public:
            "renderings and handler times verbatim.";
   }
 
+  std::vector<field_doc> snapshot_fields() const override {
+    return {
+      {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
+      {"active", "", "a trace is running"},
+      {"slow_handler_ms", "ms", "a capture this slow counts as slow"},
+      {"trace", "", "the running or last trace; null before the first"},
+      {"trace.id", "", "trace id"},
+      {"trace.actor_id", "", "traced actor's id"},
+      {"trace.actor", "", "traced actor's name"},
+      {"trace.pattern", "", "text a message must contain ('' = all)"},
+      {"trace.running", "", "still capturing"},
+      {"trace.stop_reason", "",
+       "stopped, capture_limit, timeout, actor_exited; '' running"},
+      {"trace.seen", "messages", "delivered to the actor while tracing"},
+      {"trace.matched", "messages", "of them matching the pattern"},
+      {"trace.rate_limited", "messages", "not examined: per-second cap spent"},
+      {"trace.captured", "messages", "captured in all"},
+      {"trace.max_handler_ns", "ns", "longest handler time of the captures"},
+      {"trace.max_handler_ms", "ms", "the same in ms"},
+      {"trace.started_ns", "ns", "start, tracer's steady clock (not unix)"},
+      {"trace.elapsed_ms", "ms", "since start, until the stop if stopped"},
+      {"trace.limits", "", "this trace's limits"},
+      {"trace.limits.max_per_second", "captures/s", "captures per second"},
+      {"trace.limits.max_captures", "count", "captures in all"},
+      {"trace.limits.max_duration_ms", "ms", "the trace stops after this"},
+      {"trace.slow_captures", "count", "captures at least slow_handler_ms"},
+      {"trace.slowest_message", "", "rendering of the slowest capture"},
+      {"recent_captures", "", "the last captures, oldest first"},
+      {"recent_captures[].index", "", "1 for a trace's first capture"},
+      {"recent_captures[].delivered_ns", "ns",
+       "delivery, tracer's steady clock (not unix)"},
+      {"recent_captures[].system_time_ns", "unix ns", "when its handler ended"},
+      {"recent_captures[].sender", "", "sender's actor id, 0 anonymous"},
+      {"recent_captures[].sender_name", "", "sender's name if tracked"},
+      {"recent_captures[].message", "", "the message rendered, cut"},
+      {"recent_captures[].handler_ns", "ns", "time in the handler"},
+      {"recent_captures[].handler_ms", "ms", "the same in ms"},
+      {"recent_captures[].result", "", "consumed, dropped or exception"},
+      {"truncated", "", "lists were cut to fit the size limit"},
+      {"error", "", "set when even cut lists did not fit"}};
+  }
+
   json collect_() override {
     auto st = tracer_->status();
     json r{{"captured_at_ns", tracer_->table().now_ns()},

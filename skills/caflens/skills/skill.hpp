@@ -97,6 +97,27 @@ struct finding_type {
   int rank = 90;
 };
 
+/// One field of a skill's snapshot, as the model is told about it: where it
+/// is, its unit and what it means. Paths use `.` for a nested key and `[]`
+/// for the entries of a list ("top[].mailbox"); `*` stands for keys that
+/// are data (a map by actor kind: "kinds.*.count").
+struct field_doc {
+  std::string path;
+  /// "messages", "msg/s", "ms", "us", "bytes", "count", "unix ms", ...;
+  /// empty for names, flags and text.
+  std::string unit;
+  /// One short line.
+  std::string meaning;
+};
+
+/// True when `doc` documents the concrete `path` of a snapshot ("kinds.*"
+/// covers "kinds.worker"; "top[].x" covers only itself).
+bool documents(std::string_view doc, std::string_view path) noexcept;
+
+/// The paths of `snapshot` (objects' keys; the keys of a list's objects
+/// under `list[]`), each once, for checking a glossary against a real look.
+std::vector<std::string> field_paths(const nlohmann::json& snapshot);
+
 /// What one look at a skill's area produced (`skill::observe`).
 struct observation {
   /// The bounded snapshot.
@@ -146,6 +167,12 @@ public:
 
   /// The finding types `detect_` reports and their patterns.
   virtual std::vector<finding_type> finding_types() const {
+    return {};
+  }
+
+  /// What each field of the snapshot means and its unit: the glossary the
+  /// operator's model is given with its task.
+  virtual std::vector<field_doc> snapshot_fields() const {
     return {};
   }
 
@@ -222,6 +249,7 @@ struct skill_definition {
   std::vector<finding_type> finding_types = {};
   std::vector<std::string> keywords = {};
   sample_plan plan = {};
+  std::vector<field_doc> snapshot_fields = {};
 };
 
 skill_ptr make_skill(skill_definition def);
