@@ -11,9 +11,12 @@
 #include "caf/typed_response_promise.hpp"
 
 #include "actors_impl.hpp"
+#include "admission.hpp"
 #include "engine.hpp"
+#include "investigation.hpp"
 #include "loop.hpp"
 #include "tools.hpp"
+#include "triggers.hpp"
 
 #include "caflens/actors/actors_errc.hpp"
 #include "caflens/actors/rule_brain.hpp"
@@ -29,59 +32,11 @@ using json = nlohmann::json;
 
 namespace {
 
-using result_promise = caf::typed_response_promise<investigation_result>;
-
-struct op_entry {
-  uint64_t run_id = 0;
-  std::string skill;
-  std::string node;
-  caf::actor handle;
-  operator_state state = operator_state::healthy;
-  int32_t iteration = 0;
-  bool running = true;
-  int32_t crashes = 0;
-  std::optional<operator_result> result;
-  std::vector<std::string> notification_ids;
-  /// Messages for an operator that has not announced itself yet.
-  std::vector<std::string> pending;
-};
-
-struct waiter {
-  result_promise rp;
-  caf::actor_addr caller;
-};
-
-struct request_entry {
-  std::string trace_id;
-  investigate_request req;
-  std::vector<waiter> waiters;
-  /// False for automatic triggers: nobody's death cancels them.
-  bool has_callers = false;
-};
-
-struct investigation {
-  request_entry entry;
-  int64_t started_at = 0;
-  int64_t started_mono = 0;
-  int32_t operator_max_iterations = 25;
-  int64_t deadline_at = 0;
-  uint64_t seq = 0;
-  loop_core loop;
-  std::vector<std::string> allowed_skills;
-  std::vector<notification> notes;
-  std::vector<insight> insights;
-  std::map<uint64_t, op_entry> ops;
-  std::vector<std::string> errors;
-  bool waiting = false;
-  /// The model failed: the rule brain goes on, operators start offline.
-  bool offline = false;
-};
-
 struct coordinator_data {
   static inline const char* name = "caflens.coordinator";
   std::shared_ptr<engine> eng;
   std::unique_ptr<investigation> cur;
-  std::deque<request_entry> queue;
+  admission queue{0};
   uint64_t gen = 0;
   uint64_t seq = 0;
 };
@@ -103,49 +58,32 @@ std::string join(const std::vector<std::string>& xs) {
   return out;
 }
 
+/// The coordinator actor's handlers: a view made per message. It drives
+/// the investigation's lifecycle (begin, tick, degrade, finish) and the
+/// tools that act (invoke and message operators, schedule, wait, done);
+/// admission (admission.hpp), the bookkeeping and the result
+/// (investigation.hpp) and triggers (triggers.hpp) live apart.
 class coordinator_loop {
 public:
   explicit coordinator_loop(coordinator_ptr self)
     : self_(self), s_(self->state) {
   }
 
-  // -- requests ---------------------------------------------------------------
-
-  caf::error validate(const investigate_request& req) const {
-    if (req.reason.empty())
-      return make_error(actors_errc::invalid_request,
-                        "reason must not be empty");
-    if (req.reason.size() > 8192)
-      return make_error(actors_errc::invalid_request,
-                        "reason is longer than 8192 bytes");
-    auto& o = req.options;
-    if (o.max_iterations < 0 || o.max_iterations > 1000)
-      return make_error(actors_errc::invalid_request,
-                        "options.max_iterations must be within 0..1000, got "
-                          + std::to_string(o.max_iterations));
-    if (o.operator_max_iterations < 0 || o.operator_max_iterations > 1000)
-      return make_error(actors_errc::invalid_request,
-                        "options.operator_max_iterations must be within "
-                        "0..1000, got "
-                          + std::to_string(o.operator_max_iterations));
-    if (o.deadline_ms < 0)
-      return make_error(actors_errc::invalid_request,
-                        "options.deadline_ms must not be negative, got "
-                          + std::to_string(o.deadline_ms));
-    for (auto& sk : o.skills)
-      if (!s_.eng->find_skill(sk))
-        return make_error(actors_errc::invalid_request,
-                          "options.skills: no skill named '" + sk
-                            + "'; known: " + join(s_.eng->skill_names()));
-    return {};
+  investigation_env env() const {
+    auto eng = s_.eng;
+    return {eng->node(),
+            [eng](const char* prefix) { return eng->next_id(prefix); },
+            &eng->processes()};
   }
+
+  // -- admission --------------------------------------------------------------
 
   result_promise on_request(investigate_request& req) {
     // Read the sender first: making the promise moves it out of the
     // current message.
     auto sender = self_->current_sender();
     auto rp = self_->make_response_promise<investigation_result>();
-    if (auto err = validate(req)) {
+    if (auto err = admission::validate(req, *s_.eng)) {
       rp.deliver(std::move(err));
       return rp;
     }
@@ -163,32 +101,18 @@ public:
     return rp;
   }
 
-  /// Starts `e` or queues it; answers its waiters with an error when that is
-  /// not possible.
+  /// Starts `e` or queues it (or refuses it: its waiters get the error).
   void submit(request_entry e) {
     if (!s_.cur) {
       begin(std::move(e));
       return;
     }
-    caf::error err;
-    if (!e.req.options.queue)
-      err = make_error(actors_errc::busy, "investigation "
-                                            + s_.cur->entry.trace_id
-                                            + " is running");
-    else if (s_.queue.size() >= s_.eng->cfg().max_queue)
-      err = make_error(actors_errc::queue_full,
-                       "the queue holds "
-                         + std::to_string(s_.queue.size())
-                         + " investigations (max_queue)");
-    if (err) {
-      for (auto& w : e.waiters)
-        w.rp.deliver(err);
-      return;
-    }
-    emit_co(e.trace_id, "investigation_queued",
-            {{"reason", e.req.reason},
-             {"queue_length", static_cast<int64_t>(s_.queue.size() + 1)}});
-    s_.queue.push_back(std::move(e));
+    auto trace = e.trace_id;
+    auto reason = e.req.reason;
+    if (s_.queue.enqueue(std::move(e), s_.cur->entry.trace_id))
+      emit_co(trace, "investigation_queued",
+              {{"reason", reason},
+               {"queue_length", static_cast<int64_t>(s_.queue.size())}});
   }
 
   void automatic(std::string reason, std::string trigger) {
@@ -197,6 +121,25 @@ public:
     e.req.reason = std::move(reason);
     e.req.options.trigger = std::move(trigger);
     submit(std::move(e));
+  }
+
+  bool cancel(const std::string& trace_id) {
+    if (s_.cur && (trace_id.empty() || trace_id == s_.cur->entry.trace_id)) {
+      finish("cancelled", make_error(actors_errc::cancelled,
+                                     "investigation " + s_.cur->entry.trace_id
+                                       + " was cancelled"));
+      return true;
+    }
+    return s_.queue.cancel(trace_id);
+  }
+
+  void on_caller_down(const caf::down_msg& dm) {
+    s_.queue.drop_caller(dm.source);
+    if (s_.cur) {
+      drop_waiters(s_.cur->entry.waiters, dm.source);
+      if (s_.cur->entry.has_callers && s_.cur->entry.waiters.empty())
+        finish("caller_down", {});
+    }
   }
 
   // -- lifecycle --------------------------------------------------------------
@@ -318,7 +261,7 @@ public:
       // there is nothing to hand in.
       auto err = make_error(actors_errc::brain_failed,
                             "the coordinator's brain failed: " + reason);
-      if (has_evidence()) {
+      if (cur.has_evidence()) {
         cur.errors.push_back(render_error(err));
         finish("llm_error", {});
       } else {
@@ -331,7 +274,7 @@ public:
         self_->send(self_, loop_tick{loop.generation});
         break;
       case tool_outcome::wait:
-        cur.waiting = any_running();
+        cur.waiting = cur.any_running();
         self_->delayed_send(self_, std::chrono::milliseconds{out->wait_ms},
                             loop_tick{loop.generation});
         break;
@@ -364,30 +307,9 @@ public:
     return true;
   }
 
-  /// True when the investigation has anything to hand in.
-  bool has_evidence() const {
-    if (!s_.cur)
-      return false;
-    if (!s_.cur->notes.empty() || !s_.cur->insights.empty())
-      return true;
-    for (auto& [id, op] : s_.cur->ops)
-      if (op.result || !op.notification_ids.empty())
-        return true;
-    return false;
-  }
-
-  bool any_running() const {
-    if (!s_.cur)
-      return false;
-    for (auto& [id, op] : s_.cur->ops)
-      if (op.running)
-        return true;
-    return false;
-  }
-
   /// Wakes a coordinator waiting for its operators once none runs.
   void maybe_wake() {
-    if (!s_.cur || !s_.cur->waiting || any_running())
+    if (!s_.cur || !s_.cur->waiting || s_.cur->any_running())
       return;
     s_.cur->waiting = false;
     s_.cur->loop.generation = ++s_.gen;
@@ -399,75 +321,19 @@ public:
     if (!s_.cur)
       return;
     auto inv = std::move(s_.cur);
-    auto& trace = inv->entry.trace_id;
+    auto trace = inv->entry.trace_id;
     inv->loop.finished = true;
     s_.eng->close_budget(trace);
-    investigation_result res;
-    res.trace_id = trace;
-    res.reason = inv->entry.req.reason;
-    res.trigger = inv->entry.req.options.trigger;
-    res.node = s_.eng->node();
-    res.brain = inv->loop.brain ? std::string{inv->loop.brain->kind()}
-                                : s_.eng->brain_kind();
+    for (auto& [id, op] : inv->ops)
+      if (op.running && op.handle)
+        self_->send(caf::actor_cast<operator_actor>(op.handle),
+                    operator_cancel{stop_reason});
+    auto brain = inv->loop.brain ? std::string{inv->loop.brain->kind()}
+                                 : s_.eng->brain_kind();
     if (!inv->loop.degraded.empty())
-      res.brain = s_.eng->brain_kind() + "+rule";
-    res.summary = std::move(summary);
-    res.iterations = inv->loop.iteration;
-    res.started_at = inv->started_at;
-    bool partial = stop_reason != "done" || !inv->loop.degraded.empty();
-    for (auto& [id, op] : inv->ops) {
-      if (op.running) {
-        if (op.handle)
-          self_->send(caf::actor_cast<operator_actor>(op.handle),
-                      operator_cancel{stop_reason});
-        partial = true;
-      }
-      operator_result r;
-      if (op.result) {
-        r = *op.result;
-      } else {
-        r.skill = op.skill;
-        r.node = op.node;
-        r.state = op.state;
-        r.iterations = op.iteration;
-        r.notification_ids = op.notification_ids;
-        // Still running when the coordinator finished: cancelled (or
-        // stopped by what stopped the investigation).
-        r.stop_reason = op.crashes > 0 ? "crashed"
-                        : op.running && stop_reason == "done" ? "cancelled"
-                                                              : stop_reason;
-      }
-      r.restarts = std::max(r.restarts, op.crashes);
-      if (!r.error.empty() || r.stop_reason == "crashed")
-        partial = true;
-      res.input_tokens += r.input_tokens;
-      res.output_tokens += r.output_tokens;
-      res.cost_usd += r.cost_usd;
-      res.llm_calls += r.llm_calls;
-      res.llm_retries += r.llm_retries;
-      res.operators.push_back(std::move(r));
-    }
-    auto own = inv->loop.usage();
-    res.input_tokens += own.input_tokens;
-    res.output_tokens += own.output_tokens;
-    res.cost_usd += own.cost_usd;
-    res.llm_calls += own.calls;
-    res.llm_retries += own.retries;
-    res.partial = partial;
-    res.errors = std::move(inv->errors);
-    if (stop_reason != "done" && stop_reason != "max_iterations"
-        && stop_reason != "llm_error")
-      res.errors.push_back(stop_reason);
-    res.notifications = std::move(inv->notes);
-    res.insights = std::move(inv->insights);
-    // Warning-or-worse first; otherwise the brain's order (it puts root
-    // causes before their symptoms).
-    std::stable_sort(res.insights.begin(), res.insights.end(),
-                     [](const insight& x, const insight& y) {
-                       return (x.severity >= severity::warning)
-                              > (y.severity >= severity::warning);
-                     });
-    res.finished_at = unix_ms();
+      brain = s_.eng->brain_kind() + "+rule";
+    auto res = inv->result(stop_reason, s_.eng->node(), std::move(brain),
+                           std::move(summary));
     size_t unread = 0;
     for (auto& n : res.notifications)
       if (n.status == "unread")
@@ -485,8 +351,7 @@ public:
         telemetry::event_name{"caflens", "investigation", "exception"},
         {{"duration", duration}, {"monotonic_time", static_cast<double>(now)}},
         {{"trace_id", trace}, {"kind", "error"}, {"reason", reason}});
-      for (auto& w : inv->entry.waiters)
-        w.rp.deliver(err);
+      inv->entry.fail(err);
     } else {
       bus.execute(
         telemetry::event_name{"caflens", "investigation", "stop"},
@@ -501,39 +366,14 @@ public:
       for (auto& w : inv->entry.waiters)
         w.rp.deliver(res);
     }
-    if (!s_.queue.empty()) {
-      auto next = std::move(s_.queue.front());
-      s_.queue.pop_front();
-      begin(std::move(next));
-    }
-  }
-
-  bool cancel(const std::string& trace_id) {
-    if (s_.cur && (trace_id.empty() || trace_id == s_.cur->entry.trace_id)) {
-      finish("cancelled", make_error(actors_errc::cancelled,
-                                     "investigation " + s_.cur->entry.trace_id
-                                       + " was cancelled"));
-      return true;
-    }
-    for (auto i = s_.queue.begin(); i != s_.queue.end(); ++i)
-      if (i->trace_id == trace_id) {
-        for (auto& w : i->waiters)
-          w.rp.deliver(make_error(actors_errc::cancelled,
-                                  "investigation " + trace_id
-                                    + " was cancelled while queued"));
-        s_.queue.erase(i);
-        return true;
-      }
-    return false;
+    if (auto next = s_.queue.next())
+      begin(std::move(*next));
   }
 
   // -- operators --------------------------------------------------------------
 
   op_entry* find_op(uint64_t run_id) {
-    if (!s_.cur)
-      return nullptr;
-    auto i = s_.cur->ops.find(run_id);
-    return i == s_.cur->ops.end() ? nullptr : &i->second;
+    return s_.cur ? s_.cur->find_op(run_id) : nullptr;
   }
 
   void on_started(operator_started& msg) {
@@ -557,12 +397,10 @@ public:
     if (op == nullptr)
       return;
     auto& n = msg.note;
-    op->notification_ids.push_back(n.id);
     emit_co(s_.cur->entry.trace_id, "operator_notification_received",
             {{"notification_id", n.id}, {"skill", n.skill},
              {"node", n.node}});
-    n.status = "unread";
-    s_.cur->notes.push_back(std::move(n));
+    s_.cur->add_notification(*op, std::move(n));
   }
 
   void on_progress(operator_progress& msg) {
@@ -576,15 +414,9 @@ public:
     auto* op = find_op(msg.run_id);
     if (op == nullptr || !op->running)
       return;
-    op->running = false;
-    op->state = msg.result.state;
-    op->iteration = msg.result.iterations;
-    if (!msg.result.error.empty())
-      s_.cur->errors.push_back("operator " + op->skill + ": "
-                               + msg.result.error);
     emit_co(s_.cur->entry.trace_id, "operator_complete",
             {{"skill", op->skill}, {"result", msg.result.stop_reason}});
-    op->result = std::move(msg.result);
+    s_.cur->complete(*op, std::move(msg.result));
     if (op->handle)
       self_->demonitor(op->handle);
     maybe_wake();
@@ -607,40 +439,10 @@ public:
   }
 
   void crashed(op_entry& op, const std::string& reason) {
-    auto& cur = *s_.cur;
-    auto& cfg = s_.eng->cfg();
-    ++op.crashes;
-    emit_co(cur.entry.trace_id, "operator_crashed",
+    emit_co(s_.cur->entry.trace_id, "operator_crashed",
             {{"skill", op.skill}, {"reason", reason}});
-    bool give_up = op.crashes > cfg.operator_max_restarts;
-    notification n;
-    n.id = s_.eng->next_id("n");
-    n.skill = op.skill;
-    n.anomaly_type = "operator_crashed";
-    n.severity = severity::warning;
-    n.observation = "the " + op.skill + " operator crashed (" + reason + ")"
-                    + (give_up ? "; given up after "
-                                   + std::to_string(op.crashes) + " crashes"
-                               : "; restarted by its supervisor");
-    n.context = json{{"reason", reason}, {"crashes", op.crashes}}.dump();
-    n.detected_at = unix_ms();
-    n.node = op.node;
-    n.trace_id = cur.entry.trace_id;
-    op.notification_ids.push_back(n.id);
-    cur.notes.push_back(std::move(n));
-    cur.errors.push_back("operator " + op.skill + " crashed: " + reason);
-    if (give_up) {
-      op.running = false;
-      operator_result r;
-      r.skill = op.skill;
-      r.node = op.node;
-      r.state = op.state;
-      r.iterations = op.iteration;
-      r.notification_ids = op.notification_ids;
-      r.stop_reason = "crashed";
-      r.error = reason;
-      r.restarts = op.crashes - 1;
-      op.result = std::move(r);
+    if (s_.cur->crashed(op, reason, s_.eng->cfg().operator_max_restarts,
+                        env())) {
       maybe_wake();
       return;
     }
@@ -656,26 +458,6 @@ public:
       return;
     op->crashes = s_.eng->cfg().operator_max_restarts;
     crashed(*op, "not restarted within 5 s");
-  }
-
-  void on_caller_down(const caf::down_msg& dm) {
-    auto drop = [&](std::vector<waiter>& ws) {
-      ws.erase(std::remove_if(ws.begin(), ws.end(),
-                              [&](auto& w) { return w.caller == dm.source; }),
-               ws.end());
-    };
-    for (auto i = s_.queue.begin(); i != s_.queue.end();) {
-      drop(i->waiters);
-      if (i->has_callers && i->waiters.empty())
-        i = s_.queue.erase(i);
-      else
-        ++i;
-    }
-    if (s_.cur) {
-      drop(s_.cur->entry.waiters);
-      if (s_.cur->entry.has_callers && s_.cur->entry.waiters.empty())
-        finish("caller_down", {});
-    }
   }
 
   // -- tools ------------------------------------------------------------------
@@ -742,7 +524,7 @@ public:
     auto& trace = cur.entry.trace_id;
     auto ms = args.value("ms", int64_t{0});
     emit_co(trace, "wait", {{"ms", ms}});
-    if (!any_running())
+    if (!cur.any_running())
       // The coordinator waits for operators; with none running there is
       // nothing to wait for.
       return tool_outcome::ok(
@@ -765,10 +547,7 @@ public:
 
   tool_outcome done(const json& args) {
     auto& cur = *s_.cur;
-    std::vector<std::string> running;
-    for (auto& [id, op] : cur.ops)
-      if (op.running)
-        running.push_back(op.skill);
+    auto running = cur.running_skills();
     // Asked for the final answer (deadline near, budget spent, iteration
     // limit): finishing cancels the operators and keeps their evidence.
     if (!running.empty() && !cur.loop.conv.final_answer_requested())
@@ -780,61 +559,26 @@ public:
 
   tool_outcome get_notifications(const std::string& status, int64_t limit,
                                  int64_t offset) {
-    json all = json::array();
-    for (auto& n : s_.cur->notes) {
-      if (status != "all" && n.status != status)
-        continue;
-      auto j = to_json(n);
-      j.erase("trace_id");
-      all.push_back(std::move(j));
-    }
+    auto out = s_.cur->notifications(status, limit, offset);
+    auto count = out.data && out.data->is_array()
+                   ? out.data->size()
+                   : out.data ? out.data->value("total", size_t{0}) : 0;
     emit_co(s_.cur->entry.trace_id, "get_notifications",
-            {{"status", status},
-             {"count", static_cast<int64_t>(all.size())}});
-    if (limit <= 0 && offset <= 0)
-      return tool_outcome::structured(std::move(all));
-    // A page: whole notifications, with how many are left.
-    auto total = static_cast<int64_t>(all.size());
-    auto first = std::min(std::max<int64_t>(offset, 0), total);
-    auto last = limit > 0 ? std::min(total, first + limit) : total;
-    json page = json::array();
-    for (auto i = first; i < last; ++i)
-      page.push_back(std::move(all[static_cast<size_t>(i)]));
-    return tool_outcome::structured(json{{"items", std::move(page)},
-                                 {"total", total},
-                                 {"offset", first},
-                                 {"more", total - last}});
-  }
-
-  notification* find_note(const std::string& id) {
-    for (auto& n : s_.cur->notes)
-      if (n.id == id)
-        return &n;
-    return nullptr;
-  }
-
-  std::vector<std::string> unknown_notes(const json& ids) {
-    std::vector<std::string> unknown;
-    for (auto& id : ids)
-      if (!id.is_string() || find_note(id.get<std::string>()) == nullptr)
-        unknown.push_back(id.is_string() ? id.get<std::string>() : id.dump());
-    return unknown;
+            {{"status", status}, {"count", static_cast<int64_t>(count)}});
+    return out;
   }
 
   tool_outcome update_statuses(const json& args) {
-    auto ids = args.value("notification_ids", json::array());
-    auto status = args.value("status", std::string{});
-    if (auto unknown = unknown_notes(ids); !unknown.empty())
-      return tool_outcome::error("unknown notification ids: " + join(unknown));
-    std::vector<std::string> names;
-    for (auto& id : ids) {
-      find_note(id.get<std::string>())->status = status;
-      names.push_back(id.get<std::string>());
+    auto out = s_.cur->update_statuses(args);
+    if (!out.is_error) {
+      std::vector<std::string> names;
+      for (auto& id : args.value("notification_ids", json::array()))
+        names.push_back(id.get<std::string>());
+      emit_co(s_.cur->entry.trace_id, "update_notification_statuses",
+              {{"notification_ids", join(names)},
+               {"status", args.value("status", std::string{})}});
     }
-    emit_co(s_.cur->entry.trace_id, "update_notification_statuses",
-            {{"notification_ids", join(names)}, {"status", status}});
-    return tool_outcome::ok(
-      json{{"updated", names.size()}, {"status", status}}.dump());
+    return out;
   }
 
   tool_outcome invoke_operators(const json& args) {
@@ -863,11 +607,7 @@ public:
         return tool_outcome::error("skill '" + skill
                                    + "' is not available; available: "
                                    + join(cur.allowed_skills));
-      bool busy = false;
-      for (auto& [id, op] : cur.ops)
-        if (op.skill == skill && op.running)
-          busy = true;
-      if (busy) {
+      if (cur.running_op(skill) != nullptr) {
         running.push_back(skill);
         continue;
       }
@@ -917,186 +657,50 @@ public:
               auto* op = find_op(run_id);
               if (op == nullptr || !op->running)
                 return;
-              op->running = false;
-              operator_result r;
-              r.skill = op->skill;
-              r.node = op->node;
-              r.stop_reason = "start_failed";
-              r.error = render_error(err);
-              op->result = r;
-              s_.cur->errors.push_back("operator " + op->skill
-                                       + " failed to start: " + r.error);
+              s_.cur->start_failed(*op, render_error(err));
               maybe_wake();
             });
   }
 
   tool_outcome message_operator(const std::string& skill,
                                 const std::string& text) {
-    for (auto& [id, op] : s_.cur->ops)
-      if (op.skill == skill && op.running) {
-        emit_co(s_.cur->entry.trace_id, "message_operator",
-                {{"skill", skill}});
-        if (!op.handle) {
-          // Still starting: delivered once it announces itself.
-          op.pending.push_back(text);
-          return tool_outcome::ok(R"({"delivered":false,"queued":true})");
-        }
-        self_->send(caf::actor_cast<operator_actor>(op.handle),
-                    operator_message{text});
-        return tool_outcome::ok(R"({"delivered":true})");
-      }
-    return tool_outcome::error("no running operator for skill '" + skill
-                               + "'");
+    auto* op = s_.cur->running_op(skill);
+    if (op == nullptr)
+      return tool_outcome::error("no running operator for skill '" + skill
+                                 + "'");
+    emit_co(s_.cur->entry.trace_id, "message_operator", {{"skill", skill}});
+    if (!op->handle) {
+      // Still starting: delivered once it announces itself.
+      op->pending.push_back(text);
+      return tool_outcome::ok(R"({"delivered":false,"queued":true})");
+    }
+    self_->send(caf::actor_cast<operator_actor>(op->handle),
+                operator_message{text});
+    return tool_outcome::ok(R"({"delivered":true})");
   }
 
   tool_outcome operator_statuses() {
-    json xs = json::array();
-    for (auto& [id, op] : s_.cur->ops) {
-      xs.push_back(
-        {{"skill", op.skill},
-         {"node", op.node},
-         {"running", op.running},
-         {"state", std::string{to_string(op.state)}},
-         {"iteration", op.iteration},
-         {"notifications", op.notification_ids.size()},
-         {"crashes", op.crashes},
-         {"stop_reason", op.result ? op.result->stop_reason : ""}});
-      // What a finished operator concluded, in its own words.
-      if (op.result) {
-        xs.back()["summary"] = op.result->summary;
-        if (!op.result->error.empty())
-          xs.back()["error"] = op.result->error;
-      }
-    }
     emit_co(s_.cur->entry.trace_id, "get_operator_statuses");
-    return tool_outcome::structured(std::move(xs));
-  }
-
-  /// What `name` is: the skills that named it in the cited notifications
-  /// (a metric's series, a log source), else the process table (a live
-  /// actor or supervisor, with its id), else the notifications' context.
-  culprit resolve_culprit(const std::string& name, const json& ids) {
-    culprit c;
-    c.name = name;
-    c.node = s_.eng->node();
-    std::set<std::string> skills;
-    bool named_supervisor = false;
-    for (auto& id : ids) {
-      auto* n = find_note(id.get<std::string>());
-      if (n == nullptr)
-        continue;
-      if (std::find(n->actors.begin(), n->actors.end(), name)
-          != n->actors.end())
-        skills.insert(n->skill);
-      auto ctx = json::parse(n->context, nullptr, false);
-      if (ctx.is_object() && ctx.value("supervisor", std::string{}) == name)
-        named_supervisor = true;
-      if (!n->node.empty() && n->node == name)
-        c.kind = "node";
-    }
-    if (c.kind == "node")
-      return c;
-    if (!skills.empty()
-        && std::all_of(skills.begin(), skills.end(),
-                       [](auto& x) { return x == "telemetry"; })) {
-      c.kind = "metric_series";
-      return c;
-    }
-    if (!skills.empty()
-        && std::all_of(skills.begin(), skills.end(),
-                       [](auto& x) { return x == "logs"; })) {
-      c.kind = "log_source";
-      return c;
-    }
-    if (auto a = s_.eng->processes().find(name)) {
-      c.kind = a->kind == "supervisor" || named_supervisor ? "supervisor"
-                                                           : "actor";
-      c.id = a->id;
-      return c;
-    }
-    if (named_supervisor)
-      c.kind = "supervisor";
-    else if (!skills.empty())
-      c.kind = "actor"; // named by an operator, no longer alive
-    return c;
+    return s_.cur->operator_statuses();
   }
 
   tool_outcome produce_insight(const json& args) {
-    auto& cur = *s_.cur;
-    auto ids = args.value("notification_ids", json::array());
-    if (auto unknown = unknown_notes(ids); !unknown.empty())
-      return tool_outcome::error("unknown notification ids: " + join(unknown)
-                                 + " (see get_notifications)");
-    insight x;
-    x.id = s_.eng->next_id("i");
-    x.pattern = args.value("pattern", std::string{});
-    if (x.pattern.empty())
-      return tool_outcome::error("pattern must not be empty");
-    for (auto& c : args.value("culprits", json::array()))
-      if (c.is_string())
-        x.culprits.push_back(c.get<std::string>());
-    // A culprit must come from the evidence: named by a cited notification
-    // (its actors, observation, context or node).
-    std::vector<std::string> uncited;
-    for (auto& name : x.culprits) {
-      bool named = false;
-      for (auto& id : ids) {
-        auto* n = find_note(id.get<std::string>());
-        if (std::find(n->actors.begin(), n->actors.end(), name)
-              != n->actors.end()
-            || n->observation.find(name) != std::string::npos
-            || n->context.find(name) != std::string::npos || n->node == name)
-          named = true;
-      }
-      if (!named)
-        uncited.push_back(name);
-    }
-    if (!uncited.empty())
-      return tool_outcome::error(
-        "culprits not named by any cited notification: " + join(uncited)
-        + "; cite the notifications that name them (get_notifications) or "
-          "leave them out");
-    std::set<std::string> skills;
-    auto worst = severity::info;
-    for (auto& id : ids) {
-      auto* n = find_note(id.get<std::string>());
-      x.notification_ids.push_back(n->id);
-      skills.insert(evidence_source(*n));
-      worst = std::max(worst, n->severity);
-    }
-    parse_correlation(args.value("correlation", std::string{"temporal"}),
-                      x.correlation);
-    x.summary = args.value("summary", std::string{});
-    for (auto& o : args.value("matched_observations", json::array()))
-      if (o.is_string())
-        x.matched_observations.push_back(o.get<std::string>());
-    for (auto& name : x.culprits)
-      x.culprit_details.push_back(resolve_culprit(name, ids));
-    bool claimed = args.value("grounded", false);
-    x.grounded = claimed && skills.size() >= 2;
-    x.root_cause = args.value("root_cause", std::string{});
-    x.confidence = args.value("confidence", std::string{"medium"});
-    x.severity = worst;
-    if (auto i = args.find("severity"); i != args.end() && i->is_string())
-      parse_severity(i->get<std::string>(), x.severity);
-    x.created_at = unix_ms();
-    x.trace_id = cur.entry.trace_id;
-    json reply{{"insight_id", x.id}, {"grounded", x.grounded}};
-    if (claimed && !x.grounded)
-      reply["note"] = "grounded set to false: its notifications come from "
-                      "one data source only";
-    emit_co(cur.entry.trace_id, "insight_produced", {{"insight", x.id}});
-    cur.insights.push_back(std::move(x));
-    return tool_outcome::ok(reply.dump());
+    auto out = s_.cur->produce_insight(args, env());
+    if (!out.is_error)
+      emit_co(s_.cur->entry.trace_id, "insight_produced",
+              {{"insight", s_.cur->insights.back().id}});
+    return out;
   }
 
-  // -- always-on --------------------------------------------------------------
+  // -- triggers ---------------------------------------------------------------
 
   void on_scheduled(scheduled_check& msg) {
     auto& cfg = s_.eng->cfg();
     if (msg.trigger == "anomaly_poll") {
       self_->delayed_send(self_, cfg.anomaly_interval, msg);
-      poll_anomalies();
+      if (auto reason = poll_anomalies(*s_.eng);
+          reason && !s_.cur && s_.eng->admit_trigger())
+        automatic(std::move(*reason), "anomaly");
       return;
     }
     if (msg.periodic) {
@@ -1110,51 +714,17 @@ public:
       automatic(msg.reason, msg.trigger);
   }
 
-  void poll_anomalies() {
-    auto& det = *s_.eng->anomaly();
-    std::vector<skills::anomaly> found;
-    for (auto& sk : s_.eng->skills()) {
-      if (sk->name() == "anomaly" || sk->name() == "supervision")
-        continue;
-      try {
-        auto xs = det.observe(sk->name(), sk->snapshot());
-        found.insert(found.end(), xs.begin(), xs.end());
-      } catch (const std::exception&) {
-        // A failing snapshot is not an anomaly of the application.
-      }
-    }
-    if (found.empty() || s_.cur || !s_.eng->admit_trigger())
-      return;
-    auto& a = found.front();
-    char buf[256];
-    std::snprintf(buf, sizeof(buf),
-                  "anomaly: %s.%s = %.6g (baseline %.6g, z = %.1f)",
-                  a.skill.c_str(), a.field.c_str(), a.value, a.mean, a.z);
-    automatic(buf, "anomaly");
+  bool on_alert(const alert_request& req) {
+    if (!s_.eng->admit_trigger())
+      return false;
+    automatic(alert_reason(req), "alert");
+    return true;
   }
 
   std::string status() const {
     json j{{"node", s_.eng->node()}, {"brain", s_.eng->brain_kind()}};
-    if (s_.cur) {
-      json ops = json::array();
-      for (auto& [id, op] : s_.cur->ops)
-        ops.push_back({{"skill", op.skill},
-                       {"running", op.running},
-                       {"state", std::string{to_string(op.state)}},
-                       {"iteration", op.iteration}});
-      j["running"] = {{"trace_id", s_.cur->entry.trace_id},
-                      {"reason", s_.cur->entry.req.reason},
-                      {"iteration", s_.cur->loop.iteration},
-                      {"notifications", s_.cur->notes.size()},
-                      {"insights", s_.cur->insights.size()},
-                      {"operators", ops}};
-    } else {
-      j["running"] = nullptr;
-    }
-    json q = json::array();
-    for (auto& e : s_.queue)
-      q.push_back({{"trace_id", e.trace_id}, {"reason", e.req.reason}});
-    j["queue"] = q;
+    j["running"] = s_.cur ? s_.cur->status() : json(nullptr);
+    j["queue"] = s_.queue.status();
     return j.dump();
   }
 
@@ -1167,6 +737,7 @@ coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
                                                   std::shared_ptr<engine> eng) {
   self->state.eng = std::move(eng);
   auto& cfg = self->state.eng->cfg();
+  self->state.queue = admission{cfg.max_queue};
   if (cfg.check_interval.count() > 0)
     self->delayed_send(self, cfg.check_interval,
                        scheduled_check{cfg.check_reason, "schedule", true});
@@ -1186,16 +757,7 @@ coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
       return coordinator_loop{self}.cancel(req.trace_id);
     },
     [self](status_request&) { return coordinator_loop{self}.status(); },
-    [self](alert_request& req) {
-      if (!self->state.eng->admit_trigger())
-        return false;
-      coordinator_loop{self}.automatic("alert " + req.name
-                                         + (req.details.empty()
-                                              ? std::string{}
-                                              : ": " + req.details),
-                                       "alert");
-      return true;
-    },
+    [self](alert_request& req) { return coordinator_loop{self}.on_alert(req); },
     [self](operator_started& msg) { coordinator_loop{self}.on_started(msg); },
     [self](operator_notification& msg) {
       coordinator_loop{self}.on_notification(msg);
