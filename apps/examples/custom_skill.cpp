@@ -63,6 +63,10 @@ int main() {
     .finding_types = {{"batch_backlog", "slow_consumer",
                        "the batcher holds over 1000 unflushed items"}},
     .keywords = {"batch", "flush"},
+    .plan = {},
+    // What the snapshot's fields mean, for a model reading it.
+    .snapshot_fields = {{"pending_items", "items",
+                         "items received since the last flush"}},
   });
 
   scoped_actor self{sys};
