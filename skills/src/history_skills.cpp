@@ -766,6 +766,8 @@ public:
       {"trees[].strategy", "", "restart strategy, e.g. one_for_one"},
       {"trees[].intensity", "restarts", "restarts allowed per period"},
       {"trees[].period_ms", "ms", "the intensity's period"},
+      {"trees[].restart_window", "",
+       "seconds (OTP: whole-second stamps) or milliseconds"},
       {"trees[].auto_shutdown", "", "never, any_significant, all_significant"},
       {"trees[].state", "", "starting, running, busy or stopping"},
       {"trees[].restarts_in_period", "restarts", "restarts within period_ms"},

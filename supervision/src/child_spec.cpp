@@ -86,7 +86,19 @@ caf::error validate(const supervisor_flags& flags) {
     return make_error(supervision_errc::invalid_flags,
                       "period must be > 0 ms, got " +
                         std::to_string(flags.period.count()));
+  if (flags.window == restart_window::seconds
+      && flags.period.count() % 1000 != 0)
+    return make_error(supervision_errc::invalid_flags,
+                      "period " + std::to_string(flags.period.count())
+                        + " ms is not whole seconds: OTP counts restarts "
+                          "in whole seconds (restart_window::seconds); set "
+                          "window = restart_window::milliseconds for a "
+                          "sub-second window");
   return caf::none;
+}
+
+std::string_view to_string(restart_window x) noexcept {
+  return x == restart_window::seconds ? "seconds" : "milliseconds";
 }
 
 caf::error validate(const child_spec& spec, auto_shutdown mode) {

@@ -50,4 +50,18 @@ std::string reason_text(const caf::error& reason,
   return other ? other(reason) : render_error(reason);
 }
 
+std::optional<start_failure> start_error_of(const caf::error& err) {
+  if (err.category() != supervision_errc_category
+      || static_cast<supervision_errc>(err.code())
+           != supervision_errc::start_error)
+    return std::nullopt;
+  auto& ctx = err.context();
+  if (ctx.size() != 3 || !ctx.match_element<caf::error>(0)
+      || !ctx.match_element<std::string>(1)
+      || !ctx.match_element<std::string>(2))
+    return std::nullopt;
+  return start_failure{ctx.get_as<caf::error>(0), ctx.get_as<std::string>(1),
+                       ctx.get_as<std::string>(2)};
+}
+
 } // namespace caflens::supervision

@@ -26,6 +26,8 @@ std::string to_string(supervision_errc code) {
       return "simple_one_for_one";
     case supervision_errc::not_simple_one_for_one:
       return "not_simple_one_for_one";
+    case supervision_errc::start_error:
+      return "start_error";
     case supervision_errc::failed_to_start_child:
       return "failed_to_start_child";
     case supervision_errc::shutdown:

@@ -317,8 +317,26 @@ private:
     return static_cast<uint32_t>(restarts_.size());
   }
 
+  /// A restart's stamp. OTP's add_restart stamps erlang:monotonic_time(1):
+  /// whole seconds of the clock (floor), and keeps the stamps
+  /// `>= now - period`, so a restart exactly `period` seconds old still
+  /// counts. `restart_window::milliseconds` stamps milliseconds.
+  int64_t stamp(time_point now) const {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                now.time_since_epoch())
+                .count();
+    if (flags_.window == restart_window::milliseconds)
+      return ms;
+    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  }
+
+  int64_t window_length() const {
+    auto ms = flags_.period.count();
+    return flags_.window == restart_window::milliseconds ? ms : ms / 1000;
+  }
+
   void prune_restarts(time_point now) {
-    auto threshold = now - flags_.period;
+    auto threshold = stamp(now) - window_length();
     while (!restarts_.empty() && restarts_.front() < threshold)
       restarts_.pop_front();
   }
@@ -795,17 +813,27 @@ private:
 
 public:
   /// Called when the supervisor terminates: children still running die with
-  /// it (the parent half of an OTP link).
+  /// it (the parent half of an OTP link). A child this supervisor is
+  /// shutting down already has its exit (`shutdown`): as in OTP, where the
+  /// `killed` that follows is only a message to a child trapping exits, it
+  /// finishes its terminate and exits with `shutdown`, outliving its killed
+  /// supervisor. (CAF's `kill` cannot be trapped: the other children die at
+  /// once, where OTP's trapping children would receive `killed` as a
+  /// message.)
   void on_terminate(const caf::error& reason) {
     auto forwarded =
       reason ? reason : caf::error{caf::exit_reason::user_shutdown};
     for (auto& kvp : children_)
-      if (kvp.second.actor)
+      if (auto& a = kvp.second.actor; a) {
+        if (auto i = waiters_.find(a.id());
+            i != waiters_.end() && i->second.token != 0)
+          continue;
         kvp.second.actor->enqueue(
           nullptr, caf::make_message_id(caf::message_priority::high),
           caf::make_message(
             caf::exit_msg{kvp.second.actor.address(), forwarded}),
           nullptr);
+      }
     children_.clear();
   }
 
@@ -864,7 +892,7 @@ private:
   void restart_child_after_exit(uint64_t key, caf::error reason) {
     auto now = self_->clock().now();
     prune_restarts(now);
-    restarts_.push_back(now);
+    restarts_.push_back(stamp(now));
     auto& c = children_.at(key);
     if (restarts_.size() > flags_.intensity) {
       report_intensity(c, reason);
@@ -963,7 +991,9 @@ private:
       return reply(std::move(err));
     if (auto key = key_of(spec.id)) {
       if (children_.at(*key).actor)
-        return reply(make_error(supervision_errc::already_started, spec.id));
+        // OTP's {error, {already_started, Pid}}: the running child.
+        return reply(make_error(supervision_errc::already_started, spec.id,
+                                children_.at(*key).actor));
       return reply(make_error(supervision_errc::already_present, spec.id));
     }
     auto key = next_key_++;
@@ -978,9 +1008,15 @@ private:
           if (find(key)->spec->restart == restart_type::temporary)
             erase_child(key);
           return reply(caf::actor{});
-        default:
+        default: {
+          // OTP's {error, {Reason, ChildSpec}}: the spec goes with it.
+          auto spec = find(key)->spec;
+          auto err = make_error(supervision_errc::start_error,
+                                std::move(o.reason), spec->id,
+                                to_string(spec->type));
           erase_child(key);
-          return reply(std::move(o.reason));
+          return reply(std::move(err));
+        }
       }
     });
   }
@@ -1064,16 +1100,25 @@ private:
     return caf::ok_atom::value;
   }
 
+  /// OTP's order: the newest child first (a child added by start_child
+  /// comes before the children of init, which are listed last to first);
+  /// a restart keeps a child's place. Dynamic children oldest first.
   std::vector<child_info> api_which() const {
     std::vector<child_info> result;
     result.reserve(children_.size());
-    for (auto& [key, c] : children_) {
+    auto add = [&](const child_record& c) {
       auto status = c.actor        ? child_status::running
                     : c.restarting ? child_status::restarting
                                    : child_status::stopped;
       result.push_back(child_info{c.spec->id, c.actor, status, c.spec->type,
                                   c.spec->restart, c.restarts});
-    }
+    };
+    if (simple())
+      for (auto& kvp : children_)
+        add(kvp.second);
+    else
+      for (auto i = children_.rbegin(); i != children_.rend(); ++i)
+        add(i->second);
     return result;
   }
 
@@ -1122,6 +1167,7 @@ private:
     result["strategy"] = to_string(flags_.strategy);
     result["intensity"] = flags_.intensity;
     result["period_ms"] = flags_.period.count();
+    result["restart_window"] = std::string{to_string(flags_.window)};
     result["auto_shutdown"] = to_string(flags_.auto_shutdown);
     result["state"] = stopping_       ? "stopping"
                       : !initialized_ ? "starting"
@@ -1200,7 +1246,8 @@ private:
   std::unordered_map<caf::actor_id, uint64_t> by_actor_;
   std::unordered_map<caf::actor_id, exit_waiter> waiters_;
   std::deque<pending_item> pending_;
-  std::deque<time_point> restarts_;
+  /// Stamps of the restarts in the window (see `stamp`), oldest first.
+  std::deque<int64_t> restarts_;
   std::vector<caf::actor> subscribers_;
   std::vector<caf::typed_response_promise<caf::ok_atom>> init_waiters_;
   time_point started_at_;

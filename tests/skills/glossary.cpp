@@ -133,6 +133,7 @@ json supervision_tree() {
                 {"strategy", "one_for_one"},
                 {"intensity", 3},
                 {"period_ms", 5000},
+                {"restart_window", "seconds"},
                 {"auto_shutdown", "never"},
                 {"state", "running"},
                 {"restarts_in_period", 1},

@@ -3,6 +3,8 @@
 // and exits, and helpers to talk to a supervisor from the test body.
 #pragma once
 
+#include <algorithm>
+
 #include <chrono>
 #include <deque>
 #include <map>
@@ -208,10 +210,13 @@ struct fixture : test_coordinator_fixture<config> {
     return result;
   }
 
+  /// The children in start order (which_children lists static children
+  /// newest first, as OTP; see `listing`).
   std::string statuses(const caf::actor& sup) {
     auto xs = call<std::vector<child_info>>(sup, which_children{});
     if (!xs)
       return "error: " + caflens::render_error(xs.error());
+    std::reverse(xs->begin(), xs->end());
     std::string result;
     for (auto& x : *xs) {
       if (!result.empty())
@@ -223,5 +228,14 @@ struct fixture : test_coordinator_fixture<config> {
 };
 
 using strings = std::vector<std::string>;
+
+/// which_children's ids in its own order.
+inline strings listing(const caf::expected<std::vector<child_info>>& xs) {
+  strings result;
+  if (xs)
+    for (auto& x : *xs)
+      result.push_back(x.id);
+  return result;
+}
 
 } // namespace supervision_test

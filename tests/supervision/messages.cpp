@@ -1,6 +1,7 @@
 #define CAF_SUITE supervision.messages
 
 #include "caflens/supervision/messages.hpp"
+#include "caflens/supervision/reason.hpp"
 
 #include "caf/test/dsl.hpp"
 
@@ -35,10 +36,36 @@ CAF_TEST(start_child adds and starts a child) {
                                        "exit top shutdown"}));
 }
 
+CAF_TEST(which_children lists the newest child first) {
+  auto sup = start_sup(flags(strategy::one_for_one, 5),
+                       {spec("a"), spec("b"), spec("c")});
+  CAF_CHECK_EQUAL(listing(call<std::vector<child_info>>(sup, which_children{})),
+                  strings({"c", "b", "a"}));
+  CAF_CHECK(call<caf::ok_atom>(sup, terminate_child{"b", {}}));
+  CAF_CHECK(call<caf::ok_atom>(sup, delete_child{"b"}));
+  CAF_CHECK(call<caf::actor>(sup, start_child{spec("b")}));
+  CAF_CHECK(call<caf::actor>(sup, start_child{spec("d")}));
+  crash("c");
+  run_all();
+  CAF_CHECK_EQUAL(listing(call<std::vector<child_info>>(sup, which_children{})),
+                  strings({"d", "b", "c", "a"}));
+  take_log();
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  run_all();
+  CAF_CHECK_EQUAL(take_log(), strings({"exit d shutdown", "exit b shutdown",
+                                       "exit c shutdown", "exit a shutdown",
+                                       "exit top shutdown"}));
+}
+
 CAF_TEST(start_child errors) {
   auto sup = start_sup(flags(strategy::one_for_one), {spec("a")});
-  CAF_CHECK(fails_with(call<caf::actor>(sup, start_child{spec("a")}),
-                       supervision_errc::already_started));
+  auto again = call<caf::actor>(sup, start_child{spec("a")});
+  CAF_CHECK(fails_with(again, supervision_errc::already_started));
+  // OTP's {error, {already_started, Pid}}: the running child comes along.
+  CAF_REQUIRE(!again);
+  auto& ctx = again.error().context();
+  CAF_REQUIRE(ctx.match_elements<std::string, caf::actor>());
+  CAF_CHECK(ctx.get_as<caf::actor>(1) == actors["a"]);
   CAF_CHECK(call<caf::ok_atom>(sup, terminate_child{"a", {}}));
   CAF_CHECK(fails_with(call<caf::actor>(sup, start_child{spec("a")}),
                        supervision_errc::already_present));
@@ -53,7 +80,13 @@ CAF_TEST(start_child errors) {
   (*script)["bad"] = "e";
   auto bad = call<caf::actor>(sup, start_child{spec("bad")});
   CAF_REQUIRE(!bad);
-  CAF_CHECK_EQUAL(log_text(bad.error()), "boom");
+  // OTP's {error, {Reason, ChildSpec}}: the reason with the spec.
+  CAF_CHECK(fails_with(bad, supervision_errc::start_error));
+  auto why = start_error_of(bad.error());
+  CAF_REQUIRE(why);
+  CAF_CHECK_EQUAL(log_text(why->reason), "boom");
+  CAF_CHECK_EQUAL(why->id, "bad");
+  CAF_CHECK_EQUAL(why->type, "worker");
   CAF_CHECK_EQUAL(statuses(sup), "a:stopped");
   (*script)["ign"] = "i";
   auto ign = call<caf::actor>(sup, start_child{spec("ign")});

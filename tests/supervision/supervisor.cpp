@@ -161,17 +161,57 @@ CAF_TEST(a restart exactly one period ago still counts) {
 }
 
 CAF_TEST(restarts older than the period fall out of the window) {
+  // Whole seconds: 5.001 s later is still the 5th second after the first
+  // crash's (counted, see above); 6 s later is not.
   auto sup = start_sup(flags(strategy::one_for_one, 1, 5s), {spec("a")});
   take_log();
   crash("a");
-  advance(5001);
+  advance(6000);
   crash("a");
-  advance(5001);
+  advance(6000);
   crash("a");
   CAF_CHECK_EQUAL(take_log(),
                   strings({"exit a crash", "start a", "exit a crash", "start a",
                            "exit a crash", "start a"}));
   CAF_CHECK_EQUAL(statuses(sup), "a:running");
+}
+
+CAF_TEST(whole seconds count restarts 1.2 s apart in a 1 s period) {
+  // OTP: stamps floor(t / 1 s); 0.1 s and 1.3 s are seconds 0 and 1, and
+  // 0 >= 1 - 1 keeps the first.
+  auto sup = start_sup(flags(strategy::one_for_one, 1, 1s), {spec("a")});
+  take_log();
+  advance(100);
+  crash("a");
+  advance(1200);
+  crash("a");
+  CAF_CHECK_EQUAL(take_log(), strings({"exit a crash", "start a",
+                                       "exit a crash", "exit top shutdown"}));
+}
+
+CAF_TEST(a millisecond window forgets what whole seconds keep) {
+  auto f = flags(strategy::one_for_one, 1, 1s);
+  f.window = restart_window::milliseconds;
+  auto sup = start_sup(f, {spec("a")});
+  take_log();
+  advance(100);
+  crash("a");
+  advance(1200);
+  crash("a");
+  advance(1001);
+  crash("a");
+  CAF_CHECK_EQUAL(take_log(),
+                  strings({"exit a crash", "start a", "exit a crash", "start a",
+                           "exit a crash", "start a"}));
+  CAF_CHECK_EQUAL(statuses(sup), "a:running");
+}
+
+CAF_TEST(a period that is not whole seconds needs the millisecond window) {
+  auto f = flags(strategy::one_for_one, 1, 1500ms);
+  auto err = validate(f);
+  CAF_CHECK_EQUAL(err, supervision_errc::invalid_flags);
+  f.window = restart_window::milliseconds;
+  CAF_CHECK(!validate(f));
 }
 
 CAF_TEST(intensity zero stops at the first restart) {

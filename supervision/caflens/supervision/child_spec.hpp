@@ -190,14 +190,31 @@ child_spec worker(std::string id, start_function start,
 
 /// A supervisor's flags with OTP's defaults: one_for_one, at most 1 restart
 /// in 5 s, auto_shutdown never.
+/// How a supervisor counts restarts within its period.
+enum class restart_window : uint8_t {
+  /// OTP's arithmetic (the default): each restart is stamped with the whole
+  /// second of the clock it happened in (floor), and a restart counts while
+  /// its stamp is `>= now - period`; the period is whole seconds. So with a
+  /// 1 s period, restarts at 0.1 s and 1.3 s count together, and one
+  /// exactly `period` seconds old still counts.
+  seconds,
+  /// An exact sliding window in milliseconds (any period > 0 ms): a restart
+  /// counts while it is at most `period` old. Not OTP's behaviour.
+  milliseconds,
+};
+
+std::string_view to_string(restart_window x) noexcept;
+
 struct supervisor_flags {
   /// Shown in reports, telemetry and the tree.
   std::string name = "supervisor";
   supervision::strategy strategy = strategy::one_for_one;
   /// More than `intensity` restarts within `period` stop the supervisor.
   uint32_t intensity = 1;
-  /// The restart window (OTP counts whole seconds; caflens milliseconds).
+  /// The restart window: whole seconds with `restart_window::seconds` (the
+  /// default, as OTP), any length with `restart_window::milliseconds`.
   std::chrono::milliseconds period = std::chrono::seconds{5};
+  restart_window window = restart_window::seconds;
   supervision::auto_shutdown auto_shutdown = auto_shutdown::never;
   /// Told about every child start and exit; defaults to
   /// `default_child_observer()` when null.

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "caf/error.hpp"
@@ -30,6 +31,18 @@ bool is_shutdown_reason(const caf::error& reason);
 /// True for a normal exit in OTP's sense: no error (`exit_reason::normal`) or
 /// a shutdown reason. Transient children are restarted only otherwise.
 bool is_normal_exit(const caf::error& reason);
+
+/// What `start_child` answers when the child does not start
+/// (`supervision_errc::start_error`): the start function's error and the
+/// spec's id and type, as OTP's `{error, {Reason, ChildSpec}}`.
+struct start_failure {
+  caf::error reason;
+  std::string id;
+  std::string type;
+};
+
+/// The parts of a `start_error`, or nullopt for any other error.
+std::optional<start_failure> start_error_of(const caf::error& err);
 
 /// Renders reasons that have no OTP form (see `reason_text`).
 using reason_formatter = std::function<std::string(const caf::error&)>;

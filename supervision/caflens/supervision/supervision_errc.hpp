@@ -47,6 +47,10 @@ enum class supervision_errc : uint8_t {
   invalid_start_result,
   /// The supervisor is shutting down; the request was not served.
   shutting_down,
+  /// `start_child` could not start the child (OTP's `{error, {Reason,
+  /// ChildSpec}}`); context: the start error (`caf::error`), the child's
+  /// id and its type ("worker", "supervisor"). See `start_error_of`.
+  start_error,
 };
 
 std::string to_string(supervision_errc code);

@@ -109,6 +109,11 @@ run(Nodes, Steps) ->
     [ets:insert(Reg, [{{node, P}, N}, {{pos, P}, I}])
      || {I, {_, P, _} = N} <- lists:zip(lists:seq(1, length(Nodes)), Nodes)],
     [{sup, Top, _} | _] = Nodes,
+    %% Start on a whole second of the monotonic clock, as the caflens run
+    %% starts at virtual time 0: OTP stamps restarts with
+    %% erlang:monotonic_time(1), so the second boundaries must line up.
+    Ms = erlang:monotonic_time(millisecond),
+    timer:sleep(1000 - (((Ms rem 1000) + 1000) rem 1000)),
     _ = supervisor:start_link(?MODULE, {sup, Ctx, Top}),
     settle(),
     lists:foreach(fun(Step) -> step(Ctx, Top, Step), settle() end, Steps),
@@ -229,7 +234,10 @@ start_worker(Ctx, Path) ->
 
 do_start_worker(Ctx, Path, Node) ->
     #{reg := Reg} = Ctx,
-    Script = attr(Node, "starts", "o"),
+    Script = case ets:lookup(Reg, {instance_starts, Path}) of
+                 [{_, S}] -> S;
+                 [] -> attr(Node, "starts", "o")
+             end,
     N = ets:update_counter(Reg, {starts, Path}, 1, {{starts, Path}, 0}),
     case lists:nth(min(N, length(Script)), Script) of
         $i ->
@@ -240,26 +248,27 @@ do_start_worker(Ctx, Path, Node) ->
             {error, boom};
         $o ->
             Mode = list_to_atom(attr(Node, "on_shutdown", "comply")),
+            SlowMs = list_to_integer(attr(Node, "slow_ms", "50")),
             {ok, Pid} = proc_lib:start_link(?MODULE, worker_init,
-                                            [self(), Mode]),
+                                            [self(), {Mode, SlowMs}]),
             track(Ctx, Path, Pid),
             log(Ctx, ["start ", Path]),
             {ok, Pid}
     end.
 
-worker_init(Parent, Mode) ->
+worker_init(Parent, {Mode, SlowMs}) ->
     Mode =/= comply andalso process_flag(trap_exit, true),
     proc_lib:init_ack(Parent, {ok, self()}),
-    worker_loop(Mode).
+    worker_loop(Mode, SlowMs).
 
-worker_loop(Mode) ->
+worker_loop(Mode, SlowMs) ->
     receive
         {exit, Reason} -> exit(Reason);
-        {'EXIT', _, _} when Mode =:= hang -> worker_loop(Mode);
+        {'EXIT', _, _} when Mode =:= hang -> worker_loop(Mode, SlowMs);
         {'EXIT', _, Reason} when Mode =:= slow ->
-            timer:sleep(50),
+            timer:sleep(SlowMs),
             exit(Reason);
-        _ -> worker_loop(Mode)
+        _ -> worker_loop(Mode, SlowMs)
     end.
 
 %% -- steps --------------------------------------------------------------------
@@ -280,10 +289,19 @@ step(Ctx, _Top, ["start_child", Sup, Id | Attrs]) ->
     Node = {child, Path, attrs(Attrs)},
     ets:insert(Reg, {{extra, Path}, Node}),
     R = supervisor:start_child(lookup_pid(Ctx, Sup), child_spec(Ctx, Node)),
-    call(Ctx, "start_child", Path, start_result(R));
-step(Ctx, _Top, ["start_dyn", Sup, Arg]) ->
+    call(Ctx, "start_child", Path, start_result(Ctx, R));
+step(Ctx, _Top, ["start_dyn", Sup, Arg | Attrs]) ->
+    %% An instance may script its own starts (starts=...).
+    #{reg := Reg} = Ctx,
+    [Template] = [P || {{node, P}, {dyn, _, _}} <- ets:tab2list(Reg),
+                       parent(P) =:= Sup],
+    case maps:find("starts", attrs(Attrs)) of
+        {ok, Script} -> ets:insert(Reg, {{instance_starts, Template ++ "/" ++ Arg},
+                                         Script});
+        error -> ok
+    end,
     R = supervisor:start_child(lookup_pid(Ctx, Sup), [Arg]),
-    call(Ctx, "start_dyn", Sup ++ "/" ++ Arg, start_result(R));
+    call(Ctx, "start_dyn", Sup ++ "/" ++ Arg, start_result(Ctx, R));
 step(Ctx, _Top, ["terminate_child", Path]) ->
     Sup = lookup_pid(Ctx, sup_of(Ctx, Path)),
     R = supervisor:terminate_child(Sup, child_ref(Ctx, Path)),
@@ -291,14 +309,19 @@ step(Ctx, _Top, ["terminate_child", Path]) ->
 step(Ctx, _Top, ["restart_child", Path]) ->
     Sup = lookup_pid(Ctx, sup_of(Ctx, Path)),
     R = supervisor:restart_child(Sup, child_ref(Ctx, Path)),
-    call(Ctx, "restart_child", Path, start_result(R));
+    call(Ctx, "restart_child", Path, start_result(Ctx, R));
 step(Ctx, _Top, ["delete_child", Path]) ->
     Sup = lookup_pid(Ctx, sup_of(Ctx, Path)),
     R = supervisor:delete_child(Sup, child_ref(Ctx, Path)),
     call(Ctx, "delete_child", Path, ok_result(R));
 step(Ctx, _Top, ["which_children", Sup]) ->
     Xs = supervisor:which_children(lookup_pid(Ctx, Sup)),
-    Names = lists:sort([child_name(Ctx, Sup, X) || X <- Xs]),
+    Names0 = [child_name(Ctx, Sup, X) || X <- Xs],
+    %% OTP's order; dynamic children (a map or a set inside OTP) sorted.
+    Names = case attr(node_of(Ctx, Sup), "strategy", "one_for_one") of
+                "simple_one_for_one" -> lists:sort(Names0);
+                _ -> Names0
+            end,
     call(Ctx, "which_children", Sup, lists:join(",", Names));
 step(Ctx, _Top, ["count_children", Sup]) ->
     Cs = supervisor:count_children(lookup_pid(Ctx, Sup)),
@@ -344,14 +367,24 @@ child_name(Ctx, Sup, {Id, Child, _, _}) ->
 call(Ctx, Op, Arg, Result) ->
     log(Ctx, ["call ", Op, " ", Arg, " -> ", Result]).
 
+start_result({error, Reason}) -> "error:" ++ fmt(Reason);
 start_result({ok, undefined}) -> "ok:ignored";
 start_result({ok, _Pid}) -> "ok";
-start_result({ok, _Pid, _}) -> "ok";
-start_result({error, {already_started, _}}) -> "error:already_started";
-start_result({error, {Reason, ChildRec}}) when is_tuple(ChildRec),
-                                              element(1, ChildRec) =:= child ->
-    "error:" ++ fmt(Reason);
-start_result({error, Reason}) -> "error:" ++ fmt(Reason).
+start_result({ok, _Pid, _}) -> "ok".
+
+start_result(Ctx, {error, {already_started, Pid}}) when is_pid(Pid) ->
+    #{reg := Reg} = Ctx,
+    case ets:lookup(Reg, {path, Pid}) of
+        [{_, Path}] -> "error:already_started:" ++ Path;
+        [] -> "error:already_started:?"
+    end;
+%% start_child's failure carries OTP's child record: {child, Pid, Id, MFA,
+%% Restart, Significant, Shutdown, Type, Modules}.
+start_result(_Ctx, {error, {Reason, ChildRec}})
+  when is_tuple(ChildRec), element(1, ChildRec) =:= child ->
+    "error:" ++ fmt(Reason) ++ ":child=" ++ fmt(element(3, ChildRec)) ++ ","
+        ++ fmt(element(8, ChildRec));
+start_result(_Ctx, R) -> start_result(R).
 
 ok_result(ok) -> "ok";
 ok_result({error, Reason}) -> "error:" ++ fmt(Reason).

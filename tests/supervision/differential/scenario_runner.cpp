@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -129,7 +130,20 @@ caf::error parse_reason(const std::string& token) {
   return caf::make_error(caf::sec::runtime_error, token);
 }
 
-std::string api_error(const caf::error& err) {
+/// An API error as the trace shows it; `name_of` names an actor (the
+/// already running child of `already_started`).
+std::string api_error(const caf::error& err,
+                      const std::function<std::string(caf::actor_id)>& name_of) {
+  if (auto f = start_error_of(err))
+    return "error:" + fmt(f->reason) + ":child=" + f->id + "," + f->type;
+  if (err.category() == supervision_errc_category
+      && static_cast<supervision_errc>(err.code())
+           == supervision_errc::already_started) {
+    auto& ctx = err.context();
+    if (ctx.size() == 2 && ctx.match_element<caf::actor>(1))
+      if (auto a = ctx.get_as<caf::actor>(1))
+        return "error:already_started:" + name_of(a.id());
+  }
   if (err.category() == supervision_errc_category)
     switch (static_cast<supervision_errc>(err.code())) {
       case supervision_errc::not_found:
@@ -149,11 +163,12 @@ std::string api_error(const caf::error& err) {
 
 enum class on_shutdown { comply, hang, slow };
 
-caf::behavior worker_impl(caf::event_based_actor* self, on_shutdown mode) {
+caf::behavior worker_impl(caf::event_based_actor* self, on_shutdown mode,
+                          int64_t slow_ms) {
   if (mode != on_shutdown::comply)
-    self->set_exit_handler([self, mode](caf::exit_msg& x) {
+    self->set_exit_handler([self, mode, slow_ms](caf::exit_msg& x) {
       if (mode == on_shutdown::slow)
-        self->delayed_send(self, std::chrono::milliseconds{50},
+        self->delayed_send(self, std::chrono::milliseconds{slow_ms},
                            crash_atom::value, x.reason);
     });
   return {
@@ -282,6 +297,7 @@ private:
                                              : strategy::one_for_one;
     f.intensity = static_cast<uint32_t>(std::stoul(n.attr("intensity", "1")));
     f.period = std::chrono::seconds{std::stol(n.attr("period", "5"))};
+    f.window = restart_window::seconds; // OTP's arithmetic
     auto a = n.attr("auto_shutdown", "never");
     f.auto_shutdown = a == "any_significant"   ? auto_shutdown::any_significant
                       : a == "all_significant" ? auto_shutdown::all_significant
@@ -340,7 +356,10 @@ private:
     auto path = tpath;
     if (args.match_elements<std::string>())
       path += "/" + args.get_as<std::string>(0);
+    // A dynamic instance may script its own starts (start_dyn ... starts=).
     auto script = n.attr("starts", "o");
+    if (auto i = instance_starts_.find(path); i != instance_starts_.end())
+      script = i->second;
     auto count = ++start_counts_[path];
     auto outcome = script[std::min(count, script.size()) - 1];
     if (outcome == 'i') {
@@ -355,7 +374,8 @@ private:
     auto mode = m == "hang"   ? on_shutdown::hang
                 : m == "slow" ? on_shutdown::slow
                               : on_shutdown::comply;
-    auto child = sys.spawn(worker_impl, mode);
+    auto slow_ms = std::stoll(n.attr("slow_ms", "50"));
+    auto child = sys.spawn(worker_impl, mode, slow_ms);
     track(path, child);
     trace_.push_back("start " + path);
     return child;
@@ -381,13 +401,29 @@ private:
   void call(const std::string& op, const std::string& arg, caf::actor sup,
             Request req, Format format) {
     auto* trace = &trace_;
+    auto* names = &names_;
     auto prefix = "call " + op + " " + arg + " -> ";
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(sup, caf::infinite, req)
         .then(
           [=](T& x) { trace->push_back(prefix + format(x)); },
-          [=](caf::error& err) { trace->push_back(prefix + api_error(err)); });
+          [=](caf::error& err) {
+            trace->push_back(prefix
+                             + api_error(err, [names](caf::actor_id id) {
+                                 auto i = names->find(id);
+                                 return i != names->end() ? i->second
+                                                          : std::string{"?"};
+                               }));
+          });
     });
+  }
+
+  /// The template (dyn node) of a simple_one_for_one supervisor.
+  std::string tpath_of_dyn(const std::string& sup) const {
+    for (auto& [path, n] : nodes_)
+      if (n.kind == "dyn" && parent_of(path) == sup)
+        return path;
+    return sup + "/?";
   }
 
   bool is_simple(const std::string& sup) const {
@@ -420,6 +456,9 @@ private:
       call<caf::actor>(cmd, path, actor_of(s.at(1)),
                        start_child{spec_for(nodes_[path])}, start_fmt);
     } else if (cmd == "start_dyn") {
+      auto attrs = parse_attrs(s, 3);
+      if (auto i = attrs.find("starts"); i != attrs.end())
+        instance_starts_[tpath_of_dyn(s.at(1)) + "/" + s.at(2)] = i->second;
       call<caf::actor>(cmd, s.at(1) + "/" + s.at(2), actor_of(s.at(1)),
                        start_dynamic_child{caf::make_message(s.at(2))},
                        start_fmt);
@@ -452,7 +491,7 @@ private:
       auto sup = s.at(1);
       call<std::vector<child_info>>(
         cmd, sup, actor_of(sup), which_children{},
-        [this, sup](std::vector<child_info>& xs) {
+        [this, sup, simple = is_simple(sup)](std::vector<child_info>& xs) {
           strings names;
           for (auto& x : xs) {
             auto name = x.id;
@@ -463,7 +502,10 @@ private:
             }
             names.push_back(name + ":" + to_string(x.status));
           }
-          std::sort(names.begin(), names.end());
+          // In OTP's order (newest first); the order of dynamic
+          // children is a map's or a set's in OTP: compared as a set.
+          if (simple)
+            std::sort(names.begin(), names.end());
           std::string result;
           for (auto& n : names)
             result += (result.empty() ? "" : ",") + n;
@@ -491,6 +533,8 @@ private:
   strings trace_;
   std::shared_ptr<trace_observer> observer_;
   std::map<std::string, node> nodes_;
+  /// Start scripts of single dynamic instances (template path/arg).
+  std::map<std::string, std::string> instance_starts_;
   std::map<std::string, caf::actor> actors_;
   std::map<caf::actor_id, std::string> names_;
   std::map<std::string, size_t> start_counts_;
@@ -499,7 +543,7 @@ private:
 // -- comparison ---------------------------------------------------------------
 
 /// OTP stops simple_one_for_one children in parallel: sort each run of their
-/// exits.
+/// exits. A failed init's start_error and exit may come in either order.
 strings normalize(strings xs, const std::set<std::string>& simple) {
   auto dynamic_exit = [&](const std::string& line) {
     if (line.rfind("exit ", 0) != 0)
@@ -519,6 +563,20 @@ strings normalize(strings xs, const std::set<std::string>& simple) {
     std::sort(xs.begin() + static_cast<ptrdiff_t>(i),
               xs.begin() + static_cast<ptrdiff_t>(j));
     i = j;
+  }
+  // A supervisor whose init fails acknowledges the failure to its parent
+  // (whose start function logs start_error) before it exits: in OTP the two
+  // race. Exit first.
+  auto path_of = [](const std::string& line, const char* prefix) {
+    std::string p = prefix;
+    if (line.rfind(p, 0) != 0)
+      return std::string{};
+    return line.substr(p.size(), line.find(' ', p.size()) - p.size());
+  };
+  for (size_t i = 0; i + 1 < xs.size(); ++i) {
+    auto p = path_of(xs[i], "start_error ");
+    if (!p.empty() && p == path_of(xs[i + 1], "exit "))
+      std::swap(xs[i], xs[i + 1]);
   }
   return xs;
 }
