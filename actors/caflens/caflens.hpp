@@ -71,6 +71,24 @@ public:
   /// Stops every actor of the lens (the user's actors are not touched).
   void stop() const;
 
+  // -- crash reports ----------------------------------------------------------
+
+  /// `who` receives, as CAF messages: an `operator_report` whenever one of
+  /// the lens's operators crashes, is restarted or is given up (skill, node,
+  /// trace id, reason, crashes so far); and the typed reports of the lens's
+  /// root supervisor and of the application's supervisors in
+  /// `config.supervisors` (`supervision::child_exited`, `child_restarted`,
+  /// `intensity_exceeded`, ... see caflens/supervision/reports.hpp), so an
+  /// application watches its own crash loops through the lens. `who` may
+  /// live on another node (any handle CAF can send to). It stays subscribed
+  /// until `unsubscribe` or its termination (nothing is kept of it then).
+  void subscribe(const caf::actor& who) const;
+
+  void unsubscribe(const caf::actor& who) const;
+
+  /// Subscribers to operator reports (for monitoring the lens itself).
+  size_t subscriber_count() const;
+
   // -- access -----------------------------------------------------------------
 
   /// The lens root supervisor.

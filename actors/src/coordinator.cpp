@@ -386,6 +386,8 @@ public:
     }
     op->handle = msg.self;
     self_->monitor(msg.self);
+    if (op->crashes > 0)
+      report(operator_event::restarted, *op, {});
     for (auto& text : op->pending)
       self_->send(caf::actor_cast<operator_actor>(op->handle),
                   operator_message{text});
@@ -438,14 +440,30 @@ public:
     return false;
   }
 
+  /// Tells the lens's subscribers (`lens::subscribe`).
+  void report(operator_event what, const op_entry& op, std::string reason) {
+    operator_report x;
+    x.event = what;
+    x.skill = op.skill;
+    x.node = op.node;
+    x.trace_id = s_.cur->entry.trace_id;
+    x.reason = std::move(reason);
+    x.crashes = op.crashes;
+    x.max_restarts = s_.eng->cfg().operator_max_restarts;
+    x.at = unix_ms();
+    s_.eng->publish(x);
+  }
+
   void crashed(op_entry& op, const std::string& reason) {
     emit_co(s_.cur->entry.trace_id, "operator_crashed",
             {{"skill", op.skill}, {"reason", reason}});
     if (s_.cur->crashed(op, reason, s_.eng->cfg().operator_max_restarts,
                         env())) {
+      report(operator_event::given_up, op, reason);
       maybe_wake();
       return;
     }
+    report(operator_event::crashed, op, reason);
     // The supervisor restarts it; give it up when it does not come back.
     self_->delayed_send(self_, std::chrono::seconds{5},
                         restart_check{op.run_id, op.crashes});

@@ -1,10 +1,12 @@
 #include "engine.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <unistd.h>
 
 #include "caf/actor_cast.hpp"
+#include "caf/send.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
 
@@ -211,6 +213,44 @@ json engine::trees() const {
         });
   }
   return out;
+}
+
+void engine::subscribe(const caf::actor_addr& who) {
+  if (!who)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (std::find(subscribers_.begin(), subscribers_.end(), who)
+      == subscribers_.end())
+    subscribers_.push_back(who);
+}
+
+void engine::unsubscribe(const caf::actor_addr& who) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(),
+                                 who),
+                     subscribers_.end());
+}
+
+size_t engine::subscriber_count() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return subscribers_.size();
+}
+
+void engine::publish(const operator_report& x) {
+  std::vector<caf::actor> live;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto i = subscribers_.begin(); i != subscribers_.end();) {
+      if (auto a = caf::actor_cast<caf::actor>(*i)) {
+        live.push_back(std::move(a));
+        ++i;
+      } else {
+        i = subscribers_.erase(i);
+      }
+    }
+  }
+  for (auto& a : live)
+    caf::anon_send(a, x);
 }
 
 bool engine::admit_trigger() {

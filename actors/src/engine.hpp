@@ -129,6 +129,19 @@ public:
   /// configured ones).
   nlohmann::json trees() const;
 
+  // -- subscribers ------------------------------------------------------------
+
+  /// Adds `who` once (`lens::subscribe`; it leaves with `unsubscribe` or
+  /// when it terminates). Kept weakly.
+  void subscribe(const caf::actor_addr& who);
+
+  void unsubscribe(const caf::actor_addr& who);
+
+  size_t subscriber_count() const;
+
+  /// Sends `x` to every live subscriber (and forgets the dead ones).
+  void publish(const operator_report& x);
+
   // -- automatic triggers -----------------------------------------------------
 
   /// Takes one slot of the automatic-trigger rate limit; false when limited.
@@ -153,6 +166,7 @@ private:
   caf::actor_addr root_;
   caf::actor_addr coordinator_;
   caf::actor_addr operator_sup_;
+  std::vector<caf::actor_addr> subscribers_;
   int64_t last_trigger_ms_ = 0;
   std::deque<int64_t> trigger_times_;
 };

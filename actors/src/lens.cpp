@@ -498,6 +498,41 @@ void lens::stop() const {
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
 }
 
+void lens::subscribe(const caf::actor& who) const {
+  if (!eng_ || !who)
+    return;
+  auto addr = who.address();
+  eng_->subscribe(addr);
+  // It leaves when it terminates (a remote one: when its node is gone).
+  std::weak_ptr<actors::engine> weak = eng_;
+  who->attach_functor([weak, addr](const caf::error&) {
+    if (auto e = weak.lock())
+      e->unsubscribe(addr);
+  });
+  // The supervisors' own typed reports: the lens's root and the
+  // application's supervisors (`config.supervisors`). They monitor it.
+  if (auto r = eng_->root())
+    caf::anon_send(r, supervision::subscribe{who});
+  for (auto& sup : eng_->cfg().supervisors)
+    if (sup)
+      caf::anon_send(sup, supervision::subscribe{who});
+}
+
+void lens::unsubscribe(const caf::actor& who) const {
+  if (!eng_ || !who)
+    return;
+  eng_->unsubscribe(who.address());
+  if (auto r = eng_->root())
+    caf::anon_send(r, supervision::unsubscribe{who});
+  for (auto& sup : eng_->cfg().supervisors)
+    if (sup)
+      caf::anon_send(sup, supervision::unsubscribe{who});
+}
+
+size_t lens::subscriber_count() const {
+  return eng_ ? eng_->subscriber_count() : 0;
+}
+
 caf::actor lens::root() const {
   return eng_ ? eng_->root() : caf::actor{};
 }

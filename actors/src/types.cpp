@@ -46,6 +46,18 @@ bool parse_operator_state(std::string_view x, operator_state& out) {
   return false;
 }
 
+std::string_view to_string(operator_event x) noexcept {
+  switch (x) {
+    case operator_event::crashed:
+      return "crashed";
+    case operator_event::restarted:
+      return "restarted";
+    case operator_event::given_up:
+      return "given_up";
+  }
+  return "crashed";
+}
+
 std::string_view to_string(correlation x) noexcept {
   switch (x) {
     case correlation::temporal:

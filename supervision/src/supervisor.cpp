@@ -28,6 +28,7 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/sec.hpp"
+#include "caf/send.hpp"
 
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/observer.hpp"
@@ -354,10 +355,13 @@ private:
 
   // -- reports ----------------------------------------------------------------
 
+  /// Sends `report` to every subscriber, anonymously: a subscriber that does
+  /// not handle it (CAF answers an unexpected message with an error) cannot
+  /// answer back.
   template <class T>
   void publish(const T& report) {
     for (auto& sub : subscribers_)
-      self_->send(sub, report);
+      caf::anon_send(sub, report);
   }
 
   void report_started() {
@@ -1260,6 +1264,10 @@ private:
 };
 
 caf::behavior supervisor_state::make_behavior() {
+  // An error message nobody asked for (a subscriber or a stranger answering
+  // with unexpected_message) is no reason for a supervisor to die; CAF's
+  // default would quit with it.
+  self_->set_error_handler([](caf::error&) {});
   self_->set_exit_handler([this](caf::exit_msg& x) {
     // Children are monitored, so an exit comes from the parent or anyone
     // else: a non-normal one stops the supervisor (see handle_exit).

@@ -3,6 +3,8 @@
 #include "actors_test_support.hpp"
 
 #include "caflens/supervision/messages.hpp"
+#include "caflens/supervision/reports.hpp"
+#include "caflens/supervision/supervisor.hpp"
 
 #include <set>
 
@@ -527,6 +529,130 @@ CAF_TEST(a crashed operator is restarted and reported) {
   auto crashed = events.metadata_of("caflens.coordinator.operator_crashed");
   CAF_REQUIRE_EQUAL(crashed.size(), 1u);
   CAF_CHECK_EQUAL(crashed[0]["skill"], "alpha");
+}
+
+namespace {
+
+/// Collects what a lens subscriber receives, one line per report.
+behavior report_sink(event_based_actor*,
+                     std::shared_ptr<std::vector<std::string>> seen) {
+  return {
+    [seen](const operator_report& x) {
+      seen->push_back(std::string{to_string(x.event)} + " " + x.skill + " "
+                      + std::to_string(x.crashes) + "/"
+                      + std::to_string(x.max_restarts)
+                      + (x.trace_id.empty() ? " no-trace" : "")
+                      + (x.reason.empty() ? "" : " " + x.reason));
+    },
+    [seen](const supervision::child_exited& x) {
+      seen->push_back("child_exited " + x.supervisor + "/" + x.child_id);
+    },
+    [seen](const supervision::child_restarted& x) {
+      seen->push_back("child_restarted " + x.supervisor + "/" + x.child_id);
+    },
+    [](const supervision::child_started&) {},
+    [](const supervision::child_terminated&) {},
+  };
+}
+
+bool has_prefix(const std::vector<std::string>& xs, const std::string& p) {
+  for (auto& x : xs)
+    if (x.rfind(p, 0) == 0)
+      return true;
+  return false;
+}
+
+} // namespace
+
+CAF_TEST(subscribers hear of operator crashes restarts and give ups) {
+  brains.by_loop["operator:alpha"] = {call("wait", {{"ms", 1000}}),
+                                      call("wait", {{"ms", 1000}}),
+                                      call("done")};
+  brains.by_loop["coordinator"] = {
+    call("invoke_operators", {{"skills", {"alpha"}}}),
+    call("wait", {{"ms", 30000}}), call("done")};
+  auto cfg = base();
+  cfg.operator_max_restarts = 1;
+  start(std::move(cfg));
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto sink = sys.spawn(report_sink, seen);
+  the_lens.subscribe(sink);
+  the_lens.subscribe(sink); // once is enough
+  CAF_CHECK_EQUAL(the_lens.subscriber_count(), 1u);
+  auto slot = investigate("crash test");
+  auto crash_operator = [&] {
+    auto ops = operators();
+    CAF_REQUIRE_EQUAL(ops.size(), 1u);
+    anon_send(ops[0].actor,
+              exit_msg{nullptr, make_error(sec::runtime_error, "boom")});
+    sched.run();
+  };
+  crash_operator();
+  CAF_CHECK(has_prefix(*seen, "crashed alpha 1/1"));
+  CAF_CHECK(has_prefix(*seen, "restarted alpha 1/1"));
+  crash_operator();
+  CAF_CHECK(has_prefix(*seen, "given_up alpha 2/1"));
+  run_until(*slot);
+  CAF_REQUIRE(slot->result);
+  CAF_CHECK(slot->result->partial);
+  for (auto& x : *seen)
+    CAF_CHECK_EQUAL(x.find("no-trace"), std::string::npos);
+  // Gone when it terminates: nothing kept of it.
+  anon_send_exit(sink, exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK_EQUAL(the_lens.subscriber_count(), 0u);
+}
+
+CAF_TEST(subscribers hear of the application supervisors) {
+  auto app_sup = supervision::spawn_supervisor(
+    sys, [] {
+      supervision::supervisor_flags f;
+      f.name = "app";
+      f.intensity = 5;
+      return f;
+    }(),
+    {supervision::worker("ingest",
+                         [](caf::actor_system& s, const caf::message&)
+                           -> supervision::start_result {
+                           return s.spawn([](event_based_actor*) -> behavior {
+                             return {[](int) {}};
+                           });
+                         })});
+  CAF_REQUIRE(app_sup);
+  sched.run();
+  auto cfg = base();
+  cfg.supervisors = {*app_sup};
+  start(std::move(cfg));
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto sink = sys.spawn(report_sink, seen);
+  the_lens.subscribe(sink);
+  sched.run();
+  auto h = self->request(*app_sup, infinite, supervision::which_children{});
+  sched.run();
+  actor ingest;
+  h.receive(
+    [&](std::vector<supervision::child_info>& xs) { ingest = xs.at(0).actor; },
+    [](error&) {});
+  CAF_REQUIRE(ingest);
+  anon_send(ingest, exit_msg{nullptr, make_error(sec::runtime_error, "disk full")});
+  sched.run();
+  CAF_CHECK(has_prefix(*seen, "child_exited app/ingest"));
+  CAF_CHECK(has_prefix(*seen, "child_restarted app/ingest"));
+  // After unsubscribe, nothing more arrives.
+  the_lens.unsubscribe(sink);
+  sched.run();
+  auto before = seen->size();
+  h = self->request(*app_sup, infinite, supervision::which_children{});
+  sched.run();
+  h.receive(
+    [&](std::vector<supervision::child_info>& xs) { ingest = xs.at(0).actor; },
+    [](error&) {});
+  anon_send(ingest, exit_msg{nullptr, make_error(sec::runtime_error, "disk full")});
+  sched.run();
+  CAF_CHECK_EQUAL(seen->size(), before);
+  anon_send_exit(*app_sup, exit_reason::user_shutdown);
+  anon_send_exit(sink, exit_reason::user_shutdown);
+  sched.run();
 }
 
 CAF_TEST(an operator that keeps crashing is given up) {

@@ -179,6 +179,22 @@ CAF_TEST(subscribers get typed reports of starts exits and restarts) {
   CAF_CHECK_EQUAL(got, strings({"exited", "intensity_exceeded", "stopped"}));
 }
 
+CAF_TEST(a subscriber that understands no report cannot stop the supervisor) {
+  auto sup = start_sup(flags(strategy::one_for_one, 5), {spec("a")});
+  // CAF answers every message it does not handle with an error.
+  auto deaf = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int) {}};
+  });
+  CAF_CHECK(call<caf::ok_atom>(sup, subscribe{deaf}));
+  crash("a");
+  run_all();
+  crash("a");
+  run_all();
+  CAF_CHECK_EQUAL(statuses(sup), "a:running");
+  caf::anon_send_exit(deaf, caf::exit_reason::user_shutdown);
+  run_all();
+}
+
 CAF_TEST(unsubscribed actors get no reports) {
   auto sup = start_sup(flags(strategy::one_for_one, 5), {spec("a")});
   CAF_CHECK(call<caf::ok_atom>(sup, subscribe{self}));

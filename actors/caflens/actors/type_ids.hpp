@@ -26,6 +26,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::investigate_options))
   CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::notification>))
   CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::insight>))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::operator_report))
 
   // Requests of the coordinator's interface.
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::investigate_request))

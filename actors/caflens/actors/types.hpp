@@ -262,6 +262,42 @@ caf::expected<insight> insight_from_json(const nlohmann::json& x);
 caf::expected<investigation_result>
 investigation_result_from_json(const nlohmann::json& x);
 
+/// What happened to one of the lens's operators (`lens::subscribe`).
+enum class operator_event : uint8_t {
+  /// It crashed; its supervisor restarts it (`restarts` < `max_restarts`).
+  crashed,
+  /// The crashed operator is back and goes on with its task.
+  restarted,
+  /// It crashed once too often: the investigation goes on without it.
+  given_up,
+};
+
+std::string_view to_string(operator_event x) noexcept;
+
+/// A report to the subscribers of a lens: one operator's crash, restart or
+/// give-up, with the investigation it worked for.
+struct operator_report {
+  operator_event event = operator_event::crashed;
+  std::string skill;
+  std::string node;
+  std::string trace_id;
+  /// The exit reason of the crash (empty for `restarted`).
+  std::string reason;
+  /// Crashes of this operator in this investigation so far.
+  int32_t crashes = 0;
+  /// Restarts the lens allows per operator (`config.operator_max_restarts`).
+  int32_t max_restarts = 0;
+  /// Unix milliseconds.
+  int64_t at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, operator_report& x) {
+  return f(caf::meta::type_name("caflens::operator_report"), x.event,
+           x.skill, x.node, x.trace_id, x.reason, x.crashes, x.max_restarts,
+           x.at);
+}
+
 /// A readable multi-line report (the demo's output).
 std::string render_report(const investigation_result& x);
 
