@@ -46,7 +46,7 @@ bool parse_operator_state(std::string_view x, operator_state& out) {
   return false;
 }
 
-std::string_view to_string(operator_event x) noexcept {
+std::string to_string(operator_event x) {
   switch (x) {
     case operator_event::crashed:
       return "crashed";

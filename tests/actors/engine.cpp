@@ -538,7 +538,7 @@ behavior report_sink(event_based_actor*,
                      std::shared_ptr<std::vector<std::string>> seen) {
   return {
     [seen](const operator_report& x) {
-      seen->push_back(std::string{to_string(x.event)} + " " + x.skill + " "
+      seen->push_back(to_string(x.event) + " " + x.skill + " "
                       + std::to_string(x.crashes) + "/"
                       + std::to_string(x.max_restarts)
                       + (x.trace_id.empty() ? " no-trace" : "")

@@ -131,6 +131,33 @@ CAF_TEST(messages survive CAF serialization as type-erased messages) {
   CAF_CHECK_EQUAL(copy.get_as<actors::investigate_request>(1).reason, "r");
 }
 
+CAF_TEST(operator reports cross nodes as type erased messages) {
+  operator_report x;
+  x.event = operator_event::given_up;
+  x.skill = "memory";
+  x.node = "node-b";
+  x.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  x.reason = "boom";
+  x.crashes = 3;
+  x.max_restarts = 2;
+  x.at = 1764460800000;
+  auto msg = make_message(x);
+  std::vector<char> buf;
+  binary_serializer sink{*sys, buf};
+  CAF_REQUIRE(!sink(msg));
+  message copy;
+  binary_deserializer source{*sys, buf};
+  CAF_REQUIRE(!source(copy));
+  CAF_REQUIRE(copy.match_elements<operator_report>());
+  auto& y = copy.get_as<operator_report>(0);
+  CAF_CHECK_EQUAL(y.event, operator_event::given_up);
+  CAF_CHECK_EQUAL(y.skill, "memory");
+  CAF_CHECK_EQUAL(y.trace_id, x.trace_id);
+  CAF_CHECK_EQUAL(y.crashes, 3);
+  CAF_CHECK_EQUAL(y.at, x.at);
+  CAF_CHECK_NOT_EQUAL(to_string(copy).find("given_up"), std::string::npos);
+}
+
 CAF_TEST(results round trip through JSON) {
   auto x = sample();
   auto j = to_json(x);

@@ -272,7 +272,7 @@ enum class operator_event : uint8_t {
   given_up,
 };
 
-std::string_view to_string(operator_event x) noexcept;
+std::string to_string(operator_event x);
 
 /// A report to the subscribers of a lens: one operator's crash, restart or
 /// give-up, with the investigation it worked for.
