@@ -89,6 +89,23 @@ public:
   /// Subscribers to operator reports (for monitoring the lens itself).
   size_t subscriber_count() const;
 
+  // -- remediation (caflens/actors/actions.hpp) -------------------------------
+
+  /// Approves proposal `id` (approve mode) and runs it on this thread;
+  /// `who` goes into the audit. Errors: `not_found`, `action_denied`
+  /// (read-only, no longer allowed, already decided), `action_failed`.
+  caf::expected<action_record> approve_action(const std::string& id,
+                                              const std::string& who) const;
+
+  /// Rejects proposal `id`.
+  caf::expected<action_record> reject_action(const std::string& id,
+                                             const std::string& who,
+                                             const std::string& why) const;
+
+  /// The audit trail: every proposal, approval, rejection, denial and run,
+  /// oldest first (the last 1000).
+  std::vector<action_record> actions() const;
+
   // -- access -----------------------------------------------------------------
 
   /// The lens root supervisor.

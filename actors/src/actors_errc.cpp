@@ -22,6 +22,10 @@ std::string to_string(actors_errc code) {
       return "not_found";
     case actors_errc::unavailable:
       return "unavailable";
+    case actors_errc::action_denied:
+      return "action_denied";
+    case actors_errc::action_failed:
+      return "action_failed";
     case actors_errc::timeout:
       return "timeout";
   }

@@ -334,6 +334,9 @@ public:
       brain = s_.eng->brain_kind() + "+rule";
     auto res = inv->result(stop_reason, s_.eng->node(), std::move(brain),
                            std::move(summary));
+    for (auto& id : inv->action_ids)
+      if (auto rec = s_.eng->actions().find(id))
+        res.actions.push_back(std::move(*rec));
     size_t unread = 0;
     for (auto& n : res.notifications)
       if (n.status == "unread")
@@ -483,7 +486,17 @@ public:
   /// The coordinator's tools: each definition (tools.cpp) with its handler.
   static tool_table make_tools(coordinator_ptr self,
                                const std::vector<std::string>& skills) {
-    auto defs = coordinator_tools(skills);
+    // Actions reach a brain only when allow-listed and not read-only.
+    auto& book = self->state.eng->actions();
+    std::vector<action_offer> offers;
+    for (auto* d : book.offered()) {
+      std::string params;
+      for (auto& p : d->params)
+        params += (params.empty() ? "" : ", ") + p.describe();
+      offers.push_back({d->name, params, d->description});
+    }
+    auto defs = coordinator_tools(skills, offers,
+                                  book.mode() == action_mode::autonomous);
     tool_table t;
     auto on = [&](const char* name,
                   tool_outcome (*fn)(coordinator_loop&, const json&)) {
@@ -510,6 +523,9 @@ public:
     });
     on("produce_insight", [](coordinator_loop& c, const json& a) {
       return c.produce_insight(a);
+    });
+    on("propose_action", [](coordinator_loop& c, const json& a) {
+      return c.propose_action(a);
     });
     on("schedule",
        [](coordinator_loop& c, const json& a) { return c.schedule(a); });
@@ -704,10 +720,73 @@ public:
 
   tool_outcome produce_insight(const json& args) {
     auto out = s_.cur->produce_insight(args, env());
-    if (!out.is_error)
-      emit_co(s_.cur->entry.trace_id, "insight_produced",
-              {{"insight", s_.cur->insights.back().id}});
+    if (out.is_error)
+      return out;
+    auto& x = s_.cur->insights.back();
+    emit_co(s_.cur->entry.trace_id, "insight_produced", {{"insight", x.id}});
+    // The insight proposes the allowed actions that remedy its pattern.
+    auto& book = s_.eng->actions();
+    if (book.mode() == action_mode::read_only)
+      return out;
+    std::vector<notification> cited;
+    for (auto& id : x.notification_ids)
+      if (auto* n = s_.cur->find_note(id))
+        cited.push_back(*n);
+    auto proposed = book.propose_for(x, cited, brain_name());
+    if (proposed.empty())
+      return out;
+    auto reply = json::parse(out.content, nullptr, false);
+    json ids = json::array();
+    for (auto& rec : proposed) {
+      track_action(rec);
+      ids.push_back(rec.id + " " + rec.action + " " + rec.args);
+    }
+    if (reply.is_object()) {
+      reply[book.mode() == action_mode::autonomous ? "actions_running"
+                                                   : "actions_proposed"]
+        = ids;
+      out.content = reply.dump();
+    }
     return out;
+  }
+
+  std::string brain_name() const {
+    auto& loop = s_.cur->loop;
+    return loop.brain ? std::string{loop.brain->kind()} : "rule";
+  }
+
+  /// Keeps `rec` with the investigation; autonomous: runs it now, on a
+  /// helper actor (it may block briefly), and the audit tells the outcome.
+  void track_action(const action_record& rec) {
+    s_.cur->action_ids.push_back(rec.id);
+    if (s_.eng->actions().mode() != action_mode::autonomous)
+      return;
+    auto eng = s_.eng;
+    auto id = rec.id;
+    run_detached(self_->system(), [eng, id] {
+      std::ignore = eng->actions().execute(id, "autonomous");
+    });
+  }
+
+  /// propose_action: a model asks for an action (approve: for a human;
+  /// autonomous: run now). Refusals are tool errors the model can read.
+  tool_outcome propose_action(const json& args) {
+    auto rec = s_.eng->actions().propose(
+      args.value("action", std::string{}),
+      args.value("arguments", json::object()),
+      args.value("reason", std::string{}), s_.cur->entry.trace_id,
+      args.value("insight_id", std::string{}), brain_name());
+    if (!rec)
+      return tool_outcome::error("action refused: "
+                                 + render_error(rec.error()));
+    track_action(*rec);
+    auto autonomous = s_.eng->actions().mode() == action_mode::autonomous;
+    return tool_outcome::ok(
+      json{{"action_id", rec->id},
+           {"status", autonomous ? "running" : "proposed"},
+           {"note", autonomous ? "runs now; the audit records its outcome"
+                               : "waits for a human's approval"}}
+        .dump());
   }
 
   // -- triggers ---------------------------------------------------------------

@@ -1,4 +1,5 @@
 #include "engine.hpp"
+#include "loop.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -51,6 +52,24 @@ engine::engine(caf::actor_system& sys, config cfg)
   }
   metrics_ = cfg_.metrics ? cfg_.metrics
                           : std::make_shared<telemetry::metric_registry>();
+  // Every change of an action: audited as a telemetry event and told to
+  // the subscribers.
+  actions_ = std::make_unique<action_book>(
+    cfg_.actions, [this](const action_record& x) {
+      auto what = to_string(x.status);
+      emit("action", what == "executed" ? "executed" : what,
+           {{"id", x.id},
+            {"action", x.action},
+            {"target", x.args},
+            {"trace_id", x.trace_id},
+            {"by", x.by},
+            {"reason", x.status == action_status::denied
+                           || x.status == action_status::failed
+                           || x.status == action_status::rejected
+                         ? x.result
+                         : x.reason}});
+      publish(x);
+    });
   anomaly_ = std::make_shared<skills::anomaly_detector>(cfg_.anomaly);
   processes_ = cfg_.processes != nullptr ? cfg_.processes
                                          : &skills::process_table::global();
@@ -236,21 +255,35 @@ size_t engine::subscriber_count() const {
   return subscribers_.size();
 }
 
-void engine::publish(const operator_report& x) {
+namespace {
+
+template <class T>
+void send_all(std::mutex& mtx, std::vector<caf::actor_addr>& subs,
+              const T& x) {
   std::vector<caf::actor> live;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    for (auto i = subscribers_.begin(); i != subscribers_.end();) {
+    std::lock_guard<std::mutex> guard{mtx};
+    for (auto i = subs.begin(); i != subs.end();) {
       if (auto a = caf::actor_cast<caf::actor>(*i)) {
         live.push_back(std::move(a));
         ++i;
       } else {
-        i = subscribers_.erase(i);
+        i = subs.erase(i);
       }
     }
   }
   for (auto& a : live)
     caf::anon_send(a, x);
+}
+
+} // namespace
+
+void engine::publish(const action_record& x) {
+  send_all(mtx_, subscribers_, x);
+}
+
+void engine::publish(const operator_report& x) {
+  send_all(mtx_, subscribers_, x);
 }
 
 bool engine::admit_trigger() {

@@ -16,6 +16,8 @@
 
 #include "caflens/actors/config.hpp"
 #include "caflens/actors/messages.hpp"
+
+#include "action_book.hpp"
 #include "caflens/llm/budget.hpp"
 #include "caflens/sandbox/sandbox.hpp"
 #include "caflens/skills/anomaly.hpp"
@@ -141,6 +143,13 @@ public:
 
   /// Sends `x` to every live subscriber (and forgets the dead ones).
   void publish(const operator_report& x);
+  void publish(const action_record& x);
+
+  // -- actions ----------------------------------------------------------------
+
+  action_book& actions() const noexcept {
+    return *actions_;
+  }
 
   // -- automatic triggers -----------------------------------------------------
 
@@ -167,6 +176,7 @@ private:
   caf::actor_addr coordinator_;
   caf::actor_addr operator_sup_;
   std::vector<caf::actor_addr> subscribers_;
+  std::unique_ptr<action_book> actions_;
   int64_t last_trigger_ms_ = 0;
   std::deque<int64_t> trigger_times_;
 };

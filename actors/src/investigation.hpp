@@ -92,6 +92,8 @@ struct investigation {
   bool waiting = false;
   /// The model failed: the rule brain goes on, operators start offline.
   bool offline = false;
+  /// Actions its insights or its brain proposed (the action book's ids).
+  std::vector<std::string> action_ids;
 
   // -- queries ----------------------------------------------------------------
 

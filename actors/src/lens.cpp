@@ -1,6 +1,7 @@
 #include "caflens/caflens.hpp"
 #include "caflens/actors/type_ids.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "caf/actor_system.hpp"
@@ -90,6 +91,34 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   override_from(sys_cfg, "check-interval-ms", ms);
   cfg.check_interval = std::chrono::milliseconds{ms};
   override_from(sys_cfg, "anomaly-trigger", cfg.anomaly_trigger);
+  // Remediation: the mode and the allow-list may come from the
+  // configuration; what can run is registered by the code.
+  {
+    std::string mode;
+    override_from(sys_cfg, "action-mode", mode);
+    if (auto e = env("CAFLENS_ACTION_MODE"); !e.empty())
+      mode = e;
+    if (!mode.empty() && !parse_action_mode(mode, cfg.actions.mode))
+      return bad("action-mode", mode,
+                 "expected read_only, approve or autonomous");
+    std::vector<std::string> allow;
+    override_from(sys_cfg, "action-allow", allow);
+    if (auto e = env("CAFLENS_ACTION_ALLOW"); !e.empty()) {
+      allow.clear();
+      std::string cur;
+      for (auto c : e + ",") {
+        if (c == ',') {
+          if (!cur.empty())
+            allow.push_back(cur);
+          cur.clear();
+        } else if (c != ' ') {
+          cur += c;
+        }
+      }
+    }
+    if (!allow.empty())
+      cfg.actions.allow = std::move(allow);
+  }
   // The brain: explicit code wins over ambient keys, CAFLENS_BRAIN=rule or
   // caflens.brain = "rule" forces the offline brain.
   std::string brain;
@@ -254,6 +283,21 @@ caf::error config::validate() const {
                "expected >= 1024");
   if (auto err = sandbox::validate(sandbox))
     return err;
+  for (size_t i = 0; i < actions.registered.size(); ++i) {
+    auto& d = actions.registered[i];
+    if (d.name.empty() || !d.run)
+      return bad("actions.registered", d.name.empty() ? "(no name)" : d.name,
+                 "an action needs a name and a run function");
+    for (size_t j = 0; j < i; ++j)
+      if (actions.registered[j].name == d.name)
+        return bad("actions.registered", d.name, "registered twice");
+  }
+  for (auto& name : actions.allow)
+    if (std::none_of(actions.registered.begin(), actions.registered.end(),
+                     [&](auto& d) { return d.name == name; }))
+      return bad("action-allow", name,
+                 "no such action is registered (register it in "
+                 "config.actions.registered)");
   if (!builtin_skills && skills.empty())
     return bad("skills", "[]", "no skills: enable builtin_skills or add one");
   return {};
@@ -293,6 +337,9 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<int64_t>("llm-context-window", "the model's context window (tokens)")
     .add<int64_t>("llm-max-concurrent",
                   "calls at once to the endpoint (ollama/llamacpp: 1)")
+    .add<std::string>("action-mode", "read_only, approve or autonomous")
+    .add<std::vector<std::string>>("action-allow",
+                                   "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
     .add<int64_t>("llm-stall-timeout-ms",
                   "silence before a streamed reply counts as stalled (60000)");
@@ -527,6 +574,25 @@ void lens::unsubscribe(const caf::actor& who) const {
   for (auto& sup : eng_->cfg().supervisors)
     if (sup)
       caf::anon_send(sup, supervision::unsubscribe{who});
+}
+
+caf::expected<action_record>
+lens::approve_action(const std::string& id, const std::string& who) const {
+  if (!eng_)
+    return make_error(actors_errc::unavailable, "the lens is not started");
+  return eng_->actions().approve(id, who);
+}
+
+caf::expected<action_record> lens::reject_action(const std::string& id,
+                                                 const std::string& who,
+                                                 const std::string& why) const {
+  if (!eng_)
+    return make_error(actors_errc::unavailable, "the lens is not started");
+  return eng_->actions().reject(id, who, why);
+}
+
+std::vector<action_record> lens::actions() const {
+  return eng_ ? eng_->actions().records() : std::vector<action_record>{};
 }
 
 size_t lens::subscriber_count() const {

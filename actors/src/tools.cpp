@@ -70,7 +70,9 @@ llm::tool_set operator_tools() {
   return xs;
 }
 
-llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
+llm::tool_set coordinator_tools(const std::vector<std::string>& skills,
+                                const std::vector<action_offer>& actions,
+                                bool autonomous) {
   llm::tool_set xs;
   xs.add({"get_notifications",
           "Notifications received from operators (all of them, or a page "
@@ -145,6 +147,26 @@ llm::tool_set coordinator_tools(const std::vector<std::string>& skills) {
           {P::integer("ms", "Delay in milliseconds (1000 to 86400000).")
              .range(1000, 86'400'000),
            P::string("reason", "What to check then.")}});
+  if (!actions.empty()) {
+    // Only allow-listed actions, only when actions are not read-only.
+    std::vector<std::string> names;
+    std::string menu;
+    for (auto& a : actions) {
+      names.push_back(a.name);
+      menu += "\n- " + a.name + "(" + a.params + "): " + a.description;
+    }
+    xs.add({"propose_action",
+            std::string{autonomous
+                          ? "Run a remediation action now (allowed actions "
+                            "run at once and are audited):"
+                          : "Propose a remediation action for a human to "
+                            "approve (audited):"}
+              + menu,
+            {P::string("action", "The action's name.").one_of(names),
+             P::object("arguments", "Its arguments.", {}),
+             P::string("reason", "Why, in one sentence."),
+             P::string("insight_id", "The insight it remedies.").optional()}});
+  }
   xs.add(think_tool());
   xs.add(wait_tool("Wait for operators (returns early when they finish)."));
   xs.add({"done",

@@ -200,7 +200,13 @@ json to_json(const investigation_result& x) {
           {"llm_retries", x.llm_retries},
           {"started_at", x.started_at},
           {"finished_at", x.finished_at},
-          {"duration_ms", x.finished_at - x.started_at}};
+          {"duration_ms", x.finished_at - x.started_at},
+          {"actions", [&] {
+             json xs = json::array();
+             for (auto& a : x.actions)
+               xs.push_back(to_json(a));
+             return xs;
+           }()}};
 }
 
 // -- from_json ----------------------------------------------------------------
@@ -375,6 +381,39 @@ investigation_result_from_json(const json& x) {
       return err;
     res.operators.push_back(std::move(op));
   }
+  for (auto& a : x.value("actions", json::array())) {
+    action_record rec;
+    reader ra{a, "action_record"};
+    ra.get("id", rec.id);
+    ra.get("action", rec.action);
+    ra.get("reason", rec.reason);
+    ra.get("trace_id", rec.trace_id);
+    ra.get("insight_id", rec.insight_id);
+    ra.get("by", rec.by);
+    ra.get("at", rec.at);
+    std::string st;
+    ra.get("status", st);
+    bool known = false;
+    for (auto v : {action_status::proposed, action_status::approved,
+                   action_status::rejected, action_status::denied,
+                   action_status::executed, action_status::failed})
+      if (to_string(v) == st) {
+        rec.status = v;
+        known = true;
+      }
+    if (!known)
+      ra.fail("action_record.status: unknown value '" + st + "'");
+    if (auto err = ra.error())
+      return err;
+    if (a.is_object()) {
+      auto text = [](const json& v) {
+        return v.is_string() ? v.get<std::string>() : v.dump();
+      };
+      rec.args = text(a.value("args", json::object()));
+      rec.result = text(a.value("result", json("")));
+    }
+    res.actions.push_back(std::move(rec));
+  }
   return res;
 }
 
@@ -446,6 +485,15 @@ std::string render_report(const investigation_result& x) {
   if (infos > 0)
     out << "(" << infos << " informational insight"
         << (infos > 1 ? "s" : "") << " omitted; use --json)\n";
+  for (auto& a : x.actions) {
+    out << "Action " << a.id << ": " << a.action << " " << a.args << " — "
+        << to_string(a.status);
+    if (a.status == action_status::proposed)
+      out << " (approve with lens.approve_action(\"" << a.id << "\"))";
+    else if (!a.result.empty())
+      out << ": " << a.result;
+    out << "\n";
+  }
   if (!x.summary.empty())
     out << "Summary: " << x.summary << "\n";
   return out.str();

@@ -286,12 +286,22 @@ std::vector<event_info> make_catalogue() {
                   {"system_time", "rows", "duration"}, {"table"}));
   xs.push_back(ev({"caflens", "store", "error"}, "A store operation failed.",
                   at, {"operation", "reason"}));
-  xs.push_back(ev({"caflens", "action", "executed"},
-                  "An allow-listed action ran (audited).", at,
-                  {"action", "target", "trace_id", "requested_by"}));
-  xs.push_back(ev({"caflens", "action", "denied"},
-                  "An action was refused (not allow-listed).", at,
-                  {"action", "target", "trace_id", "reason"}));
+  // Remediation (caflens/actors/actions.hpp): every change of an action
+  // record; `target` is its arguments (JSON), `reason` why it was proposed
+  // or, when denied, rejected or failed, why not.
+  for (auto [what, doc] : std::initializer_list<std::pair<const char*,
+                                                          const char*>>{
+         {"proposed", "An insight or a model proposed an allow-listed action "
+                      "(approve mode: it waits for approval)."},
+         {"approved", "An action was approved (by a human, or autonomous "
+                      "mode) and runs."},
+         {"rejected", "A proposed action was rejected by a human."},
+         {"denied", "An action was refused: read-only, not registered, not "
+                    "allow-listed or bad arguments."},
+         {"executed", "An approved action ran (audited)."},
+         {"failed", "An approved action ran and failed."}})
+    xs.push_back(ev({"caflens", "action", what}, doc, at,
+                    {"id", "action", "target", "trace_id", "by", "reason"}));
   xs.push_back(ev({"caflens", "node", "connected"},
                   "A remote caflens node connected.", at,
                   {"node", "address"}));

@@ -31,6 +31,11 @@ enum class actors_errc : uint8_t {
   unavailable,
   /// The caller gave up waiting (blocking `investigate`).
   timeout,
+  /// An action was refused: actions are read-only, it is not registered or
+  /// not allow-listed, its arguments are bad, or it was already decided.
+  action_denied,
+  /// An approved action ran and failed (the context says why).
+  action_failed,
 };
 
 std::string to_string(actors_errc code);

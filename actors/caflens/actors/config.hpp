@@ -12,6 +12,7 @@
 #include "caf/error.hpp"
 #include "caf/fwd.hpp"
 
+#include "caflens/actors/actions.hpp"
 #include "caflens/llm/brain.hpp"
 #include "caflens/llm/llm_brain.hpp"
 #include "caflens/sandbox/limits.hpp"
@@ -129,6 +130,17 @@ struct config {
   /// partial and names the failure, but keeps every finding. False: the
   /// loop stops and hands in what it has.
   bool llm_fallback = true;
+
+  // -- remediation --------------------------------------------------------------
+
+  /// Read-only by default: no action is offered to a brain and none runs.
+  /// Actions exist only when registered here (`actions::restart_child`,
+  /// ... or your own) and run only when allow-listed; `mode` approve lets
+  /// insights propose them for `lens::approve_action`, autonomous runs them
+  /// at once. `[caflens]` action-mode and action-allow (and
+  /// CAFLENS_ACTION_MODE, CAFLENS_ACTION_ALLOW, comma-separated) may set the
+  /// mode and the allow-list; registering stays with the code.
+  action_settings actions;
 
   // -- loops --------------------------------------------------------------------
 

@@ -176,6 +176,55 @@ typename Inspector::result_type inspect(Inspector& f, operator_result& x) {
            x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries);
 }
 
+/// Where an action stands.
+enum class action_status : uint8_t {
+  /// Waits for approval.
+  proposed,
+  /// Approved; running.
+  approved,
+  /// A human said no.
+  rejected,
+  /// Refused: not registered, not allow-listed, bad arguments, or actions
+  /// are read-only.
+  denied,
+  /// Ran; `result` holds what it returned.
+  executed,
+  /// Ran and failed; `result` holds the error.
+  failed,
+};
+
+std::string to_string(action_status x);
+
+/// One audit record (also what subscribers receive, at every change).
+struct action_record {
+  /// "a-1", unique within the lens.
+  std::string id;
+  std::string action;
+  /// The arguments (JSON text).
+  std::string args;
+  action_status status = action_status::proposed;
+  /// Why it was proposed (the insight's summary or the model's words).
+  std::string reason;
+  std::string trace_id;
+  std::string insight_id;
+  /// Who proposed, approved or rejected it ("rule", "llm", an approver's
+  /// name, "autonomous").
+  std::string by;
+  /// The action's result (JSON text) or the error / refusal text.
+  std::string result;
+  /// Unix milliseconds of the last change.
+  int64_t at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, action_record& x) {
+  return f(caf::meta::type_name("caflens::action_record"), x.id, x.action,
+           x.args, x.status, x.reason, x.trace_id, x.insight_id, x.by,
+           x.result, x.at);
+}
+
+nlohmann::json to_json(const action_record& x);
+
 /// Everything one investigation produced.
 struct investigation_result {
   std::string trace_id;
@@ -205,6 +254,9 @@ struct investigation_result {
   /// rule, scripted or llm.
   std::string brain;
   std::string node;
+  /// Actions the insights proposed (or ran, autonomous), as they stood when
+  /// the investigation ended; `lens::actions()` has their later fate.
+  std::vector<action_record> actions;
 
   /// The first insight of at least `min` severity, or nullptr.
   const insight* top(severity min = severity::info) const noexcept;
@@ -217,7 +269,7 @@ typename Inspector::result_type inspect(Inspector& f,
            x.reason, x.trigger, x.insights, x.notifications, x.operators,
            x.summary, x.partial, x.errors, x.iterations, x.input_tokens,
            x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries,
-           x.started_at, x.finished_at, x.brain, x.node);
+           x.started_at, x.finished_at, x.brain, x.node, x.actions);
 }
 
 /// Per-investigation options; unset fields take the lens configuration's

@@ -1,0 +1,243 @@
+#include "caflens/actors/actions.hpp"
+
+#include <chrono>
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+
+#include "caflens/skills/process_table.hpp"
+#include "caflens/supervision/messages.hpp"
+#include "caflens/telemetry/error.hpp"
+
+#include "caflens/actors/actors_errc.hpp"
+
+#include "action_book.hpp"
+
+namespace caflens {
+
+using json = nlohmann::json;
+
+std::string to_string(action_mode x) {
+  switch (x) {
+    case action_mode::read_only:
+      return "read_only";
+    case action_mode::approve:
+      return "approve";
+    case action_mode::autonomous:
+      return "autonomous";
+  }
+  return "read_only";
+}
+
+bool parse_action_mode(std::string_view x, action_mode& out) {
+  if (x == "read_only" || x == "read-only")
+    out = action_mode::read_only;
+  else if (x == "approve")
+    out = action_mode::approve;
+  else if (x == "autonomous")
+    out = action_mode::autonomous;
+  else
+    return false;
+  return true;
+}
+
+std::string to_string(action_status x) {
+  switch (x) {
+    case action_status::proposed:
+      return "proposed";
+    case action_status::approved:
+      return "approved";
+    case action_status::rejected:
+      return "rejected";
+    case action_status::denied:
+      return "denied";
+    case action_status::executed:
+      return "executed";
+    case action_status::failed:
+      return "failed";
+  }
+  return "proposed";
+}
+
+json to_json(const action_record& x) {
+  auto args = json::parse(x.args, nullptr, false);
+  auto result = json::parse(x.result, nullptr, false);
+  return {{"id", x.id},
+          {"action", x.action},
+          {"args", args.is_discarded() ? json(x.args) : args},
+          {"status", to_string(x.status)},
+          {"reason", x.reason},
+          {"trace_id", x.trace_id},
+          {"insight_id", x.insight_id},
+          {"by", x.by},
+          {"result", result.is_discarded() ? json(x.result) : result},
+          {"at", x.at}};
+}
+
+namespace actions {
+
+namespace {
+
+using std::chrono::seconds;
+
+caf::error failed(std::string text) {
+  return make_error(actors_errc::not_found, std::move(text));
+}
+
+/// The supervisor of `supervisors` named `name` (its flags' name), asked
+/// through `get_tree` within 2 s each.
+caf::expected<caf::actor> find_supervisor(caf::actor_system& sys,
+                                          const std::vector<caf::actor>& sups,
+                                          const std::string& name) {
+  caf::scoped_actor self{sys};
+  std::vector<std::string> known;
+  for (auto& s : sups) {
+    std::string found;
+    self->request(s, seconds{2}, supervision::get_tree{})
+      .receive(
+        [&](const std::string& tree) {
+          auto j = json::parse(tree, nullptr, false);
+          if (j.is_object())
+            found = j.value("name", std::string{});
+        },
+        [](caf::error&) {});
+    if (found == name)
+      return s;
+    if (!found.empty())
+      known.push_back(found);
+  }
+  std::string list;
+  for (auto& k : known)
+    list += (list.empty() ? "" : ", ") + k;
+  return failed("no supervisor named '" + name + "' (known: "
+                + (list.empty() ? "none" : list) + ")");
+}
+
+/// The supervisor and child a crash loop insight names: the first cited
+/// notification of a crash loop with a supervisor in its context.
+std::optional<json> child_of_crash_loop(const insight&,
+                                        const std::vector<notification>& ns) {
+  for (auto& n : ns) {
+    if (n.anomaly_type != "crash_loop" || n.actors.empty())
+      continue;
+    auto ctx = json::parse(n.context, nullptr, false);
+    if (!ctx.is_object())
+      continue;
+    auto sup = ctx.value("supervisor", std::string{});
+    if (!sup.empty())
+      return json{{"supervisor", sup}, {"child", n.actors.front()}};
+  }
+  return std::nullopt;
+}
+
+template <class Request>
+caf::error ask_ok(caf::scoped_actor& self, const caf::actor& sup,
+                  Request req) {
+  caf::error err;
+  self->request(sup, seconds{5}, std::move(req))
+    .receive([](const caf::ok_atom&) {},
+             [&](caf::error& e) { err = std::move(e); });
+  return err;
+}
+
+std::vector<sandbox::param> child_params() {
+  return {sandbox::param::needed("supervisor", sandbox::param_type::string),
+          sandbox::param::needed("child", sandbox::param_type::string)};
+}
+
+} // namespace
+
+action_definition restart_child(caf::actor_system& sys,
+                                std::vector<caf::actor> supervisors) {
+  action_definition d;
+  d.name = "restart_child";
+  d.description = "stop a supervised child and start it again with fresh "
+                  "state (terminate_child + restart_child)";
+  d.params = child_params();
+  d.patterns = {"crash_loop"};
+  d.for_insight = child_of_crash_loop;
+  d.run = [&sys, supervisors](const json& args) -> caf::expected<json> {
+    auto name = args.value("supervisor", std::string{});
+    auto child = args.value("child", std::string{});
+    auto sup = find_supervisor(sys, supervisors, name);
+    if (!sup)
+      return sup.error();
+    caf::scoped_actor self{sys};
+    if (auto err = ask_ok(self, *sup, supervision::terminate_child{child, {}}))
+      return err;
+    caf::actor fresh;
+    caf::error err;
+    self->request(*sup, seconds{5}, supervision::restart_child{child})
+      .receive([&](caf::actor& a) { fresh = std::move(a); },
+               [&](caf::error& e) { err = std::move(e); });
+    if (err)
+      return err;
+    return json{{"supervisor", name},
+                {"child", child},
+                {"restarted", static_cast<bool>(fresh)},
+                {"actor", fresh ? fresh.id() : 0}};
+  };
+  return d;
+}
+
+action_definition terminate_child(caf::actor_system& sys,
+                                  std::vector<caf::actor> supervisors) {
+  action_definition d;
+  d.name = "terminate_child";
+  d.description = "stop a supervised child and leave it stopped";
+  d.params = child_params();
+  d.patterns = {"crash_loop"};
+  d.for_insight = child_of_crash_loop;
+  d.run = [&sys, supervisors](const json& args) -> caf::expected<json> {
+    auto name = args.value("supervisor", std::string{});
+    auto child = args.value("child", std::string{});
+    auto sup = find_supervisor(sys, supervisors, name);
+    if (!sup)
+      return sup.error();
+    caf::scoped_actor self{sys};
+    if (auto err = ask_ok(self, *sup, supervision::terminate_child{child, {}}))
+      return err;
+    return json{{"supervisor", name}, {"child", child}, {"stopped", true}};
+  };
+  return d;
+}
+
+action_definition stop_actor(caf::actor_system&,
+                             skills::process_table& table) {
+  action_definition d;
+  d.name = "stop_actor";
+  d.description = "ask a tracked actor to stop (user_shutdown)";
+  d.params = {sandbox::param::needed("actor", sandbox::param_type::string)};
+  d.run = [&table](const json& args) -> caf::expected<json> {
+    auto name = args.value("actor", std::string{});
+    auto info = table.find(name);
+    if (!info)
+      return failed("no tracked actor named '" + name + "'");
+    auto handle = caf::actor_cast<caf::actor>(info->addr);
+    if (!handle)
+      return failed("actor '" + name + "' (" + std::to_string(info->id)
+                    + ") is gone");
+    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    return json{{"actor", name}, {"id", info->id}, {"stopped", true}};
+  };
+  return d;
+}
+
+} // namespace actions
+
+namespace actors {
+
+void run_detached(caf::actor_system& sys, std::function<void()> fn) {
+  sys.spawn<caf::detached>(
+    [fn = std::move(fn)](caf::event_based_actor* helper) -> caf::behavior {
+      fn();
+      helper->quit();
+      return {};
+    });
+}
+
+} // namespace actors
+
+} // namespace caflens
