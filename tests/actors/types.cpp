@@ -158,6 +158,38 @@ CAF_TEST(operator reports cross nodes as type erased messages) {
   CAF_CHECK_NOT_EQUAL(to_string(copy).find("given_up"), std::string::npos);
 }
 
+CAF_TEST(action records cross nodes and results keep their actions) {
+  action_record a;
+  a.id = "a-3";
+  a.action = "restart_child";
+  a.args = R"({"child":"cache","supervisor":"ingest_sup"})";
+  a.status = action_status::executed;
+  a.by = "oncall";
+  a.result = R"({"restarted":true})";
+  a.at = 42;
+  auto msg = make_message(a);
+  std::vector<char> buf;
+  binary_serializer sink{*sys, buf};
+  CAF_REQUIRE(!sink(msg));
+  message copy;
+  binary_deserializer source{*sys, buf};
+  CAF_REQUIRE(!source(copy));
+  CAF_REQUIRE(copy.match_elements<action_record>());
+  auto& b = copy.get_as<action_record>(0);
+  CAF_CHECK_EQUAL(b.status, action_status::executed);
+  CAF_CHECK_EQUAL(b.args, a.args);
+  auto r = sample();
+  r.actions.push_back(a);
+  auto back = investigation_result_from_json(to_json(r));
+  CAF_REQUIRE(back);
+  CAF_REQUIRE_EQUAL(back->actions.size(), 1u);
+  auto& c = back->actions[0];
+  CAF_CHECK_EQUAL(c.status, action_status::executed);
+  CAF_CHECK_EQUAL(c.args, a.args);
+  CAF_CHECK_EQUAL(c.result, a.result);
+  CAF_CHECK_NOT_EQUAL(render_report(r).find("restart_child"), std::string::npos);
+}
+
 CAF_TEST(results round trip through JSON) {
   auto x = sample();
   auto j = to_json(x);

@@ -27,6 +27,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::notification>))
   CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::insight>))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::operator_report))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::action_record))
+  CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::action_record>))
 
   // Requests of the coordinator's interface.
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::investigate_request))
