@@ -103,19 +103,30 @@ action_book::propose(const std::string& action, const json& args,
         checked[p.name] = *v;
     }
   }
-  std::lock_guard<std::mutex> guard{mtx_};
-  if (!why.empty()) {
-    rec.status = action_status::denied;
-    rec.result = why;
-    auto& r = add(std::move(rec));
-    changed(r);
-    return make_error(actors_errc::action_denied, why);
+  // The listener runs without the lock: it may call back into the book.
+  action_record copy;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!why.empty()) {
+      rec.status = action_status::denied;
+      rec.result = why;
+      copy = add(std::move(rec));
+    } else {
+      rec.args = checked.dump();
+      // The same action with the same arguments still pending: that one.
+      for (auto& r : records_)
+        if (r.action == rec.action && r.args == rec.args
+            && (r.status == action_status::proposed
+                || r.status == action_status::approved))
+          return r;
+      rec.status = action_status::proposed;
+      copy = add(std::move(rec));
+    }
   }
-  rec.args = checked.dump();
-  rec.status = action_status::proposed;
-  auto& r = add(std::move(rec));
-  changed(r);
-  return r;
+  changed(copy);
+  if (copy.status == action_status::denied)
+    return make_error(actors_errc::action_denied, why);
+  return copy;
 }
 
 std::vector<action_record>
@@ -148,6 +159,7 @@ action_book::run(const std::string& id, const std::string& by,
                  action_status from) {
   const action_definition* def = nullptr;
   json args;
+  action_record started;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = std::find_if(records_.begin(), records_.end(),
@@ -163,11 +175,12 @@ action_book::run(const std::string& id, const std::string& by,
       return make_error(actors_errc::action_denied,
                         "action " + i->action + " is no longer allowed");
     i->status = from;
-    i->by = by;
+    i->approved_by = by;
     i->at = unix_ms();
     args = json::parse(i->args, nullptr, false);
-    changed(*i);
+    started = *i;
   }
+  changed(started);
   caf::expected<json> out{json{}};
   try {
     out = def->run(args);
@@ -177,23 +190,23 @@ action_book::run(const std::string& id, const std::string& by,
   } catch (...) {
     out = make_error(actors_errc::action_failed, "the action threw");
   }
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = std::find_if(records_.begin(), records_.end(),
-                        [&](auto& r) { return r.id == id; });
-  if (i == records_.end())
-    return make_error(actors_errc::not_found, "no action " + id);
-  i->at = unix_ms();
-  if (out) {
-    i->status = action_status::executed;
-    i->result = out->dump();
-    changed(*i);
-    return *i;
+  action_record done;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = std::find_if(records_.begin(), records_.end(),
+                          [&](auto& r) { return r.id == id; });
+    if (i == records_.end())
+      return make_error(actors_errc::not_found, "no action " + id);
+    i->at = unix_ms();
+    i->status = out ? action_status::executed : action_status::failed;
+    i->result = out ? out->dump() : render_error(out.error());
+    done = *i;
   }
-  i->status = action_status::failed;
-  i->result = render_error(out.error());
-  changed(*i);
+  changed(done);
+  if (done.status == action_status::executed)
+    return done;
   return make_error(actors_errc::action_failed,
-                    i->action + " failed: " + i->result);
+                    done.action + " failed: " + done.result);
 }
 
 caf::expected<action_record> action_book::approve(const std::string& id,
@@ -215,21 +228,25 @@ caf::expected<action_record> action_book::execute(const std::string& id,
 caf::expected<action_record> action_book::reject(const std::string& id,
                                                  const std::string& who,
                                                  const std::string& why) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = std::find_if(records_.begin(), records_.end(),
-                        [&](auto& r) { return r.id == id; });
-  if (i == records_.end())
-    return make_error(actors_errc::not_found, "no action " + id);
-  if (i->status != action_status::proposed)
-    return make_error(actors_errc::action_denied,
-                      "action " + id + " is " + to_string(i->status)
-                        + ", not proposed");
-  i->status = action_status::rejected;
-  i->by = who.empty() ? "approver" : who;
-  i->result = why;
-  i->at = unix_ms();
-  changed(*i);
-  return *i;
+  action_record copy;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = std::find_if(records_.begin(), records_.end(),
+                          [&](auto& r) { return r.id == id; });
+    if (i == records_.end())
+      return make_error(actors_errc::not_found, "no action " + id);
+    if (i->status != action_status::proposed)
+      return make_error(actors_errc::action_denied,
+                        "action " + id + " is " + to_string(i->status)
+                          + ", not proposed");
+    i->status = action_status::rejected;
+    i->approved_by = who.empty() ? "approver" : who;
+    i->result = why;
+    i->at = unix_ms();
+    copy = *i;
+  }
+  changed(copy);
+  return copy;
 }
 
 std::vector<action_record> action_book::records() const {

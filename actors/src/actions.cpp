@@ -72,6 +72,7 @@ json to_json(const action_record& x) {
           {"trace_id", x.trace_id},
           {"insight_id", x.insight_id},
           {"by", x.by},
+          {"approved_by", x.approved_by},
           {"result", result.is_discarded() ? json(x.result) : result},
           {"at", x.at}};
 }
@@ -230,12 +231,16 @@ action_definition stop_actor(caf::actor_system&,
 namespace actors {
 
 void run_detached(caf::actor_system& sys, std::function<void()> fn) {
+  // The function goes in as an argument (CAF 0.17 binds the arguments of
+  // a function-based actor; one without any dereferences a null tuple).
   sys.spawn<caf::detached>(
-    [fn = std::move(fn)](caf::event_based_actor* helper) -> caf::behavior {
-      fn();
+    [](caf::event_based_actor* helper,
+       const std::function<void()>& f) -> caf::behavior {
+      f();
       helper->quit();
       return {};
-    });
+    },
+    std::move(fn));
 }
 
 } // namespace actors

@@ -685,14 +685,17 @@ public:
       ->request(sup, std::chrono::seconds{10},
                 supervision::start_dynamic_child{caf::make_message(spec)})
       .then([](const caf::actor&) {},
-            [this, run_id, seq](caf::error& err) {
-              if (!s_.cur || s_.cur->seq != seq)
+            // A view lives for one message: the handler makes its own.
+            [self = self_, run_id, seq](caf::error& err) {
+              coordinator_loop c{self};
+              auto& cur = c.s_.cur;
+              if (!cur || cur->seq != seq)
                 return;
-              auto* op = find_op(run_id);
+              auto* op = c.find_op(run_id);
               if (op == nullptr || !op->running)
                 return;
-              s_.cur->start_failed(*op, render_error(err));
-              maybe_wake();
+              cur->start_failed(*op, render_error(err));
+              c.maybe_wake();
             });
   }
 

@@ -62,7 +62,7 @@ engine::engine(caf::actor_system& sys, config cfg)
             {"action", x.action},
             {"target", x.args},
             {"trace_id", x.trace_id},
-            {"by", x.by},
+            {"by", x.approved_by.empty() ? x.by : x.approved_by},
             {"reason", x.status == action_status::denied
                            || x.status == action_status::failed
                            || x.status == action_status::rejected

@@ -482,8 +482,10 @@ void lens::investigate_async(std::string reason, caf::actor reply_to,
     return;
   }
   actors::investigate_request req{std::move(reason), std::move(options)};
-  eng_->system().spawn([coord, reply_to,
-                        req](caf::event_based_actor* self) mutable {
+  // The request goes in as an argument (CAF 0.17 dereferences a null
+  // tuple for a function-based actor without arguments).
+  eng_->system().spawn([coord, reply_to](caf::event_based_actor* self,
+                                         actors::investigate_request req) {
     // The relay dies with the caller; the coordinator sees it and cancels.
     self->monitor(reply_to);
     self->set_down_handler([self](caf::down_msg&) { self->quit(); });
@@ -497,7 +499,7 @@ void lens::investigate_async(std::string reason, caf::actor reply_to,
           self->send(reply_to, std::move(err));
           self->quit();
         });
-  });
+  }, std::move(req));
 }
 
 namespace {

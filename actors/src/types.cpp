@@ -390,6 +390,7 @@ investigation_result_from_json(const json& x) {
     ra.get("trace_id", rec.trace_id);
     ra.get("insight_id", rec.insight_id);
     ra.get("by", rec.by);
+    ra.get("approved_by", rec.approved_by);
     ra.get("at", rec.at);
     std::string st;
     ra.get("status", st);

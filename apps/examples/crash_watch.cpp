@@ -27,7 +27,7 @@ std::atomic<int> reports{0};
 std::atomic<bool> gave_up{false};
 
 /// Logs every crash report it receives.
-behavior crash_logger(event_based_actor* self) {
+behavior crash_logger(event_based_actor* self, int) {
   // Reports it does not log (started, terminated, ...) are dropped.
   self->set_default_handler(drop);
   return {
@@ -60,7 +60,7 @@ behavior crash_logger(event_based_actor* self) {
   };
 }
 
-behavior flaky_worker(event_based_actor* self) {
+behavior flaky_worker(event_based_actor* self, int) {
   return {[self](const std::string& cmd) {
     if (cmd == "crash")
       self->quit(make_error(sec::runtime_error, "disk full"));
@@ -82,7 +82,7 @@ int main() {
   auto app_sup = sv::spawn_supervisor(
     sys, flags,
     {sv::worker("ingest", [](actor_system& s, const message&)
-                            -> sv::start_result { return s.spawn(flaky_worker); })});
+                            -> sv::start_result { return s.spawn(flaky_worker, 0); })});
   if (!app_sup) {
     std::cerr << caflens::render_error(app_sup.error()) << '\n';
     return 1;
@@ -93,7 +93,7 @@ int main() {
     std::cerr << caflens::render_error(lens.error()) << '\n';
     return 1;
   }
-  auto logger = sys.spawn(crash_logger);
+  auto logger = sys.spawn(crash_logger, 0);
   lens->subscribe(logger);
   scoped_actor self{sys};
   int expected = 0;

@@ -183,11 +183,13 @@ caf::expected<completion> client::complete(const completion_request& req) {
   try {
     result = complete_impl(req, attempts, retries);
   } catch (const std::exception& ex) {
+    breaker_->release_probe(); // a probe that proved nothing
     result =
       detail::llm_error(llm_errc::invalid_response,
                         "client '" + cfg_.name + "': unexpected exception: " +
                           svc_.redactor->redact(ex.what()));
   } catch (...) {
+    breaker_->release_probe();
     result =
       detail::llm_error(llm_errc::invalid_response,
                         "client '" + cfg_.name + "': unexpected exception");

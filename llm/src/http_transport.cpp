@@ -76,7 +76,9 @@ int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t,
     if (dlnow != x->bytes) {
       x->bytes = dlnow;
       x->last_byte = now;
-    } else if (now - x->last_byte >= *stall) {
+    } else if (dlnow > 0 && now - x->last_byte >= *stall) {
+      // Silence once the reply has begun; the wait for its first byte is
+      // the read timeout's.
       x->stalled = true;
       return 1;
     }

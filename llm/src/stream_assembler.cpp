@@ -23,6 +23,27 @@ std::string text_of(const json& x, const char* key) {
                                         : std::string{};
 }
 
+/// `x[key]` when it is an object, else an empty object (never throws).
+json object_of(const json& x, const char* key) {
+  if (x.is_object())
+    if (auto i = x.find(key); i != x.end() && i->is_object())
+      return *i;
+  return json::object();
+}
+
+/// `x[key]` when it is an integer, else `fallback` (never throws).
+int64_t index_of(const json& x, int64_t fallback) {
+  if (x.is_object())
+    if (auto i = x.find("index"); i != x.end() && i->is_number_integer())
+      return i->get<int64_t>();
+  return fallback;
+}
+
+bool has_index(const json& x) {
+  return x.is_object() && x.contains("index")
+         && x["index"].is_number_integer();
+}
+
 std::string shortened(std::string_view x) {
   return std::string{x.substr(0, 120)} + (x.size() > 120 ? "..." : "");
 }
@@ -123,20 +144,20 @@ protected:
     if (type == "ping")
       return;
     ++progress_.events;
-    auto index = doc.value("index", int64_t{0});
+    auto index = index_of(doc, 0);
     if (type == "message_start") {
       if (auto m = doc.find("message"); m != doc.end() && m->is_object())
         for (auto& [key, val] : m->items())
           if (key != "content")
             message_[key] = val;
     } else if (type == "content_block_start") {
-      auto block = doc.value("content_block", json::object());
+      auto block = object_of(doc, "content_block");
       if (text_of(block, "type") == "tool_use")
         ++progress_.tool_calls;
       texts_[index] = text_of(block, "text");
       blocks_[index] = std::move(block);
     } else if (type == "content_block_delta") {
-      auto delta = doc.value("delta", json::object());
+      auto delta = object_of(doc, "delta");
       auto kind = text_of(delta, "type");
       if (kind == "text_delta") {
         auto piece = text_of(delta, "text");
@@ -243,7 +264,7 @@ protected:
     if (choices == doc.end() || !choices->is_array())
       return;
     for (auto& choice : *choices) {
-      if (choice.value("index", int64_t{0}) != 0)
+      if (!choice.is_object() || index_of(choice, 0) != 0)
         continue; // one reply is asked for; others are ignored
       if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
         auto piece = text_of(*d, "content");
@@ -251,16 +272,29 @@ protected:
         text_ += piece;
         if (auto tc = d->find("tool_calls");
             tc != d->end() && tc->is_array()) {
-          int64_t pos = 0;
           for (auto& x : *tc) {
-            auto index = x.value("index", pos++);
+            if (!x.is_object())
+              continue;
+            // Without an index (some servers): a new id is a new call.
+            int64_t index = last_index_;
+            if (has_index(x)) {
+              index = index_of(x, 0);
+            } else if (auto id = text_of(x, "id"); !id.empty()) {
+              auto cur = calls_.find(last_index_);
+              if (cur != calls_.end() && !cur->second.id.empty()
+                  && cur->second.id != id)
+                index = last_index_ + 1;
+            }
+            if (index < 0)
+              index = 0;
+            last_index_ = index;
             auto [it, added] = calls_.try_emplace(index);
             if (added)
               ++progress_.tool_calls;
             auto& call = it->second;
             if (auto id = text_of(x, "id"); !id.empty())
               call.id = id;
-            auto fn = x.value("function", json::object());
+            auto fn = object_of(x, "function");
             if (auto n = text_of(fn, "name"); !n.empty() && call.name.empty())
               call.name = n;
             auto args = text_of(fn, "arguments");
@@ -287,6 +321,7 @@ private:
   std::string text_;
   std::string finish_;
   std::map<int64_t, partial_call> calls_;
+  int64_t last_index_ = 0;
   std::optional<json> usage_;
   std::optional<json> error_;
 };
@@ -342,8 +377,15 @@ void stream_assembler::line(std::string_view x) {
 }
 
 void stream_assembler::dispatch() {
-  if (has_data_)
-    on_event(event_, data_);
+  if (has_data_) {
+    try { // a malformed event is an invalid response, never an exception
+      on_event(event_, data_);
+    } catch (const std::exception& ex) {
+      if (bad_event_.empty())
+        bad_event_ = (event_.empty() ? "" : event_ + ": ")
+                     + shortened(data_) + " (" + ex.what() + ")";
+    }
+  }
   event_.clear();
   data_.clear();
   has_data_ = false;

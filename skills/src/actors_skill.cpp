@@ -544,7 +544,7 @@ public:
         f.level = depth >= 10 * t_.mailbox_backlog ? severity::critical
                                                    : severity::warning;
       } else if (auto b = a.value("baseline", json::object());
-                 b.value("samples", 0) >= t_.baseline_min_samples
+                 b.value("samples", uint32_t{0}) >= t_.baseline_min_samples
                  && b.value("age_ms", int64_t{0}) >= t_.baseline_min_age_ms
                  && double(depth)
                       <= 2 * b.value("mailbox_depth", 0.0) + 100) {

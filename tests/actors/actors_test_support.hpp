@@ -160,14 +160,16 @@ inline caf::actor ask(caf::actor_system& sys,
                       caflens::actors::coordinator_actor coord,
                       std::string reason, caflens::investigate_options opts,
                       std::shared_ptr<reply_slot> slot) {
-  return sys.spawn([=](caf::event_based_actor* self) {
-    self
-      ->request(coord, caf::infinite,
-                caflens::actors::investigate_request{reason, opts})
-      .then([slot](caflens::investigation_result& r) { slot->result = r; },
-            [slot](caf::error& e) { slot->error = e; });
-    return caf::behavior{[](int) {}};
-  });
+  return sys.spawn(
+    [=](caf::event_based_actor* self, int) {
+      self
+        ->request(coord, caf::infinite,
+                  caflens::actors::investigate_request{reason, opts})
+        .then([slot](caflens::investigation_result& r) { slot->result = r; },
+              [slot](caf::error& e) { slot->error = e; });
+      return caf::behavior{[](int) {}};
+    },
+    0);
 }
 
 } // namespace test_support

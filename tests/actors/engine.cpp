@@ -614,9 +614,11 @@ CAF_TEST(subscribers hear of the application supervisors) {
     {supervision::worker("ingest",
                          [](caf::actor_system& s, const caf::message&)
                            -> supervision::start_result {
-                           return s.spawn([](event_based_actor*) -> behavior {
-                             return {[](int) {}};
-                           });
+                           return s.spawn(
+                             [](event_based_actor*, int) -> behavior {
+                               return {[](int) {}};
+                             },
+                             0);
                          })});
   CAF_REQUIRE(app_sup);
   sched.run();

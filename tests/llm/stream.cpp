@@ -401,6 +401,66 @@ CAF_TEST(a server that ignores stream true is read as plain json) {
   CAF_CHECK_EQUAL(reqs[0].headers["accept"], "text/event-stream");
 }
 
+CAF_TEST(a slow server that ignores stream true is not taken for stalled) {
+  mock_provider mock;
+  auto slow = mock_reply::fixture("anthropic_tool_use");
+  slow.delay = 900ms; // JSON at the end, nothing before
+  mock.script("/v1/messages", {slow});
+  auto cfg = mock_config("slow", provider_kind::anthropic, mock.base_url());
+  cfg.stream = true;
+  cfg.stall_timeout = 300ms;
+  cfg.retry.max_attempts = 1;
+  auto c = client::make(cfg, mock_services(std::make_shared<manual_clock>(),
+                                           "k-123"));
+  CAF_REQUIRE(c);
+  auto r = (*c)->complete(request());
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->tool_calls.size(), 1u);
+}
+
+CAF_TEST(tool calls without an index are told apart by their ids) {
+  auto a = stream_assembler::make(provider_kind::openai_compatible);
+  a->feed(R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Oslo\"}"}}]},"finish_reason":null}]}
+
+data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"id":"call_2","type":"function","function":{"name":"get_time","arguments":"{}"}}]},"finish_reason":null}]}
+
+data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":""}}]},"finish_reason":"tool_calls"}]}
+
+data: [DONE]
+
+)");
+  auto whole = a->finish();
+  if (!whole)
+    CAF_MESSAGE(caflens::render_error(whole.error()));
+  CAF_REQUIRE(whole);
+  http_response resp;
+  resp.status = whole->first;
+  resp.body = whole->second;
+  auto r = wire_format::make(provider_kind::openai_compatible)->decode(resp);
+  CAF_REQUIRE(r);
+  CAF_REQUIRE_EQUAL(r->tool_calls.size(), 2u);
+  CAF_CHECK_EQUAL(r->tool_calls[1].name, "get_time");
+  CAF_CHECK_EQUAL(r->tool_calls[0].arguments, json({{"location", "Oslo"}}));
+}
+
+CAF_TEST(events of the wrong shape are an invalid response not a crash) {
+  auto a = stream_assembler::make(provider_kind::anthropic);
+  a->feed("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+          "\"index\":null,\"delta\":\"oops\"}\n\n"
+          "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+          "\"index\":\"one\",\"content_block\":[1,2]}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  auto r = a->finish();
+  // Shapes it cannot use are skipped; the stream still completes.
+  CAF_CHECK(r);
+  auto o = stream_assembler::make(provider_kind::openai_compatible);
+  o->feed("data: {\"choices\":[5,{\"index\":\"zero\",\"delta\":[]}]}\n\n"
+          "data: {\"choices\":[{\"delta\":{\"tool_calls\":[7,{\"function\":3}]},"
+          "\"finish_reason\":\"stop\"}]}\n\n");
+  auto r2 = o->finish();
+  CAF_CHECK(r2);
+}
+
 CAF_TEST(an openai stream request asks for usage) {
   mock_provider mock;
   mock.script("/v1/chat/completions",

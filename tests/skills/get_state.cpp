@@ -187,7 +187,7 @@ CAF_TEST(stream batches do not count as waiting messages) {
           [finished](unit_t&, const error&) { finished->set_value(); });
       }};
     });
-  auto source = sys->spawn([sink](event_based_actor* self) -> behavior {
+  auto source = sys->spawn([sink](event_based_actor* self, int) -> behavior {
     attach_stream_source(
       self, sink, std::make_tuple(), [](int& x) { x = 0; },
       [](int& x, downstream<int>& out, size_t num) {
@@ -196,7 +196,7 @@ CAF_TEST(stream batches do not count as waiting messages) {
       },
       [](const int& x) { return x >= 5000; });
     return {};
-  });
+  }, 0);
   CAF_REQUIRE(fut.wait_for(30s) == std::future_status::ready);
   caflens::skills::detail::flush_enqueue_counts();
   auto info = process_table::global().find(sink.id());

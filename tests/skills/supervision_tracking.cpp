@@ -13,7 +13,7 @@ using namespace caflens::skills;
 
 namespace {
 
-behavior idle_impl(event_based_actor*) {
+behavior idle_impl(event_based_actor*, int) {
   return {[](int) {}};
 }
 
@@ -35,12 +35,12 @@ CAF_TEST(supervised children appear with child id and parent) {
                         [](actor_system& sys,
                            const message&) -> supervision::start_result {
                           return spawn_tracked(sys, {"", "database", 0},
-                                               idle_impl);
+                                               idle_impl, 0);
                         }),
     supervision::worker("cache",
                         [](actor_system& sys,
                            const message&) -> supervision::start_result {
-                          return sys.spawn(idle_impl);
+                          return sys.spawn(idle_impl, 0);
                         })};
   auto sup = supervision::spawn_supervisor(sys, flags, children);
   CAF_REQUIRE(sup);
@@ -87,7 +87,7 @@ CAF_TEST(a real supervisor that gives up is found with child and supervisor) {
   flags.observer = std::make_shared<supervision_tracker>(table);
   std::vector<supervision::child_spec> children{supervision::worker(
     "feed", [](actor_system& sys, const message&) -> supervision::start_result {
-      return spawn_tracked(sys, {"", "feed_handler", 0}, idle_impl);
+      return spawn_tracked(sys, {"", "feed_handler", 0}, idle_impl, 0);
     })};
   auto sup = supervision::spawn_supervisor(sys, flags, children);
   CAF_REQUIRE(sup);

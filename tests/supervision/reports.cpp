@@ -182,9 +182,11 @@ CAF_TEST(subscribers get typed reports of starts exits and restarts) {
 CAF_TEST(a subscriber that understands no report cannot stop the supervisor) {
   auto sup = start_sup(flags(strategy::one_for_one, 5), {spec("a")});
   // CAF answers every message it does not handle with an error.
-  auto deaf = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int) {}};
-  });
+  auto deaf = sys.spawn(
+    [](caf::event_based_actor*, int) -> caf::behavior {
+      return {[](int) {}};
+    },
+    0);
   CAF_CHECK(call<caf::ok_atom>(sup, subscribe{deaf}));
   crash("a");
   run_all();

@@ -500,10 +500,12 @@ CAF_TEST(a nested supervisor failing to start fails its parent) {
 CAF_TEST(exits of non children stop the supervisor with that reason) {
   auto sup = start_sup(flags(strategy::one_for_one), {spec("a")});
   take_log();
-  auto parent = sys.spawn([sup](caf::event_based_actor* self) -> caf::behavior {
-    self->link_to(sup);
-    return {[self](crash_atom, caf::error& r) { self->quit(std::move(r)); }};
-  });
+  auto parent = sys.spawn(
+    [sup](caf::event_based_actor* self, int) -> caf::behavior {
+      self->link_to(sup);
+      return {[self](crash_atom, caf::error& r) { self->quit(std::move(r)); }};
+    },
+    0);
   run_all();
   caf::anon_send(parent, crash_atom::value, crash_reason("parent_died"));
   run_all();

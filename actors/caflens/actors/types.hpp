@@ -195,7 +195,9 @@ enum class action_status : uint8_t {
 
 std::string to_string(action_status x);
 
-/// One audit record (also what subscribers receive, at every change).
+/// One action's audit record: one per action, updated in place as it is
+/// proposed, approved or rejected, run (what subscribers receive at every
+/// change; each change is also a `caflens.action.*` event).
 struct action_record {
   /// "a-1", unique within the lens.
   std::string id;
@@ -207,9 +209,11 @@ struct action_record {
   std::string reason;
   std::string trace_id;
   std::string insight_id;
-  /// Who proposed, approved or rejected it ("rule", "llm", an approver's
-  /// name, "autonomous").
+  /// Who proposed it (the brain: "rule", "llm", ...).
   std::string by;
+  /// Who approved or rejected it (an approver's name, "autonomous"); empty
+  /// while proposed.
+  std::string approved_by;
   /// The action's result (JSON text) or the error / refusal text.
   std::string result;
   /// Unix milliseconds of the last change.
@@ -220,7 +224,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, action_record& x) {
   return f(caf::meta::type_name("caflens::action_record"), x.id, x.action,
            x.args, x.status, x.reason, x.trace_id, x.insight_id, x.by,
-           x.result, x.at);
+           x.approved_by, x.result, x.at);
 }
 
 nlohmann::json to_json(const action_record& x);

@@ -81,9 +81,11 @@ struct client_config {
   /// long before `read_timeout`. A server that ignores the flag and answers
   /// plain JSON is read as usual. Off by default (some servers refuse it).
   bool stream = false;
-  /// Streaming only: the longest silence (no byte) before the reply counts
-  /// as stalled, including the wait for the first byte (time to first token
-  /// of a local model on a long prompt).
+  /// Streaming only: the longest silence (no byte) within a reply that has
+  /// begun before it counts as stalled. The wait for the first byte (time
+  /// to first token of a local model on a long prompt, or a server that
+  /// ignores `stream` and sends its JSON at the end) is bounded by
+  /// `read_timeout` only.
   std::chrono::milliseconds stall_timeout{60000};
 
   /// Checks every field; the error names the key and the bad value.

@@ -29,9 +29,10 @@ struct http_request {
   /// Called with every piece of the response body as it arrives (a
   /// streamed reply); the body is accumulated in the response all the same.
   std::function<void(std::string_view)> on_data;
-  /// Aborts the transfer (`stalled`) when no byte of the response arrives
-  /// for this long, counted from the request's start and from every byte
-  /// since (a streamed reply that stopped flowing). Unset: off.
+  /// Aborts the transfer (`stalled`) when the response, once its first
+  /// body byte arrived, sends nothing for this long (a streamed reply that
+  /// stopped flowing). The wait for the first byte is bounded by the
+  /// timeouts only. Unset: off.
   std::optional<std::chrono::milliseconds> stall_timeout;
 };
 

@@ -307,8 +307,27 @@ caf::infer_handle_from_fun_t<F> spawn_tracked(caf::actor_system& sys,
                                               Ts&&... xs) {
   using impl = caf::infer_impl_from_fun_t<F>;
   caf::actor_config cfg;
-  caf::detail::init_fun_factory<impl, F> fac;
-  cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
+  if constexpr (sizeof...(Ts) == 0 && std::is_invocable_v<F&, impl*>) {
+    // Without arguments CAF 0.17's factory dereferences a null tuple (UB
+    // that UBSan reports); call the function directly instead.
+    auto init = [f = std::move(fun)](caf::local_actor* self) mutable
+      -> caf::behavior {
+      using result = std::invoke_result_t<F&, impl*>;
+      if constexpr (std::is_void_v<result>) {
+        f(static_cast<impl*>(self));
+        return {};
+      } else if constexpr (std::is_same_v<result, caf::behavior>) {
+        return f(static_cast<impl*>(self));
+      } else {
+        auto bhvr = f(static_cast<impl*>(self));
+        return std::move(bhvr.unbox());
+      }
+    };
+    cfg.init_fun = caf::actor_config::init_fun_type{std::move(init)};
+  } else {
+    caf::detail::init_fun_factory<impl, F> fac;
+    cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
+  }
   return sys.spawn_class<tracked<impl>, Os>(cfg, std::move(info));
 }
 
