@@ -92,7 +92,9 @@ public:
   // -- remediation (caflens/actors/actions.hpp) -------------------------------
 
   /// Approves proposal `id` (approve mode) and runs it on this thread;
-  /// `who` goes into the audit. Errors: `not_found`, `action_denied`
+  /// `who` goes into the audit. The built-in actions block on requests to
+  /// supervisors (seconds at most): call it from a thread of your own or a
+  /// detached actor, not from an actor on the scheduler. Errors: `not_found`, `action_denied`
   /// (read-only, no longer allowed, already decided), `action_failed`.
   caf::expected<action_record> approve_action(const std::string& id,
                                               const std::string& who) const;

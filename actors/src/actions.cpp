@@ -166,6 +166,21 @@ action_definition restart_child(caf::actor_system& sys,
     if (!sup)
       return sup.error();
     caf::scoped_actor self{sys};
+    // terminate_child deletes a temporary child: it could not come back.
+    caf::error spec_err;
+    bool temporary = false;
+    self->request(*sup, seconds{5}, supervision::get_childspec{child, {}})
+      .receive(
+        [&](supervision::child_spec& spec) {
+          temporary = spec.restart == supervision::restart_type::temporary;
+        },
+        [&](caf::error& e) { spec_err = std::move(e); });
+    if (spec_err)
+      return spec_err;
+    if (temporary)
+      return failed("child '" + child + "' of " + name
+                    + " is temporary: stopping it deletes it, so it could "
+                      "not be restarted (use terminate_child)");
     if (auto err = ask_ok(self, *sup, supervision::terminate_child{child, {}}))
       return err;
     caf::actor fresh;
