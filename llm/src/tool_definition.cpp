@@ -93,7 +93,9 @@ void validate_object(const std::vector<tool_parameter>& fields,
       continue; // optional and explicitly null: accepted
     field.validate(*i, qualified(field.name()), problems);
   }
-  for (auto& [key, val] : x.items()) {
+  for (auto& item : x.items()) {
+    // A plain reference: clang 14 cannot capture structured bindings.
+    auto& key = item.key();
     auto known = std::any_of(fields.begin(), fields.end(),
                              [&](auto& f) { return f.name() == key; });
     if (!known)
