@@ -10,6 +10,17 @@ namespace caflens::actors {
 
 using json = nlohmann::json;
 
+namespace {
+
+template <class Records>
+auto* locate_in(Records& xs, const std::string& id) {
+  auto i = std::find_if(xs.begin(), xs.end(),
+                        [&](auto& r) { return r.id == id; });
+  return i != xs.end() ? &*i : nullptr;
+}
+
+} // namespace
+
 action_book::action_book(action_settings settings, listener on_change)
   : settings_(std::move(settings)), on_change_(std::move(on_change)) {
 }
@@ -155,26 +166,21 @@ action_book::propose_for(const insight& x,
 }
 
 caf::expected<action_record>
-action_book::run(const std::string& id, const std::string& by,
-                 action_status from) {
+action_book::run(const std::string& id, const std::string& by) {
   const action_definition* def = nullptr;
   json args;
   action_record started;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto i = std::find_if(records_.begin(), records_.end(),
-                          [&](auto& r) { return r.id == id; });
-    if (i == records_.end())
-      return make_error(actors_errc::not_found, "no action " + id);
-    if (i->status != action_status::proposed)
-      return make_error(actors_errc::action_denied,
-                        "action " + id + " is " + to_string(i->status)
-                          + ", not proposed");
+    auto found = pending(id);
+    if (!found)
+      return found.error();
+    auto* i = *found;
     def = definition(i->action);
     if (def == nullptr || !allowed(i->action) || !def->run)
       return make_error(actors_errc::action_denied,
                         "action " + i->action + " is no longer allowed");
-    i->status = from;
+    i->status = action_status::approved;
     i->approved_by = by;
     i->at = unix_ms();
     args = json::parse(i->args, nullptr, false);
@@ -193,9 +199,8 @@ action_book::run(const std::string& id, const std::string& by,
   action_record done;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto i = std::find_if(records_.begin(), records_.end(),
-                          [&](auto& r) { return r.id == id; });
-    if (i == records_.end())
+    auto* i = locate(id);
+    if (i == nullptr)
       return make_error(actors_errc::not_found, "no action " + id);
     i->at = unix_ms();
     i->status = out ? action_status::executed : action_status::failed;
@@ -214,7 +219,7 @@ caf::expected<action_record> action_book::approve(const std::string& id,
   if (settings_.mode == action_mode::read_only)
     return make_error(actors_errc::action_denied,
                       "actions are read-only (action_mode::read_only)");
-  return run(id, who.empty() ? "approver" : who, action_status::approved);
+  return run(id, who.empty() ? "approver" : who);
 }
 
 caf::expected<action_record> action_book::execute(const std::string& id,
@@ -222,7 +227,7 @@ caf::expected<action_record> action_book::execute(const std::string& id,
   if (settings_.mode != action_mode::autonomous)
     return make_error(actors_errc::action_denied,
                       "actions run unapproved only in autonomous mode");
-  return run(id, by, action_status::approved);
+  return run(id, by);
 }
 
 caf::expected<action_record> action_book::reject(const std::string& id,
@@ -231,14 +236,10 @@ caf::expected<action_record> action_book::reject(const std::string& id,
   action_record copy;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto i = std::find_if(records_.begin(), records_.end(),
-                          [&](auto& r) { return r.id == id; });
-    if (i == records_.end())
-      return make_error(actors_errc::not_found, "no action " + id);
-    if (i->status != action_status::proposed)
-      return make_error(actors_errc::action_denied,
-                        "action " + id + " is " + to_string(i->status)
-                          + ", not proposed");
+    auto found = pending(id);
+    if (!found)
+      return found.error();
+    auto* i = *found;
     i->status = action_status::rejected;
     i->approved_by = who.empty() ? "approver" : who;
     i->result = why;
@@ -257,10 +258,24 @@ std::vector<action_record> action_book::records() const {
 std::optional<action_record>
 action_book::find(const std::string& id) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto& r : records_)
-    if (r.id == id)
-      return r;
+  if (auto* r = locate_in(records_, id))
+    return *r;
   return std::nullopt;
+}
+
+action_record* action_book::locate(const std::string& id) {
+  return locate_in(records_, id);
+}
+
+caf::expected<action_record*> action_book::pending(const std::string& id) {
+  auto* r = locate(id);
+  if (r == nullptr)
+    return make_error(actors_errc::not_found, "no action " + id);
+  if (r->status != action_status::proposed)
+    return make_error(actors_errc::action_denied,
+                      "action " + id + " is " + to_string(r->status)
+                        + ", not proposed");
+  return r;
 }
 
 } // namespace caflens::actors

@@ -76,9 +76,12 @@ public:
 
 private:
   action_record& add(action_record x);
+  /// The record `id`, or null (the caller holds the lock).
+  action_record* locate(const std::string& id);
+  /// The record `id` while it is still proposed (the caller holds the lock).
+  caf::expected<action_record*> pending(const std::string& id);
   caf::expected<action_record> run(const std::string& id,
-                                   const std::string& by,
-                                   action_status from);
+                                   const std::string& by);
   const action_definition* definition(const std::string& name) const;
   bool allowed(const std::string& name) const;
   void changed(const action_record& x);

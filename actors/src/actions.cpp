@@ -133,91 +133,93 @@ std::optional<json> child_of_crash_loop(const insight&,
   return std::nullopt;
 }
 
-template <class Request>
-caf::error ask_ok(caf::scoped_actor& self, const caf::actor& sup,
-                  Request req) {
-  caf::error err;
-  self->request(sup, seconds{5}, std::move(req))
-    .receive([](const caf::ok_atom&) {},
-             [&](caf::error& e) { err = std::move(e); });
-  return err;
+/// One request from a scoped actor: its answer or its error.
+template <class T, class Request>
+caf::expected<T> ask(caf::scoped_actor& self, const caf::actor& dest,
+                     Request req) {
+  caf::expected<T> result = caf::make_error(caf::sec::request_timeout);
+  self->request(dest, seconds{5}, std::move(req))
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& e) { result = std::move(e); });
+  return result;
 }
 
-std::vector<sandbox::param> child_params() {
-  return {sandbox::param::needed("supervisor", sandbox::param_type::string),
-          sandbox::param::needed("child", sandbox::param_type::string)};
+/// What the two child actions share: parameters, pattern, finding the
+/// supervisor by name; `body(self, supervisor, child)` does the rest.
+template <class Body>
+action_definition child_action(caf::actor_system& sys,
+                               std::vector<caf::actor> supervisors,
+                               std::string name, std::string description,
+                               Body body) {
+  action_definition d;
+  d.name = std::move(name);
+  d.description = std::move(description);
+  d.params = {sandbox::param::needed("supervisor", sandbox::param_type::string),
+              sandbox::param::needed("child", sandbox::param_type::string)};
+  d.patterns = {"crash_loop"};
+  d.for_insight = child_of_crash_loop;
+  d.run = [&sys, supervisors, body](const json& args) -> caf::expected<json> {
+    auto name = args.value("supervisor", std::string{});
+    auto child = args.value("child", std::string{});
+    auto sup = find_supervisor(sys, supervisors, name);
+    if (!sup)
+      return sup.error();
+    caf::scoped_actor self{sys};
+    auto result = body(self, *sup, child);
+    if (result) {
+      (*result)["supervisor"] = name;
+      (*result)["child"] = child;
+    }
+    return result;
+  };
+  return d;
 }
 
 } // namespace
 
 action_definition restart_child(caf::actor_system& sys,
                                 std::vector<caf::actor> supervisors) {
-  action_definition d;
-  d.name = "restart_child";
-  d.description = "stop a supervised child and start it again with fresh "
-                  "state (terminate_child + restart_child)";
-  d.params = child_params();
-  d.patterns = {"crash_loop"};
-  d.for_insight = child_of_crash_loop;
-  d.run = [&sys, supervisors](const json& args) -> caf::expected<json> {
-    auto name = args.value("supervisor", std::string{});
-    auto child = args.value("child", std::string{});
-    auto sup = find_supervisor(sys, supervisors, name);
-    if (!sup)
-      return sup.error();
-    caf::scoped_actor self{sys};
-    // terminate_child deletes a temporary child: it could not come back.
-    caf::error spec_err;
-    bool temporary = false;
-    self->request(*sup, seconds{5}, supervision::get_childspec{child, {}})
-      .receive(
-        [&](supervision::child_spec& spec) {
-          temporary = spec.restart == supervision::restart_type::temporary;
-        },
-        [&](caf::error& e) { spec_err = std::move(e); });
-    if (spec_err)
-      return spec_err;
-    if (temporary)
-      return failed("child '" + child + "' of " + name
-                    + " is temporary: stopping it deletes it, so it could "
-                      "not be restarted (use terminate_child)");
-    if (auto err = ask_ok(self, *sup, supervision::terminate_child{child, {}}))
-      return err;
-    caf::actor fresh;
-    caf::error err;
-    self->request(*sup, seconds{5}, supervision::restart_child{child})
-      .receive([&](caf::actor& a) { fresh = std::move(a); },
-               [&](caf::error& e) { err = std::move(e); });
-    if (err)
-      return err;
-    return json{{"supervisor", name},
-                {"child", child},
-                {"restarted", static_cast<bool>(fresh)},
-                {"actor", fresh ? fresh.id() : 0}};
-  };
-  return d;
+  return child_action(
+    sys, std::move(supervisors), "restart_child",
+    "stop a supervised child and start it again with fresh state "
+    "(terminate_child + restart_child)",
+    [](caf::scoped_actor& self, const caf::actor& sup,
+       const std::string& child) -> caf::expected<json> {
+      // terminate_child deletes a temporary child: it could not come back.
+      auto spec = ask<supervision::child_spec>(
+        self, sup, supervision::get_childspec{child, {}});
+      if (!spec)
+        return spec.error();
+      if (spec->restart == supervision::restart_type::temporary)
+        return failed("child '" + child
+                      + "' is temporary: stopping it deletes it, so it "
+                        "could not be restarted (use terminate_child)");
+      auto stopped = ask<caf::ok_atom>(self, sup,
+                                       supervision::terminate_child{child, {}});
+      if (!stopped)
+        return stopped.error();
+      auto fresh = ask<caf::actor>(self, sup,
+                                   supervision::restart_child{child});
+      if (!fresh)
+        return fresh.error();
+      return json{{"restarted", static_cast<bool>(*fresh)},
+                  {"actor", *fresh ? fresh->id() : 0}};
+    });
 }
 
 action_definition terminate_child(caf::actor_system& sys,
                                   std::vector<caf::actor> supervisors) {
-  action_definition d;
-  d.name = "terminate_child";
-  d.description = "stop a supervised child and leave it stopped";
-  d.params = child_params();
-  d.patterns = {"crash_loop"};
-  d.for_insight = child_of_crash_loop;
-  d.run = [&sys, supervisors](const json& args) -> caf::expected<json> {
-    auto name = args.value("supervisor", std::string{});
-    auto child = args.value("child", std::string{});
-    auto sup = find_supervisor(sys, supervisors, name);
-    if (!sup)
-      return sup.error();
-    caf::scoped_actor self{sys};
-    if (auto err = ask_ok(self, *sup, supervision::terminate_child{child, {}}))
-      return err;
-    return json{{"supervisor", name}, {"child", child}, {"stopped", true}};
-  };
-  return d;
+  return child_action(
+    sys, std::move(supervisors), "terminate_child",
+    "stop a supervised child and leave it stopped",
+    [](caf::scoped_actor& self, const caf::actor& sup,
+       const std::string& child) -> caf::expected<json> {
+      auto stopped = ask<caf::ok_atom>(self, sup,
+                                       supervision::terminate_child{child, {}});
+      if (!stopped)
+        return stopped.error();
+      return json{{"stopped", true}};
+    });
 }
 
 action_definition stop_actor(caf::actor_system&,

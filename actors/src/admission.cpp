@@ -10,13 +10,6 @@ namespace caflens::actors {
 
 namespace {
 
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ",") + x;
-  return out;
-}
-
 caf::error invalid(std::string text) {
   return make_error(actors_errc::invalid_request, std::move(text));
 }

@@ -51,13 +51,6 @@ void emit_co(const std::string& trace_id, std::string_view what,
   emit("coordinator", what, md);
 }
 
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ",") + x;
-  return out;
-}
-
 /// The coordinator actor's handlers: a view made per message. It drives
 /// the investigation's lifecycle (begin, tick, degrade, finish) and the
 /// tools that act (invoke and message operators, schedule, wait, done);

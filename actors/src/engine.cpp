@@ -39,6 +39,13 @@ std::string host_name() {
 
 } // namespace
 
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
 engine::engine(caf::actor_system& sys, config cfg)
   : sys_(&sys),
     cfg_(std::move(cfg)),

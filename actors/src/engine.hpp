@@ -30,6 +30,9 @@ namespace caflens::actors {
 /// Unix milliseconds.
 int64_t unix_ms();
 
+/// "a,b,c" (for errors and event metadata).
+std::string join(const std::vector<std::string>& xs);
+
 /// Shared by the lens handle, the coordinator and the operators. Thread-safe.
 class engine {
 public:

@@ -12,17 +12,6 @@ namespace caflens::actors {
 
 using json = nlohmann::json;
 
-namespace {
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ",") + x;
-  return out;
-}
-
-} // namespace
-
 operator_result op_entry::stand_in(const std::string& stop_reason) const {
   operator_result r;
   r.skill = skill;

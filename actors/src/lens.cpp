@@ -46,6 +46,22 @@ void override_from(const caf::actor_system_config& sys_cfg, const char* key,
     out = *x;
 }
 
+/// "a, b,c" as {"a", "b", "c"} (an environment variable's list).
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> result;
+  std::string cur;
+  for (auto c : text + ",") {
+    if (c == ',') {
+      if (!cur.empty())
+        result.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  return result;
+}
+
 /// The config file / command line, then the environment.
 caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   override_from(sys_cfg, "node-name", cfg.node_name);
@@ -59,16 +75,8 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     for (auto& x : *xs)
       cfg.redaction.patterns.push_back(x);
   {
-    std::string keys = env("CAFLENS_REDACT_KEYS"), cur;
-    for (auto c : keys + ",") {
-      if (c == ',') {
-        if (!cur.empty())
-          cfg.redaction.keys.push_back(cur);
-        cur.clear();
-      } else if (c != ' ') {
-        cur += c;
-      }
-    }
+    for (auto& key : comma_list(env("CAFLENS_REDACT_KEYS")))
+      cfg.redaction.keys.push_back(key);
     if (auto p = env("CAFLENS_REDACT_PATTERN"); !p.empty())
       cfg.redaction.patterns.push_back(p);
   }
@@ -103,19 +111,8 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
                  "expected read_only, approve or autonomous");
     std::vector<std::string> allow;
     override_from(sys_cfg, "action-allow", allow);
-    if (auto e = env("CAFLENS_ACTION_ALLOW"); !e.empty()) {
-      allow.clear();
-      std::string cur;
-      for (auto c : e + ",") {
-        if (c == ',') {
-          if (!cur.empty())
-            allow.push_back(cur);
-          cur.clear();
-        } else if (c != ' ') {
-          cur += c;
-        }
-      }
-    }
+    if (auto e = env("CAFLENS_ACTION_ALLOW"); !e.empty())
+      allow = comma_list(e);
     if (!allow.empty())
       cfg.actions.allow = std::move(allow);
   }

@@ -86,6 +86,19 @@ struct fixture {
     add_message_types(cfg);
     sys = std::make_unique<actor_system>(cfg);
   }
+
+  /// `x` as a type-erased message through CAF's binary serialization.
+  template <class T>
+  message round_trip(const T& x) {
+    auto msg = make_message(x);
+    std::vector<char> buf;
+    binary_serializer sink{*sys, buf};
+    CAF_REQUIRE(!sink(msg));
+    message copy;
+    binary_deserializer source{*sys, buf};
+    CAF_REQUIRE(!source(copy));
+    return copy;
+  }
 };
 
 } // namespace
@@ -115,13 +128,8 @@ CAF_TEST(messages survive CAF serialization as type-erased messages) {
   spec.reason = "rss";
   spec.max_iterations = 9;
   spec.deadline_at = 123;
-  auto msg = make_message(spec, actors::investigate_request{"r", {}});
-  std::vector<char> buf;
-  binary_serializer sink{*sys, buf};
-  CAF_REQUIRE(!sink(msg));
-  message copy;
-  binary_deserializer source{*sys, buf};
-  CAF_REQUIRE(!source(copy));
+  auto copy
+    = round_trip(make_message(spec, actors::investigate_request{"r", {}}));
   CAF_REQUIRE((copy.match_elements<actors::operator_spec,
                                    actors::investigate_request>()));
   auto& back = copy.get_as<actors::operator_spec>(0);
@@ -141,13 +149,7 @@ CAF_TEST(operator reports cross nodes as type erased messages) {
   x.crashes = 3;
   x.max_restarts = 2;
   x.at = 1764460800000;
-  auto msg = make_message(x);
-  std::vector<char> buf;
-  binary_serializer sink{*sys, buf};
-  CAF_REQUIRE(!sink(msg));
-  message copy;
-  binary_deserializer source{*sys, buf};
-  CAF_REQUIRE(!source(copy));
+  auto copy = round_trip(x);
   CAF_REQUIRE(copy.match_elements<operator_report>());
   auto& y = copy.get_as<operator_report>(0);
   CAF_CHECK_EQUAL(y.event, operator_event::given_up);
@@ -167,13 +169,7 @@ CAF_TEST(action records cross nodes and results keep their actions) {
   a.by = "oncall";
   a.result = R"({"restarted":true})";
   a.at = 42;
-  auto msg = make_message(a);
-  std::vector<char> buf;
-  binary_serializer sink{*sys, buf};
-  CAF_REQUIRE(!sink(msg));
-  message copy;
-  binary_deserializer source{*sys, buf};
-  CAF_REQUIRE(!source(copy));
+  auto copy = round_trip(a);
   CAF_REQUIRE(copy.match_elements<action_record>());
   auto& b = copy.get_as<action_record>(0);
   CAF_CHECK_EQUAL(b.status, action_status::executed);

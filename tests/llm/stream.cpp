@@ -90,6 +90,15 @@ data: [DONE]
 
 )";
 
+/// What the provider's decoder makes of a reassembled reply.
+caf::expected<completion> decode(provider_kind kind,
+                                 const std::pair<int, std::string>& whole) {
+  http_response resp;
+  resp.status = whole.first;
+  resp.body = whole.second;
+  return wire_format::make(kind)->decode(resp);
+}
+
 /// Reassembles `stream` fed in pieces cut at random places, then decodes it.
 caf::expected<completion> assemble(provider_kind kind, const std::string& s,
                                    unsigned seed) {
@@ -103,10 +112,7 @@ caf::expected<completion> assemble(provider_kind kind, const std::string& s,
   auto whole = a->finish();
   if (!whole)
     return whole.error();
-  http_response resp;
-  resp.status = whole->first;
-  resp.body = whole->second;
-  return wire_format::make(kind)->decode(resp);
+  return decode(kind, *whole);
 }
 
 } // namespace
@@ -197,10 +203,7 @@ CAF_TEST(an error event mid stream is classified like the same error up front) {
   auto whole = a->finish();
   CAF_REQUIRE(whole);
   CAF_CHECK_EQUAL(whole->first, 529);
-  http_response resp;
-  resp.status = whole->first;
-  resp.body = whole->second;
-  auto r = wire_format::make(provider_kind::anthropic)->decode(resp);
+  auto r = decode(provider_kind::anthropic, *whole);
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(llm_code(r.error()), llm_errc::overloaded);
   auto o = stream_assembler::make(provider_kind::openai_compatible);
@@ -433,10 +436,7 @@ data: [DONE]
   if (!whole)
     CAF_MESSAGE(caflens::render_error(whole.error()));
   CAF_REQUIRE(whole);
-  http_response resp;
-  resp.status = whole->first;
-  resp.body = whole->second;
-  auto r = wire_format::make(provider_kind::openai_compatible)->decode(resp);
+  auto r = decode(provider_kind::openai_compatible, *whole);
   CAF_REQUIRE(r);
   CAF_REQUIRE_EQUAL(r->tool_calls.size(), 2u);
   CAF_CHECK_EQUAL(r->tool_calls[1].name, "get_time");
