@@ -22,6 +22,7 @@
 #include "caf/fwd.hpp"
 
 #include "caflens/actors/actors_errc.hpp"
+#include "caflens/actors/cluster.hpp"
 #include "caflens/actors/config.hpp"
 #include "caflens/actors/messages.hpp"
 #include "caflens/actors/types.hpp"
@@ -107,6 +108,21 @@ public:
   /// The audit trail: every proposal, approval, rejection, denial and run,
   /// oldest first (the last 1000).
   std::vector<action_record> actions() const;
+
+  // -- distribution (caflens/actors/cluster.hpp) -------------------------------
+
+  /// The port this node's agent listens on (`config.cluster.listen`; port 0
+  /// picks a free one); 0 when it does not listen.
+  uint16_t node_port() const;
+
+  /// The cluster view: each peer's name, address, state, version, skills,
+  /// last heartbeat and, when not connected, why.
+  std::vector<node_info> cluster() const;
+
+  /// Connects to one more node agent ("host:port") in the background;
+  /// `cluster()` shows how it goes. Investigations started from now on
+  /// cover it once it is connected.
+  void connect(const std::string& address) const;
 
   // -- access -----------------------------------------------------------------
 

@@ -26,6 +26,10 @@ std::string to_string(actors_errc code) {
       return "action_denied";
     case actors_errc::action_failed:
       return "action_failed";
+    case actors_errc::handshake_refused:
+      return "handshake_refused";
+    case actors_errc::node_unreachable:
+      return "node_unreachable";
     case actors_errc::timeout:
       return "timeout";
   }

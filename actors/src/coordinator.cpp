@@ -169,9 +169,21 @@ public:
     // for the final answer instead of running into the deadline.
     loop.conv.budget(s_.eng->open_budget(
       trace, std::chrono::milliseconds{deadline_ms}));
+    inv->traceparent = make_traceparent(trace);
     std::string task = "Investigation reason: " + inv->entry.req.reason
                        + "\nTrigger: " + opts.trigger
                        + "\nNode: " + s_.eng->node();
+    // The cluster: operators run on every connected node unless told
+    // otherwise; the same finding on several nodes is one cluster-wide
+    // insight.
+    if (auto peers = s_.eng->cluster(); !peers.empty()) {
+      task += "\nCluster nodes (invoke_operators runs on all connected "
+              "ones unless you name some):";
+      for (auto& p : peers)
+        task += "\n- " + (p.name.empty() ? p.address : p.name) + ": "
+                + std::string{to_string(p.state)}
+                + (p.error.empty() ? "" : " (" + p.error + ")");
+    }
     if (!opts.context.empty())
       task += "\nContext: " + opts.context;
     task += "\nSkills you can invoke:";
@@ -320,7 +332,12 @@ public:
     for (auto& [id, op] : inv->ops)
       if (op.running && op.handle)
         self_->send(caf::actor_cast<operator_actor>(op.handle),
-                    operator_cancel{stop_reason});
+                    operator_cancel{stop_reason, inv->traceparent});
+    // Remote nodes forget the investigation's budget.
+    for (auto& name : inv->remote_nodes)
+      if (auto peer = s_.eng->connected(name))
+        self_->send(peer->agent,
+                    remote_done{peer->session, trace, inv->traceparent});
     auto brain = inv->loop.brain ? std::string{inv->loop.brain->kind()}
                                  : s_.eng->brain_kind();
     if (!inv->loop.degraded.empty())
@@ -377,7 +394,7 @@ public:
     if (op == nullptr || !op->running) {
       // A restarted operator of a finished (or given-up) run.
       self_->send(caf::actor_cast<operator_actor>(msg.self),
-                  operator_cancel{"investigation over"});
+                  operator_cancel{"investigation over", msg.traceparent});
       return;
     }
     op->handle = msg.self;
@@ -386,7 +403,7 @@ public:
       report(operator_event::restarted, *op, {});
     for (auto& text : op->pending)
       self_->send(caf::actor_cast<operator_actor>(op->handle),
-                  operator_message{text});
+                  operator_message{text, s_.cur->traceparent});
     op->pending.clear();
   }
 
@@ -430,10 +447,35 @@ public:
       op.handle = nullptr;
       if (!op.running || supervision::is_normal_exit(dm.reason))
         return true;
+      if (dm.reason == caf::exit_reason::remote_link_unreachable
+          && op.node != s_.eng->node()) {
+        // The node is gone, not the operator's fault.
+        on_node_lost(op.node, "the link to the node broke");
+        return true;
+      }
       crashed(op, render_error(dm.reason));
       return true;
     }
     return false;
+  }
+
+  /// A node came back or went away (the connector).
+  void on_node_event(const node_event& ev) {
+    if (!ev.up)
+      on_node_lost(ev.node, ev.reason, ev.at);
+  }
+
+  void on_node_lost(const std::string& node, const std::string& why,
+                    int64_t at = 0) {
+    if (!s_.cur)
+      return;
+    auto& cur = *s_.cur;
+    auto skills = cur.node_lost(node, why, at > 0 ? at : unix_ms(), env());
+    if (skills.empty())
+      return;
+    emit_co(cur.entry.trace_id, "node_lost",
+            {{"node", node}, {"reason", why}, {"skills", join(skills)}});
+    maybe_wake();
   }
 
   /// Tells the lens's subscribers (`lens::subscribe`).
@@ -509,6 +551,7 @@ public:
     });
     on("message_operator", [](coordinator_loop& c, const json& a) {
       return c.message_operator(a.value("skill", std::string{}),
+                                a.value("node", std::string{}),
                                 a.value("message", std::string{}));
     });
     on("get_operator_statuses", [](coordinator_loop& c, const json&) {
@@ -608,24 +651,45 @@ public:
     return out;
   }
 
+  /// This node and every connected one.
+  std::vector<std::string> all_nodes() const {
+    std::vector<std::string> xs{s_.eng->node()};
+    for (auto& p : s_.eng->connected())
+      if (std::find(xs.begin(), xs.end(), p.name) == xs.end())
+        xs.push_back(p.name);
+    return xs;
+  }
+
   tool_outcome invoke_operators(const json& args) {
     auto& cur = *s_.cur;
     auto& node = s_.eng->node();
+    // Named nodes, or this node and every connected one.
     std::vector<std::string> nodes;
+    auto known = all_nodes();
     for (auto& n : args.value("nodes", json::array()))
       if (n.is_string()) {
-        if (n.get<std::string>() != node)
+        auto name = n.get<std::string>();
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string states;
+          for (auto& x : s_.eng->cluster())
+            states += (states.empty() ? "" : ", ")
+                      + (x.name.empty() ? x.address : x.name) + " ("
+                      + std::string{to_string(x.state)} + ")";
           return tool_outcome::error(
-            "node '" + n.get<std::string>() + "' is not connected: this "
-            "lens runs on '" + node + "' and has no remote nodes");
-        nodes.push_back(n.get<std::string>());
+            "node '" + name + "' is not connected; connected: "
+            + join(known) + (states.empty() ? "" : "; peers: " + states));
+        }
+        if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
+          nodes.push_back(std::move(name));
       }
+    if (nodes.empty())
+      nodes = std::move(known);
     std::string context;
     if (auto i = args.find("context"); i != args.end() && !i->is_null())
       context = i->is_string() ? i->get<std::string>() : i->dump();
     if (context.empty())
       context = cur.entry.req.options.context;
-    std::vector<std::string> started, running;
+    std::vector<std::string> skills;
     for (auto& sk : args.value("skills", json::array())) {
       auto skill = sk.get<std::string>();
       if (std::find(cur.allowed_skills.begin(), cur.allowed_skills.end(),
@@ -634,21 +698,47 @@ public:
         return tool_outcome::error("skill '" + skill
                                    + "' is not available; available: "
                                    + join(cur.allowed_skills));
-      if (cur.running_op(skill) != nullptr) {
-        running.push_back(skill);
-        continue;
+      skills.push_back(std::move(skill));
+    }
+    std::vector<std::string> started, running, missing;
+    for (auto& n : nodes) {
+      auto remote = n == node ? std::nullopt : s_.eng->connected(n);
+      auto label = [&](const std::string& skill) {
+        return nodes.size() == 1 && n == node ? skill : skill + "@" + n;
+      };
+      for (auto& skill : skills) {
+        if (remote) {
+          auto info = s_.eng->cluster();
+          auto has = true;
+          for (auto& x : info)
+            if (x.name == n)
+              has = std::find(x.skills.begin(), x.skills.end(), skill)
+                    != x.skills.end();
+          if (!has) {
+            missing.push_back(label(skill));
+            continue;
+          }
+        }
+        if (cur.running_op(skill, n) != nullptr) {
+          running.push_back(label(skill));
+          continue;
+        }
+        start_operator(skill, n, context);
+        started.push_back(label(skill));
       }
-      start_operator(skill, context);
-      started.push_back(skill);
     }
     emit_co(cur.entry.trace_id, "invoke_operators",
-            {{"skills", join(started)},
-             {"nodes", nodes.empty() ? node : join(nodes)}});
-    return tool_outcome::ok(
-      json{{"started", started}, {"already_running", running}}.dump());
+            {{"skills", join(started)}, {"nodes", join(nodes)}});
+    json reply{{"started", started}, {"already_running", running}};
+    if (nodes.size() > 1 || nodes.front() != node)
+      reply["nodes"] = nodes;
+    if (!missing.empty())
+      reply["not_on_node"] = missing;
+    return tool_outcome::ok(reply.dump());
   }
 
-  void start_operator(const std::string& skill, const std::string& context) {
+  void start_operator(const std::string& skill, const std::string& node,
+                      const std::string& context) {
     auto& cur = *s_.cur;
     operator_spec spec;
     spec.trace_id = cur.entry.trace_id;
@@ -660,11 +750,49 @@ public:
     spec.deadline_at = cur.deadline_at;
     spec.offline = cur.offline;
     spec.coordinator = caf::actor_cast<caf::actor>(self_);
+    spec.traceparent = make_traceparent(cur.entry.trace_id);
     op_entry op;
     op.run_id = spec.run_id;
     op.skill = skill;
-    op.node = s_.eng->node();
+    op.node = node;
     cur.ops.emplace(op.run_id, std::move(op));
+    auto run_id = spec.run_id;
+    auto seq = cur.seq;
+    // A failed start gives the operator up; a view lives for one message:
+    // the handler makes its own.
+    auto on_error = [self = self_, run_id, seq](std::string why) {
+      coordinator_loop c{self};
+      auto& cur = c.s_.cur;
+      if (!cur || cur->seq != seq)
+        return;
+      auto* op = c.find_op(run_id);
+      if (op == nullptr || !op->running)
+        return;
+      cur->start_failed(*op, why);
+      c.maybe_wake();
+    };
+    if (node != s_.eng->node()) {
+      auto peer = s_.eng->connected(node);
+      if (!peer) {
+        on_error("node '" + node + "' is not connected");
+        return;
+      }
+      cur.remote_nodes.insert(node);
+      auto timeout = std::max<int64_t>(
+        1, std::min<int64_t>(s_.eng->cfg().cluster.request_timeout.count(),
+                             cur.deadline_at - unix_ms()));
+      auto tp = spec.traceparent;
+      self_
+        ->request(peer->agent, std::chrono::milliseconds{timeout},
+                  remote_invoke{peer->session, std::move(spec), std::move(tp)})
+        .then([](bool) {},
+              [on_error, node](caf::error& err) {
+                on_error(err == caf::sec::request_timeout
+                           ? "node '" + node + "' did not start it in time"
+                           : render_error(err));
+              });
+      return;
+    }
     auto sup = s_.eng->operator_sup();
     if (!sup) {
       // Without a supervisor (tests of the bare coordinator).
@@ -672,41 +800,42 @@ public:
       (void) h;
       return;
     }
-    auto run_id = spec.run_id;
-    auto seq = cur.seq;
     self_
       ->request(sup, std::chrono::seconds{10},
                 supervision::start_dynamic_child{caf::make_message(spec)})
       .then([](const caf::actor&) {},
-            // A view lives for one message: the handler makes its own.
-            [self = self_, run_id, seq](caf::error& err) {
-              coordinator_loop c{self};
-              auto& cur = c.s_.cur;
-              if (!cur || cur->seq != seq)
-                return;
-              auto* op = c.find_op(run_id);
-              if (op == nullptr || !op->running)
-                return;
-              cur->start_failed(*op, render_error(err));
-              c.maybe_wake();
-            });
+            [on_error](caf::error& err) { on_error(render_error(err)); });
   }
 
   tool_outcome message_operator(const std::string& skill,
+                                const std::string& node,
                                 const std::string& text) {
-    auto* op = s_.cur->running_op(skill);
-    if (op == nullptr)
+    // One node's operator, or the skill's operators on every node.
+    std::vector<op_entry*> targets;
+    for (auto& [id, op] : s_.cur->ops)
+      if (op.skill == skill && op.running && (node.empty() || op.node == node))
+        targets.push_back(&op);
+    if (targets.empty())
       return tool_outcome::error("no running operator for skill '" + skill
-                                 + "'");
+                                 + "'" + (node.empty() ? "" : " on " + node));
     emit_co(s_.cur->entry.trace_id, "message_operator", {{"skill", skill}});
-    if (!op->handle) {
-      // Still starting: delivered once it announces itself.
-      op->pending.push_back(text);
-      return tool_outcome::ok(R"({"delivered":false,"queued":true})");
+    size_t delivered = 0, queued = 0;
+    for (auto* op : targets) {
+      if (!op->handle) {
+        // Still starting: delivered once it announces itself.
+        op->pending.push_back(text);
+        ++queued;
+        continue;
+      }
+      self_->send(caf::actor_cast<operator_actor>(op->handle),
+                  operator_message{text, s_.cur->traceparent});
+      ++delivered;
     }
-    self_->send(caf::actor_cast<operator_actor>(op->handle),
-                operator_message{text});
-    return tool_outcome::ok(R"({"delivered":true})");
+    if (targets.size() == 1)
+      return tool_outcome::ok(delivered ? R"({"delivered":true})"
+                                        : R"({"delivered":false,"queued":true})");
+    return tool_outcome::ok(
+      json{{"delivered", delivered}, {"queued", queued}}.dump());
   }
 
   tool_outcome operator_statuses() {
@@ -872,6 +1001,7 @@ coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
     [self](restart_check& msg) {
       coordinator_loop{self}.on_restart_check(msg);
     },
+    [self](node_event& ev) { coordinator_loop{self}.on_node_event(ev); },
   };
 }
 

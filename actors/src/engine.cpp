@@ -17,6 +17,7 @@
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/tracer.hpp"
 #include "caflens/supervision/messages.hpp"
+#include "caflens/telemetry/trace_id.hpp"
 
 namespace caflens::actors {
 
@@ -218,6 +219,82 @@ coordinator_actor engine::coordinator() const {
 caf::actor engine::operator_sup() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return caf::actor_cast<caf::actor>(operator_sup_);
+}
+
+// -- cluster ------------------------------------------------------------------
+
+void engine::set_peer(const std::string& address, node_info info,
+                      node_agent_actor agent, std::string session) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& e = peers_[address];
+  e.info = std::move(info);
+  e.agent = std::move(agent);
+  e.session = std::move(session);
+}
+
+std::vector<node_info> engine::cluster() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<node_info> xs;
+  for (auto& [addr, e] : peers_)
+    xs.push_back(e.info);
+  return xs;
+}
+
+std::vector<engine::peer_link> engine::connected() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<peer_link> xs;
+  for (auto& [addr, e] : peers_)
+    if (e.info.state == node_state::connected && e.agent)
+      xs.push_back({e.info.name, e.agent, e.session});
+  return xs;
+}
+
+std::optional<engine::peer_link>
+engine::connected(const std::string& name) const {
+  for (auto& x : connected())
+    if (x.name == name)
+      return x;
+  return std::nullopt;
+}
+
+void engine::set_agent(caf::actor x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  agent_ = x.address();
+}
+
+caf::actor engine::agent() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<caf::actor>(agent_);
+}
+
+void engine::set_connector(caf::actor x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  connector_ = x.address();
+}
+
+caf::actor engine::connector() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<caf::actor>(connector_);
+}
+
+std::string engine::open_session(const std::string& peer) {
+  auto id = telemetry::generate_trace_id();
+  std::lock_guard<std::mutex> guard{mtx_};
+  // A coordinator that reconnects gets a new session; the oldest are
+  // forgotten past 256.
+  sessions_.emplace_back(id, peer);
+  if (sessions_.size() > 256)
+    sessions_.pop_front();
+  return id;
+}
+
+bool engine::valid_session(const std::string& id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  bool found = false;
+  // Constant time in the ids' contents: every entry is compared in full.
+  for (auto& [sid, peer] : sessions_)
+    found |= constant_time_equal(sid, id);
+  return found;
 }
 
 json engine::trees() const {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 
+#include "caflens/actors/cluster.hpp"
 #include "caflens/actors/config.hpp"
 #include "caflens/actors/messages.hpp"
 
@@ -148,6 +150,47 @@ public:
   void publish(const operator_report& x);
   void publish(const action_record& x);
 
+  // -- cluster ----------------------------------------------------------------
+
+  /// A connected node as the coordinator reaches it.
+  struct peer_link {
+    std::string name;
+    node_agent_actor agent;
+    std::string session;
+  };
+
+  /// Updates the cluster view's entry of `address` (the connector).
+  void set_peer(const std::string& address, node_info info,
+                node_agent_actor agent = {}, std::string session = {});
+
+  /// The cluster view: every configured or connected peer.
+  std::vector<node_info> cluster() const;
+
+  /// The connected nodes (name, agent, session).
+  std::vector<peer_link> connected() const;
+
+  /// The connected node named `name`.
+  std::optional<peer_link> connected(const std::string& name) const;
+
+  /// The port the node agent listens on (0: not listening).
+  uint16_t node_port() const noexcept {
+    return node_port_.load();
+  }
+
+  void set_node_port(uint16_t x) noexcept {
+    node_port_ = x;
+  }
+
+  void set_agent(caf::actor x);
+  caf::actor agent() const;
+  void set_connector(caf::actor x);
+  caf::actor connector() const;
+
+  /// Agent side: a new session for a coordinator that passed the
+  /// handshake; sessions are checked on every later request.
+  std::string open_session(const std::string& peer);
+  bool valid_session(const std::string& id) const;
+
   // -- actions ----------------------------------------------------------------
 
   action_book& actions() const noexcept {
@@ -180,6 +223,16 @@ private:
   caf::actor_addr operator_sup_;
   std::vector<caf::actor_addr> subscribers_;
   std::unique_ptr<action_book> actions_;
+  struct peer_entry {
+    node_info info;
+    node_agent_actor agent;
+    std::string session;
+  };
+  std::map<std::string, peer_entry> peers_;
+  std::atomic<uint16_t> node_port_{0};
+  caf::actor_addr agent_;
+  caf::actor_addr connector_;
+  std::deque<std::pair<std::string, std::string>> sessions_;
   int64_t last_trigger_ms_ = 0;
   std::deque<int64_t> trigger_times_;
 };

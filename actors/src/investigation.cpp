@@ -1,6 +1,8 @@
 #include "investigation.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "caflens/actors/rule_brain.hpp"
@@ -40,9 +42,10 @@ op_entry* investigation::find_op(uint64_t run_id) {
   return i == ops.end() ? nullptr : &i->second;
 }
 
-op_entry* investigation::running_op(const std::string& skill) {
+op_entry* investigation::running_op(const std::string& skill,
+                                     const std::string& node) {
   for (auto& [id, op] : ops)
-    if (op.skill == skill && op.running)
+    if (op.skill == skill && op.running && (node.empty() || op.node == node))
       return &op;
   return nullptr;
 }
@@ -141,6 +144,62 @@ void investigation::start_failed(op_entry& op, const std::string& why) {
   errors.push_back("operator " + op.skill + " failed to start: " + why);
 }
 
+namespace {
+
+/// "2026-11-30T17:02:03.123Z".
+std::string format_time(int64_t unix_ms) {
+  auto secs = static_cast<time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+} // namespace
+
+std::vector<std::string>
+investigation::node_lost(const std::string& node, const std::string& why,
+                         int64_t at, const investigation_env& env) {
+  std::vector<std::string> skills;
+  std::vector<std::string> note_ids;
+  for (auto& [id, op] : ops) {
+    if (!op.running || op.node != node)
+      continue;
+    op.running = false;
+    auto r = op.stand_in("node_lost");
+    r.stop_reason = "node_lost";
+    r.error = "node '" + node + "' lost: " + why;
+    op.result = std::move(r);
+    skills.push_back(op.skill);
+  }
+  if (skills.empty())
+    return skills;
+  auto when = format_time(at);
+  notification n;
+  n.id = env.next_id("n");
+  n.skill = "cluster";
+  n.anomaly_type = "node_lost";
+  n.severity = severity::warning;
+  n.observation = "node " + node + " was lost at " + when + " (" + why
+                  + "); its " + join(skills) + " operator(s) did not finish";
+  n.context = json{{"node", node},
+                   {"reason", why},
+                   {"lost_at", at},
+                   {"missing_skills", skills}}
+                .dump();
+  n.actors = {node};
+  n.detected_at = at;
+  n.node = node;
+  n.trace_id = entry.trace_id;
+  notes.push_back(std::move(n));
+  errors.push_back("node '" + node + "' lost at " + when + " (" + why
+                   + "): skills " + join(skills) + " missing");
+  return skills;
+}
+
 // -- the coordinator's bookkeeping tools --------------------------------------
 
 tool_outcome investigation::notifications(const std::string& status,
@@ -204,30 +263,58 @@ tool_outcome investigation::operator_statuses() const {
   return tool_outcome::structured(std::move(xs));
 }
 
+namespace {
+
+/// "ledger@node-b" as {"ledger", "node-b"} when node-b is a node of the
+/// evidence; any other name (even one with an "@") has no node.
+std::pair<std::string, std::string>
+split_culprit(const std::string& x, const std::vector<notification>& notes) {
+  auto at = x.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == x.size())
+    return {x, {}};
+  auto node = x.substr(at + 1);
+  for (auto& n : notes)
+    if (n.node == node)
+      return {x.substr(0, at), std::move(node)};
+  return {x, {}};
+}
+
+} // namespace
+
 culprit investigation::resolve_culprit(const std::string& name,
                                        const json& ids,
                                        const investigation_env& env) {
   // The skills that named it in the cited notifications (a metric's
   // series, a log source), else the process table (a live actor or
   // supervisor, with its id), else the notifications' context.
+  // "name@node": the actor of that node (several nodes in the evidence).
   culprit c;
-  c.name = name;
-  c.node = env.node;
+  auto [plain, at] = split_culprit(name, notes);
+  c.name = plain;
+  c.node = at;
   std::set<std::string> skills;
   bool named_supervisor = false;
   for (auto& id : ids) {
     auto* n = find_note(id.get<std::string>());
-    if (n == nullptr)
+    if (n == nullptr || (!at.empty() && n->node != at))
       continue;
-    if (std::find(n->actors.begin(), n->actors.end(), name)
-        != n->actors.end())
+    if (std::find(n->actors.begin(), n->actors.end(), plain)
+        != n->actors.end()) {
       skills.insert(n->skill);
+      if (c.node.empty())
+        c.node = n->node;
+    }
     auto ctx = json::parse(n->context, nullptr, false);
-    if (ctx.is_object() && ctx.value("supervisor", std::string{}) == name)
+    if (ctx.is_object() && ctx.value("supervisor", std::string{}) == plain)
       named_supervisor = true;
-    if (!n->node.empty() && n->node == name)
+    if (!n->node.empty() && n->node == plain) {
       c.kind = "node";
+      c.node = plain;
+    }
   }
+  if (c.node.empty())
+    c.node = env.node;
+  auto& name_ = plain;
   if (c.kind == "node")
     return c;
   auto only = [&](const char* skill) {
@@ -243,8 +330,9 @@ culprit investigation::resolve_culprit(const std::string& name,
     c.kind = "log_source";
     return c;
   }
-  if (env.processes != nullptr)
-    if (auto a = env.processes->find(name)) {
+  // The process table knows this node's actors only.
+  if (env.processes != nullptr && c.node == env.node)
+    if (auto a = env.processes->find(name_)) {
       c.kind = a->kind == "supervisor" || named_supervisor ? "supervisor"
                                                            : "actor";
       c.id = a->id;
@@ -273,10 +361,13 @@ tool_outcome investigation::produce_insight(const json& args,
   // A culprit must come from the evidence: named by a cited notification
   // (its actors, observation, context or node).
   std::vector<std::string> uncited;
-  for (auto& name : x.culprits) {
+  for (auto& culprit_name : x.culprits) {
+    auto [name, at] = split_culprit(culprit_name, notes);
     bool named = false;
     for (auto& id : ids) {
       auto* n = find_note(id.get<std::string>());
+      if (!at.empty() && n->node != at)
+        continue;
       if (std::find(n->actors.begin(), n->actors.end(), name)
             != n->actors.end()
           || n->observation.find(name) != std::string::npos
@@ -284,7 +375,7 @@ tool_outcome investigation::produce_insight(const json& args,
         named = true;
     }
     if (!named)
-      uncited.push_back(name);
+      uncited.push_back(culprit_name);
   }
   if (!uncited.empty())
     return tool_outcome::error(
@@ -294,12 +385,16 @@ tool_outcome investigation::produce_insight(const json& args,
   x.id = env.next_id("i");
   std::set<std::string> sources;
   auto worst = severity::info;
+  std::set<std::string> nodes;
   for (auto& id : ids) {
     auto* n = find_note(id.get<std::string>());
     x.notification_ids.push_back(n->id);
     sources.insert(evidence_source(*n));
     worst = std::max(worst, n->severity);
+    if (!n->node.empty())
+      nodes.insert(n->node);
   }
+  x.nodes.assign(nodes.begin(), nodes.end());
   parse_correlation(args.value("correlation", std::string{"temporal"}),
                     x.correlation);
   x.summary = args.value("summary", std::string{});

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,13 +95,18 @@ struct investigation {
   bool offline = false;
   /// Actions its insights or its brain proposed (the action book's ids).
   std::vector<std::string> action_ids;
+  /// The investigation's trace context (W3C traceparent).
+  std::string traceparent;
+  /// Remote nodes that ran operators (told when it is over).
+  std::set<std::string> remote_nodes;
 
   // -- queries ----------------------------------------------------------------
 
   op_entry* find_op(uint64_t run_id);
 
-  /// The running operator of `skill`, or nullptr.
-  op_entry* running_op(const std::string& skill);
+  /// The running operator of `skill` (on `node`; empty: any), or nullptr.
+  op_entry* running_op(const std::string& skill,
+                       const std::string& node = {});
 
   bool any_running() const;
 
@@ -131,6 +137,14 @@ struct investigation {
 
   /// `op` could not be started.
   void start_failed(op_entry& op, const std::string& why);
+
+  /// Node `node` was lost (`why`) at `at` (Unix ms): its running operators
+  /// are given up, a `node_lost` notification names it and the skills it
+  /// did not finish. Returns those skills (empty: nothing was running
+  /// there).
+  std::vector<std::string> node_lost(const std::string& node,
+                                     const std::string& why, int64_t at,
+                                     const investigation_env& env);
 
   // -- the coordinator's bookkeeping tools ------------------------------------
 

@@ -10,6 +10,7 @@
 #include "caf/scoped_actor.hpp"
 
 #include "actors_impl.hpp"
+#include "cluster_impl.hpp"
 #include "engine.hpp"
 
 #include "caflens/skills/process_table.hpp"
@@ -115,6 +116,35 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
       allow = comma_list(e);
     if (!allow.empty())
       cfg.actions.allow = std::move(allow);
+  }
+  // Distribution: code, then [caflens], then the environment.
+  {
+    auto& cl = cfg.cluster;
+    std::string listen;
+    override_from(sys_cfg, "listen", listen);
+    if (auto e = env("CAFLENS_LISTEN"); !e.empty())
+      listen = e;
+    if (!listen.empty()) {
+      if (!parse_address(listen, cl.listen_host, cl.listen_port))
+        return bad("listen", listen, "expected host:port (port 0: any)");
+      cl.listen = true;
+    }
+    std::vector<std::string> peers;
+    override_from(sys_cfg, "peers", peers);
+    if (auto e = env("CAFLENS_PEERS"); !e.empty())
+      peers = comma_list(e);
+    for (auto& p : peers)
+      if (std::find(cl.peers.begin(), cl.peers.end(), p) == cl.peers.end())
+        cl.peers.push_back(p);
+    override_from(sys_cfg, "cluster-tls", cl.tls);
+    int64_t ms = cl.heartbeat_interval.count();
+    override_from(sys_cfg, "heartbeat-interval-ms", ms);
+    cl.heartbeat_interval = std::chrono::milliseconds{ms};
+    ms = cl.heartbeat_timeout.count();
+    override_from(sys_cfg, "heartbeat-timeout-ms", ms);
+    cl.heartbeat_timeout = std::chrono::milliseconds{ms};
+    if (cl.token.empty() && !cl.token_env.empty())
+      cl.token = env(cl.token_env.c_str());
   }
   // The brain: explicit code wins over ambient keys, CAFLENS_BRAIN=rule or
   // caflens.brain = "rule" forces the offline brain.
@@ -295,6 +325,39 @@ caf::error config::validate() const {
       return bad("action-allow", name,
                  "no such action is registered (register it in "
                  "config.actions.registered)");
+  {
+    auto& cl = cluster;
+    for (auto& p : cl.peers) {
+      std::string host;
+      uint16_t port = 0;
+      if (!parse_address(p, host, port) || port == 0)
+        return bad("peers", p, "expected host:port with a port 1..65535");
+    }
+    if (cl.listen && cl.listen_host.empty())
+      return bad("listen", ":" + num(cl.listen_port),
+                 "expected a host (127.0.0.1 for loopback, 0.0.0.0 for all)");
+    auto positive = [&](const char* key, std::chrono::milliseconds x)
+      -> caf::error {
+      if (x.count() < 1 || x.count() > 3'600'000)
+        return bad(key, num(x.count()), "expected 1..3600000");
+      return {};
+    };
+    if (auto err = positive("heartbeat-interval-ms", cl.heartbeat_interval))
+      return err;
+    if (auto err = positive("heartbeat-timeout-ms", cl.heartbeat_timeout))
+      return err;
+    if (cl.heartbeat_timeout < cl.heartbeat_interval)
+      return bad("heartbeat-timeout-ms", num(cl.heartbeat_timeout.count()),
+                 "expected >= heartbeat-interval-ms ("
+                   + num(cl.heartbeat_interval.count()) + ")");
+    if (auto err = positive("cluster.connect_timeout", cl.connect_timeout))
+      return err;
+    if (auto err = positive("cluster.reconnect_interval",
+                            cl.reconnect_interval))
+      return err;
+    if (auto err = positive("cluster.request_timeout", cl.request_timeout))
+      return err;
+  }
   if (!builtin_skills && skills.empty())
     return bad("skills", "[]", "no skills: enable builtin_skills or add one");
   return {};
@@ -338,6 +401,12 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::vector<std::string>>("action-allow",
                                    "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
+    .add<std::string>("listen", "publish the node agent on host:port")
+    .add<std::vector<std::string>>("peers", "node agents to connect to")
+    .add<bool>("cluster-tls", "node links through CAF's OpenSSL module")
+    .add<int64_t>("heartbeat-interval-ms", "ping connected nodes (500)")
+    .add<int64_t>("heartbeat-timeout-ms",
+                  "declare a silent node lost (2000)")
     .add<int64_t>("llm-stall-timeout-ms",
                   "silence before a streamed reply counts as stalled (60000)");
 }
@@ -397,9 +466,28 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   root_flags.name = "caflens.lens_root";
   root_flags.intensity = 3;
   root_flags.period = std::chrono::seconds{10};
-  auto root = spawn_supervisor(sys, root_flags,
-                               {std::move(tel_sup), std::move(op_sup),
-                                std::move(coord)});
+  std::vector<child_spec> children{std::move(tel_sup), std::move(op_sup),
+                                   std::move(coord)};
+  // Distribution: the agent hosts operators for remote coordinators; the
+  // connector links this lens to its peers.
+  if (eng->cfg().cluster.listen)
+    children.push_back(worker(
+      "node_agent",
+      [eng](caf::actor_system& sys, const caf::message&) -> start_result {
+        auto h = actors::spawn_node_agent(sys, eng);
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  children.push_back(worker(
+    "cluster",
+    [eng](caf::actor_system& sys, const caf::message&) -> start_result {
+      auto h = actors::spawn_connector(sys, eng);
+      if (!h)
+        return std::move(h.error());
+      return *h;
+    }));
+  auto root = spawn_supervisor(sys, root_flags, std::move(children));
   if (!root)
     return std::move(root.error());
   eng->set_root(*root);
@@ -596,6 +684,29 @@ std::vector<action_record> lens::actions() const {
 
 size_t lens::subscriber_count() const {
   return eng_ ? eng_->subscriber_count() : 0;
+}
+
+uint16_t lens::node_port() const {
+  return eng_ ? eng_->node_port() : 0;
+}
+
+std::vector<node_info> lens::cluster() const {
+  return eng_ ? eng_->cluster() : std::vector<node_info>{};
+}
+
+void lens::connect(const std::string& address) const {
+  if (!eng_)
+    return;
+  if (auto c = eng_->connector()) {
+    caf::anon_send(c, actors::connect_peer{address});
+    return;
+  }
+  node_info info;
+  info.address = address;
+  info.state = node_state::unreachable;
+  info.error = "the lens is stopped";
+  info.changed_at = actors::unix_ms();
+  eng_->set_peer(address, info);
 }
 
 caf::actor lens::root() const {

@@ -68,7 +68,8 @@ public:
     s_.skill = s_.eng->find_skill(sp.skill);
     emit_op("started");
     self_->send(caf::actor_cast<coordinator_engine_actor>(sp.coordinator),
-                operator_started{sp.run_id, caf::actor_cast<caf::actor>(self_)});
+                operator_started{sp.run_id, caf::actor_cast<caf::actor>(self_),
+                                 sp.traceparent});
     if (!s_.skill) {
       finish("error", "", "no skill named '" + sp.skill + "'");
       return;
@@ -148,7 +149,8 @@ public:
     emit_op("iteration_start", {{"iteration", int64_t{loop.iteration}},
                                 {"operator_state", to_string(s_.st)}});
     self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
-                operator_progress{s_.spec.run_id, s_.st, loop.iteration});
+                operator_progress{s_.spec.run_id, s_.st, loop.iteration,
+                                  s_.spec.traceparent});
     auto out = loop.step();
     if (!out) {
       auto reason = render_error(out.error());
@@ -217,7 +219,8 @@ public:
     emit_op("loop_stopped",
             {{"final_state", to_string(s_.st)}, {"reason", stop_reason}});
     self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
-                operator_complete{s_.spec.run_id, std::move(res)});
+                operator_complete{s_.spec.run_id, std::move(res),
+                                  s_.spec.traceparent});
     self_->quit();
   }
 
@@ -452,7 +455,8 @@ public:
     auto id = n.id;
     emit_op("notification_sent", {{"notification", id}});
     self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
-                operator_notification{s_.spec.run_id, std::move(n)});
+                operator_notification{s_.spec.run_id, std::move(n),
+                                      s_.spec.traceparent});
     auto out = tool_outcome::ok(json{{"notification_id", id}}.dump());
     out.notification = true;
     return out;
@@ -468,7 +472,8 @@ public:
             {{"from", to_string(prev)}, {"to", to_string(next)},
              {"reason", reason}});
     self_->send(caf::actor_cast<coordinator_engine_actor>(s_.spec.coordinator),
-                operator_progress{s_.spec.run_id, s_.st, s_.loop.iteration});
+                operator_progress{s_.spec.run_id, s_.st, s_.loop.iteration,
+                                  s_.spec.traceparent});
     return tool_outcome::ok(json{{"state", state}}.dump());
   }
 

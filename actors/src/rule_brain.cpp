@@ -99,6 +99,14 @@ const std::vector<pattern_def>& table() {
       "a metric left its learned baseline"},
      {},
      "Anomaly"},
+    {{"node_lost",
+      {"node_lost"},
+      93,
+      "{culprits} left the cluster during the investigation (it died, froze "
+      "or lost its link); what its operators would have inspected is "
+      "missing"},
+     {},
+     "Node lost"},
     {{"operator_crashed",
       {"operator_crashed"},
       95,
@@ -333,8 +341,27 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
                        return worst(*x) > worst(*y);
                      return x->notes.size() > y->notes.size();
                    });
+  // Several nodes: culprits are named with their node ("ledger@node-b"),
+  // the same pattern on several nodes is one cluster-wide insight, and a
+  // pattern on one node names it.
+  std::set<std::string> all_nodes;
+  for (auto& n : notes)
+    if (!n.node.empty())
+      all_nodes.insert(n.node);
+  bool cluster = all_nodes.size() > 1;
+  auto qualify = [&](const std::string& name, const std::string& node) {
+    return cluster && !node.empty() && name != node ? name + "@" + node
+                                                    : name;
+  };
+  struct earlier_insight {
+    std::string pattern;
+    /// Culprits as named, and without their node.
+    std::vector<std::string> names;
+    std::vector<std::string> plain;
+    std::set<std::string> nodes;
+  };
   std::vector<json> out;
-  std::vector<std::pair<std::string, std::vector<std::string>>> earlier;
+  std::vector<earlier_insight> earlier;
   for (auto* g : ordered) {
     // Primary notifications first, then by severity and magnitude.
     // Types listed first in the pattern are the stronger evidence (a
@@ -358,30 +385,46 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
         return x->severity > y->severity;
       return size_of[x] > size_of[y];
     });
-    std::vector<std::string> culprits, ids, observations;
-    std::set<std::string> skills;
+    std::vector<std::string> culprits, plain, ids, observations;
+    std::set<std::string> skills, nodes;
+    auto add_culprit = [&](const std::string& name, const std::string& node) {
+      auto q = qualify(name, node);
+      if (std::find(culprits.begin(), culprits.end(), q) == culprits.end())
+        culprits.push_back(q);
+      if (std::find(plain.begin(), plain.end(), name) == plain.end())
+        plain.push_back(name);
+    };
     for (auto* n : ns) {
-      if (!n->actors.empty()
-          && std::find(culprits.begin(), culprits.end(), n->actors.front())
-               == culprits.end())
-        culprits.push_back(n->actors.front());
+      if (!n->actors.empty())
+        add_culprit(n->actors.front(), n->node);
       ids.push_back(n->id);
       skills.insert(evidence_source(*n));
+      if (!n->node.empty())
+        nodes.insert(n->node);
       if (observations.size() < 5 && !n->observation.empty())
         observations.push_back(n->observation);
     }
     for (auto* n : ns)
       for (auto& a : n->actors)
-        if (std::find(culprits.begin(), culprits.end(), a) == culprits.end())
-          culprits.push_back(a);
+        add_culprit(a, n->node);
     // Grounded: independent sources agree (two skills reading the same
     // counters are one source). Causal would need evidence of order; the
     // rule brain claims none.
     bool grounded = skills.size() >= 2;
     std::string correlation = "temporal";
+    // Cluster-wide: the actors by name, then every node they were seen on.
+    bool wide = cluster && nodes.size() > 1;
     auto who = culprits.empty() ? std::string{"the application"}
-                                : join(culprits, ", ");
+                                : join(wide ? plain : culprits, ", ");
     auto root = replace_all(g->root, "{culprits}", who);
+    std::vector<std::string> node_list{nodes.begin(), nodes.end()};
+    if (wide)
+      root += " — on " + std::to_string(nodes.size()) + " nodes ("
+              + join(node_list, ", ")
+              + "): cluster-wide, so look for what they share (code, "
+                "configuration, load, a common dependency)";
+    else if (cluster && !nodes.empty())
+      root += " (on node " + *nodes.begin() + " only)";
     // A symptom of an earlier (root-cause) insight that names a culprit of
     // it.
     // Also a symptom: errors or latencies whose messages name a culprit of
@@ -411,28 +454,44 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
     };
     bool mentions_only = g->id == "error_burst"
                          || g->id == "latency_regression";
-    for (auto& [pattern, names] : earlier) {
+    for (auto& e : earlier) {
       bool shared = false;
       for (auto& c : culprits)
-        if (std::find(names.begin(), names.end(), c) != names.end())
+        if (std::find(e.names.begin(), e.names.end(), c) != e.names.end())
           shared = true;
+      // Across nodes: the same actor, or errors and latencies on one node
+      // that name the culprit of another (a producer on node A waiting on
+      // the slow consumer of node B).
+      if (!shared && cluster)
+        for (auto& c : plain)
+          if (std::find(e.plain.begin(), e.plain.end(), c) != e.plain.end())
+            shared = true;
       if (!shared && mentions_only)
-        for (auto& c : names)
+        for (auto& c : e.plain)
           if (names_word(c))
             shared = true;
       if (!shared && g->id == "memory_growth" && culprits.empty()
-          && pattern == "slow_consumer")
+          && e.pattern == "slow_consumer")
         shared = true;
       if (shared) {
         correlation = "symptomatic";
-        root += " — a symptom of the " + pattern + " above";
+        root += " — a symptom of the " + e.pattern;
+        bool elsewhere = cluster && !e.nodes.empty() && e.nodes != nodes;
+        if (elsewhere)
+          root += " on " + join(std::vector<std::string>{e.nodes.begin(),
+                                                         e.nodes.end()},
+                                ", ");
+        root += " above";
         break;
       }
     }
     auto sev = worst(*g);
     std::string summary = g->title;
     if (!culprits.empty())
-      summary += " in " + culprits.front();
+      summary += " in " + (wide ? plain.front() : culprits.front());
+    if (wide)
+      summary += " on " + std::to_string(nodes.size()) + " nodes ("
+                 + join(node_list, ", ") + ")";
     if (!observations.empty())
       summary += ": " + observations.front();
     json args{{"pattern", g->id},
@@ -448,7 +507,7 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
                                                         : "low"},
               {"severity", std::string{skills::to_string(sev)}}};
     out.push_back(std::move(args));
-    earlier.emplace_back(g->id, culprits);
+    earlier.push_back({g->id, culprits, plain, nodes});
   }
   return out;
 }

@@ -101,13 +101,19 @@ llm::tool_set coordinator_tools(const std::vector<std::string>& skills,
           "already running are left alone).",
           {P::array("skills", "The skills to inspect.", skill_param)
              .min_items(1),
-           P::array("nodes", "Nodes to run them on (default: this node).",
+           P::array("nodes",
+                    "Nodes to run them on (default: this node and every "
+                    "connected one).",
                     P::string("node", "A node name."))
              .optional(),
            P::string("context", "What the operators should look for.")
              .optional()}});
   xs.add({"message_operator", "Send a message to a running operator.",
           {P::string("skill", "The operator's skill."),
+           P::string("node",
+                     "Its node (default: the skill's operators on every "
+                     "node).")
+             .optional(),
            P::string("message", "The message.")}});
   xs.add({"get_operator_statuses",
           "Every operator of this investigation: state, iterations, "

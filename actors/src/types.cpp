@@ -144,7 +144,8 @@ json to_json(const insight& x) {
           {"notification_ids", x.notification_ids},
           {"matched_observations", x.matched_observations},
           {"created_at", x.created_at},
-          {"trace_id", x.trace_id}};
+          {"trace_id", x.trace_id},
+          {"nodes", x.nodes}};
 }
 
 json to_json(const snapshot& x) {
@@ -293,6 +294,7 @@ caf::expected<insight> insight_from_json(const json& x) {
   r.get("pattern", i.pattern);
   r.get_severity("severity", i.severity);
   r.get("culprits", i.culprits);
+  r.get("nodes", i.nodes);
   if (auto d = x.find("culprit_details"); x.is_object() && d != x.end()
                                           && d->is_array())
     for (auto& c : *d) {
@@ -454,7 +456,10 @@ std::string render_report(const investigation_result& x) {
       for (size_t k = 0; k < i.culprits.size(); ++k) {
         out << (k > 0 ? ", " : "") << i.culprits[k];
         if (k < i.culprit_details.size()
-            && i.culprit_details[k].name == i.culprits[k]
+            && (i.culprit_details[k].name == i.culprits[k]
+                || i.culprit_details[k].name + "@"
+                       + i.culprit_details[k].node
+                     == i.culprits[k])
             && i.culprit_details[k].kind != "unknown") {
           auto& d = i.culprit_details[k];
           out << " (" << d.kind;
@@ -466,6 +471,12 @@ std::string render_report(const investigation_result& x) {
     }
     out << "\n";
     out << "   " << i.summary << "\n";
+    if (i.nodes.size() > 1) {
+      out << "   cluster-wide, on nodes";
+      for (size_t k = 0; k < i.nodes.size(); ++k)
+        out << (k > 0 ? ", " : " ") << i.nodes[k];
+      out << "\n";
+    }
     if (!i.root_cause.empty())
       out << "   root cause: " << i.root_cause << "\n";
     out << "   confidence " << i.confidence << ", "

@@ -302,12 +302,22 @@ std::vector<event_info> make_catalogue() {
          {"failed", "An approved action ran and failed."}})
     xs.push_back(ev({"caflens", "action", what}, doc, at,
                     {"id", "action", "target", "trace_id", "by", "reason"}));
+  // Distribution (caflens/actors/cluster.hpp), on the connecting side;
+  // `accepted` on the agent's side.
   xs.push_back(ev({"caflens", "node", "connected"},
-                  "A remote caflens node connected.", at,
+                  "A remote caflens node connected (handshake passed).", at,
                   {"node", "address"}));
   xs.push_back(ev({"caflens", "node", "disconnected"},
-                  "A remote caflens node was lost.", at,
-                  {"node", "reason"}));
+                  "A remote caflens node was lost (died, frozen: no "
+                  "heartbeat, link closed).", at,
+                  {"node", "address", "reason"}));
+  xs.push_back(ev({"caflens", "node", "refused"},
+                  "A handshake failed: protocol version, cluster token, TLS, "
+                  "or nothing answered.", at,
+                  {"address", "reason"}));
+  xs.push_back(ev({"caflens", "node", "accepted"},
+                  "This node's agent accepted a coordinator's handshake.",
+                  at, {"node"}));
   return xs;
 }
 

@@ -36,6 +36,11 @@ enum class actors_errc : uint8_t {
   action_denied,
   /// An approved action ran and failed (the context says why).
   action_failed,
+  /// A node refused the handshake (protocol version, cluster token, unknown
+  /// session); the context names the refusing side and why.
+  handshake_refused,
+  /// A node is not connected, was lost, or did not answer in time.
+  node_unreachable,
 };
 
 std::string to_string(actors_errc code);

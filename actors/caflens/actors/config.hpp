@@ -13,6 +13,7 @@
 #include "caf/fwd.hpp"
 
 #include "caflens/actors/actions.hpp"
+#include "caflens/actors/cluster.hpp"
 #include "caflens/llm/brain.hpp"
 #include "caflens/llm/llm_brain.hpp"
 #include "caflens/sandbox/limits.hpp"
@@ -141,6 +142,15 @@ struct config {
   /// CAFLENS_ACTION_MODE, CAFLENS_ACTION_ALLOW, comma-separated) may set the
   /// mode and the allow-list; registering stays with the code.
   action_settings actions;
+
+  // -- distribution -------------------------------------------------------------
+
+  /// Other nodes (caflens/actors/cluster.hpp): listen for coordinators,
+  /// connect to peers. `[caflens]` listen ("host:port"; port 0: any),
+  /// peers (list of "host:port"), cluster-tls, heartbeat-interval-ms,
+  /// heartbeat-timeout-ms; the environment CAFLENS_LISTEN, CAFLENS_PEERS
+  /// (comma-separated) and CAFLENS_CLUSTER_TOKEN (the token, never logged).
+  cluster_config cluster;
 
   // -- loops --------------------------------------------------------------------
 

@@ -81,38 +81,44 @@ struct operator_spec {
   caf::actor coordinator;
   /// The investigation's model failed: run with the offline brain.
   bool offline = false;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_spec& x) {
   return f(caf::meta::type_name("caflens::actors::operator_spec"), x.trace_id,
            x.run_id, x.skill, x.reason, x.context, x.max_iterations,
-           x.deadline_at, x.coordinator, x.offline);
+           x.deadline_at, x.coordinator, x.offline, x.traceparent);
 }
 
 /// An operator (or its restarted incarnation) is up.
 struct operator_started {
   uint64_t run_id = 0;
   caf::actor self;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_started& x) {
   return f(caf::meta::type_name("caflens::actors::operator_started"),
-           x.run_id, x.self);
+           x.run_id, x.self, x.traceparent);
 }
 
 /// An operator sent a notification.
 struct operator_notification {
   uint64_t run_id = 0;
   notification note;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         operator_notification& x) {
   return f(caf::meta::type_name("caflens::actors::operator_notification"),
-           x.run_id, x.note);
+           x.run_id, x.note, x.traceparent);
 }
 
 /// An operator changed state or began an iteration.
@@ -120,45 +126,53 @@ struct operator_progress {
   uint64_t run_id = 0;
   operator_state state = operator_state::healthy;
   int32_t iteration = 0;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_progress& x) {
   return f(caf::meta::type_name("caflens::actors::operator_progress"),
-           x.run_id, x.state, x.iteration);
+           x.run_id, x.state, x.iteration, x.traceparent);
 }
 
 /// An operator finished (done, limits, error, cancel).
 struct operator_complete {
   uint64_t run_id = 0;
   operator_result result;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_complete& x) {
   return f(caf::meta::type_name("caflens::actors::operator_complete"),
-           x.run_id, x.result);
+           x.run_id, x.result, x.traceparent);
 }
 
 /// The coordinator's message to a running operator (`message_operator`).
 struct operator_message {
   std::string text;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_message& x) {
-  return f(caf::meta::type_name("caflens::actors::operator_message"), x.text);
+  return f(caf::meta::type_name("caflens::actors::operator_message"), x.text, x.traceparent);
 }
 
 /// Stops an operator: it reports what it has and exits normally.
 struct operator_cancel {
   std::string reason;
+  /// W3C trace context (the investigation's trace, this hop's span).
+  std::string traceparent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_cancel& x) {
   return f(caf::meta::type_name("caflens::actors::operator_cancel"),
-           x.reason);
+           x.reason, x.traceparent);
 }
 
 /// Drives a loop one step; stale ticks (older generation) are ignored.
@@ -208,6 +222,20 @@ typename Inspector::result_type inspect(Inspector& f, restart_check& x) {
            x.crashes);
 }
 
+/// What the cluster connector tells the coordinator: a node came or went.
+struct node_event {
+  std::string node;
+  bool up = false;
+  std::string reason;
+  int64_t at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_event& x) {
+  return f(caf::meta::type_name("caflens::actors::node_event"), x.node, x.up,
+           x.reason, x.at);
+}
+
 // -- interfaces ---------------------------------------------------------------
 
 using operator_actor
@@ -227,6 +255,7 @@ using coordinator_engine_actor = coordinator_actor::extend<
   caf::reacts_to<operator_started>, caf::reacts_to<operator_notification>,
   caf::reacts_to<operator_progress>, caf::reacts_to<operator_complete>,
   caf::reacts_to<loop_tick>, caf::reacts_to<deadline_tick>,
-  caf::reacts_to<scheduled_check>, caf::reacts_to<restart_check>>;
+  caf::reacts_to<scheduled_check>, caf::reacts_to<restart_check>,
+  caf::reacts_to<node_event>>;
 
 } // namespace caflens::actors

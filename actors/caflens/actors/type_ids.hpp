@@ -8,6 +8,7 @@
 
 #include "caf/type_id.hpp"
 
+#include "caflens/actors/cluster.hpp"
 #include "caflens/actors/messages.hpp"
 #include "caflens/actors/types.hpp"
 #include "caflens/supervision/type_ids.hpp"
@@ -50,5 +51,17 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::deadline_tick))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::scheduled_check))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::restart_check))
+
+  // Between nodes (cluster.hpp).
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::node_info))
+  CAF_ADD_TYPE_ID(caflens_actors, (std::vector<caflens::node_info>))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_hello))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_welcome))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_invoke))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_done))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_ping))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_pong))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_event))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::connect_peer))
 
 CAF_END_TYPE_ID_BLOCK(caflens_actors)

@@ -115,6 +115,8 @@ struct insight {
   caflens::severity severity = severity::warning;
   int64_t created_at = 0;
   std::string trace_id;
+  /// The nodes its evidence came from (several: a cluster-wide insight).
+  std::vector<std::string> nodes;
 };
 
 template <class Inspector>
@@ -123,7 +125,7 @@ typename Inspector::result_type inspect(Inspector& f, insight& x) {
            x.notification_ids, x.correlation, x.summary,
            x.matched_observations, x.grounded, x.root_cause, x.confidence,
            x.culprits, x.culprit_details, x.severity, x.created_at,
-           x.trace_id);
+           x.trace_id, x.nodes);
 }
 
 /// One bounded view of a skill's area at one moment.

@@ -1,0 +1,238 @@
+// Investigations across CAF nodes: the settings, the cluster view, and the
+// typed protocol between a coordinator and the node agents of other nodes.
+//
+// Every lens with `cluster_config::listen` set publishes a node agent
+// through CAF's middleman (optionally through the OpenSSL module). A lens
+// with `cluster_config::peers` connects to those agents, checks the caflens
+// protocol version and the cluster token, and from then on its coordinator
+// runs operators there: they run where the data is and report to the
+// coordinator across the link. Every message that crosses nodes is typed,
+// announced by `caflens::add_message_types`, and carries a W3C
+// `traceparent` so that one investigation is one trace across nodes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "caflens/actors/messages.hpp"
+
+namespace caflens {
+
+/// The caflens wire protocol between coordinators and node agents. A peer
+/// speaking another version is refused at the handshake.
+constexpr int32_t cluster_protocol_version = 1;
+
+/// Distribution settings (`config::cluster`). Off by default: a lens is one
+/// node until it listens or has peers.
+struct cluster_config {
+  /// Publish this node's agent so that other lenses can run operators here.
+  bool listen = false;
+  /// Where to listen: loopback unless told otherwise.
+  std::string listen_host = "127.0.0.1";
+  /// 0: any free port (`lens::node_port()` tells which).
+  uint16_t listen_port = 0;
+  /// Agents to connect to, "host:port" each; reconnected when lost.
+  std::vector<std::string> peers;
+  /// The cluster token: both sides must hold the same (compared in
+  /// constant time); empty on both sides: no token. Never logged. From
+  /// code, or the environment variable named by `token_env`.
+  std::string token;
+  /// Read the token from this environment variable when `token` is empty.
+  std::string token_env = "CAFLENS_CLUSTER_TOKEN";
+  /// Links through CAF's OpenSSL module: the application loads it
+  /// (`cfg.load<caf::openssl::manager>()`) and sets CAF's `openssl.*` keys
+  /// (certificate, key, cafile for peer verification). Both sides must
+  /// agree: a plain-text peer fails the TLS handshake and is refused.
+  bool tls = false;
+  /// Bound on connecting and the handshake of one attempt.
+  std::chrono::milliseconds connect_timeout{3'000};
+  /// A connected node is pinged this often ...
+  std::chrono::milliseconds heartbeat_interval{500};
+  /// ... and declared lost after this long without an answer (a frozen
+  /// process whose TCP link stays up).
+  std::chrono::milliseconds heartbeat_timeout{2'000};
+  /// Lost or unreachable nodes are tried again this often.
+  std::chrono::milliseconds reconnect_interval{1'000};
+  /// Bound on every other cross-node request (starting an operator).
+  std::chrono::milliseconds request_timeout{5'000};
+};
+
+/// Where one node of the cluster stands.
+enum class node_state : uint8_t {
+  /// Being connected (or reconnected).
+  connecting,
+  /// Handshake done; heartbeats answered.
+  connected,
+  /// It was connected and is gone (died, frozen, disconnected); retried.
+  lost,
+  /// It refused us (or we it): token, version, TLS. Retried, in case the
+  /// configuration is fixed on the other side.
+  refused,
+  /// Never reached (nothing listens, connect timed out); retried.
+  unreachable,
+};
+
+std::string_view to_string(node_state x) noexcept;
+
+/// Splits "host:port" ("[::1]:4000" for IPv6); false when malformed or the
+/// port is not 0..65535.
+bool parse_address(std::string_view text, std::string& host, uint16_t& port);
+
+/// One node of the cluster view (`lens::cluster()`).
+struct node_info {
+  /// Its node name (empty until its first handshake).
+  std::string name;
+  /// "host:port" as configured.
+  std::string address;
+  node_state state = node_state::connecting;
+  int32_t protocol_version = 0;
+  /// Its caflens version ("0.1.0").
+  std::string version;
+  /// The skills its operators have.
+  std::vector<std::string> skills;
+  /// Unix milliseconds: last answered heartbeat, connected since, last
+  /// state change.
+  int64_t last_heartbeat = 0;
+  int64_t connected_at = 0;
+  int64_t changed_at = 0;
+  /// Why it is lost, refused or unreachable.
+  std::string error;
+  /// Round trip of the last heartbeat, in microseconds.
+  int64_t rtt_us = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("caflens::node_info"), x.name, x.address,
+           x.state, x.protocol_version, x.version, x.skills,
+           x.last_heartbeat, x.connected_at, x.changed_at, x.error, x.rtt_us);
+}
+
+/// Equal contents, in time that depends only on the lengths (tokens,
+/// sessions).
+bool constant_time_equal(std::string_view x, std::string_view y) noexcept;
+
+// -- trace context --------------------------------------------------------------
+
+/// "00-<trace id>-<span id>-01" (W3C trace context). `trace_id` is a
+/// 32-hex caflens trace id; other ids are hashed into that shape.
+std::string make_traceparent(const std::string& trace_id);
+
+/// The trace id of a traceparent, or "" when it is malformed.
+std::string trace_of(std::string_view traceparent);
+
+namespace actors {
+
+// -- the node agent's protocol -------------------------------------------------
+
+/// A coordinator introduces itself.
+struct node_hello {
+  int32_t protocol_version = cluster_protocol_version;
+  /// The cluster token (compared in constant time; never echoed).
+  std::string token;
+  /// The coordinator's node name.
+  std::string node;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
+  return f(caf::meta::type_name("caflens::actors::node_hello"),
+           x.protocol_version, x.token, x.node, x.traceparent);
+}
+
+/// The agent accepts: who it is, what it has, and the session id every
+/// later request carries.
+struct node_welcome {
+  std::string node;
+  int32_t protocol_version = cluster_protocol_version;
+  std::string version;
+  std::vector<std::string> skills;
+  std::string session;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_welcome& x) {
+  return f(caf::meta::type_name("caflens::actors::node_welcome"), x.node,
+           x.protocol_version, x.version, x.skills, x.session);
+}
+
+/// Start one operator on the agent's node (reply: true once it runs).
+struct remote_invoke {
+  std::string session;
+  operator_spec spec;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_invoke& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_invoke"), x.session,
+           x.spec, x.traceparent);
+}
+
+/// The investigation `trace_id` is over: the agent forgets its budget.
+struct remote_done {
+  std::string session;
+  std::string trace_id;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_done& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_done"), x.session,
+           x.trace_id, x.traceparent);
+}
+
+/// A heartbeat.
+struct node_ping {
+  std::string session;
+  /// Steady-clock nanoseconds of the sender (echoed).
+  int64_t sent_ns = 0;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_ping& x) {
+  return f(caf::meta::type_name("caflens::actors::node_ping"), x.session,
+           x.sent_ns, x.traceparent);
+}
+
+struct node_pong {
+  std::string node;
+  int64_t sent_ns = 0;
+  /// The agent's Unix milliseconds.
+  int64_t at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_pong& x) {
+  return f(caf::meta::type_name("caflens::actors::node_pong"), x.node,
+           x.sent_ns, x.at);
+}
+
+/// The node agent every listening lens publishes.
+using node_agent_actor = caf::typed_actor<
+  caf::replies_to<node_hello>::with<node_welcome>,
+  caf::replies_to<remote_invoke>::with<bool>,
+  caf::replies_to<node_ping>::with<node_pong>, caf::reacts_to<remote_done>>;
+
+/// Asks the connector to connect to one more peer ("host:port").
+struct connect_peer {
+  std::string address;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connect_peer& x) {
+  return f(caf::meta::type_name("caflens::actors::connect_peer"), x.address);
+}
+
+} // namespace actors
+
+} // namespace caflens

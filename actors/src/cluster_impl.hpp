@@ -1,0 +1,25 @@
+// Spawning the cluster's actors (private header).
+#pragma once
+
+#include <memory>
+
+#include "caf/actor.hpp"
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+
+namespace caflens::actors {
+
+class engine;
+
+/// Spawns the node agent and publishes it on `config.cluster.listen_host`
+/// and `listen_port` (a restarted agent takes over the port of the one
+/// before it); the engine learns the port.
+caf::expected<caf::actor> spawn_node_agent(caf::actor_system& sys,
+                                           std::shared_ptr<engine> eng);
+
+/// Spawns the connector: it connects to `config.cluster.peers`, heartbeats
+/// them, reconnects, and tells the coordinator when a node comes or goes.
+caf::expected<caf::actor> spawn_connector(caf::actor_system& sys,
+                                          std::shared_ptr<engine> eng);
+
+} // namespace caflens::actors
