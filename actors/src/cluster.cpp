@@ -609,12 +609,6 @@ caf::expected<caf::actor> spawn_connector(caf::actor_system& sys,
   // Without peers a missing I/O module is no error until `lens::connect`.
   if (!mm && !eng->cfg().cluster.peers.empty())
     return std::move(mm.error());
-  for (auto& addr : eng->cfg().cluster.peers) {
-    node_info info;
-    info.address = addr;
-    info.changed_at = unix_ms();
-    eng->set_peer(addr, info);
-  }
   auto h = mm ? sys.spawn(connector_impl, eng, std::move(*mm), std::string{})
               : sys.spawn(connector_impl, eng, caf::io::middleman_actor{},
                           render_error(mm.error()));

@@ -653,8 +653,12 @@ public:
 
   /// This node and every connected one.
   std::vector<std::string> all_nodes() const {
-    std::vector<std::string> xs{s_.eng->node()};
-    for (auto& p : s_.eng->connected())
+    std::vector<std::string> xs;
+    auto& cl = s_.eng->cfg().cluster;
+    auto peers = s_.eng->connected();
+    if (cl.local_operators || peers.empty())
+      xs.push_back(s_.eng->node());
+    for (auto& p : peers)
       if (std::find(xs.begin(), xs.end(), p.name) == xs.end())
         xs.push_back(p.name);
     return xs;
@@ -669,7 +673,8 @@ public:
     for (auto& n : args.value("nodes", json::array()))
       if (n.is_string()) {
         auto name = n.get<std::string>();
-        if (std::find(known.begin(), known.end(), name) == known.end()) {
+        if (name != node
+            && std::find(known.begin(), known.end(), name) == known.end()) {
           std::string states;
           for (auto& x : s_.eng->cluster())
             states += (states.empty() ? "" : ", ")

@@ -426,6 +426,13 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   if (cfg.processes == nullptr && !supervision::default_child_observer())
     skills::track_supervised_children(skills::process_table::global());
   auto eng = std::make_shared<engine>(sys, std::move(cfg));
+  // The cluster view shows the configured peers from the start.
+  for (auto& addr : eng->cfg().cluster.peers) {
+    node_info info;
+    info.address = addr;
+    info.changed_at = actors::unix_ms();
+    eng->set_peer(addr, info);
+  }
   using namespace caflens::supervision;
   // operator_sup: one operator per skill per investigation.
   auto op_template = worker(
@@ -687,7 +694,19 @@ size_t lens::subscriber_count() const {
 }
 
 uint16_t lens::node_port() const {
-  return eng_ ? eng_->node_port() : 0;
+  if (!eng_ || !eng_->cfg().cluster.listen)
+    return 0;
+  if (auto port = eng_->node_port())
+    return port;
+  // Right after `start` the root may still be starting the agent.
+  coordinator_of(eng_);
+  if (auto root = eng_->root(); root && eng_->node_port() == 0) {
+    caf::scoped_actor self{eng_->system()};
+    self->request(root, std::chrono::seconds{5}, supervision::which_children{})
+      .receive([](std::vector<supervision::child_info>&) {},
+               [](caf::error&) {});
+  }
+  return eng_->node_port();
 }
 
 std::vector<node_info> lens::cluster() const {

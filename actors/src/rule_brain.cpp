@@ -283,7 +283,8 @@ const failure_pattern* pattern_for(const std::string& anomaly_type) {
   return d ? &d->pattern : nullptr;
 }
 
-std::vector<json> correlate(const std::vector<notification>& notes) {
+std::vector<json> correlate(const std::vector<notification>& notes,
+                            const std::vector<std::string>& nodes_seen) {
   // Patterns whose own types are present.
   std::set<const pattern_def*> present;
   for (auto& n : notes)
@@ -344,7 +345,7 @@ std::vector<json> correlate(const std::vector<notification>& notes) {
   // Several nodes: culprits are named with their node ("ledger@node-b"),
   // the same pattern on several nodes is one cluster-wide insight, and a
   // pattern on one node names it.
-  std::set<std::string> all_nodes;
+  std::set<std::string> all_nodes{nodes_seen.begin(), nodes_seen.end()};
   for (auto& n : notes)
     if (!n.node.empty())
       all_nodes.insert(n.node);
@@ -889,9 +890,15 @@ public:
         auto statuses = last_result(conv);
         bool running = false;
         if (statuses.is_array())
-          for (auto& s : statuses)
+          for (auto& s : statuses) {
             if (s.value("running", false))
               running = true;
+            auto node = s.value("node", std::string{});
+            if (!node.empty()
+                && std::find(nodes_.begin(), nodes_.end(), node)
+                     == nodes_.end())
+              nodes_.push_back(std::move(node));
+          }
         if (running) {
           phase_ = 1;
           return call(conv, tools, "wait",
@@ -912,7 +919,7 @@ public:
         std::vector<std::string> ids;
         for (auto& n : notes)
           ids.push_back(n.id);
-        auto insights = correlate(notes);
+        auto insights = correlate(notes, nodes_);
         for (auto& args : insights)
           queue_.emplace_back("produce_insight", std::move(args));
         if (!ids.empty())
@@ -942,6 +949,8 @@ private:
 
   std::string reason_;
   rule_brain_options opts_;
+  /// The nodes its operators ran on (several: culprits name their node).
+  std::vector<std::string> nodes_;
   int phase_ = 0;
 };
 

@@ -465,6 +465,9 @@ std::string render_report(const investigation_result& x) {
           out << " (" << d.kind;
           if (d.id != 0)
             out << " #" << d.id;
+          if (!d.node.empty() && d.node != x.node
+              && i.culprits[k] == d.name && d.kind != "node")
+            out << " on " << d.node;
           out << ")";
         }
       }

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "caflens/demo/scenario.hpp"
+
 namespace caflens::cli {
 
 /// One subcommand of `caflens`.
@@ -23,6 +25,15 @@ const std::vector<command>& commands();
 /// `caflens demo`: runs the upload pipeline with one injected fault and
 /// investigates it.
 int demo_main(const std::vector<std::string>& args);
+
+/// `caflens node`: the demo pipeline with a listening node agent.
+int node_main(const std::vector<std::string>& args);
+
+/// `caflens investigate --node HOST:PORT ... REASON`.
+int investigate_main(const std::vector<std::string>& args);
+
+/// `caflens demo --nodes N`: N node processes, the fault on the second.
+int run_cluster_demo(demo::scenario sc, int nodes, bool json, bool quiet);
 
 /// Prints "caflens <cmd>: <what>" and a hint to stderr; returns 2.
 int usage_error(std::string_view cmd, const std::string& what);

@@ -19,6 +19,7 @@
 #include "caflens/telemetry/catalogue.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
+#include "args.hpp"
 #include "commands.hpp"
 
 namespace caflens::cli {
@@ -34,10 +35,13 @@ struct demo_options {
   bool json = false;
   bool quiet = false;
   std::chrono::milliseconds warmup{2000};
+  /// More than 1: the demo as that many node processes on loopback.
+  int nodes = 1;
 };
 
 void print_help() {
-  std::cout << "usage: caflens demo [--scenario NAME] [--json] [--quiet]\n\n"
+  std::cout << "usage: caflens demo [--scenario NAME] [--nodes N] [--json] "
+               "[--quiet]\n\n"
                "Runs a CAF upload pipeline (producers -> dispatcher -> a "
                "supervised worker\npool -> store -> catalog/billing), injects "
                "one fault, waits until one of\nits alert rules fires (queue "
@@ -47,6 +51,10 @@ void print_help() {
                "options:\n"
                "  --scenario NAME  the fault to inject (default "
                "slow_consumer)\n"
+               "  --nodes N        run N node processes on loopback (2..5), "
+               "the fault on\n"
+               "                   the second; this process investigates "
+               "them all\n"
                "  --json           print the investigation result as JSON\n"
                "  --quiet          no progress lines on stderr\n"
                "  --list           list the scenarios and exit\n"
@@ -297,25 +305,10 @@ int run_demo(const demo_options& opts) {
 
 int demo_main(const std::vector<std::string>& args) {
   demo_options opts;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto& a = args[i];
-    std::string value;
-    auto takes_value = [&](std::string_view name) {
-      if (a == name) {
-        if (i + 1 >= args.size()) {
-          usage_error(cmd, "option " + a + " needs a value");
-          return false;
-        }
-        value = args[++i];
-        return true;
-      }
-      if (a.size() > name.size() + 1 && a.compare(0, name.size(), name) == 0 &&
-          a[name.size()] == '=') {
-        value = a.substr(name.size() + 1);
-        return true;
-      }
-      return false;
-    };
+  arg_reader in{cmd, args};
+  std::string value;
+  while (in.next()) {
+    auto& a = in.arg();
     if (a == "-h" || a == "--help") {
       print_help();
       return 0;
@@ -329,18 +322,25 @@ int demo_main(const std::vector<std::string>& args) {
       opts.json = true;
     } else if (a == "--quiet" || a == "-q") {
       opts.quiet = true;
-    } else if (a == "--scenario" || a.rfind("--scenario=", 0) == 0) {
-      if (!takes_value("--scenario"))
+    } else if (in.option("--scenario", value)) {
+      if (in.failed())
         return 2;
       if (!demo::parse_scenario(value, opts.scenario))
         return usage_error(cmd, "unknown scenario '" + value +
                                   "' (scenarios: " + scenario_names() + ")");
-    } else if (!a.empty() && a.front() == '-') {
-      return usage_error(cmd, "unknown option '" + a + "'");
+    } else if (in.option("--nodes", value)) {
+      if (in.failed())
+        return 2;
+      if (value != "1" && value != "2" && value != "3" && value != "4"
+          && value != "5")
+        return usage_error(cmd, "--nodes takes 1 to 5, not '" + value + "'");
+      opts.nodes = std::stoi(value);
     } else {
-      return usage_error(cmd, "unexpected argument '" + a + "'");
+      return in.unexpected();
     }
   }
+  if (opts.nodes > 1)
+    return run_cluster_demo(opts.scenario, opts.nodes, opts.json, opts.quiet);
   return run_demo(opts);
 }
 

@@ -1,6 +1,8 @@
 // caflens: the command line of caflens.
 //
-//   caflens demo [--scenario NAME] [--json]
+//   caflens demo [--scenario NAME] [--nodes N] [--json]
+//   caflens investigate --node HOST:PORT ... REASON
+//   caflens node [--listen HOST:PORT] [--scenario NAME]
 //
 // A table of subcommands; `caflens --help` lists them, `caflens <cmd>
 // --help` explains one. Unknown subcommands and options exit with 2.
@@ -16,6 +18,14 @@ const std::vector<command>& commands() {
     {"demo",
      "run the demo upload pipeline with an injected fault and investigate it",
      demo_main},
+    {"investigate",
+     "investigate running caflens nodes (--node HOST:PORT ...) and print "
+     "the report",
+     investigate_main},
+    {"node",
+     "run the demo pipeline as a cluster node whose agent listens for "
+     "coordinators",
+     node_main},
   };
   return xs;
 }

@@ -62,6 +62,9 @@ struct cluster_config {
   std::chrono::milliseconds reconnect_interval{1'000};
   /// Bound on every other cross-node request (starting an operator).
   std::chrono::milliseconds request_timeout{5'000};
+  /// Operators run on this node too unless the brain names nodes (false
+  /// for a coordinator-only process such as `caflens investigate`).
+  bool local_operators = true;
 };
 
 /// Where one node of the cluster stands.

@@ -48,9 +48,14 @@ const failure_pattern* pattern_for(const std::string& anomaly_type);
 /// ready for the coordinator's tool), best first: grouped by pattern,
 /// culprits ordered by severity, grounded when several skills agree, a
 /// lower-ranked insight sharing a culprit with a higher one marked
-/// symptomatic.
+/// symptomatic. With several `nodes` (the investigation's, besides those of
+/// the notes) culprits are named "actor@node", a pattern seen on several
+/// nodes is one cluster-wide insight naming them, one on a single node
+/// names it, and errors or latencies on one node that name the culprit of
+/// another are linked to it as symptoms.
 std::vector<nlohmann::json>
-correlate(const std::vector<notification>& notes);
+correlate(const std::vector<notification>& notes,
+          const std::vector<std::string>& nodes = {});
 
 /// Teaches the rule brain a skill's declared finding types (each joins its
 /// pattern; a pattern the table does not know becomes one of its own) and
