@@ -42,9 +42,14 @@ std::string render(uint8_t code) {
   return to_string(static_cast<actors_errc>(code));
 }
 
-[[maybe_unused]] const bool registered
+const bool registered
   = register_error_category(actors_errc_category, render);
 
 } // namespace
+
+bool actors_errc_registered() noexcept {
+  // Referencing this keeps the registration in a static link.
+  return registered;
+}
 
 } // namespace caflens

@@ -588,7 +588,7 @@ caf::expected<caf::actor> spawn_node_agent(caf::actor_system& sys,
   self
     ->request(*mm, seconds{10}, caf::publish_atom::value, port,
               caf::actor_cast<caf::strong_actor_ptr>(agent),
-              std::set<std::string>{}, cl.listen_host, true)
+              sys.message_types<node_agent_actor>(), cl.listen_host, true)
     .receive([&](uint16_t actual) { result = actual; },
              [&](caf::error& err) { result = std::move(err); });
   if (!result) {

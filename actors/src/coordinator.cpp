@@ -385,6 +385,11 @@ public:
 
   // -- operators --------------------------------------------------------------
 
+  /// "n-4" of node "b" as "n-4@b".
+  static std::string remote_id(const std::string& id, const std::string& node) {
+    return id + "@" + node;
+  }
+
   op_entry* find_op(uint64_t run_id) {
     return s_.cur ? s_.cur->find_op(run_id) : nullptr;
   }
@@ -412,6 +417,12 @@ public:
     if (op == nullptr)
       return;
     auto& n = msg.note;
+    // Ids are unique per node: those of other nodes carry their node.
+    if (op->node != s_.eng->node()) {
+      n.id = remote_id(n.id, op->node);
+      for (auto& s : n.snapshot_ids)
+        s = remote_id(s, op->node);
+    }
     emit_co(s_.cur->entry.trace_id, "operator_notification_received",
             {{"notification_id", n.id}, {"skill", n.skill},
              {"node", n.node}});
@@ -431,6 +442,12 @@ public:
       return;
     emit_co(s_.cur->entry.trace_id, "operator_complete",
             {{"skill", op->skill}, {"result", msg.result.stop_reason}});
+    if (op->node != s_.eng->node()) {
+      for (auto& id : msg.result.notification_ids)
+        id = remote_id(id, op->node);
+      for (auto& id : msg.result.snapshot_ids)
+        id = remote_id(id, op->node);
+    }
     s_.cur->complete(*op, std::move(msg.result));
     if (op->handle)
       self_->demonitor(op->handle);

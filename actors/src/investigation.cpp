@@ -178,13 +178,16 @@ investigation::node_lost(const std::string& node, const std::string& why,
   if (skills.empty())
     return skills;
   auto when = format_time(at);
+  std::string listed;
+  for (auto& s : skills)
+    listed += (listed.empty() ? "" : ", ") + s;
   notification n;
   n.id = env.next_id("n");
   n.skill = "cluster";
   n.anomaly_type = "node_lost";
   n.severity = severity::warning;
   n.observation = "node " + node + " was lost at " + when + " (" + why
-                  + "); its " + join(skills) + " operator(s) did not finish";
+                  + "); its " + listed + " operator(s) did not finish";
   n.context = json{{"node", node},
                    {"reason", why},
                    {"lost_at", at},
@@ -196,7 +199,7 @@ investigation::node_lost(const std::string& node, const std::string& why,
   n.trace_id = entry.trace_id;
   notes.push_back(std::move(n));
   errors.push_back("node '" + node + "' lost at " + when + " (" + why
-                   + "): skills " + join(skills) + " missing");
+                   + "): skills " + listed + " missing");
   return skills;
 }
 

@@ -766,6 +766,7 @@ const caflens::config& lens::settings() const {
 void add_message_types(caf::actor_system_config& cfg) {
   // Every engine message, from one type-ID block (caflens/actors/type_ids.hpp).
   cfg.add_message_types<caf::id_block::caflens_actors>();
+  [[maybe_unused]] auto known = actors_errc_registered();
   supervision::add_message_types(cfg);
   add_error_categories(cfg);
 }

@@ -23,6 +23,31 @@ struct node_process {
   /// What it printed before its port (or why it failed).
   std::string output;
 
+  node_process() = default;
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  node_process(node_process&& x) noexcept
+    : pid(x.pid), port(x.port), output(std::move(x.output)) {
+    x.pid = -1;
+  }
+
+  node_process& operator=(node_process&& x) noexcept {
+    if (this != &x) {
+      kill9();
+      pid = x.pid;
+      port = x.port;
+      output = std::move(x.output);
+      x.pid = -1;
+    }
+    return *this;
+  }
+
+  /// A child is never left behind (a failed check, an exception).
+  ~node_process() {
+    kill9();
+  }
+
   /// Sends `sig` (no-op once reaped).
   void signal(int sig) const {
     if (pid > 0)

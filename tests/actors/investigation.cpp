@@ -5,6 +5,7 @@
 #include "caf/test/unit_test.hpp"
 
 #include "caflens/actors/actors_errc.hpp"
+#include "caflens/actors/rule_brain.hpp"
 
 #include "../../actors/src/admission.hpp"
 #include "../../actors/src/investigation.hpp"
@@ -232,6 +233,69 @@ CAF_TEST(an insight needs cited notifications that name its culprits) {
   CAF_REQUIRE_EQUAL(x.culprit_details.size(), 1u);
   CAF_CHECK_EQUAL(x.culprit_details[0].kind, "actor");
   CAF_CHECK_EQUAL(x.culprit_details[0].node, "node-a");
+}
+
+CAF_TEST(culprits of several nodes are named with their node) {
+  auto& a = op("actors");
+  std::vector<std::string> ids;
+  for (auto node : {"node-a", "node-b", "node-c"}) {
+    auto n = note("actors", "mailbox_growth", {"worker-2"});
+    n.node = node;
+    ids.push_back(n.id);
+    inv.add_notification(a, std::move(n));
+  }
+  // The rule brain's arguments for the three of them.
+  auto args = correlate(inv.notes);
+  CAF_REQUIRE_EQUAL(args.size(), 1u);
+  CAF_CHECK_EQUAL(args[0]["culprits"],
+                  json({"worker-2@node-a", "worker-2@node-b",
+                        "worker-2@node-c"}));
+  auto out = inv.produce_insight(args[0], env);
+  CAF_REQUIRE(!out.is_error);
+  auto& x = inv.insights.back();
+  CAF_CHECK(x.nodes == (std::vector<std::string>{"node-a", "node-b",
+                                                 "node-c"}));
+  CAF_REQUIRE_EQUAL(x.culprit_details.size(), 3u);
+  CAF_CHECK_EQUAL(x.culprit_details[1].name, "worker-2");
+  CAF_CHECK_EQUAL(x.culprit_details[1].node, "node-b");
+  CAF_CHECK_EQUAL(x.culprit_details[1].kind, "actor");
+  // A qualified name must be named on its node.
+  auto wrong = inv.produce_insight({{"pattern", "slow_consumer"},
+                                    {"notification_ids", {ids[0]}},
+                                    {"culprits", {"worker-2@node-b"}}},
+                                   env);
+  CAF_CHECK(wrong.is_error);
+  // An "@" that names no node is part of the name.
+  auto odd = note("actors", "mailbox_growth", {"mail@box"});
+  auto odd_id = odd.id;
+  inv.add_notification(a, std::move(odd));
+  auto plain = inv.produce_insight({{"pattern", "slow_consumer"},
+                                    {"notification_ids", {odd_id}},
+                                    {"culprits", {"mail@box"}}},
+                                   env);
+  CAF_REQUIRE(!plain.is_error);
+  CAF_CHECK_EQUAL(inv.insights.back().culprit_details[0].name, "mail@box");
+}
+
+CAF_TEST(a lost node gives its operators up and names the missing skills) {
+  auto& a = op("actors");
+  auto& m = op("memory");
+  a.node = m.node = "node-b";
+  auto& here = op("os");
+  auto skills = inv.node_lost("node-b", "no heartbeat", 1'700'000'000'123,
+                              env);
+  CAF_CHECK(skills == (std::vector<std::string>{"actors", "memory"}));
+  CAF_CHECK(!a.running && !m.running && here.running);
+  CAF_CHECK_EQUAL(a.result->stop_reason, "node_lost");
+  CAF_REQUIRE_EQUAL(inv.errors.size(), 1u);
+  CAF_CHECK_EQUAL(inv.errors[0], "node 'node-b' lost at "
+                                 "2023-11-14T22:13:20.123Z (no heartbeat): "
+                                 "skills actors, memory missing");
+  CAF_REQUIRE_EQUAL(inv.notes.size(), 1u);
+  CAF_CHECK_EQUAL(inv.notes[0].anomaly_type, "node_lost");
+  // Nothing runs there any more: a second loss adds nothing.
+  CAF_CHECK(inv.node_lost("node-b", "again", 1, env).empty());
+  CAF_CHECK_EQUAL(inv.notes.size(), 1u);
 }
 
 CAF_TEST(a culprit named only by the logs is a log source) {

@@ -45,6 +45,10 @@ enum class actors_errc : uint8_t {
 
 std::string to_string(actors_errc code);
 
+/// True once `render_error` knows the category (always; called by
+/// `add_message_types` so that a static link keeps the registration).
+bool actors_errc_registered() noexcept;
+
 CAFLENS_ERROR_CATEGORY(actors_errc, "caflens");
 
 } // namespace caflens

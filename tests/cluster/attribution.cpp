@@ -1,0 +1,106 @@
+#define CAF_SUITE cluster.attribution
+// caflens headers first: CAF's test DSL defines macros (allow, ...).
+#include "cluster_support.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "caf/test/unit_test.hpp"
+
+using namespace caflens;
+using namespace cluster_test;
+
+namespace {
+
+investigate_options quick() {
+  investigate_options o;
+  o.skills = {"actors", "memory", "crashes"};
+  o.deadline_ms = 30'000;
+  return o;
+}
+
+const insight* find_pattern(const investigation_result& r,
+                            const std::string& pattern) {
+  for (auto& i : r.insights)
+    if (i.pattern == pattern)
+      return &i;
+  return nullptr;
+}
+
+} // namespace
+
+CAF_TEST(a fault on one node is found and attributed to that node) {
+  auto a = start_node("alpha");
+  auto b = start_node("beta", "slow_consumer");
+  auto c = start_node("gamma");
+  CAF_REQUIRE(a.pid > 0 && b.pid > 0 && c.pid > 0);
+  coordinator co{{address(a), address(b), address(c)}};
+  CAF_REQUIRE(!co.error);
+  CAF_REQUIRE(co.wait_connected(3));
+  // The cluster view: names, versions, skills, heartbeats.
+  auto* beta = co.info("beta");
+  CAF_REQUIRE(beta != nullptr);
+  CAF_CHECK_EQUAL(beta->address, address(b));
+  CAF_CHECK_EQUAL(beta->protocol_version, cluster_protocol_version);
+  CAF_CHECK(!beta->version.empty());
+  CAF_CHECK(std::count(beta->skills.begin(), beta->skills.end(), "actors")
+            == 1);
+  CAF_CHECK(beta->last_heartbeat > 0);
+  std::this_thread::sleep_for(1500ms); // the fault takes hold
+  auto r = co.lens.investigate("upload latency is up", quick());
+  CAF_REQUIRE(r);
+  CAF_MESSAGE(render_report(*r));
+  // Operators ran on every node, none here.
+  CAF_CHECK(operator_nodes(*r) == (std::set<std::string>{"alpha", "beta",
+                                                         "gamma"}));
+  auto* top = r->top(severity::warning);
+  CAF_REQUIRE(top != nullptr);
+  CAF_CHECK_EQUAL(top->pattern, "slow_consumer");
+  CAF_CHECK(top->nodes == std::vector<std::string>{"beta"});
+  CAF_REQUIRE(!top->culprit_details.empty());
+  CAF_CHECK_EQUAL(top->culprit_details.front().node, "beta");
+  CAF_CHECK_EQUAL(top->culprit_details.front().name, "worker-2");
+  CAF_CHECK_EQUAL(top->culprits.front(), "worker-2@beta");
+  CAF_CHECK(top->root_cause.find("node beta") != std::string::npos);
+  // Every notification names the node it came from.
+  for (auto& n : r->notifications)
+    CAF_CHECK(n.node == "alpha" || n.node == "beta" || n.node == "gamma");
+  CAF_CHECK(!r->partial);
+  co.lens.stop();
+  for (auto* p : {&a, &b, &c})
+    p->stop();
+}
+
+CAF_TEST(the same fault on every node is one cluster wide insight) {
+  auto a = start_node("alpha", "slow_consumer");
+  auto b = start_node("beta", "slow_consumer");
+  auto c = start_node("gamma", "slow_consumer");
+  CAF_REQUIRE(a.pid > 0 && b.pid > 0 && c.pid > 0);
+  coordinator co{{address(a), address(b), address(c)}};
+  CAF_REQUIRE(co.wait_connected(3));
+  std::this_thread::sleep_for(1500ms);
+  auto r = co.lens.investigate("uploads back up everywhere", quick());
+  CAF_REQUIRE(r);
+  CAF_MESSAGE(render_report(*r));
+  size_t slow = 0;
+  for (auto& i : r->insights)
+    slow += i.pattern == "slow_consumer" ? 1 : 0;
+  CAF_CHECK_EQUAL(slow, 1u);
+  auto* i = find_pattern(*r, "slow_consumer");
+  CAF_REQUIRE(i != nullptr);
+  CAF_CHECK(i->nodes == (std::vector<std::string>{"alpha", "beta", "gamma"}));
+  std::set<std::string> culprit_nodes;
+  for (auto& d : i->culprit_details)
+    if (d.name == "worker-2")
+      culprit_nodes.insert(d.node);
+  CAF_CHECK(culprit_nodes
+            == (std::set<std::string>{"alpha", "beta", "gamma"}));
+  CAF_CHECK(i->summary.find("on 3 nodes") != std::string::npos);
+  CAF_CHECK(i->root_cause.find("cluster-wide") != std::string::npos);
+  CAF_CHECK(render_report(*r).find("cluster-wide, on nodes alpha, beta, "
+                                   "gamma")
+            != std::string::npos);
+  co.lens.stop();
+  for (auto* p : {&a, &b, &c})
+    p->stop();
+}
