@@ -568,6 +568,13 @@ caf::behavior connector_impl(connector_ptr self, std::shared_ptr<engine> eng,
 
 } // namespace
 
+caf::error check_modules(caf::actor_system& sys, const cluster_config& cl) {
+  if (!cl.listen && cl.peers.empty())
+    return {};
+  auto mm = middleman_of(sys, cl.tls);
+  return mm ? caf::error{} : std::move(mm.error());
+}
+
 caf::expected<caf::actor> spawn_node_agent(caf::actor_system& sys,
                                            std::shared_ptr<engine> eng) {
   auto& cl = eng->cfg().cluster;

@@ -7,9 +7,15 @@
 #include "caf/expected.hpp"
 #include "caf/fwd.hpp"
 
+#include "caflens/actors/cluster.hpp"
+
 namespace caflens::actors {
 
 class engine;
+
+/// The modules the cluster settings need are loaded: CAF's I/O module when
+/// listening or with peers, its OpenSSL module with TLS.
+caf::error check_modules(caf::actor_system& sys, const cluster_config& cl);
 
 /// Spawns the node agent and publishes it on `config.cluster.listen_host`
 /// and `listen_port` (a restarted agent takes over the port of the one

@@ -418,6 +418,8 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
     return err;
   if (auto err = cfg.validate())
     return err;
+  if (auto err = actors::check_modules(sys, cfg.cluster))
+    return err;
   // Supervisors spawned from now on register their children in the global
   // process table (names, parents, exits stopped by the supervisor are no
   // crashes), unless the application installed an observer of its own. A

@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "caf/io/middleman.hpp"
 #include "caf/test/dsl.hpp"
 
 
@@ -264,6 +265,124 @@ CAF_TEST(the config file section overrides code values) {
   auto b = caflens::start(bad_sys);
   CAF_REQUIRE(!b);
   CAF_CHECK(render_error(b.error()).find("max-iterations = 0")
+            != std::string::npos);
+}
+
+CAF_TEST(cluster messages cross nodes with their trace context) {
+  actors::remote_invoke inv;
+  inv.session = "0123456789abcdef0123456789abcdef";
+  inv.spec.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  inv.spec.skill = "actors";
+  inv.spec.run_id = 7;
+  inv.spec.traceparent = make_traceparent(inv.spec.trace_id);
+  inv.traceparent = inv.spec.traceparent;
+  node_info info;
+  info.name = "node-b";
+  info.address = "127.0.0.1:4100";
+  info.state = node_state::lost;
+  info.skills = {"actors", "memory"};
+  info.error = "no heartbeat answer within 2000 ms";
+  actors::node_hello hello{cluster_protocol_version, "tok", "node-a",
+                           inv.traceparent};
+  actors::node_event ev{"node-b", false, "link lost", 5};
+  auto copy = round_trip(make_message(inv, std::vector<node_info>{info},
+                                      hello, ev));
+  CAF_REQUIRE((copy.match_elements<actors::remote_invoke,
+                                   std::vector<node_info>, actors::node_hello,
+                                   actors::node_event>()));
+  auto& back = copy.get_as<actors::remote_invoke>(0);
+  CAF_CHECK_EQUAL(back.spec.run_id, 7u);
+  CAF_CHECK_EQUAL(back.spec.traceparent, inv.traceparent);
+  CAF_CHECK_EQUAL(trace_of(back.traceparent), inv.spec.trace_id);
+  auto& infos = copy.get_as<std::vector<node_info>>(1);
+  CAF_REQUIRE_EQUAL(infos.size(), 1u);
+  CAF_CHECK_EQUAL(infos[0].state, node_state::lost);
+  CAF_CHECK(infos[0].skills == info.skills);
+  CAF_CHECK_EQUAL(copy.get_as<actors::node_hello>(2).node, "node-a");
+  CAF_CHECK_EQUAL(copy.get_as<actors::node_event>(3).reason, "link lost");
+}
+
+CAF_TEST(traceparents have the W3C shape and keep the trace id) {
+  auto trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto tp = make_traceparent(trace);
+  CAF_CHECK_EQUAL(tp.size(), 55u);
+  CAF_CHECK_EQUAL(tp.substr(0, 36),
+                  std::string{"00-"} + trace + "-");
+  CAF_CHECK_EQUAL(tp.substr(52), "-01");
+  CAF_CHECK_EQUAL(trace_of(tp), trace);
+  // Each hop is its own span.
+  CAF_CHECK_NOT_EQUAL(make_traceparent(trace), tp);
+  // Other ids are hashed into the shape, the same way each time.
+  auto other = make_traceparent("t-1");
+  CAF_CHECK_EQUAL(other.size(), 55u);
+  CAF_CHECK_EQUAL(trace_of(other), trace_of(make_traceparent("t-1")));
+  CAF_CHECK_EQUAL(trace_of("00-xyz"), "");
+  CAF_CHECK_EQUAL(trace_of(std::string(55, '0')), "");
+}
+
+CAF_TEST(addresses tokens and sessions are checked strictly) {
+  std::string host;
+  uint16_t port = 1;
+  CAF_CHECK(parse_address("127.0.0.1:4100", host, port));
+  CAF_CHECK_EQUAL(host, "127.0.0.1");
+  CAF_CHECK_EQUAL(port, 4100);
+  CAF_CHECK(parse_address("[::1]:0", host, port));
+  CAF_CHECK_EQUAL(host, "::1");
+  CAF_CHECK_EQUAL(port, 0);
+  for (auto bad : {"", "4100", ":4100", "host:", "host:65536", "host:12a",
+                   "[::1:80"})
+    CAF_CHECK(!parse_address(bad, host, port));
+  CAF_CHECK(constant_time_equal("secret", "secret"));
+  CAF_CHECK(!constant_time_equal("secret", "secreT"));
+  CAF_CHECK(!constant_time_equal("secret", "secret2"));
+  CAF_CHECK(!constant_time_equal("", "x"));
+  CAF_CHECK(constant_time_equal("", ""));
+}
+
+CAF_TEST(cluster settings come from the config file and are checked) {
+  actor_system_config file_cfg;
+  add_message_types(file_cfg);
+  add_config_options(file_cfg);
+  std::istringstream ini{
+    "[caflens]\nlisten=\"127.0.0.1:0\"\n"
+    "peers=[\"127.0.0.1:4101\", \"127.0.0.1:4102\"]\n"
+    "heartbeat-interval-ms=100\nheartbeat-timeout-ms=400\n"};
+  char prog[] = "caflens-actors-test";
+  char* argv[] = {prog, nullptr};
+  CAF_REQUIRE(!file_cfg.parse(1, argv, ini));
+  file_cfg.load<caf::io::middleman>();
+  actor_system file_sys{file_cfg};
+  config code;
+  code.node_name = "ini-node";
+  code.cluster.token_env.clear();
+  auto l = caflens::start(file_sys, code);
+  CAF_REQUIRE(l);
+  auto& cl = l->settings().cluster;
+  CAF_CHECK(cl.listen);
+  CAF_CHECK_EQUAL(cl.listen_host, "127.0.0.1");
+  CAF_CHECK(cl.peers
+            == (std::vector<std::string>{"127.0.0.1:4101",
+                                         "127.0.0.1:4102"}));
+  CAF_CHECK_EQUAL(cl.heartbeat_timeout.count(), 400);
+  CAF_CHECK_NOT_EQUAL(l->node_port(), 0);
+  // The configured peers are in the cluster view at once.
+  CAF_CHECK_EQUAL(l->cluster().size(), 2u);
+  l->stop();
+  config bad;
+  bad.cluster.peers = {"no-port"};
+  auto text = render_error(bad.validate());
+  CAF_CHECK(text.find("caflens.peers = no-port") != std::string::npos);
+  config slow;
+  slow.cluster.heartbeat_interval = std::chrono::milliseconds{500};
+  slow.cluster.heartbeat_timeout = std::chrono::milliseconds{100};
+  text = render_error(slow.validate());
+  CAF_CHECK(text.find("heartbeat-timeout-ms = 100") != std::string::npos);
+  // Peers without CAF's I/O module: start says what to load.
+  config needs_io;
+  needs_io.cluster.peers = {"127.0.0.1:4101"};
+  auto no_io = caflens::start(*sys, needs_io);
+  CAF_REQUIRE(!no_io);
+  CAF_CHECK(render_error(no_io.error()).find("cfg.load<caf::io::middleman>")
             != std::string::npos);
 }
 
