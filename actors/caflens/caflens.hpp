@@ -124,6 +124,13 @@ public:
   /// cover it once it is connected.
   void connect(const std::string& address) const;
 
+  /// One look of `skill` on `node` (this node's name, or a connected one):
+  /// the snapshot an operator would take there, with its node. Blocks up
+  /// to `config.cluster.request_timeout`. Errors: `not_found` (no such
+  /// skill), `node_unreachable` (not connected, no answer in time).
+  caf::expected<snapshot> snapshot_of(const std::string& node,
+                                      const std::string& skill) const;
+
   // -- access -----------------------------------------------------------------
 
   /// The lens root supervisor.

@@ -155,6 +155,30 @@ struct agent_data {
 
 using agent_ptr = node_agent_actor::stateful_pointer<agent_data>;
 
+} // namespace
+
+caf::expected<snapshot> take_snapshot(engine& eng, const std::string& skill,
+                                      const std::string& trace_id) {
+  auto sk = eng.find_skill(skill);
+  if (!sk)
+    return make_error(actors_errc::not_found,
+                      "node '" + eng.node() + "' has no skill '" + skill
+                        + "'; it has: " + join(eng.skill_names()));
+  auto obs = sk->observe(trace_id);
+  if (!obs)
+    return std::move(obs.error());
+  snapshot s;
+  s.id = eng.next_id("s") + "@" + eng.node();
+  s.skill = skill;
+  s.captured_at = unix_ms();
+  s.data = obs->data.dump();
+  s.node = eng.node();
+  s.trace_id = trace_id;
+  return s;
+}
+
+namespace {
+
 caf::error refused(const engine& eng, const std::string& peer,
                    const std::string& why) {
   return make_error(actors_errc::handshake_refused,
@@ -236,6 +260,13 @@ node_agent_actor::behavior_type agent_impl(agent_ptr self,
         return refused(eng, "a coordinator",
                        "unknown session (handshake first)");
       return node_pong{eng.node(), p.sent_ns, unix_ms()};
+    },
+    [self](remote_snapshot& r) -> caf::result<snapshot> {
+      auto& eng = *self->state.eng;
+      if (!eng.valid_session(r.session))
+        return refused(eng, "a coordinator",
+                       "unknown session (handshake first)");
+      return take_snapshot(eng, r.skill, trace_of(r.traceparent));
     },
     [self](remote_done& d) {
       auto& st = self->state;

@@ -17,6 +17,10 @@ class engine;
 /// listening or with peers, its OpenSSL module with TLS.
 caf::error check_modules(caf::actor_system& sys, const cluster_config& cl);
 
+/// One look of `skill` on this node, as a snapshot.
+caf::expected<snapshot> take_snapshot(engine& eng, const std::string& skill,
+                                      const std::string& trace_id = {});
+
 /// Spawns the node agent and publishes it on `config.cluster.listen_host`
 /// and `listen_port` (a restarted agent takes over the port of the one
 /// before it); the engine learns the port.

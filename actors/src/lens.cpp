@@ -20,6 +20,7 @@
 #include "caflens/llm/client_registry.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/supervisor.hpp"
+#include "caflens/telemetry/trace_id.hpp"
 
 namespace caflens {
 
@@ -728,6 +729,38 @@ void lens::connect(const std::string& address) const {
   info.error = "the lens is stopped";
   info.changed_at = actors::unix_ms();
   eng_->set_peer(address, info);
+}
+
+caf::expected<snapshot> lens::snapshot_of(const std::string& node,
+                                          const std::string& skill) const {
+  if (!eng_)
+    return unavailable();
+  if (node == eng_->node())
+    return actors::take_snapshot(*eng_, skill);
+  auto peer = eng_->connected(node);
+  if (!peer)
+    return make_error(actors_errc::node_unreachable,
+                      "node '" + node + "' is not connected");
+  caf::expected<snapshot> result{unavailable()};
+  caf::scoped_actor self{eng_->system()};
+  auto timeout = eng_->cfg().cluster.request_timeout;
+  self
+    ->request(peer->agent, timeout,
+              actors::remote_snapshot{peer->session, skill,
+                                      make_traceparent(
+                                        telemetry::generate_trace_id())})
+    .receive([&](snapshot& s) { result = std::move(s); },
+             [&](caf::error& err) {
+               if (err == caf::sec::request_timeout)
+                 result = make_error(actors_errc::node_unreachable,
+                                     "node '" + node + "' did not answer "
+                                       "within "
+                                       + std::to_string(timeout.count())
+                                       + " ms");
+               else
+                 result = std::move(err);
+             });
+  return result;
 }
 
 caf::actor lens::root() const {

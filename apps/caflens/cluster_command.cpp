@@ -11,6 +11,7 @@
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/openssl/manager.hpp"
 
@@ -18,6 +19,7 @@
 #include "caflens/demo/pipeline.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/supervision_tracking.hpp"
+#include "caflens/skills/tracked.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
 #include "args.hpp"
@@ -85,6 +87,8 @@ void node_help() {
        "  --name NAME        the node's name (default node-<pid>)\n"
        "  --scenario NAME    the fault to inject (default healthy)\n"
        "  --inject-after-ms MS  when (default 1000)\n"
+       "  --no-app           no pipeline: the lens alone (benchmarks)\n"
+       "  --idle-actors N    also N idle tracked actors (benchmarks)\n"
     << tls_help << "  -h, --help         this text\n";
 }
 
@@ -94,6 +98,8 @@ int node_main(const std::vector<std::string>& args) {
   constexpr std::string_view cmd = "node";
   std::string listen = "127.0.0.1:0", name, scenario_name = "healthy", value;
   int64_t inject_after = 1000;
+  int64_t idle_actors = 0;
+  bool app = true;
   tls_files tls;
   arg_reader in{cmd, args};
   while (in.next()) {
@@ -101,6 +107,20 @@ int node_main(const std::vector<std::string>& args) {
     if (a == "-h" || a == "--help") {
       node_help();
       return 0;
+    }
+    if (a == "--no-app") {
+      app = false;
+      continue;
+    }
+    if (in.option("--idle-actors", value)) {
+      if (in.failed())
+        return 2;
+      char* end = nullptr;
+      idle_actors = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || idle_actors < 0
+          || idle_actors > 1'000'000)
+        return usage_error(cmd, "--idle-actors takes 0..1000000");
+      continue;
     }
     if (in.option("--listen", listen) || in.option("--name", name)
         || in.option("--scenario", scenario_name) || tls.read(in)) {
@@ -138,22 +158,33 @@ int node_main(const std::vector<std::string>& args) {
   skills::track_supervised_children();
   auto logs = std::make_shared<skills::log_buffer>();
   auto metrics = std::make_shared<telemetry::metric_registry>();
-  demo::pipeline_options popts;
-  popts.logs = logs;
-  popts.metrics = metrics;
-  auto started = demo::pipeline::start(sys, popts);
-  if (!started) {
-    std::cerr << "caflens node: the pipeline did not start: "
-              << to_string(started.error()) << '\n';
-    return 1;
-  }
-  auto& pipe = **started;
+  std::unique_ptr<demo::pipeline> pipe;
   caflens::config lcfg;
   lcfg.node_name = name;
   lcfg.logs = logs;
   lcfg.metrics = metrics;
-  lcfg.thresholds = demo::demo_thresholds();
-  lcfg.supervisors = {pipe.supervisor()};
+  if (app) {
+    demo::pipeline_options popts;
+    popts.logs = logs;
+    popts.metrics = metrics;
+    auto started = demo::pipeline::start(sys, popts);
+    if (!started) {
+      std::cerr << "caflens node: the pipeline did not start: "
+                << to_string(started.error()) << '\n';
+      return 1;
+    }
+    pipe = std::move(*started);
+    lcfg.thresholds = demo::demo_thresholds();
+    lcfg.supervisors = {pipe->supervisor()};
+  }
+  std::vector<caf::actor> idle;
+  for (int64_t i = 0; i < idle_actors; ++i)
+    idle.push_back(skills::spawn_tracked(
+      sys, {"idle-" + std::to_string(i), "idle", 0},
+      [](caf::event_based_actor*, int) {
+        return caf::behavior{[](int) {}};
+      },
+      0));
   if (!parse_address(listen, lcfg.cluster.listen_host,
                      lcfg.cluster.listen_port))
     return usage_error(cmd, "--listen takes HOST:PORT, not '" + listen + "'");
@@ -162,7 +193,8 @@ int node_main(const std::vector<std::string>& args) {
   auto lens = caflens::start(sys, lcfg);
   if (!lens) {
     std::cerr << "caflens node: " << to_string(lens.error()) << '\n';
-    pipe.stop();
+    if (pipe)
+      pipe->stop();
     return 1;
   }
   std::cout << "listening " << lcfg.cluster.listen_host << ':'
@@ -171,18 +203,23 @@ int node_main(const std::vector<std::string>& args) {
             << lcfg.cluster.listen_host << ':' << lens->node_port()
             << (tls.on() ? " (TLS)" : "") << '\n';
   // The fault, after a warm-up (baselines), from a thread of its own.
-  std::thread injector{[&pipe, sc, inject_after, name] {
+  std::thread injector{[p = pipe.get(), sc, inject_after, name] {
+    if (p == nullptr)
+      return;
     std::this_thread::sleep_for(std::chrono::milliseconds{inject_after});
     if (sc != demo::scenario::healthy)
       std::cerr << "caflens node " << name << ": injecting "
                 << demo::to_string(sc) << '\n';
-    pipe.inject(sc);
+    p->inject(sc);
   }};
   int sig = 0;
   sigwait(&stop_signals, &sig);
   injector.join();
   std::cerr << "caflens node " << name << ": stopping\n";
-  pipe.stop();
+  if (pipe)
+    pipe->stop();
+  for (auto& a : idle)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   lens->stop();
   return 0;
 }

@@ -66,6 +66,20 @@ CAF_TEST(a fault on one node is found and attributed to that node) {
   for (auto& n : r->notifications)
     CAF_CHECK(n.node == "alpha" || n.node == "beta" || n.node == "gamma");
   CAF_CHECK(!r->partial);
+  // One look at a remote node's actors, as an operator there takes it.
+  auto snap = co.lens.snapshot_of("beta", "actors");
+  CAF_REQUIRE(snap);
+  CAF_CHECK_EQUAL(snap->node, "beta");
+  CAF_CHECK_EQUAL(snap->skill, "actors");
+  CAF_CHECK(snap->data.find("worker-2") != std::string::npos);
+  auto no_skill = co.lens.snapshot_of("beta", "nope");
+  CAF_REQUIRE(!no_skill);
+  CAF_CHECK(render_error(no_skill.error()).find("has no skill 'nope'")
+            != std::string::npos);
+  auto no_node = co.lens.snapshot_of("delta", "actors");
+  CAF_REQUIRE(!no_node);
+  CAF_CHECK(render_error(no_node.error()).find("node_unreachable")
+            != std::string::npos);
   co.lens.stop();
   for (auto* p : {&a, &b, &c})
     p->stop();

@@ -220,11 +220,27 @@ typename Inspector::result_type inspect(Inspector& f, node_pong& x) {
            x.sent_ns, x.at);
 }
 
+/// One look of a skill on the agent's node (the cluster view, `caflens
+/// top`); the reply is the snapshot with its node.
+struct remote_snapshot {
+  std::string session;
+  std::string skill;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_snapshot& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_snapshot"),
+           x.session, x.skill, x.traceparent);
+}
+
 /// The node agent every listening lens publishes.
 using node_agent_actor = caf::typed_actor<
   caf::replies_to<node_hello>::with<node_welcome>,
   caf::replies_to<remote_invoke>::with<bool>,
-  caf::replies_to<node_ping>::with<node_pong>, caf::reacts_to<remote_done>>;
+  caf::replies_to<node_ping>::with<node_pong>,
+  caf::replies_to<remote_snapshot>::with<snapshot>,
+  caf::reacts_to<remote_done>>;
 
 /// Asks the connector to connect to one more peer ("host:port").
 struct connect_peer {

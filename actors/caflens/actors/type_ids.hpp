@@ -63,5 +63,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_pong))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::node_event))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::connect_peer))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_snapshot))
 
 CAF_END_TYPE_ID_BLOCK(caflens_actors)
