@@ -36,6 +36,9 @@ struct operator_data {
   std::vector<std::string> notification_ids;
   std::vector<sandbox::callback> callbacks;
   bool callbacks_ready = false;
+  /// Steady clock at its start (the run's own duration).
+  std::chrono::steady_clock::time_point started
+    = std::chrono::steady_clock::now();
 };
 
 using operator_ptr = operator_actor::stateful_pointer<operator_data>;
@@ -203,6 +206,9 @@ public:
     for (auto& s : s_.snapshots)
       res.snapshot_ids.push_back(s.id);
     res.iterations = loop.iteration;
+    res.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - s_.started)
+                        .count();
     res.stop_reason = stop_reason;
     res.error = error;
     if (!loop.degraded.empty() && error.empty())

@@ -169,7 +169,8 @@ json to_json(const operator_result& x) {
           {"output_tokens", x.output_tokens},
           {"cost_usd", x.cost_usd},
           {"llm_calls", x.llm_calls},
-          {"llm_retries", x.llm_retries}};
+          {"llm_retries", x.llm_retries},
+          {"duration_us", x.duration_us}};
 }
 
 json to_json(const investigation_result& x) {
@@ -379,6 +380,7 @@ investigation_result_from_json(const json& x) {
     ro.get("cost_usd", op.cost_usd);
     ro.get("llm_calls", op.llm_calls);
     ro.get("llm_retries", op.llm_retries);
+    ro.get("duration_us", op.duration_us);
     if (auto err = ro.error())
       return err;
     res.operators.push_back(std::move(op));

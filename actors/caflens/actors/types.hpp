@@ -168,6 +168,8 @@ struct operator_result {
   /// Model calls of this loop and the retries within them.
   int64_t llm_calls = 0;
   int64_t llm_retries = 0;
+  /// The run's own time on its node (start to result), in microseconds.
+  int64_t duration_us = 0;
 };
 
 template <class Inspector>
@@ -175,7 +177,8 @@ typename Inspector::result_type inspect(Inspector& f, operator_result& x) {
   return f(caf::meta::type_name("caflens::operator_result"), x.skill, x.node,
            x.state, x.summary, x.notification_ids, x.snapshot_ids,
            x.iterations, x.stop_reason, x.error, x.restarts, x.input_tokens,
-           x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries);
+           x.output_tokens, x.cost_usd, x.llm_calls, x.llm_retries,
+           x.duration_us);
 }
 
 /// Where an action stands.
