@@ -131,6 +131,18 @@ public:
   caf::expected<snapshot> snapshot_of(const std::string& node,
                                       const std::string& skill) const;
 
+  /// A cluster-wide profile of one message: on this node and every
+  /// connected one, traces the messages matching `pattern` ("": all) in
+  /// the busiest tracked actor of `kind` for `duration` (under the tracer's
+  /// limits: at most 5 captures a second, 50 in all, 60 s), then merges the
+  /// handler times into one distribution per node and one for the cluster.
+  /// Blocks for `duration` and a little. A node without such an actor, or
+  /// busy with another trace, is listed with its error. Errors:
+  /// `invalid_request` (no kind, duration not 100 ms..60 s).
+  caf::expected<message_profile>
+  profile(const std::string& kind, const std::string& pattern,
+          std::chrono::milliseconds duration) const;
+
   // -- access -----------------------------------------------------------------
 
   /// The lens root supervisor.

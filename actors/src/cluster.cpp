@@ -268,6 +268,20 @@ node_agent_actor::behavior_type agent_impl(agent_ptr self,
                        "unknown session (handshake first)");
       return take_snapshot(eng, r.skill, trace_of(r.traceparent));
     },
+    [self](remote_profile& r) -> caf::result<node_profile> {
+      auto& eng = self->state.eng;
+      if (!eng->valid_session(r.session))
+        return refused(*eng, "a coordinator",
+                       "unknown session (handshake first)");
+      auto p = spawn_profiler(self->system(), eng);
+      auto rp = self->make_response_promise<node_profile>();
+      auto wait = std::chrono::milliseconds{r.duration_ms}
+                  + eng->cfg().cluster.request_timeout;
+      self->request(p, wait, std::move(r))
+        .then([rp](node_profile& x) mutable { rp.deliver(std::move(x)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [self](remote_done& d) {
       auto& st = self->state;
       if (!st.eng->valid_session(d.session) || st.budgets.erase(d.trace_id) == 0)
@@ -457,12 +471,14 @@ public:
 
   void failed(peer& p, node_state st, std::string why) {
     p.connecting = false;
-    auto was = p.info.state;
+    // Retries that fail the same way are not news.
+    bool news = p.info.state != st || p.info.error != why;
     p.info.state = st;
     p.info.error = why;
-    p.info.changed_at = unix_ms();
+    if (news)
+      p.info.changed_at = unix_ms();
     publish(p);
-    if (was != st || st != node_state::unreachable)
+    if (news)
       emit("node", "refused", {{"address", p.address}, {"reason", why}});
   }
 
@@ -558,9 +574,12 @@ public:
         if (p.info.state == node_state::connected)
           lost(p, "link lost: " + render_error(dm.reason), true);
         else {
+          // Lost already (frozen), now gone for good: reconnect.
           p.agent = nullptr;
           p.session.clear();
+          p.pinging = false;
           ++p.epoch;
+          publish(p);
         }
         return;
       }

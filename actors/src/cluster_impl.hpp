@@ -21,6 +21,13 @@ caf::error check_modules(caf::actor_system& sys, const cluster_config& cl);
 caf::expected<snapshot> take_snapshot(engine& eng, const std::string& skill,
                                       const std::string& trace_id = {});
 
+/// A one-shot actor answering one `remote_profile` after its duration.
+caf::actor spawn_profiler(caf::actor_system& sys, std::shared_ptr<engine> eng);
+
+/// Each node's quantiles and the cluster's (the nodes' sketches merged).
+message_profile merge_profiles(std::string kind, std::string pattern,
+                               std::vector<node_profile> nodes);
+
 /// Spawns the node agent and publishes it on `config.cluster.listen_host`
 /// and `listen_port` (a restarted agent takes over the port of the one
 /// before it); the engine learns the port.

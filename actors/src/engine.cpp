@@ -94,7 +94,8 @@ engine::engine(caf::actor_system& sys, config cfg)
     skills_.push_back(skills::make_telemetry_skill(*metrics_, t));
     skills_.push_back(skills::make_os_skill(t));
     skills_.push_back(skills::make_anomaly_skill(anomaly_));
-    skills_.push_back(skills::make_tracer_skill(table));
+    tracer_ = std::make_shared<skills::tracer>(table);
+    skills_.push_back(skills::make_tracer_skill(tracer_));
     for (auto& s : skills_)
       s->limits(cfg_.skill_limits);
   }

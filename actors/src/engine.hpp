@@ -25,6 +25,7 @@
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/process_table.hpp"
+#include "caflens/skills/tracer.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
 namespace caflens::actors {
@@ -78,6 +79,11 @@ public:
 
   const std::shared_ptr<skills::anomaly_detector>& anomaly() const noexcept {
     return anomaly_;
+  }
+
+  /// The tracer behind the tracer skill (null without built-in skills).
+  const std::shared_ptr<skills::tracer>& tracer() const noexcept {
+    return tracer_;
   }
 
   const sandbox::sandbox& box() const noexcept {
@@ -211,6 +217,7 @@ private:
   std::shared_ptr<skills::log_buffer> logs_;
   std::shared_ptr<telemetry::metric_registry> metrics_;
   std::shared_ptr<skills::anomaly_detector> anomaly_;
+  std::shared_ptr<skills::tracer> tracer_;
   sandbox::sandbox box_;
   std::atomic<uint64_t> ids_{0};
   std::atomic<uint64_t> run_ids_{0};

@@ -763,6 +763,79 @@ caf::expected<snapshot> lens::snapshot_of(const std::string& node,
   return result;
 }
 
+caf::expected<message_profile>
+lens::profile(const std::string& kind, const std::string& pattern,
+              std::chrono::milliseconds duration) const {
+  if (!eng_)
+    return unavailable();
+  if (kind.empty())
+    return make_error(actors_errc::invalid_request,
+                      "profile: name the actor kind to trace");
+  if (duration < std::chrono::milliseconds{100}
+      || duration > std::chrono::seconds{60})
+    return make_error(actors_errc::invalid_request,
+                      "profile: duration " + std::to_string(duration.count())
+                        + " ms, expected 100..60000 (the tracer's limit)");
+  auto& cl = eng_->cfg().cluster;
+  auto peers = eng_->connected();
+  actors::remote_profile req{{}, kind, pattern, duration.count(),
+                             make_traceparent(telemetry::generate_trace_id())};
+  caf::scoped_actor self{eng_->system()};
+  auto wait = duration + cl.request_timeout;
+  std::vector<node_profile> nodes;
+  std::vector<std::string> errs;
+  // Every node traces at once; the answers are collected in order.
+  std::vector<std::pair<std::string, caf::actor>> asked;
+  if (cl.local_operators || peers.empty()) {
+    auto p = actors::spawn_profiler(eng_->system(), eng_);
+    self->send(p, req);
+    asked.emplace_back(eng_->node(), p);
+  }
+  for (auto& peer : peers) {
+    auto r = req;
+    r.session = peer.session;
+    self->send(peer.agent, std::move(r));
+    asked.emplace_back(peer.name, caf::actor_cast<caf::actor>(peer.agent));
+  }
+  auto until = std::chrono::steady_clock::now() + wait;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+    bool got = false;
+    self->receive(
+      [&](node_profile& p) {
+        nodes.push_back(std::move(p));
+        got = true;
+      },
+      [&](caf::error& err) {
+        errs.push_back(render_error(err));
+        got = true;
+      },
+      caf::after(std::max(left, std::chrono::milliseconds{1})) >> [] {});
+    if (!got)
+      break;
+  }
+  // Nodes that did not answer are listed with that.
+  for (auto& [name, h] : asked)
+    if (std::none_of(nodes.begin(), nodes.end(),
+                     [&](const node_profile& p) { return p.node == name; })) {
+      node_profile p;
+      p.node = name;
+      p.kind = kind;
+      p.pattern = pattern;
+      if (!errs.empty()) {
+        p.error = errs.back();
+        errs.pop_back();
+      } else {
+        p.error = "no answer within " + std::to_string(wait.count()) + " ms";
+      }
+      nodes.push_back(std::move(p));
+    }
+  std::sort(nodes.begin(), nodes.end(),
+            [](auto& x, auto& y) { return x.node < y.node; });
+  return actors::merge_profiles(kind, pattern, std::move(nodes));
+}
+
 caf::actor lens::root() const {
   return eng_ ? eng_->root() : caf::actor{};
 }

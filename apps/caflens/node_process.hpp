@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,8 @@ start_node_process(const std::string& exe, const std::vector<std::string>& args,
     return p;
   }
   if (pid == 0) {
+    // It dies with its parent (a test that aborts leaves nothing behind).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(fds[1], 1);
     ::close(fds[0]);
     ::close(fds[1]);

@@ -80,6 +80,31 @@ CAF_TEST(a fault on one node is found and attributed to that node) {
   CAF_REQUIRE(!no_node);
   CAF_CHECK(render_error(no_node.error()).find("node_unreachable")
             != std::string::npos);
+  // A cluster-wide profile of the workers' upload handling.
+  auto prof = co.lens.profile("upload_worker", "", 1500ms);
+  CAF_REQUIRE(prof);
+  CAF_MESSAGE(to_json(*prof).dump());
+  CAF_REQUIRE_EQUAL(prof->nodes.size(), 3u);
+  uint64_t total = 0;
+  for (auto& n : prof->nodes) {
+    CAF_CHECK_EQUAL(n.error, "");
+    CAF_CHECK_EQUAL(n.kind, "upload_worker");
+    CAF_CHECK(n.actor.rfind("worker-", 0) == 0);
+    // The tracer's limits: at most 5 captures a second.
+    CAF_CHECK(!n.handler_ns.empty() && n.handler_ns.size() <= 10);
+    CAF_CHECK(n.p50_ms > 0 && n.p50_ms <= n.p99_ms && n.p99_ms <= n.max_ms
+              * 1.02);
+    total += n.handler_ns.size();
+  }
+  CAF_CHECK_EQUAL(prof->count, total);
+  CAF_CHECK(prof->p50_ms > 0 && prof->p50_ms <= prof->p99_ms);
+  auto none = co.lens.profile("no_such_kind", "", 200ms);
+  CAF_REQUIRE(none);
+  for (auto& n : none->nodes)
+    CAF_CHECK(n.error.find("no tracked actor of kind 'no_such_kind'")
+              != std::string::npos);
+  CAF_CHECK(!co.lens.profile("", "", 1s));
+  CAF_CHECK(!co.lens.profile("upload_worker", "", 61s));
   co.lens.stop();
   for (auto* p : {&a, &b, &c})
     p->stop();

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "caf/meta/type_name.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
@@ -131,7 +133,84 @@ std::string make_traceparent(const std::string& trace_id);
 /// The trace id of a traceparent, or "" when it is malformed.
 std::string trace_of(std::string_view traceparent);
 
+// -- a cluster-wide profile of one message -------------------------------------
+
+/// What one node's tracer saw of one message type in one actor kind.
+struct node_profile {
+  std::string node;
+  /// The traced actor (the busiest of the kind when it was started).
+  std::string actor;
+  std::string kind;
+  std::string pattern;
+  /// Handler time of every capture, in nanoseconds (at most the tracer's
+  /// 50).
+  std::vector<uint64_t> handler_ns;
+  /// Delivered to the actor while traced / matching the pattern.
+  uint64_t seen = 0;
+  uint64_t matched = 0;
+  /// Why the trace ended: stopped, capture_limit, timeout, actor_exited.
+  std::string stop_reason;
+  /// Why there is no profile of this node (no actor of the kind, a trace
+  /// already running, unreachable).
+  std::string error;
+  /// Quantiles of `handler_ns` in milliseconds (DDSketch, 1 % relative
+  /// error).
+  double p50_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+  double max_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_profile& x) {
+  return f(caf::meta::type_name("caflens::node_profile"), x.node, x.actor,
+           x.kind, x.pattern, x.handler_ns, x.seen, x.matched, x.stop_reason,
+           x.error, x.p50_ms, x.p90_ms, x.p99_ms, x.max_ms);
+}
+
+/// The handler time of one message type in one actor kind on every node
+/// (`lens::profile`), each node's distribution and the cluster's (the
+/// nodes' sketches merged).
+struct message_profile {
+  std::string kind;
+  std::string pattern;
+  std::vector<node_profile> nodes;
+  /// Captures over all nodes and their merged quantiles (milliseconds).
+  uint64_t count = 0;
+  double p50_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+  double max_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_profile& x) {
+  return f(caf::meta::type_name("caflens::message_profile"), x.kind,
+           x.pattern, x.nodes, x.count, x.p50_ms, x.p90_ms, x.p99_ms,
+           x.max_ms);
+}
+
+/// As JSON (for the CLI and the dashboard).
+nlohmann::json to_json(const node_profile& x);
+nlohmann::json to_json(const message_profile& x);
+
 namespace actors {
+
+/// Trace one message type in the busiest actor of a kind for a while.
+struct remote_profile {
+  std::string session;
+  std::string kind;
+  /// The tracer's pattern ("" or "*": every message).
+  std::string pattern;
+  int64_t duration_ms = 0;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_profile& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_profile"),
+           x.session, x.kind, x.pattern, x.duration_ms, x.traceparent);
+}
 
 // -- the node agent's protocol -------------------------------------------------
 
@@ -240,6 +319,7 @@ using node_agent_actor = caf::typed_actor<
   caf::replies_to<remote_invoke>::with<bool>,
   caf::replies_to<node_ping>::with<node_pong>,
   caf::replies_to<remote_snapshot>::with<snapshot>,
+  caf::replies_to<remote_profile>::with<node_profile>,
   caf::reacts_to<remote_done>>;
 
 /// Asks the connector to connect to one more peer ("host:port").
