@@ -43,8 +43,11 @@ struct coordinator {
   caflens::lens lens;
   caf::error error;
 
+  /// `heartbeat_timeout`: generous by default, so that a loaded CI machine
+  /// does not lose a node that is merely slow.
   coordinator(std::vector<std::string> peers, std::string token = {},
-              std::vector<std::pair<std::string, std::string>> tls = {}) {
+              std::vector<std::pair<std::string, std::string>> tls = {},
+              std::chrono::milliseconds heartbeat_timeout = 2500ms) {
     cfg = std::make_unique<caf::actor_system_config>();
     caflens::add_message_types(*cfg);
     cfg->load<caf::io::middleman>();
@@ -64,7 +67,7 @@ struct coordinator {
     lcfg.cluster.tls = !tls.empty();
     lcfg.cluster.local_operators = false;
     lcfg.cluster.heartbeat_interval = 200ms;
-    lcfg.cluster.heartbeat_timeout = 1000ms;
+    lcfg.cluster.heartbeat_timeout = heartbeat_timeout;
     lcfg.cluster.reconnect_interval = 300ms;
     lcfg.cluster.connect_timeout = 2000ms;
     lcfg.cluster.request_timeout = 2000ms;
