@@ -719,6 +719,9 @@ std::vector<node_info> lens::cluster() const {
 void lens::connect(const std::string& address) const {
   if (!eng_)
     return;
+  // Right after `start` the root may still be starting the connector.
+  if (!eng_->connector())
+    coordinator_of(eng_);
   if (auto c = eng_->connector()) {
     caf::anon_send(c, actors::connect_peer{address});
     return;

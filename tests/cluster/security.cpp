@@ -55,7 +55,11 @@ CAF_TEST(a wrong cluster token is refused with a clear error) {
                                "sent none)"));
   }
   {
-    coordinator co{{address(a)}, secret};
+    // No peers at start: connected later (`lens::connect`).
+    coordinator co{{}, secret};
+    CAF_REQUIRE(!co.error);
+    CAF_CHECK(co.lens.cluster().empty());
+    co.lens.connect(address(a));
     CAF_REQUIRE(co.wait_connected(1));
     auto r = co.lens.investigate("check", quick());
     CAF_REQUIRE(r);
