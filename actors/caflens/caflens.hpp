@@ -87,6 +87,16 @@ public:
 
   void unsubscribe(const caf::actor& who) const;
 
+  /// Subscribes `who`, an actor of this node, to the lens of `node` (a
+  /// connected one, or this node's name): the same reports as
+  /// `subscribe`, of that node's lens and supervisors, across the link
+  /// (they stop when the node is lost). Blocks up to the cluster's request
+  /// timeout. Errors: `node_unreachable`, `handshake_refused`.
+  caf::error subscribe(const std::string& node, const caf::actor& who) const;
+
+  caf::error unsubscribe(const std::string& node,
+                         const caf::actor& who) const;
+
   /// Subscribers to operator reports (for monitoring the lens itself).
   size_t subscriber_count() const;
 
@@ -178,6 +188,9 @@ public:
   }
 
 private:
+  caf::error remote_subscription(const std::string& node,
+                                 const caf::actor& who, bool on) const;
+
   std::shared_ptr<actors::engine> eng_;
   caf::actor root_;
 };

@@ -282,6 +282,19 @@ node_agent_actor::behavior_type agent_impl(agent_ptr self,
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [self](remote_subscribe& r) -> caf::result<bool> {
+      auto& eng = self->state.eng;
+      if (!eng->valid_session(r.session))
+        return refused(*eng, "a coordinator",
+                       "unknown session (handshake first)");
+      if (!r.who)
+        return make_error(actors_errc::invalid_request, "no subscriber");
+      if (r.subscribe)
+        subscribe_all(eng, r.who);
+      else
+        unsubscribe_all(*eng, r.who);
+      return true;
+    },
     [self](remote_done& d) {
       auto& st = self->state;
       if (!st.eng->valid_session(d.session) || st.budgets.erase(d.trace_id) == 0)

@@ -386,4 +386,35 @@ bool engine::admit_trigger() {
   return true;
 }
 
+void subscribe_all(const std::shared_ptr<engine>& eng, const caf::actor& who) {
+  if (!eng || !who)
+    return;
+  auto addr = who.address();
+  eng->subscribe(addr);
+  // It leaves when it terminates (a remote one: when its node is gone).
+  std::weak_ptr<engine> weak = eng;
+  who->attach_functor([weak, addr](const caf::error&) {
+    if (auto e = weak.lock())
+      e->unsubscribe(addr);
+  });
+  // The supervisors' own typed reports: the lens's root and the
+  // application's supervisors (`config.supervisors`). They monitor it.
+  if (auto r = eng->root())
+    caf::anon_send(r, supervision::subscribe{who});
+  for (auto& sup : eng->cfg().supervisors)
+    if (sup)
+      caf::anon_send(sup, supervision::subscribe{who});
+}
+
+void unsubscribe_all(engine& eng, const caf::actor& who) {
+  if (!who)
+    return;
+  eng.unsubscribe(who.address());
+  if (auto r = eng.root())
+    caf::anon_send(r, supervision::unsubscribe{who});
+  for (auto& sup : eng.cfg().supervisors)
+    if (sup)
+      caf::anon_send(sup, supervision::unsubscribe{who});
+}
+
 } // namespace caflens::actors

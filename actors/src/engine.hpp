@@ -244,4 +244,11 @@ private:
   std::deque<int64_t> trigger_times_;
 };
 
+/// `lens::subscribe`: `who` gets the engine's reports and those of the
+/// lens's root and the application's supervisors until it terminates (a
+/// remote one: until its node is gone) or `unsubscribe_all`.
+void subscribe_all(const std::shared_ptr<engine>& eng, const caf::actor& who);
+
+void unsubscribe_all(engine& eng, const caf::actor& who);
+
 } // namespace caflens::actors

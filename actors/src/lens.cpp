@@ -643,34 +643,61 @@ void lens::stop() const {
 }
 
 void lens::subscribe(const caf::actor& who) const {
-  if (!eng_ || !who)
-    return;
-  auto addr = who.address();
-  eng_->subscribe(addr);
-  // It leaves when it terminates (a remote one: when its node is gone).
-  std::weak_ptr<actors::engine> weak = eng_;
-  who->attach_functor([weak, addr](const caf::error&) {
-    if (auto e = weak.lock())
-      e->unsubscribe(addr);
-  });
-  // The supervisors' own typed reports: the lens's root and the
-  // application's supervisors (`config.supervisors`). They monitor it.
-  if (auto r = eng_->root())
-    caf::anon_send(r, supervision::subscribe{who});
-  for (auto& sup : eng_->cfg().supervisors)
-    if (sup)
-      caf::anon_send(sup, supervision::subscribe{who});
+  if (eng_)
+    actors::subscribe_all(eng_, who);
 }
 
 void lens::unsubscribe(const caf::actor& who) const {
-  if (!eng_ || !who)
-    return;
-  eng_->unsubscribe(who.address());
-  if (auto r = eng_->root())
-    caf::anon_send(r, supervision::unsubscribe{who});
-  for (auto& sup : eng_->cfg().supervisors)
-    if (sup)
-      caf::anon_send(sup, supervision::unsubscribe{who});
+  if (eng_)
+    actors::unsubscribe_all(*eng_, who);
+}
+
+caf::error lens::subscribe(const std::string& node,
+                           const caf::actor& who) const {
+  return remote_subscription(node, who, true);
+}
+
+caf::error lens::unsubscribe(const std::string& node,
+                             const caf::actor& who) const {
+  return remote_subscription(node, who, false);
+}
+
+caf::error lens::remote_subscription(const std::string& node,
+                                     const caf::actor& who, bool on) const {
+  if (!eng_)
+    return unavailable();
+  if (!who)
+    return make_error(actors_errc::invalid_request, "no subscriber");
+  if (node == eng_->node()) {
+    if (on)
+      subscribe(who);
+    else
+      unsubscribe(who);
+    return {};
+  }
+  auto peer = eng_->connected(node);
+  if (!peer)
+    return make_error(actors_errc::node_unreachable,
+                      "node '" + node + "' is not connected");
+  caf::error result;
+  caf::scoped_actor self{eng_->system()};
+  auto timeout = eng_->cfg().cluster.request_timeout;
+  self
+    ->request(peer->agent, timeout,
+              actors::remote_subscribe{peer->session, who, on,
+                                       make_traceparent(
+                                         telemetry::generate_trace_id())})
+    .receive([](bool) {},
+             [&](caf::error& err) {
+               result = err == caf::sec::request_timeout
+                          ? make_error(actors_errc::node_unreachable,
+                                       "node '" + node
+                                         + "' did not answer within "
+                                         + std::to_string(timeout.count())
+                                         + " ms")
+                          : std::move(err);
+             });
+  return result;
 }
 
 caf::expected<action_record>

@@ -5,7 +5,10 @@
 #include <csignal>
 #include <future>
 
+#include "caf/scoped_actor.hpp"
 #include "caf/test/unit_test.hpp"
+
+#include "caflens/supervision/reports.hpp"
 
 using namespace caflens;
 using namespace cluster_test;
@@ -128,4 +131,31 @@ CAF_TEST(a peer where nothing listens is unreachable and retried) {
   auto r = co.lens.investigate("check", quick(5'000));
   CAF_REQUIRE(r);
   CAF_CHECK(operator_nodes(*r) == std::set<std::string>{"coordinator"});
+}
+
+CAF_TEST(a subscriber on another node gets the crash reports of its supervisors) {
+  // worker-3 of the node's pipeline crashes 400 ms after every start.
+  auto a = start_node("alpha", "crash_loop");
+  CAF_REQUIRE(a.pid > 0);
+  coordinator co{{address(a)}};
+  CAF_REQUIRE(co.wait_connected(1));
+  caf::scoped_actor self{*co.sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  CAF_REQUIRE(!co.lens.subscribe("alpha", me));
+  std::string child;
+  uint32_t restarts = 0;
+  self->receive(
+    [&](supervision::child_restarted& x) {
+      child = x.child_id;
+      restarts = x.restarts_in_period;
+    },
+    caf::after(std::chrono::seconds{15}) >> [] {});
+  CAF_CHECK_EQUAL(child, "worker-3");
+  CAF_CHECK(restarts >= 1);
+  CAF_CHECK(!co.lens.unsubscribe("alpha", me));
+  auto err = co.lens.subscribe("nowhere", me);
+  CAF_CHECK(render_error(err).find("node 'nowhere' is not connected")
+            != std::string::npos);
+  co.lens.stop();
+  a.stop();
 }

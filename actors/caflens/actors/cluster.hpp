@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "caf/actor.hpp"
 #include "caf/meta/type_name.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
@@ -313,6 +314,23 @@ typename Inspector::result_type inspect(Inspector& f, remote_snapshot& x) {
            x.session, x.skill, x.traceparent);
 }
 
+/// Subscribes `who` (an actor of the sender's node) to the agent's lens:
+/// its operator reports, action records and the supervision reports of the
+/// lens's tree and the application's supervisors (`lens::subscribe`); or
+/// unsubscribes it.
+struct remote_subscribe {
+  std::string session;
+  caf::actor who;
+  bool subscribe = true;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_subscribe& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_subscribe"),
+           x.session, x.who, x.subscribe, x.traceparent);
+}
+
 /// The node agent every listening lens publishes.
 using node_agent_actor = caf::typed_actor<
   caf::replies_to<node_hello>::with<node_welcome>,
@@ -320,6 +338,7 @@ using node_agent_actor = caf::typed_actor<
   caf::replies_to<node_ping>::with<node_pong>,
   caf::replies_to<remote_snapshot>::with<snapshot>,
   caf::replies_to<remote_profile>::with<node_profile>,
+  caf::replies_to<remote_subscribe>::with<bool>,
   caf::reacts_to<remote_done>>;
 
 /// Asks the connector to connect to one more peer ("host:port").

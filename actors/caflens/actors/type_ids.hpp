@@ -65,6 +65,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::connect_peer))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_snapshot))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_profile))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_subscribe))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::node_profile))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::message_profile))
 
