@@ -337,6 +337,14 @@ caf::error config::validate() const {
     if (cl.listen && cl.listen_host.empty())
       return bad("listen", ":" + num(cl.listen_port),
                  "expected a host (127.0.0.1 for loopback, 0.0.0.0 for all)");
+    // Safety by default: beyond loopback, only with a cluster token.
+    auto& h = cl.listen_host;
+    bool loopback = h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0;
+    if (cl.listen && !loopback && cl.token.empty())
+      return bad("listen", h + ":" + num(cl.listen_port),
+                 "a cluster token is required to listen beyond loopback "
+                 "(config.cluster.token or CAFLENS_CLUSTER_TOKEN; and TLS, "
+                 "cluster-tls, since the token travels in the handshake)");
     auto positive = [&](const char* key, std::chrono::milliseconds x)
       -> caf::error {
       if (x.count() < 1 || x.count() > 3'600'000)

@@ -372,6 +372,15 @@ CAF_TEST(cluster settings come from the config file and are checked) {
   bad.cluster.peers = {"no-port"};
   auto text = render_error(bad.validate());
   CAF_CHECK(text.find("caflens.peers = no-port") != std::string::npos);
+  config open;
+  open.cluster.listen = true;
+  open.cluster.listen_host = "0.0.0.0";
+  text = render_error(open.validate());
+  CAF_CHECK(text.find("a cluster token is required to listen beyond "
+                      "loopback")
+            != std::string::npos);
+  open.cluster.token = "s3cret";
+  CAF_CHECK(!open.validate());
   config slow;
   slow.cluster.heartbeat_interval = std::chrono::milliseconds{500};
   slow.cluster.heartbeat_timeout = std::chrono::milliseconds{100};
