@@ -470,6 +470,14 @@ public:
         on_node_lost(op.node, "the link to the node broke");
         return true;
       }
+      if (dm.reason == caf::exit_reason::unknown && op.node != s_.eng->node()) {
+        // CAF's answer to a monitor that reached a remote actor already
+        // gone: its result may still be on the way (or a restarted
+        // incarnation). Given up only when neither comes.
+        self_->delayed_send(self_, std::chrono::seconds{2},
+                            restart_check{op.run_id, op.crashes});
+        return true;
+      }
       crashed(op, render_error(dm.reason));
       return true;
     }
@@ -530,7 +538,10 @@ public:
         || op->crashes != msg.crashes)
       return;
     op->crashes = s_.eng->cfg().operator_max_restarts;
-    crashed(*op, "not restarted within 5 s");
+    crashed(*op, op->node == s_.eng->node()
+                   ? "not restarted within 5 s"
+                   : "gone from node " + op->node
+                       + " without a result or a restart");
   }
 
   // -- tools ------------------------------------------------------------------
