@@ -47,7 +47,7 @@ void print_help(std::ostream& out) {
          "commands:\n";
   for (auto& c : commands()) {
     std::string name{c.name};
-    name.resize(std::max<size_t>(name.size(), 10), ' ');
+    name.resize(std::max<size_t>(name.size(), 12), ' ');
     out << "  " << name << "  " << c.summary << '\n';
   }
   out << "\nRun 'caflens <command> --help' for the options of a command.\n"
