@@ -733,24 +733,22 @@ public:
                                    + join(cur.allowed_skills));
       skills.push_back(std::move(skill));
     }
+    // What each remote node has (its handshake said so).
+    std::map<std::string, std::vector<std::string>> has;
+    for (auto& x : s_.eng->cluster())
+      if (x.state == node_state::connected)
+        has[x.name] = x.skills;
     std::vector<std::string> started, running, missing;
     for (auto& n : nodes) {
-      auto remote = n == node ? std::nullopt : s_.eng->connected(n);
       auto label = [&](const std::string& skill) {
         return nodes.size() == 1 && n == node ? skill : skill + "@" + n;
       };
       for (auto& skill : skills) {
-        if (remote) {
-          auto info = s_.eng->cluster();
-          auto has = true;
-          for (auto& x : info)
-            if (x.name == n)
-              has = std::find(x.skills.begin(), x.skills.end(), skill)
-                    != x.skills.end();
-          if (!has) {
-            missing.push_back(label(skill));
-            continue;
-          }
+        if (auto i = has.find(n); n != node && i != has.end()
+            && std::find(i->second.begin(), i->second.end(), skill)
+                 == i->second.end()) {
+          missing.push_back(label(skill));
+          continue;
         }
         if (cur.running_op(skill, n) != nullptr) {
           running.push_back(label(skill));

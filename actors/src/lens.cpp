@@ -525,6 +525,32 @@ caf::error unavailable() {
                     "the lens is stopped or its coordinator is down");
 }
 
+/// Returns once the root supervisor has started its children (it answers
+/// `which_children` only then): right after `start` they may still be
+/// starting.
+void await_children(const actors::engine& eng) {
+  auto root = eng.root();
+  if (!root)
+    return;
+  caf::scoped_actor self{eng.system()};
+  self->request(root, std::chrono::seconds{5}, supervision::which_children{})
+    .receive([](std::vector<supervision::child_info>&) {},
+             [](caf::error&) {});
+}
+
+caf::error not_connected(const std::string& node) {
+  return make_error(actors_errc::node_unreachable,
+                    "node '" + node + "' is not connected");
+}
+
+/// `node` did not answer a request within `timeout`.
+caf::error no_answer(const std::string& node,
+                     std::chrono::milliseconds timeout) {
+  return make_error(actors_errc::node_unreachable,
+                    "node '" + node + "' did not answer within "
+                      + std::to_string(timeout.count()) + " ms");
+}
+
 /// The coordinator; right after `start` the root may still be starting its
 /// children, so ask the root (it answers once they are up) and look again.
 actors::coordinator_actor
@@ -533,13 +559,7 @@ coordinator_of(const std::shared_ptr<actors::engine>& eng) {
     return {};
   if (auto c = eng->coordinator())
     return c;
-  auto root = eng->root();
-  if (!root)
-    return {};
-  caf::scoped_actor self{eng->system()};
-  self->request(root, std::chrono::seconds{5}, supervision::which_children{})
-    .receive([](std::vector<supervision::child_info>&) {},
-             [](caf::error&) {});
+  await_children(*eng);
   return eng->coordinator();
 }
 
@@ -685,8 +705,7 @@ caf::error lens::remote_subscription(const std::string& node,
   }
   auto peer = eng_->connected(node);
   if (!peer)
-    return make_error(actors_errc::node_unreachable,
-                      "node '" + node + "' is not connected");
+    return not_connected(node);
   caf::error result;
   caf::scoped_actor self{eng_->system()};
   auto timeout = eng_->cfg().cluster.request_timeout;
@@ -698,11 +717,7 @@ caf::error lens::remote_subscription(const std::string& node,
     .receive([](bool) {},
              [&](caf::error& err) {
                result = err == caf::sec::request_timeout
-                          ? make_error(actors_errc::node_unreachable,
-                                       "node '" + node
-                                         + "' did not answer within "
-                                         + std::to_string(timeout.count())
-                                         + " ms")
+                          ? no_answer(node, timeout)
                           : std::move(err);
              });
   return result;
@@ -736,14 +751,7 @@ uint16_t lens::node_port() const {
     return 0;
   if (auto port = eng_->node_port())
     return port;
-  // Right after `start` the root may still be starting the agent.
-  coordinator_of(eng_);
-  if (auto root = eng_->root(); root && eng_->node_port() == 0) {
-    caf::scoped_actor self{eng_->system()};
-    self->request(root, std::chrono::seconds{5}, supervision::which_children{})
-      .receive([](std::vector<supervision::child_info>&) {},
-               [](caf::error&) {});
-  }
+  await_children(*eng_);
   return eng_->node_port();
 }
 
@@ -754,9 +762,8 @@ std::vector<node_info> lens::cluster() const {
 void lens::connect(const std::string& address) const {
   if (!eng_)
     return;
-  // Right after `start` the root may still be starting the connector.
   if (!eng_->connector())
-    coordinator_of(eng_);
+    await_children(*eng_);
   if (auto c = eng_->connector()) {
     caf::anon_send(c, actors::connect_peer{address});
     return;
@@ -777,8 +784,7 @@ caf::expected<snapshot> lens::snapshot_of(const std::string& node,
     return actors::take_snapshot(*eng_, skill);
   auto peer = eng_->connected(node);
   if (!peer)
-    return make_error(actors_errc::node_unreachable,
-                      "node '" + node + "' is not connected");
+    return not_connected(node);
   caf::expected<snapshot> result{unavailable()};
   caf::scoped_actor self{eng_->system()};
   auto timeout = eng_->cfg().cluster.request_timeout;
@@ -790,11 +796,7 @@ caf::expected<snapshot> lens::snapshot_of(const std::string& node,
     .receive([&](snapshot& s) { result = std::move(s); },
              [&](caf::error& err) {
                if (err == caf::sec::request_timeout)
-                 result = make_error(actors_errc::node_unreachable,
-                                     "node '" + node + "' did not answer "
-                                       "within "
-                                       + std::to_string(timeout.count())
-                                       + " ms");
+                 result = no_answer(node, timeout);
                else
                  result = std::move(err);
              });

@@ -1,6 +1,8 @@
 // Walking a subcommand's arguments: flags, "--opt VALUE" and "--opt=VALUE".
 #pragma once
 
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,6 +10,19 @@
 #include "commands.hpp"
 
 namespace caflens::cli {
+
+/// A whole number in [lo, hi]; false for anything else.
+inline bool parse_integer(const std::string& text, int64_t lo, int64_t hi,
+                          int64_t& out) {
+  if (text.empty())
+    return false;
+  char* end = nullptr;
+  auto x = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || x < lo || x > hi)
+    return false;
+  out = x;
+  return true;
+}
 
 class arg_reader {
 public:

@@ -115,10 +115,7 @@ int node_main(const std::vector<std::string>& args) {
     if (in.option("--idle-actors", value)) {
       if (in.failed())
         return 2;
-      char* end = nullptr;
-      idle_actors = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || idle_actors < 0
-          || idle_actors > 1'000'000)
+      if (!parse_integer(value, 0, 1'000'000, idle_actors))
         return usage_error(cmd, "--idle-actors takes 0..1000000");
       continue;
     }
@@ -129,9 +126,7 @@ int node_main(const std::vector<std::string>& args) {
     } else if (in.option("--inject-after-ms", value)) {
       if (in.failed())
         return 2;
-      char* end = nullptr;
-      inject_after = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || inject_after < 0)
+      if (!parse_integer(value, 0, INT64_MAX, inject_after))
         return usage_error(cmd, "--inject-after-ms takes milliseconds >= 0");
     } else {
       return in.unexpected();
@@ -150,33 +145,22 @@ int node_main(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   caf::actor_system_config cfg;
-  caflens::add_message_types(cfg);
+  demo_system_config(cfg);
   tls.apply(cfg);
-  cfg.set("scheduler.max-threads", 4);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  skills::track_supervised_children();
-  auto logs = std::make_shared<skills::log_buffer>();
-  auto metrics = std::make_shared<telemetry::metric_registry>();
-  std::unique_ptr<demo::pipeline> pipe;
-  caflens::config lcfg;
-  lcfg.node_name = name;
-  lcfg.logs = logs;
-  lcfg.metrics = metrics;
+  demo_app demo_app;
   if (app) {
-    demo::pipeline_options popts;
-    popts.logs = logs;
-    popts.metrics = metrics;
-    auto started = demo::pipeline::start(sys, popts);
+    auto started = start_demo_app(sys);
     if (!started) {
       std::cerr << "caflens node: the pipeline did not start: "
                 << to_string(started.error()) << '\n';
       return 1;
     }
-    pipe = std::move(*started);
-    lcfg.thresholds = demo::demo_thresholds();
-    lcfg.supervisors = {pipe->supervisor()};
+    demo_app = std::move(*started);
   }
+  auto& pipe = demo_app.pipe;
+  auto& lcfg = demo_app.lens;
+  lcfg.node_name = name;
   std::vector<caf::actor> idle;
   for (int64_t i = 0; i < idle_actors; ++i)
     idle.push_back(skills::spawn_tracked(
@@ -351,9 +335,7 @@ int investigate_main(const std::vector<std::string>& args) {
     } else if (in.option("--deadline-ms", value)) {
       if (in.failed())
         return 2;
-      char* end = nullptr;
-      opts.deadline_ms = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || opts.deadline_ms <= 0)
+      if (!parse_integer(value, 1, INT64_MAX, opts.deadline_ms))
         return usage_error(cmd, "--deadline-ms takes milliseconds > 0");
     } else if (in.option("--skills", value)) {
       if (in.failed())

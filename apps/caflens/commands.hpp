@@ -7,6 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include <memory>
+
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+
+#include "caflens/actors/config.hpp"
+#include "caflens/demo/pipeline.hpp"
 #include "caflens/demo/scenario.hpp"
 
 namespace caflens::cli {
@@ -34,6 +41,20 @@ int investigate_main(const std::vector<std::string>& args);
 
 /// `caflens demo --nodes N`: N node processes, the fault on the second.
 int run_cluster_demo(demo::scenario sc, int nodes, bool json, bool quiet);
+
+/// The demo pipeline running, and a lens configuration that watches it
+/// (its logs, metrics, supervisor, thresholds).
+struct demo_app {
+  std::unique_ptr<demo::pipeline> pipe;
+  caflens::config lens;
+};
+
+/// The actor system settings of the demo's processes (message types, four
+/// scheduler threads for the blocking faults, CAF's logger quiet).
+void demo_system_config(caf::actor_system_config& cfg);
+
+/// Starts the demo pipeline in `sys` (supervised children tracked by name).
+caf::expected<demo_app> start_demo_app(caf::actor_system& sys);
 
 /// Prints "caflens <cmd>: <what>" and a hint to stderr; returns 2.
 int usage_error(std::string_view cmd, const std::string& what);

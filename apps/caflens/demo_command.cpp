@@ -193,33 +193,21 @@ std::optional<std::string> describe(const telemetry::event_name& e,
 int run_demo(const demo_options& opts) {
   progress say{opts.quiet};
   caf::actor_system_config cfg;
-  caflens::add_message_types(cfg);
-  // Blocking faults hold scheduler threads; keep enough of them.
-  cfg.set("scheduler.max-threads", 4);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  demo_system_config(cfg);
   caf::actor_system sys{cfg};
-  skills::track_supervised_children();
-  auto logs = std::make_shared<skills::log_buffer>();
-  auto metrics = std::make_shared<telemetry::metric_registry>();
-  demo::pipeline_options popts;
-  popts.logs = logs;
-  popts.metrics = metrics;
-  auto started = demo::pipeline::start(sys, popts);
+  auto started = start_demo_app(sys);
   if (!started) {
     std::cerr << "caflens demo: the pipeline did not start: "
               << to_string(started.error()) << '\n';
     return 1;
   }
-  auto& pipe = **started;
+  auto& pipe = *started->pipe;
+  demo::pipeline_options popts;
   say("upload pipeline up: " + std::to_string(popts.producers) +
       " producers x " + std::to_string(popts.uploads_per_second) +
       " uploads/s -> dispatcher -> upload_sup (" +
       std::to_string(popts.workers) + " workers) -> store -> catalog, billing");
-  caflens::config lcfg;
-  lcfg.logs = logs;
-  lcfg.metrics = metrics;
-  lcfg.thresholds = demo::demo_thresholds();
-  lcfg.supervisors = {pipe.supervisor()};
+  auto& lcfg = started->lens;
   auto lens = caflens::start(sys, lcfg);
   if (!lens) {
     std::cerr << "caflens demo: caflens::start failed: "
@@ -342,6 +330,32 @@ int demo_main(const std::vector<std::string>& args) {
   if (opts.nodes > 1)
     return run_cluster_demo(opts.scenario, opts.nodes, opts.json, opts.quiet);
   return run_demo(opts);
+}
+
+void demo_system_config(caf::actor_system_config& cfg) {
+  caflens::add_message_types(cfg);
+  // Blocking faults hold scheduler threads; keep enough of them.
+  cfg.set("scheduler.max-threads", 4);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+}
+
+caf::expected<demo_app> start_demo_app(caf::actor_system& sys) {
+  skills::track_supervised_children();
+  demo_app app;
+  auto logs = std::make_shared<skills::log_buffer>();
+  auto metrics = std::make_shared<telemetry::metric_registry>();
+  demo::pipeline_options popts;
+  popts.logs = logs;
+  popts.metrics = metrics;
+  auto started = demo::pipeline::start(sys, popts);
+  if (!started)
+    return std::move(started.error());
+  app.pipe = std::move(*started);
+  app.lens.logs = std::move(logs);
+  app.lens.metrics = std::move(metrics);
+  app.lens.thresholds = demo::demo_thresholds();
+  app.lens.supervisors = {app.pipe->supervisor()};
+  return app;
 }
 
 } // namespace caflens::cli
