@@ -52,7 +52,8 @@ CAF_TEST(a node killed mid investigation gives a partial result naming it) {
   CAF_CHECK(mentions(*r, "node 'beta' lost at "));
   CAF_CHECK(mentions(*r, "skills actors, memory missing")
             || mentions(*r, "skills memory, actors missing"));
-  CAF_CHECK(took < 10s); // well within the 20 s deadline
+  // The behaviour: a result within the deadline (timings: BENCHMARKS.md).
+  CAF_CHECK(took < std::chrono::milliseconds{quick().deadline_ms});
   // The other nodes' operators finished.
   size_t done = 0;
   for (auto& o : r->operators)
@@ -95,7 +96,7 @@ CAF_TEST(a frozen node is declared lost by heartbeat and rejoins) {
   CAF_CHECK(r->partial);
   CAF_CHECK(mentions(*r, "node 'gamma' lost at "));
   CAF_CHECK(mentions(*r, "no heartbeat answer within 1000 ms"));
-  CAF_CHECK(took < 6s);
+  CAF_CHECK(took < std::chrono::milliseconds{quick().deadline_ms});
   auto* gamma = co.info("gamma");
   CAF_REQUIRE(gamma != nullptr);
   CAF_CHECK_EQUAL(gamma->state, node_state::lost);
