@@ -11,6 +11,8 @@ packages=(
   libcpp-httplib-dev              # HTTP servers (mock providers, dashboard)
   liblua5.4-dev                   # operator sandbox
   libsqlite3-dev                  # store
+  prometheus prometheus-pushgateway  # exporter tests: a real scrape, a real push
+  collectd-core                   # exporter tests: a real StatsD daemon
   libbenchmark-dev                # benchmarks (optional build)
   erlang-nox                      # differential supervision tests against OTP
   python3                         # LLM wire kit replay server
