@@ -315,6 +315,12 @@ prometheus_exporter::start(std::shared_ptr<const telemetry::metric_registry> reg
   p->reg = std::move(reg);
   p->opts = std::move(opts);
   auto* raw = p.get();
+  // httplib's default also sets SO_REUSEPORT, which would let a second
+  // exporter share (and steal scrapes from) a port in use.
+  raw->server.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   raw->server.Get(raw->opts.path, [raw](const httplib::Request& req,
                                         httplib::Response& res) {
     if (!raw->opts.bearer_token.empty()) {

@@ -184,8 +184,9 @@ struct sink_actor_options {
 ///
 /// The actor answers `flush_atom` with `ok_atom` once everything queued is
 /// exported and flushed, or with the sink's error.
+/// `b` must outlive the actor (declare it before the actor system).
 /// Errors: the bus's attach errors (`already_exists` for a second sink of
-/// the same name).
+/// the same name), `invalid_options` (no sink, a name with dots).
 caf::expected<caf::actor> spawn_sink(caf::actor_system& sys, sink_ptr s,
                                      telemetry::bus& b,
                                      sink_actor_options opts = {});
