@@ -123,6 +123,16 @@ public:
 
   /// The port this node's agent listens on (`config.cluster.listen`; port 0
   /// picks a free one); 0 when it does not listen.
+  /// Exports and flushes (fsync for files, a push for the Pushgateway)
+  /// what every sink holds, within `timeout` each. Returns the first error,
+  /// naming the sink.
+  caf::error flush_telemetry(std::chrono::milliseconds timeout
+                             = std::chrono::seconds{5}) const;
+
+  /// The port of the Prometheus exporter (`config.telemetry.prometheus`,
+  /// `[caflens] prometheus-listen`); 0 without one.
+  uint16_t prometheus_port() const;
+
   uint16_t node_port() const;
 
   /// The cluster view: each peer's name, address, state, version, skills,

@@ -183,6 +183,14 @@ public:
     return node_port_.load();
   }
 
+  uint16_t prometheus_port() const noexcept {
+    return prometheus_port_.load();
+  }
+
+  void set_prometheus_port(uint16_t x) noexcept {
+    prometheus_port_ = x;
+  }
+
   void set_node_port(uint16_t x) noexcept {
     node_port_ = x;
   }
@@ -237,6 +245,7 @@ private:
   };
   std::map<std::string, peer_entry> peers_;
   std::atomic<uint16_t> node_port_{0};
+  std::atomic<uint16_t> prometheus_port_{0};
   caf::actor_addr agent_;
   caf::actor_addr connector_;
   std::deque<std::pair<std::string, std::string>> sessions_;

@@ -18,6 +18,10 @@
 #include "caflens/supervision/observer.hpp"
 
 #include "caflens/llm/client_registry.hpp"
+#include "caflens/sinks/file_sink.hpp"
+#include "caflens/sinks/prometheus.hpp"
+#include "caflens/sinks/statsd_sink.hpp"
+#include "caflens/telemetry/bus.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/supervision/supervisor.hpp"
 #include "caflens/telemetry/trace_id.hpp"
@@ -147,6 +151,63 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     if (cl.token.empty() && !cl.token_env.empty())
       cl.token = env(cl.token_env.c_str());
   }
+  // Telemetry out: code, then [caflens], then the environment.
+  {
+    auto& out = cfg.telemetry;
+    auto file = [&](const char* key, const char* env_name,
+                    sinks::file_format fmt, const char* name) {
+      std::string path;
+      override_from(sys_cfg, key, path);
+      if (env_name != nullptr)
+        if (auto e = env(env_name); !e.empty())
+          path = e;
+      if (path.empty())
+        return;
+      sinks::sink_options so;
+      so.name = name;
+      sinks::file_sink_options fo;
+      fo.path = path;
+      fo.format = fmt;
+      out.sinks.push_back(sinks::file_sink_factory(so, fo));
+    };
+    file("events-file", "CAFLENS_EVENTS_FILE", sinks::file_format::jsonl,
+         "events_file");
+    file("log-file", nullptr, sinks::file_format::text, "log_file");
+    file("csv-file", nullptr, sinks::file_format::csv, "csv_file");
+    std::string statsd;
+    override_from(sys_cfg, "statsd", statsd);
+    if (auto e = env("CAFLENS_STATSD"); !e.empty())
+      statsd = e;
+    if (!statsd.empty()) {
+      sinks::statsd_options so;
+      if (!parse_address(statsd, so.host, so.port) || so.port == 0)
+        return bad("statsd", statsd, "expected host:port");
+      out.statsd = so;
+    }
+    std::string listen;
+    override_from(sys_cfg, "prometheus-listen", listen);
+    if (auto e = env("CAFLENS_PROMETHEUS_LISTEN"); !e.empty())
+      listen = e;
+    if (!listen.empty()) {
+      sinks::prometheus_options po;
+      if (!parse_address(listen, po.host, po.port))
+        return bad("prometheus-listen", listen,
+                   "expected host:port (port 0: any)");
+      out.prometheus = po;
+    }
+    if (out.prometheus && out.prometheus->bearer_token.empty())
+      out.prometheus->bearer_token = env("CAFLENS_PROMETHEUS_TOKEN");
+    std::string gateway;
+    override_from(sys_cfg, "pushgateway", gateway);
+    if (!gateway.empty()) {
+      sinks::pushgateway_options po;
+      po.url = gateway;
+      po.job = "caflens";
+      if (!cfg.node_name.empty())
+        po.grouping = {{"instance", cfg.node_name}};
+      out.pushgateway = po;
+    }
+  }
   // The brain: explicit code wins over ambient keys, CAFLENS_BRAIN=rule or
   // caflens.brain = "rule" forces the offline brain.
   std::string brain;
@@ -269,6 +330,113 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
 }
 
 } // namespace
+
+namespace {
+
+/// The children of `telemetry_sup`: one actor per configured sink and
+/// exporter, each remade from its options on restart.
+std::vector<supervision::child_spec>
+telemetry_children(const std::shared_ptr<actors::engine>& eng) {
+  using namespace caflens::supervision;
+  auto& out = eng->cfg().telemetry;
+  std::vector<child_spec> children;
+  auto sink_child = [&](std::string id, sinks::sink_factory make) {
+    children.push_back(worker(
+      std::move(id),
+      [make](caf::actor_system& sys, const caf::message&) -> start_result {
+        auto s = make();
+        if (!s)
+          return std::move(s.error());
+        auto h = sinks::spawn_sink(sys, std::move(*s),
+                                   telemetry::bus::global());
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  };
+  for (size_t i = 0; i < out.sinks.size(); ++i)
+    sink_child("sink-" + std::to_string(i + 1), out.sinks[i]);
+  if (out.statsd) {
+    auto opts = *out.statsd;
+    if (opts.metrics.empty())
+      for (auto& name : eng->metrics()->names())
+        if (auto mv = eng->metrics()->collect(name))
+          opts.metrics.push_back(mv->definition);
+    sinks::sink_options so;
+    so.name = "statsd";
+    sink_child("statsd", sinks::statsd_sink_factory(so, opts));
+  }
+  if (out.prometheus) {
+    auto opts = *out.prometheus;
+    children.push_back(worker(
+      "prometheus",
+      [eng, opts](caf::actor_system& sys,
+                  const caf::message&) -> start_result {
+        auto h = sinks::spawn_prometheus_exporter(
+          sys, eng->metrics(), opts,
+          [eng](uint16_t port) { eng->set_prometheus_port(port); });
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  }
+  if (out.pushgateway) {
+    auto opts = *out.pushgateway;
+    children.push_back(worker(
+      "pushgateway",
+      [eng, opts](caf::actor_system& sys,
+                  const caf::message&) -> start_result {
+        auto h = sinks::spawn_pushgateway_pusher(sys, eng->metrics(), opts);
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  }
+  return children;
+}
+
+} // namespace
+
+std::vector<telemetry::metric_definition> caflens_metrics() {
+  using telemetry::metric_definition;
+  std::vector<metric_definition> xs;
+  auto add = [&](metric_definition d, std::string description) {
+    d.description = std::move(description);
+    xs.push_back(std::move(d));
+  };
+  telemetry::event_name inv_stop{"caflens", "investigation", "stop"};
+  add(metric_definition::counter("caflens.investigations", inv_stop,
+                                 {"partial"}),
+      "Investigations finished (partial: cut short by a deadline, a budget "
+      "or a lost node).");
+  add(metric_definition::distribution("caflens.investigation.duration_ns",
+                                      inv_stop, "duration"),
+      "Investigation wall time in nanoseconds.");
+  add(metric_definition::sum("caflens.notifications", inv_stop,
+                             "notifications"),
+      "Notifications reported by operators.");
+  add(metric_definition::sum("caflens.insights", inv_stop, "insights"),
+      "Insights produced by investigations.");
+  telemetry::event_name llm_stop{"caflens", "llm", "stop"};
+  add(metric_definition::sum("caflens.llm.input_tokens", llm_stop,
+                             "input_tokens", {"provider", "model"}),
+      "LLM input tokens.");
+  add(metric_definition::sum("caflens.llm.output_tokens", llm_stop,
+                             "output_tokens", {"provider", "model"}),
+      "LLM output tokens.");
+  add(metric_definition::sum("caflens.llm.cost_usd", llm_stop, "cost_usd",
+                             {"provider", "model"}),
+      "LLM cost in US dollars.");
+  add(metric_definition::counter("caflens.supervisor.restarts",
+                                 {"caflens", "supervisor", "child_restarted"},
+                                 {"supervisor"}),
+      "Children restarted by caflens supervisors.");
+  add(metric_definition::sum("caflens.sink.dropped",
+                             {"caflens", "sink", "dropped"}, "count",
+                             {"sink", "reason"}),
+      "Events a sink dropped (queue_full, export_failed).");
+  return xs;
+}
 
 caf::error config::validate() const {
   auto num = [](auto x) { return std::to_string(x); };
@@ -410,6 +578,13 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::vector<std::string>>("action-allow",
                                    "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
+    .add<std::string>("events-file", "JSONL file of every caflens event")
+    .add<std::string>("log-file", "text file of every caflens event")
+    .add<std::string>("csv-file", "CSV file of every caflens event")
+    .add<std::string>("statsd", "send the metrics to StatsD at host:port")
+    .add<std::string>("prometheus-listen",
+                      "serve /metrics on host:port (port 0: any)")
+    .add<std::string>("pushgateway", "push the metrics to this URL")
     .add<std::string>("listen", "publish the node agent on host:port")
     .add<std::vector<std::string>>("peers", "node agents to connect to")
     .add<bool>("cluster-tls", "node links through CAF's OpenSSL module")
@@ -437,6 +612,11 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   if (cfg.processes == nullptr && !supervision::default_child_observer())
     skills::track_supervised_children(skills::process_table::global());
   auto eng = std::make_shared<engine>(sys, std::move(cfg));
+  // Exported telemetry includes caflens's own metrics.
+  if (auto& out = eng->cfg().telemetry;
+      out.builtin_metrics && (out.prometheus || out.statsd || out.pushgateway))
+    for (auto& def : caflens_metrics())
+      eng->metrics()->add(def); // already_exists: the application's own
   // The cluster view shows the configured peers from the start.
   for (auto& addr : eng->cfg().cluster.peers) {
     node_info info;
@@ -472,7 +652,8 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   };
   supervisor_flags tel_flags;
   tel_flags.name = "caflens.telemetry_sup";
-  auto tel_sup = supervisor_child("telemetry_sup", tel_flags, {});
+  auto tel_sup = supervisor_child("telemetry_sup", tel_flags,
+                                  telemetry_children(eng));
   auto coord = worker(
     "coordinator",
     [eng](caf::actor_system& sys, const caf::message&) -> start_result {
@@ -753,6 +934,59 @@ uint16_t lens::node_port() const {
     return port;
   await_children(*eng_);
   return eng_->node_port();
+}
+
+caf::error lens::flush_telemetry(std::chrono::milliseconds timeout) const {
+  if (!eng_ || !eng_->root())
+    return unavailable();
+  caf::scoped_actor self{eng_->system()};
+  auto children = [&](const caf::actor& sup)
+    -> caf::expected<std::vector<supervision::child_info>> {
+    caf::expected<std::vector<supervision::child_info>> result{
+      std::vector<supervision::child_info>{}};
+    self->request(sup, timeout, supervision::which_children{})
+      .receive([&](std::vector<supervision::child_info>& xs) {
+                 result = std::move(xs);
+               },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  };
+  auto top = children(eng_->root());
+  if (!top)
+    return std::move(top.error());
+  caf::actor tel;
+  for (auto& c : *top)
+    if (c.id == "telemetry_sup")
+      tel = c.actor;
+  if (!tel)
+    return unavailable();
+  auto sinks = children(tel);
+  if (!sinks)
+    return std::move(sinks.error());
+  caf::error first;
+  for (auto& c : *sinks) {
+    // The Prometheus exporter is pulled: nothing to flush.
+    if (!c.actor || c.id == "prometheus")
+      continue;
+    self->request(c.actor, timeout, caf::flush_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 if (!first)
+                   first = make_error(actors_errc::unavailable,
+                                      "telemetry child '" + c.id
+                                        + "': " + render_error(err));
+               });
+  }
+  return first;
+}
+
+uint16_t lens::prometheus_port() const {
+  if (!eng_ || !eng_->cfg().telemetry.prometheus)
+    return 0;
+  if (auto port = eng_->prometheus_port())
+    return port;
+  await_children(*eng_);
+  return eng_->prometheus_port();
 }
 
 std::vector<node_info> lens::cluster() const {

@@ -20,6 +20,9 @@
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/skill.hpp"
+#include "caflens/sinks/prometheus.hpp"
+#include "caflens/sinks/sink.hpp"
+#include "caflens/sinks/statsd_sink.hpp"
 
 namespace caflens::llm {
 class client_registry;
@@ -152,6 +155,34 @@ struct config {
   /// (comma-separated) and CAFLENS_CLUSTER_TOKEN (the token, never logged).
   cluster_config cluster;
 
+  // -- telemetry out ------------------------------------------------------------
+
+  /// Where caflens's events and metrics go (caflens/sinks): each sink and
+  /// exporter is an actor under the lens's `telemetry_sup` (one_for_one; a
+  /// crashed sink restarts and reopens its destination).
+  struct telemetry_out {
+    /// Sinks made by these factories: `sinks::file_sink_factory`,
+    /// `sinks::statsd_sink_factory` or your own.
+    std::vector<sinks::sink_factory> sinks;
+    /// Serve the metrics registry (`metrics`) for Prometheus scrapes.
+    std::optional<sinks::prometheus_options> prometheus;
+    /// Send metrics to StatsD: `statsd->metrics`, or when empty the
+    /// registry's definitions as the lens starts.
+    std::optional<sinks::statsd_options> statsd;
+    /// Push the registry to a Pushgateway every interval.
+    std::optional<sinks::pushgateway_options> pushgateway;
+    /// When any exporter is configured, the registry also gets caflens's
+    /// own metrics (`actors::caflens_metrics()`).
+    bool builtin_metrics = true;
+  };
+
+  /// `[caflens]` events-file (JSONL), log-file (text lines), csv-file,
+  /// statsd ("host:port": the registry's metrics), prometheus-listen
+  /// ("host:port"; port 0: any), pushgateway (URL); the environment
+  /// CAFLENS_PROMETHEUS_LISTEN, CAFLENS_PROMETHEUS_TOKEN (a bearer token,
+  /// required off loopback), CAFLENS_STATSD, CAFLENS_EVENTS_FILE.
+  telemetry_out telemetry;
+
   // -- loops --------------------------------------------------------------------
 
   int32_t max_iterations = 25;
@@ -186,6 +217,12 @@ struct config {
   /// Checks every value; the error names the key and the bad value.
   caf::error validate() const;
 };
+
+/// caflens's own metrics, added to the lens's registry when telemetry goes
+/// out: investigations (count by partial, duration in ns), notifications,
+/// insights, LLM tokens and cost by provider and model, supervisor
+/// restarts, and sink drops by sink and reason.
+std::vector<telemetry::metric_definition> caflens_metrics();
 
 /// Declares the `caflens.*` options (config file section `[caflens]`, or
 /// `--caflens.max-iterations=...` on the command line): node-name,

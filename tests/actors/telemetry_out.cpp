@@ -1,0 +1,150 @@
+#define CAF_SUITE actors.telemetry_out
+// Telemetry out from a running lens: sinks and exporters configured in code
+// and in [caflens] run under telemetry_sup; an investigation's events reach
+// the files and its metrics the Prometheus endpoint.
+
+#include <filesystem>
+#include <fstream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+
+#include "caflens/caflens.hpp"
+#include "caflens/sinks/file_sink.hpp"
+#include "caflens/skills/builtin.hpp"
+#include "caflens/skills/process_table.hpp"
+
+#include "caf/test/unit_test.hpp"
+
+using namespace caflens;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct fixture {
+  fs::path dir;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  fixture() {
+    ::setenv("CAFLENS_BRAIN", "rule", 1);
+    char tmpl[] = "/tmp/caflens-telout-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    add_config_options(cfg);
+    add_message_types(cfg);
+    cfg.set("scheduler.max-threads", 2);
+  }
+
+  ~fixture() {
+    sys.reset();
+    ::unsetenv("CAFLENS_BRAIN");
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  caf::actor_system& system() {
+    if (!sys)
+      sys = std::make_unique<caf::actor_system>(cfg);
+    return *sys;
+  }
+
+  config lens_config() {
+    config c;
+    c.builtin_skills = false;
+    c.skills = {skills::make_actors_skill(skills::process_table::global(),
+                                          c.thresholds)};
+    return c;
+  }
+
+  std::vector<nlohmann::json> jsonl(const fs::path& p) {
+    std::ifstream in{p};
+    std::vector<nlohmann::json> xs;
+    for (std::string line; std::getline(in, line);)
+      xs.push_back(nlohmann::json::parse(line));
+    return xs;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(telemetry_out_tests, fixture)
+
+CAF_TEST(an investigation reaches the files and the metrics endpoint) {
+  // From [caflens]: a CSV file and the Prometheus endpoint; from code: a
+  // JSONL file of the investigation events only.
+  cfg.set("caflens.csv-file", (dir / "events.csv").string());
+  cfg.set("caflens.prometheus-listen", "127.0.0.1:0");
+  auto c = lens_config();
+  sinks::sink_options so;
+  so.name = "investigations";
+  so.events = {telemetry::event_name{"caflens", "investigation", "start"},
+               telemetry::event_name{"caflens", "investigation", "stop"}};
+  sinks::file_sink_options fo;
+  fo.path = (dir / "investigations.jsonl").string();
+  c.telemetry.sinks.push_back(sinks::file_sink_factory(so, fo));
+  auto lens = caflens::start(system(), std::move(c));
+  CAF_REQUIRE(lens);
+  auto port = lens->prometheus_port();
+  CAF_REQUIRE_NOT_EQUAL(port, 0);
+  auto res = lens->investigate("scheduled health check", {}, 30s);
+  CAF_REQUIRE(res);
+  // The metrics are updated before the result is delivered.
+  httplib::Client cli{"127.0.0.1", port};
+  auto scrape = cli.Get("/metrics");
+  CAF_REQUIRE(scrape);
+  CAF_CHECK_EQUAL(scrape->status, 200);
+  auto& body = scrape->body;
+  CAF_MESSAGE("metrics:\n" << body);
+  CAF_CHECK(body.find("caflens_investigations_total{partial=\"false\"} 1\n")
+            != std::string::npos);
+  CAF_CHECK(body.find("caflens_investigation_duration_ns_count 1\n")
+            != std::string::npos);
+  CAF_CHECK(body.find("# TYPE caflens_sink_dropped_total counter")
+            != std::string::npos);
+  // Flushing writes and syncs what the sinks hold.
+  CAF_REQUIRE(!lens->flush_telemetry());
+  auto inv = jsonl(dir / "investigations.jsonl");
+  CAF_REQUIRE_EQUAL(inv.size(), 2u);
+  CAF_CHECK_EQUAL(inv[0]["event"], "caflens.investigation.start");
+  CAF_CHECK_EQUAL(inv[1]["event"], "caflens.investigation.stop");
+  CAF_CHECK_EQUAL(inv[1]["metadata"]["trace_id"], res->trace_id);
+  std::ifstream csv{dir / "events.csv"};
+  std::string header;
+  std::getline(csv, header);
+  CAF_CHECK_EQUAL(header, "time,time_ns,event,level,measurements,metadata");
+  size_t lines = 0;
+  bool has_stop = false;
+  for (std::string line; std::getline(csv, line); ++lines)
+    has_stop |= line.find(",caflens.investigation.stop,") != std::string::npos;
+  CAF_CHECK_GREATER(lines, 5u); // operators, tools, the coordinator...
+  CAF_CHECK(has_stop);
+  lens->stop();
+}
+
+CAF_TEST(bad telemetry settings are errors that name the key) {
+  cfg.set("caflens.statsd", "no-port-here");
+  auto lens = caflens::start(system(), lens_config());
+  CAF_REQUIRE(!lens);
+  auto msg = render_error(lens.error());
+  CAF_MESSAGE(msg);
+  CAF_CHECK(msg.find("statsd") != std::string::npos);
+  CAF_CHECK(msg.find("no-port-here") != std::string::npos);
+}
+
+CAF_TEST(an exporter that cannot start is an error of the lens start) {
+  auto c = lens_config();
+  sinks::prometheus_options po;
+  po.host = "0.0.0.0"; // beyond loopback without a token
+  po.port = 0;
+  c.telemetry.prometheus = po;
+  auto lens = caflens::start(system(), std::move(c));
+  CAF_REQUIRE(!lens);
+  CAF_CHECK(render_error(lens.error()).find("needs a bearer token")
+            != std::string::npos);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
