@@ -334,28 +334,41 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
 namespace {
 
 /// The children of `telemetry_sup`: one actor per configured sink and
-/// exporter, each remade from its options on restart.
-std::vector<supervision::child_spec>
+/// exporter. Each one's first instance is made here, so that a file that
+/// cannot be opened or a port in use fails `start`; restarts make new ones.
+caf::expected<std::vector<supervision::child_spec>>
 telemetry_children(const std::shared_ptr<actors::engine>& eng) {
   using namespace caflens::supervision;
   auto& out = eng->cfg().telemetry;
   std::vector<child_spec> children;
-  auto sink_child = [&](std::string id, sinks::sink_factory make) {
+  auto sink_child = [&](std::string id,
+                        sinks::sink_factory make) -> caf::error {
+    auto first = make();
+    if (!first)
+      return std::move(first.error());
+    auto pending = std::make_shared<sinks::sink_ptr>(std::move(*first));
     children.push_back(worker(
       std::move(id),
-      [make](caf::actor_system& sys, const caf::message&) -> start_result {
-        auto s = make();
-        if (!s)
-          return std::move(s.error());
-        auto h = sinks::spawn_sink(sys, std::move(*s),
+      [make, pending](caf::actor_system& sys,
+                      const caf::message&) -> start_result {
+        sinks::sink_ptr s = std::move(*pending);
+        if (!s) {
+          auto made = make();
+          if (!made)
+            return std::move(made.error());
+          s = std::move(*made);
+        }
+        auto h = sinks::spawn_sink(sys, std::move(s),
                                    telemetry::bus::global());
         if (!h)
           return std::move(h.error());
         return *h;
       }));
+    return {};
   };
   for (size_t i = 0; i < out.sinks.size(); ++i)
-    sink_child("sink-" + std::to_string(i + 1), out.sinks[i]);
+    if (auto err = sink_child("sink-" + std::to_string(i + 1), out.sinks[i]))
+      return err;
   if (out.statsd) {
     auto opts = *out.statsd;
     if (opts.metrics.empty())
@@ -364,20 +377,30 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
           opts.metrics.push_back(mv->definition);
     sinks::sink_options so;
     so.name = "statsd";
-    sink_child("statsd", sinks::statsd_sink_factory(so, opts));
+    if (auto err = sink_child("statsd", sinks::statsd_sink_factory(so, opts)))
+      return err;
   }
   if (out.prometheus) {
     auto opts = *out.prometheus;
+    auto first = sinks::prometheus_exporter::start(eng->metrics(), opts);
+    if (!first)
+      return std::move(first.error());
+    eng->set_prometheus_port((*first)->port());
+    auto pending = std::make_shared<std::shared_ptr<sinks::prometheus_exporter>>(
+      std::move(*first));
     children.push_back(worker(
       "prometheus",
-      [eng, opts](caf::actor_system& sys,
-                  const caf::message&) -> start_result {
-        auto h = sinks::spawn_prometheus_exporter(
-          sys, eng->metrics(), opts,
-          [eng](uint16_t port) { eng->set_prometheus_port(port); });
-        if (!h)
-          return std::move(h.error());
-        return *h;
+      [eng, opts, pending](caf::actor_system& sys,
+                           const caf::message&) -> start_result {
+        std::shared_ptr<sinks::prometheus_exporter> ex = std::move(*pending);
+        if (!ex) {
+          auto made = sinks::prometheus_exporter::start(eng->metrics(), opts);
+          if (!made)
+            return std::move(made.error());
+          ex = std::move(*made);
+          eng->set_prometheus_port(ex->port());
+        }
+        return sinks::spawn_prometheus_exporter(sys, std::move(ex));
       }));
   }
   if (out.pushgateway) {
@@ -652,8 +675,11 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   };
   supervisor_flags tel_flags;
   tel_flags.name = "caflens.telemetry_sup";
+  auto tel_children = telemetry_children(eng);
+  if (!tel_children)
+    return std::move(tel_children.error());
   auto tel_sup = supervisor_child("telemetry_sup", tel_flags,
-                                  telemetry_children(eng));
+                                  std::move(*tel_children));
   auto coord = worker(
     "coordinator",
     [eng](caf::actor_system& sys, const caf::message&) -> start_result {

@@ -396,12 +396,17 @@ spawn_prometheus_exporter(caf::actor_system& sys,
   std::shared_ptr<prometheus_exporter> shared{std::move(*ex)};
   if (on_listen)
     on_listen(shared->port());
+  return spawn_prometheus_exporter(sys, std::move(shared));
+}
+
+caf::actor spawn_prometheus_exporter(caf::actor_system& sys,
+                                     std::shared_ptr<prometheus_exporter> ex) {
   return sys.spawn(
-    [shared](caf::stateful_actor<exporter_state>* self) -> caf::behavior {
-      self->state.exporter = shared;
-      self->attach_functor([shared](const caf::error&) { shared->stop(); });
+    [ex](caf::stateful_actor<exporter_state>* self) -> caf::behavior {
+      self->state.exporter = ex;
+      self->attach_functor([ex](const caf::error&) { ex->stop(); });
       return {
-        [shared](caf::get_atom) { return shared->port(); },
+        [ex](caf::get_atom) { return ex->port(); },
       };
     });
 }

@@ -145,6 +145,17 @@ CAF_TEST(an exporter that cannot start is an error of the lens start) {
   CAF_REQUIRE(!lens);
   CAF_CHECK(render_error(lens.error()).find("needs a bearer token")
             != std::string::npos);
+  // A file that cannot be opened fails the start, naming the path.
+  auto c2 = lens_config();
+  sinks::sink_options so;
+  so.name = "events";
+  sinks::file_sink_options fo;
+  fo.path = (dir / "no-such-dir" / "events.jsonl").string();
+  c2.telemetry.sinks.push_back(sinks::file_sink_factory(so, fo));
+  auto lens2 = caflens::start(system(), std::move(c2));
+  CAF_REQUIRE(!lens2);
+  CAF_CHECK(render_error(lens2.error()).find("no-such-dir/events.jsonl")
+            != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -97,6 +97,11 @@ spawn_prometheus_exporter(caf::actor_system& sys,
                           prometheus_options opts,
                           std::function<void(uint16_t)> on_listen = {});
 
+/// Spawns an actor that owns an exporter already serving (so that a
+/// caller learns about a taken port before anything runs).
+caf::actor spawn_prometheus_exporter(caf::actor_system& sys,
+                                     std::shared_ptr<prometheus_exporter> ex);
+
 /// Where and how to push to a Prometheus Pushgateway.
 struct pushgateway_options {
   /// "http://127.0.0.1:9091".
