@@ -123,6 +123,17 @@ public:
 
   /// The port this node's agent listens on (`config.cluster.listen`; port 0
   /// picks a free one); 0 when it does not listen.
+  /// Past investigations from the store (`config.store`), newest first.
+  /// Error `unavailable` without a store.
+  caf::expected<std::vector<store::investigation_row>>
+  history(const store::query& q = {}) const;
+
+  /// Everything stored about one investigation: the result, its snapshots
+  /// and its timeline of tool and model calls. Errors: `unavailable`,
+  /// the store's `not_found`.
+  caf::expected<store::investigation_detail>
+  stored(const std::string& trace_id) const;
+
   /// Exports and flushes (fsync for files, a push for the Pushgateway)
   /// what every sink holds, within `timeout` each. Returns the first error,
   /// naming the sink.

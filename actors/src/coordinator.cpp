@@ -376,6 +376,10 @@ public:
          {"output_tokens", static_cast<double>(res.output_tokens)},
          {"cost_usd", res.cost_usd}},
         {{"trace_id", trace}, {"partial", res.partial}});
+      // The store queues it (never blocks); it is written with the
+      // investigation's timeline in the writer's next transaction.
+      if (auto st = s_.eng->store())
+        st->consume(store::result_record(to_json(res)));
       for (auto& w : inv->entry.waiters)
         w.rp.deliver(res);
     }

@@ -24,6 +24,7 @@
 #include "caflens/sandbox/sandbox.hpp"
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/log_buffer.hpp"
+#include "caflens/store/store.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/tracer.hpp"
 #include "caflens/telemetry/metrics.hpp"
@@ -183,6 +184,17 @@ public:
     return node_port_.load();
   }
 
+  /// The running store writer, or nullptr.
+  std::shared_ptr<store::store_sink> store() const {
+    std::lock_guard<std::mutex> guard{store_mtx_};
+    return store_;
+  }
+
+  void set_store(std::shared_ptr<store::store_sink> x) {
+    std::lock_guard<std::mutex> guard{store_mtx_};
+    store_ = std::move(x);
+  }
+
   uint16_t prometheus_port() const noexcept {
     return prometheus_port_.load();
   }
@@ -246,6 +258,8 @@ private:
   std::map<std::string, peer_entry> peers_;
   std::atomic<uint16_t> node_port_{0};
   std::atomic<uint16_t> prometheus_port_{0};
+  mutable std::mutex store_mtx_;
+  std::shared_ptr<store::store_sink> store_;
   caf::actor_addr agent_;
   caf::actor_addr connector_;
   std::deque<std::pair<std::string, std::string>> sessions_;

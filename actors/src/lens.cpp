@@ -151,6 +151,18 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     if (cl.token.empty() && !cl.token_env.empty())
       cl.token = env(cl.token_env.c_str());
   }
+  // The store: code, then [caflens], then the environment.
+  {
+    std::string path;
+    override_from(sys_cfg, "store", path);
+    if (auto e = env("CAFLENS_STORE"); !e.empty())
+      path = e;
+    if (!path.empty()) {
+      if (!cfg.store)
+        cfg.store = store::store_options{};
+      cfg.store->path = path;
+    }
+  }
   // Telemetry out: code, then [caflens], then the environment.
   {
     auto& out = cfg.telemetry;
@@ -380,6 +392,31 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
     if (auto err = sink_child("statsd", sinks::statsd_sink_factory(so, opts)))
       return err;
   }
+  if (auto& st = eng->cfg().store) {
+    auto opts = *st;
+    auto first = store::store_sink::open({}, opts);
+    if (!first)
+      return std::move(first.error());
+    auto pending
+      = std::make_shared<std::shared_ptr<store::store_sink>>(std::move(*first));
+    children.push_back(worker(
+      "store",
+      [eng, opts, pending](caf::actor_system& sys,
+                           const caf::message&) -> start_result {
+        std::shared_ptr<store::store_sink> s = std::move(*pending);
+        if (!s) {
+          auto made = store::store_sink::open({}, opts);
+          if (!made)
+            return std::move(made.error());
+          s = std::move(*made);
+        }
+        eng->set_store(s);
+        auto h = sinks::spawn_sink(sys, s, telemetry::bus::global());
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  }
   if (out.prometheus) {
     auto opts = *out.prometheus;
     auto first = sinks::prometheus_exporter::start(eng->metrics(), opts);
@@ -601,6 +638,7 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::vector<std::string>>("action-allow",
                                    "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
+    .add<std::string>("store", "SQLite file of past investigations")
     .add<std::string>("events-file", "JSONL file of every caflens event")
     .add<std::string>("log-file", "text file of every caflens event")
     .add<std::string>("csv-file", "CSV file of every caflens event")
@@ -960,6 +998,42 @@ uint16_t lens::node_port() const {
     return port;
   await_children(*eng_);
   return eng_->node_port();
+}
+
+namespace {
+
+caf::expected<std::shared_ptr<store::database>>
+store_of(const std::shared_ptr<actors::engine>& eng) {
+  if (!eng || !eng->cfg().store)
+    return make_error(actors_errc::unavailable,
+                      "no store is configured (config.store, [caflens] "
+                      "store, CAFLENS_STORE)");
+  auto st = eng->store();
+  if (!st) {
+    await_children(*eng);
+    st = eng->store();
+  }
+  if (!st)
+    return unavailable();
+  return st->db();
+}
+
+} // namespace
+
+caf::expected<std::vector<store::investigation_row>>
+lens::history(const store::query& q) const {
+  auto db = store_of(eng_);
+  if (!db)
+    return std::move(db.error());
+  return (*db)->investigations(q);
+}
+
+caf::expected<store::investigation_detail>
+lens::stored(const std::string& trace_id) const {
+  auto db = store_of(eng_);
+  if (!db)
+    return std::move(db.error());
+  return (*db)->investigation(trace_id);
 }
 
 caf::error lens::flush_telemetry(std::chrono::milliseconds timeout) const {

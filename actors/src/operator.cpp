@@ -297,6 +297,10 @@ public:
       fs.push_back(skills::to_json(f));
     stored_snapshot snap{s_.eng->next_id("s"), unix_ms(), data};
     emit_op("take_snapshot", {{"snapshot_id", snap.id}});
+    if (auto st = s_.eng->store())
+      st->consume(store::snapshot_record(s_.spec.trace_id, snap.id,
+                                         s_.spec.skill, s_.eng->node(),
+                                         snap.captured_at, data));
     // The complete result (every finding, the whole snapshot) stays with
     // the message for brains that read data; the text for a model is
     // bounded by whole items: the findings first (the worst first, counted

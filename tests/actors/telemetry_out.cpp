@@ -125,6 +125,56 @@ CAF_TEST(an investigation reaches the files and the metrics endpoint) {
   lens->stop();
 }
 
+CAF_TEST(investigations are stored and read back) {
+  cfg.set("caflens.store", (dir / "caflens.db").string());
+  auto lens = caflens::start(system(), lens_config());
+  CAF_REQUIRE(lens);
+  CAF_CHECK(lens->history()->empty());
+  auto first = lens->investigate("scheduled health check", {}, 30s);
+  CAF_REQUIRE(first);
+  auto second = lens->investigate("queue depth over 1000", {}, 30s);
+  CAF_REQUIRE(second);
+  CAF_REQUIRE(!lens->flush_telemetry());
+  auto rows = lens->history();
+  CAF_REQUIRE(rows);
+  CAF_REQUIRE_EQUAL(rows->size(), 2u);
+  CAF_CHECK_EQUAL((*rows)[0].trace_id, second->trace_id); // newest first
+  CAF_CHECK_EQUAL((*rows)[0].reason, "queue depth over 1000");
+  CAF_CHECK_EQUAL((*rows)[1].trace_id, first->trace_id);
+  CAF_CHECK_EQUAL((*rows)[1].brain, "rule");
+  auto detail = lens->stored(first->trace_id);
+  CAF_REQUIRE(detail);
+  // The stored result is the result the caller got.
+  auto back = investigation_result_from_json(detail->result);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->trace_id, first->trace_id);
+  CAF_CHECK_EQUAL(back->operators.size(), first->operators.size());
+  CAF_CHECK_EQUAL(back->notifications.size(), first->notifications.size());
+  // The operator's snapshot and the timeline of its tool calls.
+  CAF_CHECK(!detail->snapshots.empty());
+  CAF_CHECK_EQUAL(detail->snapshots.at(0)["skill"], "actors");
+  bool tool_call = false, started = false;
+  for (auto& e : detail->timeline) {
+    tool_call |= e["event"] == "caflens.tool.stop";
+    started |= e["event"] == "caflens.investigation.start";
+    CAF_CHECK_EQUAL(e["metadata"]["trace_id"], first->trace_id);
+  }
+  CAF_CHECK(tool_call);
+  CAF_CHECK(started);
+  CAF_CHECK(!lens->stored("no-such-trace"));
+  lens->stop();
+}
+
+CAF_TEST(a lens without a store says so) {
+  auto lens = caflens::start(system(), lens_config());
+  CAF_REQUIRE(lens);
+  auto rows = lens->history();
+  CAF_REQUIRE(!rows);
+  CAF_CHECK(render_error(rows.error()).find("no store is configured")
+            != std::string::npos);
+  lens->stop();
+}
+
 CAF_TEST(bad telemetry settings are errors that name the key) {
   cfg.set("caflens.statsd", "no-port-here");
   auto lens = caflens::start(system(), lens_config());

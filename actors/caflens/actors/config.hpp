@@ -23,6 +23,7 @@
 #include "caflens/sinks/prometheus.hpp"
 #include "caflens/sinks/sink.hpp"
 #include "caflens/sinks/statsd_sink.hpp"
+#include "caflens/store/store.hpp"
 
 namespace caflens::llm {
 class client_registry;
@@ -182,6 +183,13 @@ struct config {
   /// CAFLENS_PROMETHEUS_LISTEN, CAFLENS_PROMETHEUS_TOKEN (a bearer token,
   /// required off loopback), CAFLENS_STATSD, CAFLENS_EVENTS_FILE.
   telemetry_out telemetry;
+
+  /// Persist investigations (results, insights, notifications, snapshots,
+  /// timelines) in SQLite (caflens/store/store.hpp); query them with
+  /// `lens::history` and `lens::stored`. Its writer is a sink under
+  /// `telemetry_sup`: an investigation never waits for it. `[caflens]`
+  /// store (the file), CAFLENS_STORE.
+  std::optional<store::store_options> store;
 
   // -- loops --------------------------------------------------------------------
 
