@@ -151,6 +151,15 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     if (cl.token.empty() && !cl.token_env.empty())
       cl.token = env(cl.token_env.c_str());
   }
+  {
+    std::string hook;
+    override_from(sys_cfg, "alert-webhook", hook);
+    if (!hook.empty()) {
+      sinks::webhook_options wo;
+      wo.url = hook;
+      cfg.alerts.webhooks.push_back(wo);
+    }
+  }
   // The store: code, then [caflens], then the environment.
   {
     std::string path;
@@ -391,6 +400,34 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
     so.name = "statsd";
     if (auto err = sink_child("statsd", sinks::statsd_sink_factory(so, opts)))
       return err;
+  }
+  if (auto& al = eng->cfg().alerts; !al.rules.empty()) {
+    auto first = sinks::alert_engine::make(eng->metrics(), al.rules);
+    if (!first)
+      return std::move(first.error());
+    children.push_back(worker(
+      "alerts",
+      [eng](caf::actor_system& sys, const caf::message&) -> start_result {
+        auto& al = eng->cfg().alerts;
+        auto ae = sinks::alert_engine::make(eng->metrics(), al.rules);
+        if (!ae)
+          return std::move(ae.error());
+        for (auto& wo : al.webhooks) {
+          auto [handler, hook] = sinks::spawn_webhook(sys, wo);
+          (*ae)->add_handler(handler);
+        }
+        if (al.investigate) {
+          std::weak_ptr<actors::engine> weak = eng;
+          (*ae)->add_handler([weak](const sinks::alert_event& e) {
+            if (!e.fired)
+              return;
+            if (auto eng = weak.lock())
+              if (auto c = eng->coordinator())
+                caf::anon_send(c, actors::alert_request{e.rule, e.condition()});
+          });
+        }
+        return sinks::spawn_alert_evaluator(sys, *ae, al.interval);
+      }));
   }
   if (auto& st = eng->cfg().store) {
     auto opts = *st;
@@ -639,6 +676,7 @@ void add_config_options(caf::actor_system_config& cfg) {
                                    "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
     .add<std::string>("store", "SQLite file of past investigations")
+    .add<std::string>("alert-webhook", "POST fired alerts to this URL")
     .add<std::string>("events-file", "JSONL file of every caflens event")
     .add<std::string>("log-file", "text file of every caflens event")
     .add<std::string>("csv-file", "CSV file of every caflens event")

@@ -103,9 +103,13 @@ nlohmann::json alert_event::to_json() const {
 }
 
 std::string alert_event::text() const {
+  return rule + ": " + condition();
+}
+
+std::string alert_event::condition() const {
   auto what = metric.empty() ? std::string{"probe"} : metric;
-  std::string out = rule + ": " + what + " " + std::string{to_string(kind)}
-                    + " = " + number(value);
+  std::string out = what + " " + std::string{to_string(kind)} + " = "
+                    + number(value);
   out += fired ? (below ? " below " : " above ") : " back within ";
   out += number(threshold);
   if (!series.empty())
@@ -341,6 +345,10 @@ caf::actor spawn_alert_evaluator(caf::actor_system& sys,
         self->delayed_send(self, interval, eval_atom::value);
       },
       [=](caf::get_atom) { return eng->status().dump(); },
+      [=](caf::flush_atom) {
+        eng->evaluate(wall_ms());
+        return caf::ok_atom::value;
+      },
     };
   });
 }

@@ -3,7 +3,9 @@
 // and in [caflens] run under telemetry_sup; an investigation's events reach
 // the files and its metrics the Prometheus endpoint.
 
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <fstream>
 
 #include <httplib.h>
@@ -14,6 +16,7 @@
 
 #include "caflens/caflens.hpp"
 #include "caflens/sinks/file_sink.hpp"
+#include "caflens/telemetry/bus.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
 
@@ -162,6 +165,56 @@ CAF_TEST(investigations are stored and read back) {
   CAF_CHECK(tool_call);
   CAF_CHECK(started);
   CAF_CHECK(!lens->stored("no-such-trace"));
+  lens->stop();
+}
+
+CAF_TEST(an alert rule starts an investigation that names the alert) {
+  // The application's latency metric; a rule on its p99.
+  auto metrics = std::make_shared<telemetry::metric_registry>();
+  CAF_REQUIRE(!metrics->add(telemetry::metric_definition::distribution(
+    "shop.checkout.ms", {"shop", "checkout"}, "ms", {"route"})));
+  auto c = lens_config();
+  c.metrics = metrics;
+  c.store = store::store_options{};
+  c.store->path = (dir / "alerts.db").string();
+  sinks::alert_rule rule;
+  rule.name = "checkout_p99";
+  rule.kind = sinks::alert_kind::quantile;
+  rule.metric = "shop.checkout.ms";
+  rule.window = 60s;
+  rule.threshold = 250;
+  c.alerts.rules = {rule};
+  c.alerts.interval = 50ms;
+  // Both investigations of this test are seen through the bus.
+  std::promise<std::string> stopped;
+  std::atomic<bool> once{false};
+  auto& bus = telemetry::bus::global();
+  CAF_REQUIRE(!bus.attach(
+    "alert-test", {"caflens", "investigation", "stop"},
+    [&](const telemetry::event_name&, const telemetry::measurements&,
+        const telemetry::metadata& md, const std::any&) {
+      if (!once.exchange(true))
+        stopped.set_value(md.find("trace_id")->to_string());
+    }));
+  auto lens = caflens::start(system(), std::move(c));
+  CAF_REQUIRE(lens);
+  for (int i = 0; i < 50; ++i)
+    bus.execute(telemetry::event_name{"shop", "checkout"}, {{"ms", 900.0}},
+                {{"route", "/pay"}});
+  auto fut = stopped.get_future();
+  CAF_REQUIRE(fut.wait_for(60s) == std::future_status::ready);
+  auto trace = fut.get();
+  bus.detach("alert-test");
+  CAF_REQUIRE(!lens->flush_telemetry());
+  auto detail = lens->stored(trace);
+  CAF_REQUIRE(detail);
+  CAF_MESSAGE("reason: " << detail->row.reason);
+  CAF_CHECK_EQUAL(detail->row.trigger, "alert");
+  CAF_CHECK(detail->row.reason.find("alert checkout_p99: shop.checkout.ms "
+                                    "quantile = ")
+            == 0);
+  CAF_CHECK(detail->row.reason.find("above 250 (route=/pay)")
+            != std::string::npos);
   lens->stop();
 }
 

@@ -20,6 +20,7 @@
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/skill.hpp"
+#include "caflens/sinks/alerts.hpp"
 #include "caflens/sinks/prometheus.hpp"
 #include "caflens/sinks/sink.hpp"
 #include "caflens/sinks/statsd_sink.hpp"
@@ -183,6 +184,20 @@ struct config {
   /// CAFLENS_PROMETHEUS_LISTEN, CAFLENS_PROMETHEUS_TOKEN (a bearer token,
   /// required off loopback), CAFLENS_STATSD, CAFLENS_EVENTS_FILE.
   telemetry_out telemetry;
+
+  /// Alert rules over the metrics registry (caflens/sinks/alerts.hpp),
+  /// evaluated every `interval` by an actor under `telemetry_sup`. A rule
+  /// that fires emits `caflens.alert.fired`, posts to every webhook and,
+  /// with `investigate`, starts an investigation whose reason names the
+  /// alert and carries its value, threshold and series (rate-limited like
+  /// every automatic trigger). `[caflens]` alert-webhook (a URL).
+  struct alert_settings {
+    std::vector<sinks::alert_rule> rules;
+    std::chrono::milliseconds interval{1000};
+    std::vector<sinks::webhook_options> webhooks;
+    bool investigate = true;
+  };
+  alert_settings alerts;
 
   /// Persist investigations (results, insights, notifications, snapshots,
   /// timelines) in SQLite (caflens/store/store.hpp); query them with

@@ -90,8 +90,13 @@ struct alert_event {
 
   nlohmann::json to_json() const;
 
-  /// One line: "p99_upload: shop.latency p99 = 2.31 above 2 (route=/up)".
+  /// One line: "p99_upload: shop.latency quantile = 2.31 above 2
+  /// (route=/up)", i.e. the rule, then `condition()`.
   std::string text() const;
+
+  /// What was measured against what: "shop.latency quantile = 2.31 above 2
+  /// (route=/up)".
+  std::string condition() const;
 };
 
 using alert_handler = std::function<void(const alert_event&)>;
@@ -150,7 +155,8 @@ private:
 };
 
 /// Spawns the actor that evaluates `eng` every `interval` (wall clock).
-/// It answers `get_atom` with `status()` as JSON text.
+/// It answers `get_atom` with `status()` as JSON text and `flush_atom`
+/// (evaluate now) with `ok_atom`.
 caf::actor spawn_alert_evaluator(caf::actor_system& sys,
                                  std::shared_ptr<alert_engine> eng,
                                  std::chrono::milliseconds interval);
