@@ -218,6 +218,21 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     }
     if (out.prometheus && out.prometheus->bearer_token.empty())
       out.prometheus->bearer_token = env("CAFLENS_PROMETHEUS_TOKEN");
+    std::string otlp;
+    override_from(sys_cfg, "otlp-endpoint", otlp);
+    if (auto e = env("OTEL_EXPORTER_OTLP_ENDPOINT"); !e.empty())
+      otlp = e;
+    if (auto e = env("CAFLENS_OTLP_ENDPOINT"); !e.empty())
+      otlp = e;
+    if (!otlp.empty()) {
+      if (otlp.rfind("http://", 0) != 0 && otlp.rfind("https://", 0) != 0)
+        return bad("otlp-endpoint", otlp, "expected an http(s) URL");
+      if (!out.otlp)
+        out.otlp = sinks::otlp_options{};
+      out.otlp->endpoint = otlp;
+      if (!cfg.node_name.empty())
+        out.otlp->service_instance = cfg.node_name;
+    }
     std::string gateway;
     override_from(sys_cfg, "pushgateway", gateway);
     if (!gateway.empty()) {
@@ -477,6 +492,23 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
         return sinks::spawn_prometheus_exporter(sys, std::move(ex));
       }));
   }
+  if (out.otlp) {
+    auto opts = *out.otlp;
+    sinks::sink_options so;
+    so.name = "otlp_traces";
+    if (auto err = sink_child("otlp_traces",
+                              sinks::otlp_trace_sink_factory(so, opts)))
+      return err;
+    children.push_back(worker(
+      "otlp_metrics",
+      [eng, opts](caf::actor_system& sys,
+                  const caf::message&) -> start_result {
+        auto h = sinks::spawn_otlp_metrics_pusher(sys, eng->metrics(), opts);
+        if (!h)
+          return std::move(h.error());
+        return *h;
+      }));
+  }
   if (out.pushgateway) {
     auto opts = *out.pushgateway;
     children.push_back(worker(
@@ -684,6 +716,8 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::string>("prometheus-listen",
                       "serve /metrics on host:port (port 0: any)")
     .add<std::string>("pushgateway", "push the metrics to this URL")
+    .add<std::string>("otlp-endpoint",
+                      "OTLP/HTTP collector for metrics and traces")
     .add<std::string>("listen", "publish the node agent on host:port")
     .add<std::vector<std::string>>("peers", "node agents to connect to")
     .add<bool>("cluster-tls", "node links through CAF's OpenSSL module")
@@ -713,7 +747,8 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   auto eng = std::make_shared<engine>(sys, std::move(cfg));
   // Exported telemetry includes caflens's own metrics.
   if (auto& out = eng->cfg().telemetry;
-      out.builtin_metrics && (out.prometheus || out.statsd || out.pushgateway))
+      out.builtin_metrics
+      && (out.prometheus || out.statsd || out.pushgateway || out.otlp))
     for (auto& def : caflens_metrics())
       eng->metrics()->add(def); // already_exists: the application's own
   // The cluster view shows the configured peers from the start.

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <thread>
 #include <fstream>
 
 #include <httplib.h>
@@ -216,6 +218,60 @@ CAF_TEST(an alert rule starts an investigation that names the alert) {
   CAF_CHECK(detail->row.reason.find("above 250 (route=/pay)")
             != std::string::npos);
   lens->stop();
+}
+
+CAF_TEST(investigations go out as OTLP traces and metrics) {
+  httplib::Server collector;
+  std::mutex mtx;
+  std::vector<nlohmann::json> traces, metrics;
+  collector.Post("/v1/traces", [&](const httplib::Request& req,
+                                   httplib::Response& res) {
+    std::lock_guard<std::mutex> guard{mtx};
+    traces.push_back(nlohmann::json::parse(req.body));
+    res.set_content("{}", "application/json");
+  });
+  collector.Post("/v1/metrics", [&](const httplib::Request& req,
+                                    httplib::Response& res) {
+    std::lock_guard<std::mutex> guard{mtx};
+    metrics.push_back(nlohmann::json::parse(req.body));
+    res.set_content("{}", "application/json");
+  });
+  auto port = collector.bind_to_any_port("127.0.0.1");
+  std::thread server{[&] { collector.listen_after_bind(); }};
+  cfg.set("caflens.otlp-endpoint", "http://127.0.0.1:" + std::to_string(port));
+  cfg.set("caflens.node-name", "node-7");
+  auto lens = caflens::start(system(), lens_config());
+  CAF_REQUIRE(lens);
+  auto res = lens->investigate("scheduled health check", {}, 30s);
+  CAF_REQUIRE(res);
+  CAF_REQUIRE(!lens->flush_telemetry());
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    bool root = false;
+    size_t children = 0;
+    for (auto& req : traces)
+      for (auto& sp : req["resourceSpans"][0]["scopeSpans"][0]["spans"]) {
+        CAF_CHECK_EQUAL(sp["traceId"], res->trace_id);
+        if (sp["name"] == "investigation")
+          root = true;
+        else
+          ++children;
+      }
+    CAF_CHECK(root);
+    CAF_CHECK_GREATER(children, 0u);
+    CAF_REQUIRE(!metrics.empty());
+    bool investigations = false;
+    for (auto& m :
+         metrics.back()["resourceMetrics"][0]["scopeMetrics"][0]["metrics"])
+      investigations |= m["name"] == "caflens.investigations";
+    CAF_CHECK(investigations);
+    auto& attrs = metrics.back()["resourceMetrics"][0]["resource"]["attributes"];
+    CAF_CHECK_EQUAL(attrs[1]["value"]["stringValue"], "node-7");
+  }
+  lens->stop();
+  system().await_all_actors_done();
+  collector.stop();
+  server.join();
 }
 
 CAF_TEST(a lens without a store says so) {

@@ -21,6 +21,7 @@
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/skill.hpp"
 #include "caflens/sinks/alerts.hpp"
+#include "caflens/sinks/otlp.hpp"
 #include "caflens/sinks/prometheus.hpp"
 #include "caflens/sinks/sink.hpp"
 #include "caflens/sinks/statsd_sink.hpp"
@@ -171,6 +172,9 @@ struct config {
     /// Send metrics to StatsD: `statsd->metrics`, or when empty the
     /// registry's definitions as the lens starts.
     std::optional<sinks::statsd_options> statsd;
+    /// OTLP/HTTP (JSON): the registry's metrics every interval to
+    /// <endpoint>/v1/metrics, investigations as traces to /v1/traces.
+    std::optional<sinks::otlp_options> otlp;
     /// Push the registry to a Pushgateway every interval.
     std::optional<sinks::pushgateway_options> pushgateway;
     /// When any exporter is configured, the registry also gets caflens's
@@ -180,7 +184,8 @@ struct config {
 
   /// `[caflens]` events-file (JSONL), log-file (text lines), csv-file,
   /// statsd ("host:port": the registry's metrics), prometheus-listen
-  /// ("host:port"; port 0: any), pushgateway (URL); the environment
+  /// ("host:port"; port 0: any), pushgateway (URL), otlp-endpoint (URL;
+  /// also OTEL_EXPORTER_OTLP_ENDPOINT, CAFLENS_OTLP_ENDPOINT); the environment
   /// CAFLENS_PROMETHEUS_LISTEN, CAFLENS_PROMETHEUS_TOKEN (a bearer token,
   /// required off loopback), CAFLENS_STATSD, CAFLENS_EVENTS_FILE.
   telemetry_out telemetry;
