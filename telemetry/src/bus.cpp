@@ -1,5 +1,9 @@
 #include "caflens/telemetry/bus.hpp"
 
+#include <array>
+
+#include "caflens/telemetry/correlation.hpp"
+
 #include <chrono>
 #include <deque>
 #include <map>
@@ -204,40 +208,54 @@ void bus::execute(event e, measurements m, metadata md) noexcept {
   }
   if (guard.get() == nullptr)
     return;
-  for (auto& h : guard->entries) {
-    if (h->detached.load(std::memory_order_acquire))
-      continue;
-    std::string_view kind;
-    std::string reason;
-    try {
-      h->fn(slot->name, m, md, h->config);
-      continue;
-    } catch (const std::exception& ex) {
-      kind = "error";
+  auto run = [&](const metadata& mdx) {
+    for (auto& h : guard->entries) {
+      if (h->detached.load(std::memory_order_acquire))
+        continue;
+      std::string_view kind;
+      std::string reason;
       try {
-        reason = ex.what();
+        h->fn(slot->name, m, mdx, h->config);
+        continue;
+      } catch (const std::exception& ex) {
+        kind = "error";
+        try {
+          reason = ex.what();
+        } catch (...) {
+        }
       } catch (...) {
+        kind = "throw";
+        reason = "unknown exception";
       }
-    } catch (...) {
-      kind = "throw";
-      reason = "unknown exception";
+      // The handler failed: detach it (once) and report, like :telemetry.
+      if (h->detached.exchange(true))
+        continue;
+      try {
+        detach(h->id);
+        static const event_name failure{"caflens", "telemetry", "handler",
+                                        "failure"};
+        execute(failure, {{"system_time", static_cast<double>(system_time())}},
+                {{"handler_id", h->id},
+                 {"event_name", slot->name.str()},
+                 {"kind", kind},
+                 {"reason", reason}});
+      } catch (...) {
+        // Out of memory while reporting: the handler stays marked detached.
+      }
     }
-    // The handler failed: detach it (once) and report, like :telemetry.
-    if (h->detached.exchange(true))
-      continue;
-    try {
-      detach(h->id);
-      static const event_name failure{"caflens", "telemetry", "handler",
-                                      "failure"};
-      execute(failure, {{"system_time", static_cast<double>(system_time())}},
-              {{"handler_id", h->id},
-               {"event_name", slot->name.str()},
-               {"kind", kind},
-               {"reason", reason}});
-    } catch (...) {
-      // Out of memory while reporting: the handler stays marked detached.
-    }
+  };
+  // Inside a correlation scope every event carries its id (unless it names
+  // one itself); outside, this costs one thread-local read.
+  if (auto* cid = detail::correlation_slot();
+      cid != nullptr && md.size() < 32
+      && md.find("correlation_id") == nullptr) {
+    std::array<meta_entry, 32> tagged;
+    std::copy(md.begin(), md.end(), tagged.begin());
+    tagged[md.size()] = meta_entry{"correlation_id", value{*cid}};
+    run(metadata{tagged.data(), md.size() + 1});
+    return;
   }
+  run(md);
 }
 
 void bus::execute(const event_name& name, measurements m,
