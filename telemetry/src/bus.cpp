@@ -186,9 +186,10 @@ std::vector<handler_info> bus::list_handlers(const event_name& prefix) const {
 
 event bus::intern(const event_name& name) {
   if (auto* slot = state_->find(name.str()))
-    return event{slot};
+    return event{slot, &slot->handlers};
   std::lock_guard<std::mutex> guard{state_->mtx};
-  return event{state_->intern_locked(name)};
+  auto* slot = state_->intern_locked(name);
+  return event{slot, &slot->handlers};
 }
 
 bool bus::has_handlers(event e) const noexcept {
@@ -196,7 +197,7 @@ bool bus::has_handlers(event e) const noexcept {
          && e.slot_->handlers.load(std::memory_order_acquire) != nullptr;
 }
 
-void bus::execute(event e, measurements m, metadata md) noexcept {
+void bus::dispatch(event e, measurements m, metadata md) noexcept {
   auto* slot = e.slot_;
   if (slot == nullptr
       || slot->handlers.load(std::memory_order_relaxed) == nullptr)
@@ -261,7 +262,7 @@ void bus::execute(event e, measurements m, metadata md) noexcept {
 void bus::execute(const event_name& name, measurements m,
                   metadata md) noexcept {
   if (auto* slot = state_->find(name.str()))
-    execute(event{slot}, m, md);
+    execute(event{slot, &slot->handlers}, m, md);
 }
 
 uint64_t bus::dropped_events() const noexcept {

@@ -11,6 +11,11 @@
 #include "caflens/telemetry/ddsketch.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
+#ifdef CAFLENS_HAVE_PROMETHEUS_CPP
+#  include <prometheus/histogram.h>
+#  include <prometheus/registry.h>
+#endif
+
 using namespace caflens::telemetry;
 
 namespace {
@@ -96,6 +101,60 @@ void BM_execute_distribution(benchmark::State& state) {
 }
 BENCHMARK(BM_execute_distribution)->ArgName("tagged")->Arg(0)->Arg(1)
   ->Threads(1)->Threads(2)->UseRealTime();
+
+#ifdef CAFLENS_HAVE_PROMETHEUS_CPP
+
+// The peer: prometheus-cpp's histogram (its default-style exponential
+// buckets), cached, and through its labelled family lookup.
+prometheus::Histogram::BucketBoundaries prom_buckets() {
+  prometheus::Histogram::BucketBoundaries b;
+  for (double x = 1e3; x < 1e9; x *= 2)
+    b.push_back(x);
+  return b;
+}
+
+void BM_prometheus_cpp_observe(benchmark::State& state) {
+  static prometheus::Registry* reg = nullptr;
+  static prometheus::Histogram* hist = nullptr;
+  if (state.thread_index() == 0) {
+    reg = new prometheus::Registry;
+    hist = &prometheus::BuildHistogram().Name("latency").Register(*reg).Add(
+      {}, prom_buckets());
+  }
+  auto xs = samples();
+  size_t i = 0;
+  for (auto _ : state)
+    hist->Observe(xs[i++ & 4095]);
+  if (state.thread_index() == 0) {
+    delete reg;
+    reg = nullptr;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_prometheus_cpp_observe)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_prometheus_cpp_labelled_observe(benchmark::State& state) {
+  static prometheus::Registry* reg = nullptr;
+  static prometheus::Family<prometheus::Histogram>* fam = nullptr;
+  if (state.thread_index() == 0) {
+    reg = new prometheus::Registry;
+    fam = &prometheus::BuildHistogram().Name("latency").Register(*reg);
+  }
+  auto xs = samples();
+  auto buckets = prom_buckets();
+  size_t i = 0;
+  for (auto _ : state)
+    fam->Add({{"route", "/upload"}}, buckets).Observe(xs[i++ & 4095]);
+  if (state.thread_index() == 0) {
+    delete reg;
+    reg = nullptr;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_prometheus_cpp_labelled_observe)->Threads(1)->Threads(2)
+  ->UseRealTime();
+
+#endif
 
 void BM_ddsketch_add(benchmark::State& state) {
   ddsketch sk;

@@ -21,6 +21,7 @@ namespace caflens::telemetry {
 namespace detail {
 struct event_slot;
 struct bus_state;
+struct handler_list;
 } // namespace detail
 
 /// A handler: called in the emitter's thread with the event's name,
@@ -50,13 +51,24 @@ public:
     return slot_ != nullptr;
   }
 
+  /// True when a handler is attached (one relaxed load; inline).
+  bool active() const noexcept {
+    return handlers_ != nullptr
+           && handlers_->load(std::memory_order_relaxed) != nullptr;
+  }
+
 private:
   friend class bus;
 
-  explicit event(detail::event_slot* slot) : slot_(slot) {
+  event(detail::event_slot* slot,
+        const std::atomic<detail::handler_list*>* handlers)
+    : slot_(slot), handlers_(handlers) {
   }
 
   detail::event_slot* slot_ = nullptr;
+  /// The slot's handler list, read inline so that an event nobody listens
+  /// to costs one load and a branch at the call site.
+  const std::atomic<detail::handler_list*>* handlers_ = nullptr;
 };
 
 /// The telemetry event bus in the shape of Erlang's `:telemetry`: `attach`,
@@ -102,8 +114,12 @@ public:
   /// Interns `name` and returns a handle for fast `execute`. Idempotent.
   event intern(const event_name& name);
 
-  /// Calls every handler attached to `e`. Lock-free; no allocation.
-  void execute(event e, measurements m, metadata md = {}) noexcept;
+  /// Calls every handler attached to `e`. Lock-free; no allocation. With
+  /// no handler attached it returns after one inline load.
+  void execute(event e, measurements m, metadata md = {}) noexcept {
+    if (e.active())
+      dispatch(e, m, md);
+  }
 
   /// As above for a name: one hash lookup, no interning.
   void execute(const event_name& name, measurements m,
@@ -111,7 +127,8 @@ public:
 
   void execute(event e, std::initializer_list<measurement> m,
                std::initializer_list<meta_entry> md = {}) noexcept {
-    execute(e, measurements{m}, metadata{md});
+    if (e.active())
+      dispatch(e, measurements{m}, metadata{md});
   }
 
   void execute(const event_name& name, std::initializer_list<measurement> m,
@@ -148,6 +165,9 @@ public:
   static int64_t system_time() noexcept;
 
 private:
+  /// The handlers' loop (out of line).
+  void dispatch(event e, measurements m, metadata md) noexcept;
+
   struct span_events {
     event start, stop, exception;
   };
