@@ -5,41 +5,6 @@
 
 namespace caflens::telemetry {
 
-// -- clocks -------------------------------------------------------------------
-
-clock::~clock() = default;
-
-namespace {
-
-class coarse_clock final : public clock {
-public:
-  int64_t now_ns() const noexcept override {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-  }
-};
-
-class steady_clock final : public clock {
-public:
-  int64_t now_ns() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-  }
-};
-
-} // namespace
-
-const clock& clock::coarse() noexcept {
-  static coarse_clock instance;
-  return instance;
-}
-
-const clock& clock::steady() noexcept {
-  static steady_clock instance;
-  return instance;
-}
 
 // -- windowed_sketch ----------------------------------------------------------
 
