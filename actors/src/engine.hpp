@@ -184,6 +184,10 @@ public:
     return node_port_.load();
   }
 
+  /// Handler ids of the sinks `start` attached (detached again when the
+  /// start fails). Written only during `start`.
+  std::vector<std::string> sink_handlers;
+
   /// The running store writer, or nullptr.
   std::shared_ptr<store::store_sink> store() const {
     std::lock_guard<std::mutex> guard{store_mtx_};

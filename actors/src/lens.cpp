@@ -193,6 +193,31 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
     };
     file("events-file", "CAFLENS_EVENTS_FILE", sinks::file_format::jsonl,
          "events_file");
+    // The default logger as a sink: caflens's events at or above a level
+    // as text lines on stderr, written by an actor (never by the emitter).
+    std::string level;
+    override_from(sys_cfg, "log-level", level);
+    if (auto e = env("CAFLENS_LOG_LEVEL"); !e.empty())
+      level = e;
+    if (!level.empty() && level != "off") {
+      sinks::file_sink_options fo;
+      fo.path = "-";
+      fo.format = sinks::file_format::text;
+      if (level == "debug")
+        fo.min_level = telemetry::log_level::debug;
+      else if (level == "info")
+        fo.min_level = telemetry::log_level::info;
+      else if (level == "warning")
+        fo.min_level = telemetry::log_level::warning;
+      else if (level == "error")
+        fo.min_level = telemetry::log_level::error;
+      else
+        return bad("log-level", level,
+                   "expected off, debug, info, warning or error");
+      sinks::sink_options so;
+      so.name = "log";
+      out.sinks.push_back(sinks::file_sink_factory(so, fo));
+    }
     file("log-file", nullptr, sinks::file_format::text, "log_file");
     file("csv-file", nullptr, sinks::file_format::csv, "csv_file");
     std::string statsd;
@@ -373,7 +398,7 @@ namespace {
 /// exporter. Each one's first instance is made here, so that a file that
 /// cannot be opened or a port in use fails `start`; restarts make new ones.
 caf::expected<std::vector<supervision::child_spec>>
-telemetry_children(const std::shared_ptr<actors::engine>& eng) {
+telemetry_children_impl(const std::shared_ptr<actors::engine>& eng) {
   using namespace caflens::supervision;
   auto& out = eng->cfg().telemetry;
   std::vector<child_spec> children;
@@ -382,20 +407,28 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
     auto first = make();
     if (!first)
       return std::move(first.error());
+    // Attached now: what caflens emits once `start` returns is queued even
+    // before the sink's actor runs.
+    if (auto err = sinks::attach_sink(*first, telemetry::bus::global()))
+      return err;
+    eng->sink_handlers.push_back("caflens.sink." + (*first)->name());
     auto pending = std::make_shared<sinks::sink_ptr>(std::move(*first));
     children.push_back(worker(
       std::move(id),
       [make, pending](caf::actor_system& sys,
                       const caf::message&) -> start_result {
+        sinks::sink_actor_options opts;
         sinks::sink_ptr s = std::move(*pending);
-        if (!s) {
+        if (s) {
+          opts.attached = true;
+        } else {
           auto made = make();
           if (!made)
             return std::move(made.error());
           s = std::move(*made);
         }
         auto h = sinks::spawn_sink(sys, std::move(s),
-                                   telemetry::bus::global());
+                                   telemetry::bus::global(), opts);
         if (!h)
           return std::move(h.error());
         return *h;
@@ -449,21 +482,28 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
     auto first = store::store_sink::open({}, opts);
     if (!first)
       return std::move(first.error());
+    if (auto err = sinks::attach_sink(*first, telemetry::bus::global()))
+      return err;
+    eng->sink_handlers.push_back("caflens.sink." + (*first)->name());
+    eng->set_store(*first);
     auto pending
       = std::make_shared<std::shared_ptr<store::store_sink>>(std::move(*first));
     children.push_back(worker(
       "store",
       [eng, opts, pending](caf::actor_system& sys,
                            const caf::message&) -> start_result {
+        sinks::sink_actor_options sao;
         std::shared_ptr<store::store_sink> s = std::move(*pending);
-        if (!s) {
+        if (s) {
+          sao.attached = true;
+        } else {
           auto made = store::store_sink::open({}, opts);
           if (!made)
             return std::move(made.error());
           s = std::move(*made);
         }
         eng->set_store(s);
-        auto h = sinks::spawn_sink(sys, s, telemetry::bus::global());
+        auto h = sinks::spawn_sink(sys, s, telemetry::bus::global(), sao);
         if (!h)
           return std::move(h.error());
         return *h;
@@ -522,6 +562,21 @@ telemetry_children(const std::shared_ptr<actors::engine>& eng) {
       }));
   }
   return children;
+}
+
+/// Detaches the sinks `start` attached when it fails after all.
+void detach_started_sinks(actors::engine& eng) {
+  for (auto& id : eng.sink_handlers)
+    telemetry::bus::global().detach(id);
+  eng.sink_handlers.clear();
+}
+
+caf::expected<std::vector<supervision::child_spec>>
+telemetry_children(const std::shared_ptr<actors::engine>& eng) {
+  auto result = telemetry_children_impl(eng);
+  if (!result)
+    detach_started_sinks(*eng);
+  return result;
 }
 
 } // namespace
@@ -711,6 +766,8 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<std::string>("alert-webhook", "POST fired alerts to this URL")
     .add<std::string>("events-file", "JSONL file of every caflens event")
     .add<std::string>("log-file", "text file of every caflens event")
+    .add<std::string>("log-level",
+                      "events on stderr: off, debug, info, warning, error")
     .add<std::string>("csv-file", "CSV file of every caflens event")
     .add<std::string>("statsd", "send the metrics to StatsD at host:port")
     .add<std::string>("prometheus-listen",
@@ -824,8 +881,10 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
       return *h;
     }));
   auto root = spawn_supervisor(sys, root_flags, std::move(children));
-  if (!root)
+  if (!root) {
+    detach_started_sinks(*eng);
     return std::move(root.error());
+  }
   eng->set_root(*root);
   return lens{std::move(eng), std::move(*root)};
 }

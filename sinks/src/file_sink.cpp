@@ -156,6 +156,13 @@ file_sink::open(sink_options opts, file_sink_options fopts) {
 }
 
 caf::error file_sink::open_file() {
+  if (fopts_.path == "-") {
+    fd_ = ::dup(2);
+    if (fd_ < 0)
+      return io_error("cannot duplicate", "stderr");
+    size_ = 0;
+    return {};
+  }
   fd_ = ::open(fopts_.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
                0644);
   if (fd_ < 0)
@@ -225,9 +232,16 @@ caf::error file_sink::export_(const batch& xs) {
     if (auto err = open_file())
       return err;
   std::string buf;
+  bool to_stderr = fopts_.path == "-";
   for (auto& x : xs) {
+    if (fopts_.min_level != telemetry::log_level::debug) {
+      auto name = telemetry::event_name::parse(x.event);
+      if (name && telemetry::level_of(*name) < fopts_.min_level)
+        continue;
+    }
     auto line = format(x, fopts_.format);
-    if (fopts_.max_bytes > 0 && size_ + buf.size() + line.size() > fopts_.max_bytes
+    if (!to_stderr && fopts_.max_bytes > 0
+        && size_ + buf.size() + line.size() > fopts_.max_bytes
         && size_ + buf.size() > (fopts_.format == file_format::csv
                                    ? csv_header.size()
                                    : 0)) {
@@ -252,7 +266,7 @@ caf::error file_sink::export_(const batch& xs) {
 }
 
 caf::error file_sink::flush_() {
-  if (fd_ < 0 || !dirty_ || !fopts_.fsync_on_flush)
+  if (fd_ < 0 || !dirty_ || !fopts_.fsync_on_flush || fopts_.path == "-")
     return {};
   if (::fsync(fd_) != 0)
     return io_error("cannot fsync", fopts_.path);

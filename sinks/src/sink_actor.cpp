@@ -88,17 +88,14 @@ caf::behavior sink_actor(caf::stateful_actor<sink_state>* self, sink_ptr s,
 
 } // namespace
 
-caf::expected<caf::actor> spawn_sink(caf::actor_system& sys, sink_ptr s,
-                                     telemetry::bus& b,
-                                     sink_actor_options opts) {
+caf::error attach_sink(const sink_ptr& s, telemetry::bus& b) {
   if (!s)
-    return make_error(sinks_errc::invalid_options, "spawn_sink: no sink");
+    return make_error(sinks_errc::invalid_options, "attach_sink: no sink");
   if (s->name().empty() || s->name().find('.') != std::string::npos)
     return make_error(sinks_errc::invalid_options,
-                      "spawn_sink: a sink needs a name without dots, got '"
+                      "attach_sink: a sink needs a name without dots, got '"
                         + s->name() + "'");
   auto events = events_of(s->options());
-  // Attach first so that a duplicate name fails before anything runs.
   auto sp = s;
   auto err = b.attach_many(
     "caflens.sink." + s->name(), events,
@@ -109,6 +106,16 @@ caf::expected<caf::actor> spawn_sink(caf::actor_system& sys, sink_ptr s,
   if (err)
     return err;
   s->instrument(&b);
+  return {};
+}
+
+caf::expected<caf::actor> spawn_sink(caf::actor_system& sys, sink_ptr s,
+                                     telemetry::bus& b,
+                                     sink_actor_options opts) {
+  // Attach first so that a duplicate name fails before anything runs.
+  if (!opts.attached)
+    if (auto err = attach_sink(s, b))
+      return err;
   return sys.spawn(sink_actor, std::move(s), &b, opts);
 }
 

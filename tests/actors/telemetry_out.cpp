@@ -5,6 +5,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <iterator>
+
+#include <fcntl.h>
+#include <unistd.h>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -274,6 +278,39 @@ CAF_TEST(investigations go out as OTLP traces and metrics) {
   server.join();
 }
 
+CAF_TEST(the default logger runs as a sink at its level) {
+  // stderr goes to a file while the lens runs.
+  auto path = (dir / "stderr.txt").string();
+  auto saved = ::dup(2);
+  auto fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CAF_REQUIRE(fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  cfg.set("caflens.log-level", "warning");
+  auto lens = caflens::start(system(), lens_config());
+  auto& bus = telemetry::bus::global();
+  bus.execute(telemetry::event_name{"caflens", "alert", "fired"},
+              {{"value", 9.0}, {"threshold", 5.0}},
+              {{"alert", "disk_full"}, {"metric", "disk"},
+               {"severity", "critical"}});
+  bus.execute(telemetry::event_name{"caflens", "investigation", "start"},
+              {{"system_time", 1.0}}, {{"trace_id", "x"}});
+  auto flushed = lens ? lens->flush_telemetry() : caf::error{};
+  if (lens)
+    lens->stop();
+  ::dup2(saved, 2);
+  ::close(saved);
+  CAF_REQUIRE(lens);
+  CAF_REQUIRE(!flushed);
+  std::ifstream in{path};
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  CAF_MESSAGE("stderr: " << text);
+  CAF_CHECK(text.find(" warning caflens.alert.fired {") != std::string::npos);
+  CAF_CHECK(text.find("disk_full") != std::string::npos);
+  CAF_CHECK(text.find("caflens.investigation.start") == std::string::npos);
+}
+
 CAF_TEST(a lens without a store says so) {
   auto lens = caflens::start(system(), lens_config());
   CAF_REQUIRE(lens);
@@ -315,6 +352,29 @@ CAF_TEST(an exporter that cannot start is an error of the lens start) {
   CAF_REQUIRE(!lens2);
   CAF_CHECK(render_error(lens2.error()).find("no-such-dir/events.jsonl")
             != std::string::npos);
+  // A start that fails after a sink was attached detaches it again: the
+  // same sink starts fine next time.
+  auto with_sink = [&] {
+    auto c = lens_config();
+    sinks::sink_options so;
+    so.name = "events";
+    sinks::file_sink_options fo;
+    fo.path = (dir / "events.jsonl").string();
+    c.telemetry.sinks.push_back(sinks::file_sink_factory(so, fo));
+    return c;
+  };
+  auto c3 = with_sink();
+  sinks::prometheus_options unsafe;
+  unsafe.host = "0.0.0.0";
+  c3.telemetry.prometheus = unsafe;
+  CAF_REQUIRE(!caflens::start(system(), std::move(c3)));
+  auto handlers = telemetry::bus::global().list_handlers();
+  CAF_CHECK(std::none_of(handlers.begin(), handlers.end(), [](auto& h) {
+    return h.id == "caflens.sink.events";
+  }));
+  auto lens4 = caflens::start(system(), with_sink());
+  CAF_REQUIRE(lens4);
+  lens4->stop();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

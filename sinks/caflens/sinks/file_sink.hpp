@@ -4,6 +4,7 @@
 #include <string>
 
 #include "caflens/sinks/sink.hpp"
+#include "caflens/telemetry/default_logger.hpp"
 
 namespace caflens::sinks {
 
@@ -23,7 +24,12 @@ enum class file_format : uint8_t {
 std::string_view to_string(file_format x) noexcept;
 
 struct file_sink_options {
+  /// The file; "-" writes to the standard error (no rotation): the default
+  /// logger as a sink.
   std::string path;
+  /// Records of events below this level are skipped (the level the default
+  /// logger assigns: `telemetry::level_of`).
+  telemetry::log_level min_level = telemetry::log_level::debug;
   file_format format = file_format::jsonl;
   /// Rotate before a write would grow the file past this size
   /// (0: never): path → path.1 → ... → path.<max_files>, oldest deleted.

@@ -173,7 +173,16 @@ using sink_factory = std::function<caf::expected<sink_ptr>()>;
 struct sink_actor_options {
   /// Time `shutdown` gets when the actor terminates.
   std::chrono::milliseconds shutdown_timeout{5000};
+  /// The sink was attached with `attach_sink` already (its events queue
+  /// up before the actor runs); `spawn_sink` attaches it otherwise.
+  bool attached = false;
 };
+
+/// Attaches `s` to `b` for its events (handler id "caflens.sink.<name>"):
+/// from now on its events queue up, whether or not its actor runs yet.
+/// Errors: `invalid_options` (no sink, a name with dots), the bus's
+/// `already_exists`.
+caf::error attach_sink(const sink_ptr& s, telemetry::bus& b);
 
 /// Spawns the actor that runs `s` on `b`: attaches a handler for the sink's
 /// events (id "caflens.sink.<name>"), exports a batch every

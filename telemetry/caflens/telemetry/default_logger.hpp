@@ -18,6 +18,10 @@ std::string_view to_string(log_level x) noexcept;
 /// alerts, restarts and shutdowns, info for start/stop/done, debug otherwise.
 log_level level_of(const class event_name& name) noexcept;
 
+/// Outside a lens. In a lens, `[caflens] log-level` (CAFLENS_LOG_LEVEL) runs
+/// the same lines as a sink actor (caflens/sinks/file_sink.hpp, path "-"), so
+/// emitters never write to a stream themselves.
+///
 /// Attaches a handler (id "caflens.default_logger") to every catalogue event
 /// that writes one line per event at or above `level` to `out` (std::clog by
 /// default): "[caflens] warning caflens.supervisor.child_restarted {...}".
