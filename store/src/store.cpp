@@ -150,6 +150,19 @@ CREATE TABLE timeline(
   metadata TEXT);
 CREATE INDEX timeline_trace ON timeline(trace_id, seq);
 )sql",
+    // 1 -> 2: alert state changes and experiment lifecycles.
+    R"sql(
+CREATE TABLE alerts(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ns INTEGER NOT NULL,
+  rule TEXT NOT NULL, state TEXT NOT NULL, metric TEXT, severity TEXT,
+  value REAL, threshold REAL);
+CREATE INDEX alerts_at ON alerts(at_ns);
+CREATE TABLE experiments(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ns INTEGER NOT NULL,
+  experiment TEXT NOT NULL, condition TEXT, state TEXT NOT NULL,
+  samples INTEGER, tags TEXT);
+CREATE INDEX experiments_name ON experiments(experiment, seq);
+)sql",
   };
   return xs;
 }
@@ -459,6 +472,85 @@ caf::error database::put_event(const sinks::record& x,
   return s.run("store: insert event");
 }
 
+caf::error database::put_alert(const sinks::record& x) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "INSERT INTO alerts(at_ns, rule, state, metric, severity, "
+              "value, threshold) VALUES(?,?,?,?,?,?,?)"};
+  if (auto err = s.prepared("store: insert alert"))
+    return err;
+  auto m = [&](const char* k) {
+    auto p = x.measurement(k);
+    return p != nullptr ? *p : 0.0;
+  };
+  auto st = x.system_time_ns;
+  if (auto p = x.measurement("system_time"); p != nullptr && *p > 0)
+    st = static_cast<int64_t>(*p);
+  s.bind(1, st)
+    .bind(2, str(x.metadata, "alert"))
+    .bind(3, std::string{x.event == "caflens.alert.fired" ? "fired"
+                                                          : "resolved"})
+    .bind(4, str(x.metadata, "metric"))
+    .bind(5, str(x.metadata, "severity"))
+    .bind(6, m("value"))
+    .bind(7, m("threshold"));
+  return s.run("store: insert alert");
+}
+
+caf::error database::put_experiment(const sinks::record& x) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "INSERT INTO experiments(at_ns, experiment, condition, state, "
+              "samples, tags) VALUES(?,?,?,?,?,?)"};
+  if (auto err = s.prepared("store: insert experiment"))
+    return err;
+  auto samples = x.measurement("samples");
+  s.bind(1, x.system_time_ns)
+    .bind(2, str(x.metadata, "experiment"))
+    .bind(3, str(x.metadata, "condition"))
+    .bind(4, std::string{x.event == "caflens.experiment.started" ? "started"
+                                                                 : "stopped"})
+    .bind(5, static_cast<int64_t>(samples != nullptr ? *samples : 0))
+    .bind(6, str(x.metadata, "tags"));
+  return s.run("store: insert experiment");
+}
+
+caf::expected<std::vector<nlohmann::json>>
+database::alerts(int64_t from_ns, int64_t to_ns, size_t limit) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "SELECT at_ns, rule, state, metric, severity, value, threshold "
+              "FROM alerts WHERE at_ns >= ? AND at_ns <= ? ORDER BY seq DESC "
+              "LIMIT ?"};
+  if (auto err = s.prepared("store: query alerts"))
+    return err;
+  s.bind(1, from_ns).bind(2, to_ns).bind(3, static_cast<int64_t>(limit));
+  std::vector<nlohmann::json> out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({{"at_ns", s.integer(0)},
+                   {"rule", s.text(1)},
+                   {"state", s.text(2)},
+                   {"metric", s.text(3)},
+                   {"severity", s.text(4)},
+                   {"value", s.real(5)},
+                   {"threshold", s.real(6)}});
+  return out;
+}
+
+caf::expected<std::vector<nlohmann::json>> database::experiments() {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "SELECT at_ns, experiment, condition, state, samples, tags "
+              "FROM experiments ORDER BY seq"};
+  if (auto err = s.prepared("store: query experiments"))
+    return err;
+  std::vector<nlohmann::json> out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({{"at_ns", s.integer(0)},
+                   {"experiment", s.text(1)},
+                   {"condition", s.text(2)},
+                   {"state", s.text(3)},
+                   {"samples", s.integer(4)},
+                   {"tags", s.text(5)}});
+  return out;
+}
+
 caf::expected<std::vector<investigation_row>>
 database::investigations(const query& q) {
   if (q.limit < 1 || q.limit > 10'000)
@@ -649,7 +741,7 @@ database::counts() {
   std::lock_guard<std::recursive_mutex> guard{mtx_};
   std::vector<std::pair<std::string, int64_t>> result;
   for (auto table : {"investigations", "insights", "notifications",
-                     "snapshots", "timeline"}) {
+                     "snapshots", "timeline", "alerts", "experiments"}) {
     auto sql = std::string{"SELECT count(*) FROM "} + table;
     stmt s{db_, sql.c_str()};
     if (auto err = s.prepared("store: count"))
@@ -703,6 +795,10 @@ std::vector<telemetry::event_name> timeline_events() {
         != info.metadata.end())
       result.push_back(info.name);
   }
+  for (auto what : {"fired", "resolved"})
+    result.push_back(telemetry::event_name{"caflens", "alert", what});
+  for (auto what : {"started", "stopped"})
+    result.push_back(telemetry::event_name{"caflens", "experiment", what});
   return result;
 }
 
@@ -737,6 +833,14 @@ caf::error store_sink::export_(const sinks::batch& xs) {
               str(m, "trace_id"), str(m, "id"), str(m, "skill"),
               str(m, "node"), num(m, "captured_at"),
               m.value("data", nlohmann::json{})))
+          return err;
+      } else if (x.event == "caflens.alert.fired"
+                 || x.event == "caflens.alert.resolved") {
+        if (auto err = db_->put_alert(x))
+          return err;
+      } else if (x.event == "caflens.experiment.started"
+                 || x.event == "caflens.experiment.stopped") {
+        if (auto err = db_->put_experiment(x))
           return err;
       } else {
         auto trace = str(x.metadata, "trace_id");

@@ -385,3 +385,85 @@ CAF_TEST(kill -9 during heavy writes leaves an intact store) {
   CAF_CHECK_LESS(last + 1 - n, 2'500);
   ::munmap(emitted, sizeof(std::atomic<int64_t>));
 }
+
+CAF_TEST(a version 1 store is upgraded in place) {
+  temp_dir d;
+  {
+    auto db = database::open(at(d));
+    CAF_REQUIRE(db);
+    CAF_REQUIRE(!(*db)->put_investigation(
+      result("old", 1000, "warning", "slow_consumer", "w-1")));
+  }
+  {
+    // Back to the first schema, as the first release of the store left it.
+    sqlite3* raw = nullptr;
+    CAF_REQUIRE_EQUAL(sqlite3_open(at(d).path.c_str(), &raw), SQLITE_OK);
+    CAF_REQUIRE_EQUAL(sqlite3_exec(raw,
+                                   "DROP TABLE alerts; DROP TABLE experiments;"
+                                   "PRAGMA user_version=1;",
+                                   nullptr, nullptr, nullptr),
+                      SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto db = database::open(at(d));
+  CAF_REQUIRE(db);
+  CAF_CHECK_EQUAL((*db)->version(), 2);
+  CAF_CHECK_EQUAL(traces(*(*db)->investigations({})),
+                  (std::vector<std::string>{"old"}));
+  sinks::record fired;
+  fired.event = "caflens.alert.fired";
+  fired.system_time_ns = 5;
+  fired.measurements = {{"value", 9}, {"threshold", 5}};
+  fired.metadata = {{"alert", "disk"}, {"metric", "disk.used"},
+                    {"severity", "critical"}};
+  CAF_CHECK(!(*db)->put_alert(fired));
+  auto alerts = (*db)->alerts(0, 10);
+  CAF_REQUIRE(alerts);
+  CAF_REQUIRE_EQUAL(alerts->size(), 1u);
+  CAF_CHECK_EQUAL((*alerts)[0]["rule"], "disk");
+  CAF_CHECK(!(*db)->check_integrity());
+}
+
+CAF_TEST(the store sink keeps alerts and experiments) {
+  temp_dir d;
+  auto o = at(d);
+  o.max_age = std::chrono::hours{0};
+  auto s = store_sink::open({}, o);
+  CAF_REQUIRE(s);
+  auto evs = (*s)->options().events;
+  CAF_CHECK(std::find(evs.begin(), evs.end(),
+                      tel::event_name{"caflens", "alert", "fired"})
+            != evs.end());
+  auto rec = [](std::string ev, int64_t at, nlohmann::json md,
+                std::vector<std::pair<std::string, double>> m = {}) {
+    sinks::record r;
+    r.event = std::move(ev);
+    r.system_time_ns = at;
+    r.metadata = std::move(md);
+    r.measurements = std::move(m);
+    return r;
+  };
+  (*s)->consume(rec("caflens.alert.fired", 10,
+                    {{"alert", "p99"}, {"metric", "lat"}, {"severity", "warning"}},
+                    {{"value", 900}, {"threshold", 250}}));
+  (*s)->consume(rec("caflens.alert.resolved", 20,
+                    {{"alert", "p99"}, {"metric", "lat"}}, {{"value", 100}}));
+  (*s)->consume(rec("caflens.experiment.started", 30,
+                    {{"experiment", "ranker"}, {"condition", "b"},
+                     {"tags", "[]"}}));
+  (*s)->consume(rec("caflens.experiment.stopped", 40,
+                    {{"experiment", "ranker"}, {"condition", "b"}},
+                    {{"samples", 120}}));
+  CAF_REQUIRE(!(*s)->flush());
+  auto alerts = (*s)->db()->alerts(0, 100);
+  CAF_REQUIRE(alerts);
+  CAF_REQUIRE_EQUAL(alerts->size(), 2u);
+  CAF_CHECK_EQUAL((*alerts)[0]["state"], "resolved"); // newest first
+  CAF_CHECK_EQUAL((*alerts)[1]["value"], 900.0);
+  CAF_CHECK_EQUAL((*alerts)[1]["severity"], "warning");
+  auto exps = (*s)->db()->experiments();
+  CAF_REQUIRE(exps);
+  CAF_REQUIRE_EQUAL(exps->size(), 2u);
+  CAF_CHECK_EQUAL((*exps)[1]["state"], "stopped");
+  CAF_CHECK_EQUAL((*exps)[1]["samples"], 120);
+}

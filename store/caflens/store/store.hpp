@@ -43,7 +43,7 @@ std::string to_string(store_errc code);
 CAFLENS_ERROR_CATEGORY(store_errc, "store");
 
 /// The schema version this caflens writes (PRAGMA user_version).
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 struct store_options {
   /// The SQLite file (created when missing; its directory must exist).
@@ -140,6 +140,21 @@ public:
   /// Appends one event to an investigation's timeline.
   caf::error put_event(const sinks::record& x, const std::string& trace_id);
 
+  /// Records a `caflens.alert.fired` / `.resolved` event.
+  caf::error put_alert(const sinks::record& x);
+
+  /// Records a `caflens.experiment.started` / `.stopped` event.
+  caf::error put_experiment(const sinks::record& x);
+
+  /// Alert state changes within [from_ns, to_ns], newest first:
+  /// {at_ns, rule, state, metric, severity, value, threshold}.
+  caf::expected<std::vector<nlohmann::json>>
+  alerts(int64_t from_ns, int64_t to_ns, size_t limit = 100);
+
+  /// Experiment starts and stops in order: {at_ns, experiment, condition,
+  /// state, samples, tags}.
+  caf::expected<std::vector<nlohmann::json>> experiments();
+
   /// Runs `fn` in one transaction (committed when it returns no error).
   caf::error transaction(const std::function<caf::error()>& fn);
 
@@ -156,7 +171,7 @@ public:
   caf::error check_integrity();
 
   /// Row counts per table (investigations, insights, notifications,
-  /// snapshots, timeline).
+  /// snapshots, timeline, alerts, experiments).
   caf::expected<std::vector<std::pair<std::string, int64_t>>> counts();
 
 private:
@@ -172,8 +187,9 @@ private:
 
 /// The store's writer: a sink (bounded queue, batches, its own actor under
 /// `telemetry_sup`) whose every batch is one transaction. It records the
-/// timeline events of investigations (catalogue events with a trace id)
-/// and the records `result_record` and `snapshot_record` make. A failed
+/// timeline events of investigations (catalogue events with a trace id),
+/// alert and experiment events, and the records `result_record` and
+/// `snapshot_record` make. A failed
 /// write emits `caflens.store.error` and drops its batch; an investigation
 /// never waits for the store.
 class store_sink final : public sinks::sink {
@@ -206,7 +222,8 @@ sinks::record snapshot_record(const std::string& trace_id,
                               nlohmann::json data);
 
 /// The events a store sink records by default: every catalogue event whose
-/// metadata has a trace id (sinks' and the store's own excepted).
+/// metadata has a trace id (sinks' and the store's own excepted), alert
+/// state changes and experiment starts and stops.
 std::vector<telemetry::event_name> timeline_events();
 
 } // namespace caflens::store
