@@ -46,7 +46,9 @@ struct otlp_checker {
       fail(where, "AnyValue must have exactly one field: " + v.dump());
       return;
     }
-    auto& [k, x] = *v.items().begin();
+    auto it = v.begin();
+    const std::string k = it.key();
+    const auto& x = it.value();
     if (k == "stringValue" && x.is_string())
       return;
     if (k == "boolValue" && x.is_boolean())
