@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include "http_util.hpp"
+
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
@@ -356,20 +358,13 @@ caf::actor spawn_alert_evaluator(caf::actor_system& sys,
 // -- webhooks -----------------------------------------------------------------
 
 caf::error post_webhook(const webhook_options& opts, const std::string& body) {
-  constexpr std::string_view http = "http://";
-  constexpr std::string_view https = "https://";
-  size_t start = 0;
-  if (opts.url.compare(0, http.size(), http) == 0)
-    start = http.size();
-  else if (opts.url.compare(0, https.size(), https) == 0)
-    start = https.size();
-  else
+  std::string base;
+  std::string path;
+  if (!detail::split_url(opts.url, base, path))
     return make_error(sinks_errc::invalid_options,
                       "webhook: not an http(s) URL: '" + opts.url + "'");
-  auto slash = opts.url.find('/', start);
-  auto base = opts.url.substr(0, slash);
-  auto path = slash == std::string::npos ? std::string{"/"}
-                                         : opts.url.substr(slash);
+  if (path.empty())
+    path = "/";
   httplib::Headers headers;
   for (auto& [k, v] : opts.headers)
     headers.emplace(k, v);
@@ -378,12 +373,7 @@ caf::error post_webhook(const webhook_options& opts, const std::string& body) {
     if (attempt > 0)
       std::this_thread::sleep_for(opts.retry_delay);
     httplib::Client cli{base};
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(opts.timeout);
-    auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(
-      opts.timeout - secs);
-    cli.set_connection_timeout(secs.count(), usecs.count());
-    cli.set_read_timeout(secs.count(), usecs.count());
-    cli.set_write_timeout(secs.count(), usecs.count());
+    detail::set_timeouts(cli, opts.timeout);
     auto res = cli.Post(path.c_str(), headers, body, "application/json");
     if (res && res->status >= 200 && res->status < 300)
       return {};
@@ -404,15 +394,8 @@ spawn_webhook(caf::actor_system& sys, webhook_options opts) {
       return {
         [opts](post_atom, const std::string& body) {
           auto start = telemetry::bus::monotonic_time();
-          if (auto err = post_webhook(opts, body)) {
-            auto now = telemetry::bus::monotonic_time();
-            auto reason = render_error(err);
-            telemetry::bus::global().execute(
-              telemetry::event_name{"caflens", "sink", "export", "exception"},
-              {{"duration", static_cast<double>(now - start)},
-               {"monotonic_time", static_cast<double>(now)}},
-              {{"sink", "webhook"}, {"kind", "error"}, {"reason", reason}});
-          }
+          if (auto err = post_webhook(opts, body))
+            detail::emit_export_failure("webhook", start, err);
         },
       };
     });

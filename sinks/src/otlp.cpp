@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include "http_util.hpp"
+
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 
@@ -73,24 +75,6 @@ std::string hex16(uint64_t x) {
   std::snprintf(buf, sizeof(buf), "%016llx",
                 static_cast<unsigned long long>(x));
   return buf;
-}
-
-bool split_url(const std::string& url, std::string& base, std::string& path) {
-  constexpr std::string_view http = "http://";
-  constexpr std::string_view https = "https://";
-  size_t start = 0;
-  if (url.compare(0, http.size(), http) == 0)
-    start = http.size();
-  else if (url.compare(0, https.size(), https) == 0)
-    start = https.size();
-  else
-    return false;
-  auto slash = url.find('/', start);
-  base = url.substr(0, slash);
-  path = slash == std::string::npos ? "" : url.substr(slash);
-  while (!path.empty() && path.back() == '/')
-    path.pop_back();
-  return base.size() > start;
 }
 
 std::string meta_str(const json& md, const char* key) {
@@ -168,17 +152,12 @@ caf::error otlp_post(const otlp_options& opts, const std::string& path,
                      const json& body) {
   std::string base;
   std::string prefix;
-  if (!split_url(opts.endpoint, base, prefix))
+  if (!detail::split_url(opts.endpoint, base, prefix))
     return make_error(sinks_errc::invalid_options,
                       "otlp: not an http(s) endpoint: '" + opts.endpoint
                         + "'");
   httplib::Client cli{base};
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(opts.timeout);
-  auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(
-    opts.timeout - secs);
-  cli.set_connection_timeout(secs.count(), usecs.count());
-  cli.set_read_timeout(secs.count(), usecs.count());
-  cli.set_write_timeout(secs.count(), usecs.count());
+  detail::set_timeouts(cli, opts.timeout);
   httplib::Headers headers;
   for (auto& [k, v] : opts.headers)
     headers.emplace(k, v);
@@ -208,15 +187,8 @@ caf::error push_metrics(const telemetry::metric_registry& reg,
   auto err = otlp_post(opts, "/v1/metrics",
                        otlp_metrics(reg, opts, start_ns,
                                     telemetry::bus::system_time()));
-  if (err) {
-    auto now = telemetry::bus::monotonic_time();
-    auto reason = render_error(err);
-    telemetry::bus::global().execute(
-      telemetry::event_name{"caflens", "sink", "export", "exception"},
-      {{"duration", static_cast<double>(now - start)},
-       {"monotonic_time", static_cast<double>(now)}},
-      {{"sink", "otlp_metrics"}, {"kind", "error"}, {"reason", reason}});
-  }
+  if (err)
+    detail::emit_export_failure("otlp_metrics", start, err);
   return err;
 }
 
@@ -228,7 +200,7 @@ spawn_otlp_metrics_pusher(caf::actor_system& sys,
                           otlp_options opts) {
   std::string base;
   std::string prefix;
-  if (!reg || !split_url(opts.endpoint, base, prefix))
+  if (!reg || !detail::split_url(opts.endpoint, base, prefix))
     return make_error(sinks_errc::invalid_options,
                       "otlp: needs a registry and an http(s) endpoint, got '"
                         + opts.endpoint + "'");
@@ -264,7 +236,7 @@ caf::expected<std::shared_ptr<otlp_trace_sink>>
 otlp_trace_sink::open(sink_options sopts, otlp_options opts) {
   std::string base;
   std::string prefix;
-  if (!split_url(opts.endpoint, base, prefix))
+  if (!detail::split_url(opts.endpoint, base, prefix))
     return make_error(sinks_errc::invalid_options,
                       "otlp: not an http(s) endpoint: '" + opts.endpoint
                         + "'");

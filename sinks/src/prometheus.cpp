@@ -10,6 +10,8 @@
 
 #include <httplib.h>
 
+#include "http_util.hpp"
+
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -415,25 +417,6 @@ caf::actor spawn_prometheus_exporter(caf::actor_system& sys,
 
 namespace {
 
-/// Splits "http://host:port[/prefix]" into scheme+host+port and the path.
-bool split_url(const std::string& url, std::string& base, std::string& path) {
-  constexpr std::string_view http = "http://";
-  constexpr std::string_view https = "https://";
-  size_t start = 0;
-  if (url.compare(0, http.size(), http) == 0)
-    start = http.size();
-  else if (url.compare(0, https.size(), https) == 0)
-    start = https.size();
-  else
-    return false;
-  auto slash = url.find('/', start);
-  base = url.substr(0, slash);
-  path = slash == std::string::npos ? "" : url.substr(slash);
-  while (!path.empty() && path.back() == '/')
-    path.pop_back();
-  return base.size() > start;
-}
-
 /// One "/name/value" pair of a Pushgateway path: a value with a '/' (or an
 /// empty one) goes base64url-encoded under "name@base64"; others are
 /// percent-encoded.
@@ -485,7 +468,7 @@ caf::error push_to_gateway(const pushgateway_options& opts,
                            const std::string& text) {
   std::string base;
   std::string prefix;
-  if (!split_url(opts.url, base, prefix))
+  if (!detail::split_url(opts.url, base, prefix))
     return make_error(sinks_errc::invalid_options,
                       "pushgateway: not an http(s) URL: '" + opts.url + "'");
   if (opts.job.empty())
@@ -494,12 +477,7 @@ caf::error push_to_gateway(const pushgateway_options& opts,
   for (auto& [k, v] : opts.grouping)
     path += path_pair(sanitize(k, true), v);
   httplib::Client cli{base};
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(opts.timeout);
-  auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(
-    opts.timeout - secs);
-  cli.set_connection_timeout(secs.count(), usecs.count());
-  cli.set_read_timeout(secs.count(), usecs.count());
-  cli.set_write_timeout(secs.count(), usecs.count());
+  detail::set_timeouts(cli, opts.timeout);
   auto res = cli.Put(path, text, "text/plain; version=0.0.4");
   if (!res)
     return make_error(sinks_errc::network_error,
@@ -522,19 +500,10 @@ struct pusher_state {
 
 caf::error push_once(const telemetry::metric_registry& reg,
                      const pushgateway_options& opts) {
-  auto& b = telemetry::bus::global();
   auto start = telemetry::bus::monotonic_time();
   auto err = push_to_gateway(opts, prometheus_text(reg, opts.format));
-  auto now = telemetry::bus::monotonic_time();
-  if (err) {
-    auto reason = render_error(err);
-    b.execute(telemetry::event_name{"caflens", "sink", "export", "exception"},
-              {{"duration", static_cast<double>(now - start)},
-               {"monotonic_time", static_cast<double>(now)}},
-              {{"sink", "pushgateway"},
-               {"kind", "error"},
-               {"reason", reason}});
-  }
+  if (err)
+    detail::emit_export_failure("pushgateway", start, err);
   return err;
 }
 
@@ -548,7 +517,7 @@ spawn_pushgateway_pusher(caf::actor_system& sys,
     return make_error(sinks_errc::invalid_options, "pushgateway: no registry");
   std::string base;
   std::string prefix;
-  if (!split_url(opts.url, base, prefix) || opts.job.empty())
+  if (!detail::split_url(opts.url, base, prefix) || opts.job.empty())
     return make_error(sinks_errc::invalid_options,
                       "pushgateway: needs an http(s) URL and a job, got '"
                         + opts.url + "' and '" + opts.job + "'");

@@ -16,25 +16,17 @@
 #include "caflens/sinks/file_sink.hpp"
 #include "caflens/telemetry/bus.hpp"
 
+#include "daemon.hpp"
+
 using namespace caf;
 using namespace caflens;
 using namespace caflens::sinks;
 namespace tel = caflens::telemetry;
 namespace fs = std::filesystem;
+using caflens::test::temp_dir;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/caflens-files-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::vector<std::string> lines_of(const fs::path& p) {
   std::ifstream in{p};
