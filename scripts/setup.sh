@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev                  # store
   prometheus prometheus-pushgateway  # exporter tests: a real scrape, a real push
   collectd-core                   # exporter tests: a real StatsD daemon
+  prometheus-cpp-dev              # the prometheus-cpp adapter; benchmark peer
   libbenchmark-dev                # benchmarks (optional build)
   erlang-nox                      # differential supervision tests against OTP
   python3                         # LLM wire kit replay server

@@ -138,6 +138,29 @@ bool constant_time_equal(std::string_view x, std::string_view y) {
 
 } // namespace
 
+std::string prometheus_label_name(std::string_view tag) {
+  return sanitize(tag, true);
+}
+
+std::string prometheus_help(const telemetry::metric_definition& def) {
+  std::string out;
+  if (!def.description.empty()) {
+    out = def.description;
+  } else {
+    out = "caflens ";
+    out += telemetry::to_string(def.kind);
+    out += " of ";
+    out += def.event.str();
+    if (!def.measurement.empty()) {
+      out += ' ';
+      out += def.measurement;
+    }
+  }
+  if (!def.unit.empty())
+    out += " (" + def.unit + ")";
+  return out;
+}
+
 std::string prometheus_name(const telemetry::metric_definition& def) {
   auto name = sanitize(def.name, false);
   if ((def.kind == metric_kind::counter || def.kind == metric_kind::sum)
@@ -179,7 +202,7 @@ std::string prometheus_text(const std::vector<telemetry::metric_value>& all_time
     }
     std::vector<std::string> labels;
     for (auto& t : def.tags) {
-      auto l = sanitize(t, true);
+      auto l = prometheus_label_name(t);
       if (def.kind == metric_kind::distribution && l == "quantile")
         l = "tag_quantile";
       labels.push_back(std::move(l));
@@ -187,23 +210,7 @@ std::string prometheus_text(const std::vector<telemetry::metric_value>& all_time
     out += "# HELP ";
     out += name;
     out += ' ';
-    if (!def.description.empty()) {
-      append_escaped(out, def.description, true);
-    } else {
-      out += "caflens ";
-      out += telemetry::to_string(def.kind);
-      out += " of ";
-      out += def.event.str();
-      if (!def.measurement.empty()) {
-        out += ' ';
-        out += def.measurement;
-      }
-    }
-    if (!def.unit.empty()) {
-      out += " (";
-      append_escaped(out, def.unit, true);
-      out += ')';
-    }
+    append_escaped(out, prometheus_help(def), true);
     out += "\n# TYPE ";
     out += name;
     out += ' ';

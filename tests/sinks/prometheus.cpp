@@ -16,6 +16,15 @@
 
 #include "daemon.hpp"
 
+#ifdef CAFLENS_HAVE_PROMETHEUS_CPP
+#  include <prometheus/counter.h>
+#  include <prometheus/exposer.h>
+#  include <prometheus/registry.h>
+#  include <prometheus/text_serializer.h>
+
+#  include "caflens/sinks/prometheus_collectable.hpp"
+#endif
+
 using namespace caf;
 using namespace caflens;
 using namespace caflens::sinks;
@@ -305,3 +314,39 @@ CAF_TEST(a real pushgateway receives our push) {
   bad.url = "ftp://x";
   CAF_CHECK(contains(render_error(push_to_gateway(bad, "")), "not an http"));
 }
+
+#ifdef CAFLENS_HAVE_PROMETHEUS_CPP
+CAF_TEST(an application running prometheus-cpp serves caflens metrics) {
+  app_metrics app;
+  app.traffic();
+  // The application's own metrics and its Exposer.
+  auto own = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter()
+    .Name("app_jobs_total")
+    .Help("Jobs.")
+    .Register(*own)
+    .Add({})
+    .Increment(3);
+  auto port = free_port();
+  prometheus::Exposer exposer{"127.0.0.1:" + std::to_string(port)};
+  exposer.RegisterCollectable(own);
+  auto ours = std::make_shared<prometheus_collectable>(app.reg);
+  exposer.RegisterCollectable(ours);
+  int status = 0;
+  auto body = get(port, "/metrics", {}, &status);
+  CAF_CHECK_EQUAL(status, 200);
+  CAF_CHECK(contains(body, "app_jobs_total 3"));
+  CAF_CHECK(contains(body, "# TYPE shop_http_requests_total counter"));
+  CAF_CHECK(contains(body,
+                     "shop_http_requests_total{route=\"/cart\",status=\"200\"} 100"));
+  CAF_CHECK(contains(body, "shop_queue_depth 17"));
+  CAF_CHECK(contains(body, "shop_http_latency_seconds_count{route=\"/cart\"} 101"));
+  // The same families as our own exposition, through its serializer.
+  prometheus::TextSerializer ser;
+  auto text = ser.Serialize(ours->Collect());
+  CAF_CHECK(contains(text, "# HELP shop_http_requests_total HTTP requests "
+                           "answered."));
+  CAF_CHECK(contains(text, "shop_http_latency_seconds{route=\"/cart\","
+                           "quantile=\"0.5\"}"));
+}
+#endif

@@ -31,6 +31,14 @@ struct prometheus_format {
 /// "caflens_demo_latency"); counters and sums end in "_total".
 std::string prometheus_name(const telemetry::metric_definition& def);
 
+/// A tag as a Prometheus label name (invalid characters become '_'; a
+/// reserved "__" prefix gets "tag").
+std::string prometheus_label_name(std::string_view tag);
+
+/// The HELP text: the description, or what the metric aggregates, and the
+/// unit in parentheses.
+std::string prometheus_help(const telemetry::metric_definition& def);
+
 /// Renders metrics: counters and sums as `counter`, last values as `gauge`,
 /// distributions as `summary` with quantiles from `windowed` (the same
 /// metrics collected over the window; nullptr: from `all_time`) and
