@@ -2,8 +2,13 @@
 // caflens headers first: CAF's test DSL defines macros (allow, ...).
 #include "cluster_support.hpp"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+
+#include "caflens/telemetry/bus.hpp"
 
 #include "caf/scoped_actor.hpp"
 #include "caf/test/unit_test.hpp"
@@ -27,9 +32,54 @@ bool refused_with(coordinator& co, const std::string& text) {
   });
 }
 
+/// Records the catalogue's node events this process emits.
+struct node_events {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<std::string> seen; // "refused <reason>", "connected <node>"
+
+  node_events() {
+    telemetry::bus::global().attach_many(
+      "test.node_events",
+      {telemetry::event_name{"caflens", "node", "connected"},
+       telemetry::event_name{"caflens", "node", "refused"}},
+      [this](const telemetry::event_name& e, const telemetry::measurements&,
+             const telemetry::metadata& md, const std::any&) {
+        auto what = e.segments().back();
+        auto* detail = md.find(what == "connected" ? "node" : "reason");
+        std::lock_guard<std::mutex> guard{mtx};
+        seen.push_back(what + " " + (detail ? detail->to_string() : ""));
+        cv.notify_all();
+      });
+  }
+
+  ~node_events() {
+    telemetry::bus::global().detach("test.node_events");
+  }
+
+  /// Waits (for an event, not a time) until one contains `text`.
+  bool wait_for(const std::string& text) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, std::chrono::seconds{30}, [&] {
+      return std::any_of(seen.begin(), seen.end(), [&](auto& x) {
+        return x.find(text) != std::string::npos;
+      });
+    });
+  }
+
+  std::string all() {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::string out;
+    for (auto& x : seen)
+      out += x + "\n";
+    return out;
+  }
+};
+
 } // namespace
 
 CAF_TEST(a wrong cluster token is refused with a clear error) {
+  node_events events;
   const std::string secret = "node-secret-7f3a91";
   auto a = start_node("alpha", "healthy", {},
                       {"CAFLENS_CLUSTER_TOKEN=" + secret});
@@ -66,6 +116,14 @@ CAF_TEST(a wrong cluster token is refused with a clear error) {
     CAF_CHECK(operator_nodes(*r) == std::set<std::string>{"alpha"});
   }
   a.stop();
+  // The catalogue events say the same, without the tokens.
+  CAF_CHECK(events.wait_for("node 'alpha' refused node 'coordinator': the "
+                            "cluster token does not match"));
+  CAF_CHECK(events.all().rfind("refused ", 0) == 0);
+  CAF_CHECK(events.wait_for("connected alpha"));
+  auto log = events.all();
+  CAF_CHECK(log.find(secret) == std::string::npos);
+  CAF_CHECK(log.find("wrong-token") == std::string::npos);
 }
 
 CAF_TEST(the agent refuses another protocol version and unknown sessions) {
