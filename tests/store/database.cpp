@@ -16,25 +16,17 @@
 #include "caflens/store/store.hpp"
 #include "caflens/telemetry/bus.hpp"
 
+#include "daemon.hpp" // tests/sinks: temp_dir
+
 using namespace caf;
 using namespace caflens;
 using namespace caflens::store;
 namespace tel = caflens::telemetry;
 namespace fs = std::filesystem;
+using caflens::test::temp_dir;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/caflens-store-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// An investigation result as the engine's `to_json` writes it.
 nlohmann::json result(const std::string& trace, int64_t started,
