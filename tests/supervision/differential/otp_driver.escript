@@ -234,6 +234,8 @@ start_worker(Ctx, Path) ->
 
 do_start_worker(Ctx, Path, Node) ->
     #{reg := Reg} = Ctx,
+    %% An attempt that takes time blocks the supervisor, then decides.
+    timer:sleep(list_to_integer(attr(Node, "delay_ms", "0"))),
     Script = case ets:lookup(Reg, {instance_starts, Path}) of
                  [{_, S}] -> S;
                  [] -> attr(Node, "starts", "o")

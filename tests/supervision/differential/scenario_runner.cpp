@@ -225,23 +225,29 @@ public:
   strings run() {
     auto& top = scn_.nodes.front();
     trace_.push_back("start " + top.path);
+    // Init runs inside the spawn (start attempts that take time pump the
+    // clock from within): steps begin once it returned, as start_link does.
     auto sup = spawn_supervisor(sys_, flags_for(top), children_of(top.path));
     if (!sup) {
       trace_.push_back("spawn error " + caflens::render_error(sup.error()));
       return trace_;
     }
     track(top.path, *sup);
-    settle();
-    for (auto& s : scn_.steps) {
-      step(s);
-      settle();
-    }
-    settle();
+    sched_.run();
+    steps_enabled_ = true;
+    due_ = now() + std::chrono::milliseconds{settle_ms};
+    // An hour of virtual time is far beyond any scenario: a call that never
+    // returns (OTP's driver would hang) ends the run with a line saying so.
+    pump(now() + std::chrono::hours{1}, true);
+    if (next_step_ < scn_.steps.size() || awaiting_)
+      trace_.push_back("stuck: no reply to step " + std::to_string(next_step_));
+    pump(due_ + std::chrono::milliseconds{settle_ms});
     auto result = trace_;
     // Tear down outside the trace.
+    steps_enabled_ = false;
     for (auto& kvp : actors_)
       caf::anon_send_exit(kvp.second, caf::exit_reason::kill);
-    advance(24 * 3600 * 1000);
+    pump(now() + std::chrono::hours{24});
     return result;
   }
 
@@ -257,21 +263,65 @@ public:
 private:
   // -- time -------------------------------------------------------------------
 
-  void advance(int ms) {
-    sched_.run();
-    auto target = sched_.clock().current_time + std::chrono::milliseconds{ms};
+  // The driver is time-driven, as otp_driver.escript runs on real time:
+  // each step is due `settle_ms` after the previous one ended (a call ends
+  // when its reply arrives: OTP's driver calls synchronously; `wait N` ends N
+  // ms later). `pump` advances virtual time to `target`, running actors,
+  // timers and due steps in time order. A start attempt that takes time
+  // (`delay_ms`) pumps from inside the blocked supervisor, so steps, exits
+  // and timers inside that time happen while it is busy and its mailbox
+  // fills, as in OTP.
+
+  using time_point = caf::actor_clock::time_point;
+
+  time_point now() {
+    return sched_.clock().current_time;
+  }
+
+  bool steps_pending() const {
+    return steps_enabled_ && !awaiting_ && next_step_ < scn_.steps.size();
+  }
+
+  void pump(time_point target, bool until_done = false) {
+    auto& clk = sched_.clock();
     for (;;) {
-      auto& schedule = sched_.clock().schedule();
-      if (schedule.empty() || schedule.begin()->first > target)
-        break;
-      sched_.clock().trigger_timeout();
       sched_.run();
+      if (until_done && !awaiting_ && next_step_ >= scn_.steps.size())
+        return;
+      if (steps_pending() && due_ <= now()) {
+        auto& s = scn_.steps[next_step_++];
+        due_ = now() + std::chrono::milliseconds{settle_ms};
+        step(s);
+        continue;
+      }
+      auto next = time_point::max();
+      if (!clk.schedule().empty())
+        next = clk.schedule().begin()->first;
+      if (steps_pending())
+        next = std::min(next, due_);
+      if (next > target)
+        break;
+      if (next > now())
+        clk.current_time = next;
+      if (!clk.schedule().empty() && clk.schedule().begin()->first <= now())
+        clk.trigger_timeout();
     }
-    sched_.clock().current_time = target;
+    if (target > now())
+      clk.current_time = target;
     sched_.run();
   }
 
-  void settle() { advance(settle_ms); }
+  /// A start attempt that takes `ms` of (virtual) time.
+  void block_for(int64_t ms) {
+    if (ms > 0)
+      pump(now() + std::chrono::milliseconds{ms});
+  }
+
+  /// A call step's reply arrived: the next step is due a settle later.
+  void replied() {
+    awaiting_ = false;
+    due_ = now() + std::chrono::milliseconds{settle_ms};
+  }
 
   // -- tree -------------------------------------------------------------------
 
@@ -356,6 +406,8 @@ private:
     auto path = tpath;
     if (args.match_elements<std::string>())
       path += "/" + args.get_as<std::string>(0);
+    // The attempt blocks the supervisor for delay_ms, then decides.
+    block_for(std::stoll(n.attr("delay_ms", "0")));
     // A dynamic instance may script its own starts (start_dyn ... starts=).
     auto script = n.attr("starts", "o");
     if (auto i = instance_starts_.find(path); i != instance_starts_.end())
@@ -403,11 +455,16 @@ private:
     auto* trace = &trace_;
     auto* names = &names_;
     auto prefix = "call " + op + " " + arg + " -> ";
-    sys_.spawn([=](caf::event_based_actor* self) {
+    awaiting_ = true;
+    sys_.spawn([=, this](caf::event_based_actor* self) {
       self->request(sup, caf::infinite, req)
         .then(
-          [=](T& x) { trace->push_back(prefix + format(x)); },
-          [=](caf::error& err) {
+          [=, this](T& x) {
+            trace->push_back(prefix + format(x));
+            replied();
+          },
+          [=, this](caf::error& err) {
+            replied();
             trace->push_back(prefix
                              + api_error(err, [names](caf::actor_id id) {
                                  auto i = names->find(id);
@@ -446,7 +503,7 @@ private:
       else
         caf::anon_send(a, crash_atom::value, parse_reason(s.at(2)));
     } else if (cmd == "wait") {
-      advance(std::stoi(s.at(1)));
+      due_ += std::chrono::milliseconds{std::stoi(s.at(1))};
     } else if (cmd == "stop") {
       caf::anon_send_exit(actor_of(scn_.nodes.front().path),
                           caf::exit_reason::user_shutdown);
@@ -538,6 +595,11 @@ private:
   std::map<std::string, caf::actor> actors_;
   std::map<caf::actor_id, std::string> names_;
   std::map<std::string, size_t> start_counts_;
+  // The driver's progress through the steps.
+  bool steps_enabled_ = false;
+  bool awaiting_ = false;
+  size_t next_step_ = 0;
+  time_point due_;
 };
 
 // -- comparison ---------------------------------------------------------------
