@@ -39,6 +39,8 @@ struct coordinator_data {
   admission queue{0};
   uint64_t gen = 0;
   uint64_t seq = 0;
+  /// caflens.anomaly.baseline_ready was emitted.
+  bool baseline_reported = false;
 };
 
 using coordinator_ptr
@@ -955,7 +957,7 @@ public:
     auto& cfg = s_.eng->cfg();
     if (msg.trigger == "anomaly_poll") {
       self_->delayed_send(self_, cfg.anomaly_interval, msg);
-      if (auto reason = poll_anomalies(*s_.eng);
+      if (auto reason = poll_anomalies(*s_.eng, s_.baseline_reported);
           reason && !s_.cur && s_.eng->admit_trigger())
         automatic(std::move(*reason), "anomaly");
       return;
@@ -1001,6 +1003,17 @@ coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
   if (cfg.anomaly_trigger)
     self->delayed_send(self, cfg.anomaly_interval,
                        scheduled_check{"", "anomaly_poll", true});
+  // A message it does not understand is dropped with an event (and CAF's
+  // error to a requester), never a crash or a line on stderr.
+  self->set_default_handler(
+    [self](caf::scheduled_actor*,
+           caf::message_view& x) -> caf::result<caf::message> {
+      auto& st = self->state;
+      auto text = st.eng->describe_unexpected(x.move_content_to_message());
+      emit_co(st.cur ? st.cur->entry.trace_id : std::string{},
+              "unexpected_message", {{"message", text}});
+      return caf::sec::unexpected_message;
+    });
   self->set_down_handler([self](caf::down_msg& dm) {
     coordinator_loop loop{self};
     if (!loop.on_operator_down(dm))

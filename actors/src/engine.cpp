@@ -18,6 +18,8 @@
 #include "caflens/skills/tracer.hpp"
 #include "caflens/supervision/messages.hpp"
 #include "caflens/telemetry/trace_id.hpp"
+#include "caflens/llm/redactor.hpp"
+#include "caf/message.hpp"
 
 namespace caflens::actors {
 
@@ -57,6 +59,7 @@ engine::engine(caf::actor_system& sys, config cfg)
   if (auto red = llm::redactor::make(cfg_.redaction)) {
     auto r = std::make_shared<const llm::redactor>(std::move(*red));
     logs_->filter([r](std::string line) { return r->redact(line); });
+    redactor_ = std::move(r);
   }
   metrics_ = cfg_.metrics ? cfg_.metrics
                           : std::make_shared<telemetry::metric_registry>();
@@ -415,6 +418,20 @@ void unsubscribe_all(engine& eng, const caf::actor& who) {
   for (auto& sup : eng.cfg().supervisors)
     if (sup)
       caf::anon_send(sup, supervision::unsubscribe{who});
+}
+
+std::string engine::redact(std::string text) const {
+  return redactor_ ? redactor_->redact(text) : text;
+}
+
+std::string engine::describe_unexpected(const caf::message& msg) const {
+  constexpr size_t max_len = 200;
+  auto text = to_string(msg);
+  if (text.size() > max_len) {
+    text.resize(max_len);
+    text += "...";
+  }
+  return redact(std::move(text));
 }
 
 } // namespace caflens::actors

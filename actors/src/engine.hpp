@@ -74,6 +74,14 @@ public:
     return logs_;
   }
 
+  /// `text` with the configured secrets redacted (text that may leave the
+  /// process: events, logs, the store).
+  std::string redact(std::string text) const;
+
+  /// What an actor of the lens received and does not understand, for the
+  /// `unexpected_message` events: its text, shortened and redacted.
+  std::string describe_unexpected(const caf::message& msg) const;
+
   const std::shared_ptr<telemetry::metric_registry>& metrics() const noexcept {
     return metrics_;
   }
@@ -239,6 +247,7 @@ private:
   std::vector<skills::skill_ptr> skills_;
   skills::process_table* processes_;
   std::shared_ptr<skills::log_buffer> logs_;
+  std::shared_ptr<const llm::redactor> redactor_;
   std::shared_ptr<telemetry::metric_registry> metrics_;
   std::shared_ptr<skills::anomaly_detector> anomaly_;
   std::shared_ptr<skills::tracer> tracer_;

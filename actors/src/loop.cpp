@@ -33,14 +33,29 @@ tool_outcome run_timed(
                {"tool_name", call.name},
                {"intent", intent}});
   tool_outcome out;
+  // A tool that throws ends its span with tool.exception (the model gets
+  // the failure as a tool error); an error result is a normal stop.
+  std::string thrown;
   try {
     out = dispatch(call.name, call.arguments);
   } catch (const std::exception& ex) {
-    out = tool_outcome::error(call.name + " failed: " + ex.what());
+    thrown = ex.what();
   } catch (...) {
-    out = tool_outcome::error(call.name + " failed: unknown exception");
+    thrown = "unknown exception";
   }
   auto t1 = telemetry::bus::monotonic_time();
+  if (!thrown.empty()) {
+    out = tool_outcome::error(call.name + " failed: " + thrown);
+    bus.execute(telemetry::event_name{"caflens", "tool", "exception"},
+                {{"duration", static_cast<double>(t1 - t0)},
+                 {"monotonic_time", static_cast<double>(t1)}},
+                {{"trace_id", trace_id},
+                 {"iteration", iteration},
+                 {"tool_name", call.name},
+                 {"kind", "error"},
+                 {"reason", thrown}});
+    return out;
+  }
   bus.execute(telemetry::event_name{"caflens", "tool", "stop"},
               {{"duration", static_cast<double>(t1 - t0)},
                {"monotonic_time", static_cast<double>(t1)}},

@@ -74,7 +74,8 @@ struct tool_outcome {
 };
 
 /// Runs `dispatch(name, arguments)` between the `caflens.tool.start` and
-/// `caflens.tool.stop` events; an exception becomes a tool error.
+/// `caflens.tool.stop` events; an exception ends the span with
+/// `caflens.tool.exception` instead and becomes a tool error.
 tool_outcome run_timed(
   const std::string& trace_id, int64_t iteration, std::string_view intent,
   const llm::tool_call& call,

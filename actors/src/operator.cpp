@@ -498,6 +498,15 @@ operator_actor::behavior_type operator_impl(operator_ptr self,
   self->state.eng = std::move(eng);
   self->state.spec = std::move(spec);
   operator_loop{self}.start();
+  // A message it does not understand is dropped with an event (and CAF's
+  // error to a requester), never a crash or a line on stderr.
+  self->set_default_handler(
+    [self](caf::scheduled_actor*,
+           caf::message_view& x) -> caf::result<caf::message> {
+      auto text = self->state.eng->describe_unexpected(x.move_content_to_message());
+      operator_loop{self}.emit_op("unexpected_message", {{"message", text}});
+      return caf::sec::unexpected_message;
+    });
   return {
     [self](operator_message& msg) {
       auto& loop = self->state.loop;

@@ -155,6 +155,10 @@ std::vector<event_info> make_catalogue() {
   co("think", "Coordinator recorded a thought.", {"thought"});
   co("schedule", "Coordinator scheduled a follow-up check.",
      {"ms", "reason"});
+  co("node_lost",
+     "A node of the investigation was lost: its operators end as node_lost "
+     "and the result is partial.",
+     {"node", "reason", "skills"});
   co("operator_notification_received",
      "Notification received from a running operator.",
      {"notification_id", "skill", "node"});

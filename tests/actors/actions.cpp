@@ -423,6 +423,72 @@ CAF_TEST(an approved action restarts a crash looping child) {
   l->stop();
 }
 
+CAF_TEST(denied rejected and failed actions are audited events) {
+  auto c = lens_config(action_mode::approve);
+  action_definition flush;
+  flush.name = "flush_cache";
+  flush.description = "Flushes a region of the cache.";
+  flush.params = {sandbox::param::needed("region", sandbox::param_type::string)};
+  flush.run = [](const json& args) -> caf::expected<json> {
+    return make_error(sec::runtime_error,
+                      "region " + args["region"].get<std::string>()
+                        + " is read-only");
+  };
+  c.actions.registered.push_back(flush);
+  c.actions.allow.push_back("flush_cache");
+  scripts brains;
+  brains.by_loop["coordinator"] = {
+    call("propose_action", {{"action", "flush_cache"},
+                            {"arguments", {{"bucket", "b1"}}},
+                            {"reason", "an argument it does not take"}}),
+    call("propose_action", {{"action", "flush_cache"},
+                            {"arguments", {{"region", "eu"}}},
+                            {"reason", "stale entries"}}),
+    call("propose_action", {{"action", "restart_child"},
+                            {"arguments",
+                             {{"supervisor", "ingest_sup"}, {"child", "cache"}}},
+                            {"reason", "crash loop"}}),
+    call("done", {{"summary", "proposed"}})};
+  c.brain = brains.factory();
+  auto l = caflens::start(*sys, c);
+  CAF_REQUIRE(l);
+  auto res = l->investigate("the cache misbehaves");
+  CAF_REQUIRE(res);
+  // The unknown argument is refused at once; the others wait.
+  auto denied = events.metadata_of("caflens.action.denied");
+  CAF_REQUIRE_EQUAL(denied.size(), 1u);
+  CAF_CHECK_EQUAL(denied[0]["action"], "flush_cache");
+  CAF_CHECK(denied[0]["reason"].get<std::string>().find("bucket")
+            != std::string::npos);
+  std::string flush_id;
+  std::string restart_id;
+  for (auto& r : l->actions()) {
+    if (r.status != action_status::proposed)
+      continue;
+    (r.action == "flush_cache" ? flush_id : restart_id) = r.id;
+  }
+  CAF_REQUIRE(!flush_id.empty());
+  CAF_REQUIRE(!restart_id.empty());
+  // Approved but its function fails: audited as failed with the reason.
+  auto ran = l->approve_action(flush_id, "oncall@example.org");
+  CAF_CHECK(!ran);
+  auto failed = events.metadata_of("caflens.action.failed");
+  CAF_REQUIRE_EQUAL(failed.size(), 1u);
+  CAF_CHECK_EQUAL(failed[0]["id"], flush_id);
+  CAF_CHECK(failed[0]["reason"].get<std::string>().find("read-only")
+            != std::string::npos);
+  // A human says no.
+  auto before = child();
+  auto no = l->reject_action(restart_id, "oncall@example.org", "not now");
+  CAF_REQUIRE(no);
+  CAF_CHECK_EQUAL(no->status, action_status::rejected);
+  auto rejected = events.metadata_of("caflens.action.rejected");
+  CAF_REQUIRE_EQUAL(rejected.size(), 1u);
+  CAF_CHECK_EQUAL(rejected[0]["id"], restart_id);
+  CAF_CHECK(child() == before);
+  l->stop();
+}
+
 CAF_TEST(autonomous mode restarts the child without approval) {
   auto l = caflens::start(*sys, lens_config(action_mode::autonomous));
   CAF_REQUIRE(l);

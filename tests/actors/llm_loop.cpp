@@ -185,11 +185,22 @@ CAF_TEST(a provider error in the coordinator goes on offline and is named) {
                      R"("message":"bad request"}})")});
   auto c = lens_config();
   c.rule.sample_interval = std::chrono::milliseconds{10};
+  event_recorder events{"llm_loop.fallback"};
   auto l = caflens::start(*sys, c);
   CAF_REQUIRE(l);
   auto res = l->investigate("anything", {}, 60s);
   if (!res)
     CAF_FAIL("investigate failed: " << render_error(res.error()));
+  // The failed call ended its span with an exception, and the coordinator
+  // said it went on with the rule engine.
+  auto thrown = events.metadata_of("caflens.llm.exception");
+  CAF_REQUIRE_EQUAL(thrown.size(), 1u);
+  CAF_CHECK_EQUAL(thrown[0]["trace_id"], res->trace_id);
+  CAF_CHECK(thrown[0]["reason"].get<std::string>().find("bad request")
+            != std::string::npos);
+  auto fell = events.metadata_of("caflens.coordinator.brain_fallback");
+  CAF_REQUIRE_EQUAL(fell.size(), 1u);
+  CAF_CHECK_EQUAL(fell[0]["trace_id"], res->trace_id);
   // The rule engine went on: the finding is there, the failure is named.
   CAF_CHECK_EQUAL(res->brain, "llm+rule");
   CAF_CHECK(res->partial);
@@ -209,6 +220,40 @@ CAF_TEST(a provider error in the coordinator goes on offline and is named) {
   CAF_REQUIRE(again);
   CAF_CHECK_EQUAL(again->summary, "nothing to do");
   CAF_CHECK_EQUAL(again->brain, "llm");
+  l->stop();
+}
+
+CAF_TEST(a provider error in an operator finishes its look offline) {
+  // The coordinator starts the operator and waits; the operator's first
+  // call fails, the rule engine finishes its look, the coordinator answers.
+  mock.script(
+    path,
+    {tools_reply("c1", json::array({json::array({"invoke_operators",
+                                                 {{"skills", {"alpha"}}}}),
+                                    json::array({"wait", {{"ms", 30000}}})})),
+     mock_reply::json(
+       400, R"({"type":"error","error":{"type":"invalid_request_error",)"
+            R"("message":"operator request refused"}})"),
+     text_reply("c2", "alpha looked offline.")});
+  event_recorder events{"llm_loop.operator_fallback"};
+  auto c = lens_config();
+  c.rule.sample_interval = std::chrono::milliseconds{10};
+  auto l = caflens::start(*sys, c);
+  CAF_REQUIRE(l);
+  auto res = l->investigate("mailbox backlog", {}, 60s);
+  if (!res)
+    CAF_FAIL("investigate failed: " << render_error(res.error()));
+  CAF_CHECK_EQUAL(res->summary, "alpha looked offline.");
+  auto fell = events.metadata_of("caflens.operator.brain_fallback");
+  CAF_REQUIRE_EQUAL(fell.size(), 1u);
+  CAF_CHECK_EQUAL(fell[0]["skill"], "alpha");
+  CAF_CHECK(fell[0]["reason"].get<std::string>().find("operator request "
+                                                      "refused")
+            != std::string::npos);
+  CAF_CHECK(!events.has("caflens.coordinator.brain_fallback"));
+  // The operator's rule engine found what the skill reports.
+  CAF_REQUIRE_EQUAL(res->operators.size(), 1u);
+  CAF_CHECK(!res->operators[0].notification_ids.empty());
   l->stop();
 }
 

@@ -2,13 +2,16 @@
 // caflens headers first: CAF's test DSL defines macros (allow, ...).
 #include "cluster_support.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <future>
+#include <mutex>
 
 #include "caf/scoped_actor.hpp"
 #include "caf/test/unit_test.hpp"
 
 #include "caflens/supervision/reports.hpp"
+#include "caflens/telemetry/bus.hpp"
 
 using namespace caflens;
 using namespace cluster_test;
@@ -26,6 +29,40 @@ bool mentions(const investigation_result& r, const std::string& what) {
   return errors_of(r).find(what) != std::string::npos;
 }
 
+/// The loss events this process (the coordinator's) emits, as
+/// "<event> <node> <reason>".
+struct loss_events {
+  std::mutex mtx;
+  std::vector<std::string> seen;
+
+  loss_events() {
+    telemetry::bus::global().attach_many(
+      "test.loss_events",
+      {telemetry::event_name{"caflens", "node", "disconnected"},
+       telemetry::event_name{"caflens", "coordinator", "node_lost"}},
+      [this](const telemetry::event_name& e, const telemetry::measurements&,
+             const telemetry::metadata& md, const std::any&) {
+        std::string line = e.str();
+        for (auto key : {"node", "reason"})
+          if (auto* v = md.find(key))
+            line += " " + std::string{v->as_string()};
+        std::lock_guard<std::mutex> guard{mtx};
+        seen.push_back(line);
+      });
+  }
+
+  ~loss_events() {
+    telemetry::bus::global().detach("test.loss_events");
+  }
+
+  size_t count(const std::string& prefix) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return static_cast<size_t>(
+      std::count_if(seen.begin(), seen.end(),
+                    [&](auto& x) { return x.rfind(prefix, 0) == 0; }));
+  }
+};
+
 } // namespace
 
 CAF_TEST(a node killed mid investigation gives a partial result naming it) {
@@ -36,6 +73,7 @@ CAF_TEST(a node killed mid investigation gives a partial result naming it) {
   auto beta_port = b.port;
   coordinator co{{address(a), address(b), address(c)}};
   CAF_REQUIRE(co.wait_connected(3));
+  loss_events lost;
   // Operators take two looks 400 ms apart: 200 ms in, beta's are running
   // when it is killed.
   auto t0 = std::chrono::steady_clock::now();
@@ -65,6 +103,10 @@ CAF_TEST(a node killed mid investigation gives a partial result naming it) {
     noted |= n.anomaly_type == "node_lost" && n.node == "beta";
   CAF_CHECK(noted);
   CAF_CHECK(co.info("beta")->state != node_state::connected);
+  // Both sides of the loss are events: the link's and the investigation's.
+  CAF_CHECK_EQUAL(lost.count("caflens.node.disconnected beta"), 1u);
+  CAF_CHECK_EQUAL(lost.count("caflens.coordinator.node_lost beta"), 1u);
+  CAF_CHECK_EQUAL(lost.count("caflens.node.disconnected alpha"), 0u);
   // Restarted on its port, beta rejoins and the next investigation covers
   // it.
   auto b2 = start_node("beta", "healthy",

@@ -6,7 +6,10 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+
+#include <unistd.h>
 
 #include "caflens/telemetry/bus.hpp"
 
@@ -127,8 +130,15 @@ CAF_TEST(a wrong cluster token is refused with a clear error) {
 }
 
 CAF_TEST(the agent refuses another protocol version and unknown sessions) {
+  // The node writes its catalogue events to a JSONL file: its side of the
+  // handshake (caflens.node.accepted) is read back after it stopped.
+  auto events_file = std::filesystem::temp_directory_path()
+                     / ("caflens-agent-events-" + std::to_string(::getpid())
+                        + ".jsonl");
+  std::filesystem::remove(events_file);
   auto node = start_node("local", "healthy", {},
-                         {"CAFLENS_CLUSTER_TOKEN=t0k3n"});
+                         {"CAFLENS_CLUSTER_TOKEN=t0k3n",
+                          "CAFLENS_EVENTS_FILE=" + events_file.string()});
   CAF_REQUIRE(node.pid > 0);
   // Reached as a coordinator reaches it: through CAF's middleman.
   caf::actor_system_config cfg;
@@ -174,6 +184,16 @@ CAF_TEST(the agent refuses another protocol version and unknown sessions) {
              },
              [](caf::error& err) { CAF_FAIL(render_error(err)); });
   node.stop();
+  // Only the handshake that passed was accepted.
+  std::ifstream in{events_file};
+  std::vector<std::string> accepted;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"caflens.node.accepted\"") != std::string::npos)
+      accepted.push_back(line);
+  CAF_REQUIRE_EQUAL(accepted.size(), 1u);
+  CAF_CHECK(accepted[0].find("\"node\":\"future\"") != std::string::npos);
+  CAF_CHECK(accepted[0].find("t0k3n") == std::string::npos);
+  std::filesystem::remove(events_file);
 }
 
 CAF_TEST(tls links work and a plain text peer is refused) {

@@ -1,8 +1,12 @@
 #define CAF_SUITE llm.compaction
 #include "caf/test/unit_test.hpp"
 
+#include <mutex>
+#include <vector>
+
 #include "caflens/llm/compaction.hpp"
 #include "caflens/llm/llm_errc.hpp"
+#include "caflens/telemetry/bus.hpp"
 
 using namespace caflens::llm;
 
@@ -71,6 +75,28 @@ bool well_paired(const conversation& conv) {
 } // namespace
 
 CAF_TEST(a long conversation stays under budget and keeps the evidence) {
+  namespace tm = caflens::telemetry;
+  struct seen {
+    std::string name;
+    double tokens;
+    std::string strategy;
+    std::string trace_id;
+  };
+  std::mutex mtx;
+  std::vector<seen> events;
+  tm::bus::global().attach_many(
+    "llm.compaction.test",
+    {tm::event_name{"caflens", "compaction", "start"},
+     tm::event_name{"caflens", "compaction", "stop"}},
+    [&](const tm::event_name& name, const tm::measurements& ms,
+        const tm::metadata& md, const std::any&) {
+      std::lock_guard<std::mutex> guard{mtx};
+      auto* strategy = md.find("strategy");
+      auto* trace = md.find("trace_id");
+      events.push_back({name.str(), ms.find("context_tokens").value_or(-1),
+                        strategy ? std::string{strategy->as_string()} : "",
+                        trace ? std::string{trace->as_string()} : ""});
+    });
   auto conv = long_investigation(40);
   compaction_policy policy;
   policy.max_context_tokens = 6000;
@@ -78,7 +104,17 @@ CAF_TEST(a long conversation stays under budget and keeps the evidence) {
   CAF_REQUIRE(needs_compaction(conv, policy));
   auto before = conv.estimated_tokens();
   auto r = compact(conv, policy);
+  tm::bus::global().detach("llm.compaction.test");
   CAF_REQUIRE(r);
+  // One compaction span: start with the tokens before, stop with after.
+  CAF_REQUIRE_EQUAL(events.size(), 2u);
+  CAF_CHECK_EQUAL(events[0].name, "caflens.compaction.start");
+  CAF_CHECK_EQUAL(events[1].name, "caflens.compaction.stop");
+  CAF_CHECK_EQUAL(events[0].tokens, static_cast<double>(before));
+  CAF_CHECK_EQUAL(events[1].tokens,
+                  static_cast<double>(conv.estimated_tokens()));
+  CAF_CHECK_EQUAL(events[0].trace_id, "trace-c");
+  CAF_CHECK(!events[1].strategy.empty());
   CAF_MESSAGE("tokens " << before << " -> " << conv.estimated_tokens());
   CAF_CHECK(conv.estimated_tokens() <= policy.max_context_tokens);
   CAF_CHECK(r->dropped > 0);

@@ -247,6 +247,53 @@ CAF_TEST(reports are telemetry events too) {
              "stopped shutdown"}));
 }
 
+CAF_TEST(start errors ignores terminations and auto shutdowns are events) {
+  namespace tm = caflens::telemetry;
+  std::mutex mtx;
+  std::vector<std::string> events;
+  auto names = std::vector<tm::event_name>{
+    {"caflens", "supervisor", "child_start_error"},
+    {"caflens", "supervisor", "child_ignored"},
+    {"caflens", "supervisor", "child_terminated"},
+    {"caflens", "supervisor", "auto_shutdown"}};
+  auto err = tm::attach_many(
+    "supervision-test", names,
+    [&](const tm::event_name& ev, const tm::measurements&,
+        const tm::metadata& md, const std::any&) {
+      std::string line = std::string{md.find("supervisor")->as_string()} + " "
+                         + ev.segments().back();
+      for (auto key : {"child_id", "reason", "auto_shutdown"})
+        if (auto v = md.find(key); v && !v->as_string().empty())
+          line += " " + std::string{v->as_string()};
+      std::lock_guard<std::mutex> guard{mtx};
+      events.push_back(line);
+    });
+  CAF_REQUIRE(!err);
+  // b's first restart fails (the retry succeeds), c ignores its start.
+  (*script)["b"] = "oeo";
+  (*script)["c"] = "i";
+  auto sup = start_sup(flags(strategy::one_for_one, 5),
+                       {spec("a"), spec("b"), spec("c")});
+  crash("b");
+  advance(10);
+  CAF_CHECK(call<caf::ok_atom>(sup, terminate_child{"a", {}}));
+  // A significant transient child ending normally shuts `inner` down.
+  auto f = flags(strategy::one_for_one, 5, std::chrono::seconds{5}, "inner");
+  f.auto_shutdown = auto_shutdown::any_significant;
+  auto d = spec("d", restart_type::transient);
+  d.significant = true;
+  start_sup(f, {d});
+  crash("d", caf::error{});
+  advance(10);
+  tm::detach("supervision-test");
+  CAF_CHECK_EQUAL(
+    events,
+    strings({"top child_ignored c",
+             R"(top child_start_error b system_error(runtime_error, ("boom")))",
+             "top child_terminated a shutdown",
+             "inner auto_shutdown d any_significant"}));
+}
+
 CAF_TEST(the observer sees every child start and exit) {
   auto obs = std::make_shared<counting_observer>();
   auto f = flags(strategy::one_for_all, 2);
