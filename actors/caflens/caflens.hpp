@@ -128,9 +128,11 @@ public:
   caf::expected<std::vector<store::investigation_row>>
   history(const store::query& q = {}) const;
 
-  /// Everything stored about one investigation: the result, its snapshots
-  /// and its timeline of tool and model calls. Errors: `unavailable`,
-  /// the store's `not_found`.
+  /// Everything stored about one investigation: the result, its snapshots,
+  /// its timeline of tool and model calls, the calls every loop ran
+  /// (`decisions`: replayable with scripted brains) and, when the store
+  /// keeps them, the exchanges with the model. Errors: `unavailable`, the
+  /// store's `not_found`.
   caf::expected<store::investigation_detail>
   stored(const std::string& trace_id) const;
 

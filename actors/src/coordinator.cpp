@@ -162,6 +162,11 @@ public:
        opts.trigger + " " + opts.context});
     loop.tools = make_tools(self_, inv->allowed_skills);
     loop.intent = "coordinator";
+    loop.on_call = [eng = s_.eng, trace](std::string_view brain,
+                                         int64_t iteration,
+                                         const llm::tool_call& call) {
+      eng->record_decision(trace, "coordinator", brain, iteration, call);
+    };
     loop.max_iterations = opts.max_iterations > 0 ? opts.max_iterations
                                                   : cfg.max_iterations;
     loop.max_result_bytes = cfg.max_tool_result_bytes;

@@ -60,6 +60,26 @@ engine::engine(caf::actor_system& sys, config cfg)
     auto r = std::make_shared<const llm::redactor>(std::move(*red));
     logs_->filter([r](std::string line) { return r->redact(line); });
     redactor_ = std::move(r);
+  } else {
+    // `start` refuses such a config; the built-in rules at least.
+    redactor_ = std::make_shared<const llm::redactor>();
+  }
+  // The store keeps every exchange of the configured clients (the
+  // environment's or the application's registry), redacted with our rules
+  // whatever the client's own were.
+  if (cfg_.llm && cfg_.store
+      && cfg_.store->llm_exchanges == store::llm_exchanges_mode::full) {
+    exchange_observer_ = std::make_shared<const llm::exchange_observer>(
+      [slot = store_, red = redactor_, node = node_](const llm::exchange& x) {
+        auto st = slot->get();
+        if (!st || x.trace_id.empty())
+          return;
+        auto doc = llm::to_json(x);
+        red->redact(doc);
+        doc["node"] = node;
+        st->consume(store::llm_exchange_record(std::move(doc)));
+      });
+    cfg_.llm->observe(exchange_observer_);
   }
   metrics_ = cfg_.metrics ? cfg_.metrics
                           : std::make_shared<telemetry::metric_registry>();
@@ -118,6 +138,16 @@ engine::engine(caf::actor_system& sys, config cfg)
     register_skill(*s);
 }
 
+engine::~engine() {
+  if (cfg_.llm && exchange_observer_)
+    cfg_.llm->unobserve(exchange_observer_);
+}
+
+std::string loop_label(const brain_request& req) {
+  return req.role == "coordinator" ? std::string{"coordinator"}
+                                   : "operator:" + req.skill;
+}
+
 skills::skill_ptr engine::find_skill(const std::string& name) const {
   for (auto& s : skills_)
     if (s->name() == name)
@@ -140,9 +170,28 @@ std::unique_ptr<llm::brain> engine::make_brain(const brain_request& req) const {
       return b;
   // A plain-text answer arrives as done{answer}; the loop maps it to the
   // summary for every brain (loop_core::normalize_final_answer).
-  if (cfg_.llm)
-    return std::make_unique<llm::llm_brain>(cfg_.llm, cfg_.llm_brain);
+  if (cfg_.llm) {
+    auto b = std::make_unique<llm::llm_brain>(cfg_.llm, cfg_.llm_brain);
+    b->label(loop_label(req));
+    return b;
+  }
   return make_rule_brain(req, cfg_.rule);
+}
+
+void engine::record_decision(const std::string& trace_id,
+                             const std::string& loop, std::string_view brain,
+                             int64_t iteration,
+                             const llm::tool_call& call) const {
+  if (!cfg_.store
+      || cfg_.store->llm_exchanges == store::llm_exchanges_mode::none)
+    return;
+  auto st = store();
+  if (!st)
+    return;
+  // A model may write a secret it read into a call's arguments.
+  st->consume(store::decision_record(trace_id, loop, node_, std::string{brain},
+                                     iteration,
+                                     redact_json(llm::to_json(call))));
 }
 
 std::string engine::brain_kind() const {
@@ -422,6 +471,12 @@ void unsubscribe_all(engine& eng, const caf::actor& who) {
 
 std::string engine::redact(std::string text) const {
   return redactor_ ? redactor_->redact(text) : text;
+}
+
+nlohmann::json engine::redact_json(nlohmann::json doc) const {
+  if (redactor_)
+    redactor_->redact(doc);
+  return doc;
 }
 
 std::string engine::describe_unexpected(const caf::message& msg) const {

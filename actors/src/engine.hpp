@@ -21,6 +21,7 @@
 
 #include "action_book.hpp"
 #include "caflens/llm/budget.hpp"
+#include "caflens/llm/recording.hpp"
 #include "caflens/sandbox/sandbox.hpp"
 #include "caflens/skills/anomaly.hpp"
 #include "caflens/skills/log_buffer.hpp"
@@ -34,6 +35,10 @@ namespace caflens::actors {
 /// Unix milliseconds.
 int64_t unix_ms();
 
+/// The loop a brain decides for: "coordinator" or "operator:<skill>" (the
+/// label of its model calls and of the decisions the store keeps).
+std::string loop_label(const brain_request& req);
+
 /// "a,b,c" (for errors and event metadata).
 std::string join(const std::vector<std::string>& xs);
 
@@ -41,6 +46,12 @@ std::string join(const std::vector<std::string>& xs);
 class engine {
 public:
   engine(caf::actor_system& sys, config cfg);
+
+  /// Stops observing the configured LLM registry.
+  ~engine();
+
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
 
   caf::actor_system& system() const noexcept {
     return *sys_;
@@ -78,6 +89,16 @@ public:
   /// process: events, logs, the store).
   std::string redact(std::string text) const;
 
+  /// The configured redaction (built-in rules plus `config.redaction`).
+  const std::shared_ptr<const llm::redactor>& redactor() const noexcept {
+    return redactor_;
+  }
+
+  /// `doc` with the configured secrets redacted in every string, and values
+  /// under secret keys replaced (what the store keeps of a model's
+  /// conversation and of snapshots).
+  nlohmann::json redact_json(nlohmann::json doc) const;
+
   /// What an actor of the lens received and does not understand, for the
   /// `unexpected_message` events: its text, shortened and redacted.
   std::string describe_unexpected(const caf::message& msg) const;
@@ -107,6 +128,15 @@ public:
 
   /// "rule", "llm" or "custom".
   std::string brain_kind() const;
+
+  // -- what the store keeps of the brains -------------------------------------
+
+  /// Stores (redacted) the call loop `loop` of investigation `trace_id` ran,
+  /// decided by a brain of kind `brain` at `iteration`, when a store runs
+  /// and keeps decisions (`store_options::llm_exchanges`).
+  void record_decision(const std::string& trace_id, const std::string& loop,
+                       std::string_view brain, int64_t iteration,
+                       const llm::tool_call& call) const;
 
   /// True when loops may block on network calls (spawn them detached).
   bool blocking_brain() const noexcept {
@@ -198,13 +228,11 @@ public:
 
   /// The running store writer, or nullptr.
   std::shared_ptr<store::store_sink> store() const {
-    std::lock_guard<std::mutex> guard{store_mtx_};
-    return store_;
+    return store_->get();
   }
 
   void set_store(std::shared_ptr<store::store_sink> x) {
-    std::lock_guard<std::mutex> guard{store_mtx_};
-    store_ = std::move(x);
+    store_->set(std::move(x));
   }
 
   uint16_t prometheus_port() const noexcept {
@@ -271,8 +299,27 @@ private:
   std::map<std::string, peer_entry> peers_;
   std::atomic<uint16_t> node_port_{0};
   std::atomic<uint16_t> prometheus_port_{0};
-  mutable std::mutex store_mtx_;
-  std::shared_ptr<store::store_sink> store_;
+  /// The store writer, shared with the observer of the LLM registry (which
+  /// may outlive the engine when the application owns the registry).
+  class store_slot {
+  public:
+    std::shared_ptr<store::store_sink> get() const {
+      std::lock_guard<std::mutex> guard{mtx_};
+      return sink_;
+    }
+    void set(std::shared_ptr<store::store_sink> x) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      sink_ = std::move(x);
+    }
+
+  private:
+    mutable std::mutex mtx_;
+    std::shared_ptr<store::store_sink> sink_;
+  };
+  std::shared_ptr<store_slot> store_ = std::make_shared<store_slot>();
+  /// Stores the exchanges of `cfg_.llm`'s clients (store_options::
+  /// llm_exchanges = full).
+  std::shared_ptr<const llm::exchange_observer> exchange_observer_;
   caf::actor_addr agent_;
   caf::actor_addr connector_;
   std::deque<std::pair<std::string, std::string>> sessions_;

@@ -171,6 +171,19 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
         cfg.store = store::store_options{};
       cfg.store->path = path;
     }
+    // What it keeps of the model conversation (none, decisions, full).
+    std::string mode;
+    override_from(sys_cfg, "store-llm-exchanges", mode);
+    if (auto e = env("CAFLENS_STORE_LLM_EXCHANGES"); !e.empty())
+      mode = e;
+    if (!mode.empty()) {
+      store::llm_exchanges_mode m;
+      if (!store::parse_llm_exchanges_mode(mode, m))
+        return bad("store-llm-exchanges", mode,
+                   "expected none, decisions or full");
+      if (cfg.store)
+        cfg.store->llm_exchanges = m;
+    }
   }
   // Telemetry out: code, then [caflens], then the environment.
   {
@@ -479,7 +492,11 @@ telemetry_children_impl(const std::shared_ptr<actors::engine>& eng) {
   }
   if (auto& st = eng->cfg().store) {
     auto opts = *st;
-    auto first = store::store_sink::open({}, opts);
+    // Events and results may carry what a brain wrote: the store keeps them
+    // redacted like everything else it holds.
+    store::store_sink::redact_fn redact
+      = [red = eng->redactor()](nlohmann::json& x) { red->redact(x); };
+    auto first = store::store_sink::open({}, opts, redact);
     if (!first)
       return std::move(first.error());
     if (auto err = sinks::attach_sink(*first, telemetry::bus::global()))
@@ -490,14 +507,14 @@ telemetry_children_impl(const std::shared_ptr<actors::engine>& eng) {
       = std::make_shared<std::shared_ptr<store::store_sink>>(std::move(*first));
     children.push_back(worker(
       "store",
-      [eng, opts, pending](caf::actor_system& sys,
-                           const caf::message&) -> start_result {
+      [eng, opts, redact, pending](caf::actor_system& sys,
+                                   const caf::message&) -> start_result {
         sinks::sink_actor_options sao;
         std::shared_ptr<store::store_sink> s = std::move(*pending);
         if (s) {
           sao.attached = true;
         } else {
-          auto made = store::store_sink::open({}, opts);
+          auto made = store::store_sink::open({}, opts, redact);
           if (!made)
             return std::move(made.error());
           s = std::move(*made);
@@ -763,6 +780,9 @@ void add_config_options(caf::actor_system_config& cfg) {
                                    "actions that may run (allow-list)")
     .add<bool>("llm-stream", "streamed replies (progress, stall detection)")
     .add<std::string>("store", "SQLite file of past investigations")
+    .add<std::string>("store-llm-exchanges",
+                      "what the store keeps of model calls: none, decisions "
+                      "(default) or full")
     .add<std::string>("alert-webhook", "POST fired alerts to this URL")
     .add<std::string>("events-file", "JSONL file of every caflens event")
     .add<std::string>("log-file", "text file of every caflens event")

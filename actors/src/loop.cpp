@@ -91,6 +91,8 @@ caf::expected<tool_outcome> loop_core::step() {
 }
 
 tool_outcome loop_core::run(const llm::tool_call& call) {
+  if (on_call)
+    on_call(brain ? brain->kind() : std::string_view{}, iteration, call);
   tool_outcome out;
   auto& defs = tools.definitions();
   auto* def = defs.find(call.name);

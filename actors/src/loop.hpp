@@ -144,6 +144,12 @@ struct loop_core {
   bool final_step_granted = false;
   /// The model-backed brain failed and the rule brain took over: why.
   std::string degraded;
+  /// Called by `run` with every call before it runs: the kind of the brain
+  /// at that moment (a degraded loop's calls are the rule brain's), the
+  /// iteration and the call (the store's decisions).
+  std::function<void(std::string_view brain, int64_t iteration,
+                     const llm::tool_call& call)>
+    on_call;
 
   /// Asks the brain for the next call, validates it against its tool's
   /// definition, runs the tool's handler (between the `caflens.tool.*`

@@ -84,6 +84,12 @@ public:
     loop.brain = s_.eng->make_brain(breq);
     loop.tools = make_tools(self_);
     loop.intent = sp.skill;
+    loop.on_call = [eng = s_.eng, trace = sp.trace_id,
+                    label = loop_label(breq)](std::string_view brain,
+                                              int64_t iteration,
+                                              const llm::tool_call& call) {
+      eng->record_decision(trace, label, brain, iteration, call);
+    };
     loop.max_iterations = sp.max_iterations;
     loop.max_result_bytes = s_.eng->cfg().max_tool_result_bytes;
     loop.conv = llm::conversation{s_.skill->system_prompt()
@@ -297,10 +303,12 @@ public:
       fs.push_back(skills::to_json(f));
     stored_snapshot snap{s_.eng->next_id("s"), unix_ms(), data};
     emit_op("take_snapshot", {{"snapshot_id", snap.id}});
+    // Stored as the model sees it: redacted.
     if (auto st = s_.eng->store())
       st->consume(store::snapshot_record(s_.spec.trace_id, snap.id,
                                          s_.spec.skill, s_.eng->node(),
-                                         snap.captured_at, data));
+                                         snap.captured_at,
+                                         s_.eng->redact_json(data)));
     // The complete result (every finding, the whole snapshot) stays with
     // the message for brains that read data; the text for a model is
     // bounded by whole items: the findings first (the worst first, counted

@@ -167,6 +167,20 @@ double client::cost(const usage& u) const noexcept {
          1e6;
 }
 
+void client::observe(std::shared_ptr<const exchange_observer> fn) {
+  if (!fn || !*fn)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (std::find(observers_.begin(), observers_.end(), fn) == observers_.end())
+    observers_.push_back(std::move(fn));
+}
+
+void client::unobserve(const std::shared_ptr<const exchange_observer>& fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), fn),
+                   observers_.end());
+}
+
 caf::expected<completion> client::complete(const completion_request& req) {
   auto provider = to_string(cfg_.provider);
   detail::call_labels labels{req.trace_id, req.iteration, cfg_.name, provider,
@@ -420,13 +434,20 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
                                cfg_.stall_timeout.count(),
                                static_cast<int64_t>(streamed));
     }
-    if (svc_.recording) {
+    slot.reset(); // the slot is for the exchange, not for the retry wait
+    std::vector<std::shared_ptr<const exchange_observer>> observers;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      observers = observers_;
+    }
+    if (svc_.recording || svc_.on_exchange || !observers.empty()) {
       exchange x;
       x.client = cfg_.name;
       x.provider = std::string{to_string(cfg_.provider)};
       x.model = cfg_.model;
       x.url = http.url;
       x.trace_id = req.trace_id;
+      x.loop = req.loop;
       x.iteration = req.iteration;
       x.attempt = attempt;
       x.request = body;
@@ -440,9 +461,20 @@ caf::expected<completion> client::complete_impl(const completion_request& req,
           llm_code(resp.error()).value_or(llm_errc::transport_error));
         x.error_text = red.redact(render_error(resp.error()), key);
       }
-      svc_.recording->add(std::move(x));
+      // An observer (a store) never fails the call.
+      auto tell = [&x](const exchange_observer& fn) {
+        try {
+          fn(x);
+        } catch (...) {
+        }
+      };
+      if (svc_.on_exchange)
+        tell(svc_.on_exchange);
+      for (auto& fn : observers)
+        tell(*fn);
+      if (svc_.recording)
+        svc_.recording->add(std::move(x));
     }
-    slot.reset(); // the slot is for the exchange, not for the retry wait
     if (decoded) {
       breaker_->record_success();
       decoded->latency = latency;

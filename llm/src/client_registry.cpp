@@ -18,8 +18,30 @@ caf::error client_registry::add(std::shared_ptr<client> x) {
                                  "' is configured twice");
   if (primary_.empty())
     primary_ = x->name();
+  for (auto& fn : observers_)
+    x->observe(fn);
   clients_.push_back(std::move(x));
   return caf::none;
+}
+
+void client_registry::observe(std::shared_ptr<const exchange_observer> fn) {
+  if (!fn || !*fn)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (std::find(observers_.begin(), observers_.end(), fn) != observers_.end())
+    return;
+  for (auto& c : clients_)
+    c->observe(fn);
+  observers_.push_back(std::move(fn));
+}
+
+void client_registry::unobserve(
+  const std::shared_ptr<const exchange_observer>& fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& c : clients_)
+    c->unobserve(fn);
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), fn),
+                   observers_.end());
 }
 
 caf::error client_registry::add(client_config cfg, client_services svc) {

@@ -80,7 +80,7 @@ caf::expected<tool_call> llm_brain::decide(conversation& conv,
 
 tool_call llm_brain::remember(const conversation& conv, tool_call call) {
   if (recording_)
-    recording_->add(decision{conv.trace_id(), conv.iteration(), call});
+    recording_->add(decision{conv.trace_id(), conv.iteration(), call, label_});
   return call;
 }
 
@@ -120,6 +120,8 @@ void llm_brain::maybe_compact(conversation& conv, size_t target) {
       req.messages.push_back(message::make_user(std::move(text)));
       req.trace_id = conv.trace_id();
       req.iteration = conv.iteration();
+      if (!label_.empty())
+        req.loop = label_ + "#summary";
       bound(req, conv);
       auto result = clients_->complete(req);
       if (!result)
@@ -180,6 +182,7 @@ caf::expected<tool_call> llm_brain::decide_impl(conversation& conv,
     req.forced_tool = forced;
     req.trace_id = conv.trace_id();
     req.iteration = conv.iteration();
+    req.loop = label_;
     bound(req, conv);
     auto result = clients_->complete(req);
     if (final_only)

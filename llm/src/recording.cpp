@@ -29,31 +29,66 @@ std::vector<decision> recording::decisions() const {
   return decisions_;
 }
 
+json to_json(const exchange& x) {
+  json hdrs = json::object();
+  for (auto& [k, v] : x.response_headers)
+    hdrs[k] = v;
+  return {{"client", x.client},
+          {"provider", x.provider},
+          {"model", x.model},
+          {"url", x.url},
+          {"trace_id", x.trace_id},
+          {"loop", x.loop},
+          {"iteration", x.iteration},
+          {"attempt", x.attempt},
+          {"request", x.request},
+          {"status", x.status},
+          {"response_headers", std::move(hdrs)},
+          {"response_body", x.response_body},
+          {"error_code", x.error_code},
+          {"error_text", x.error_text},
+          {"latency_ms", x.latency_ms}};
+}
+
+caf::expected<exchange> exchange_from_json(const json& x) {
+  try {
+    if (!x.is_object())
+      return detail::llm_error(llm_errc::invalid_argument,
+                               "exchange: expected an object");
+    exchange e;
+    e.client = x.value("client", "");
+    e.provider = x.value("provider", "");
+    e.model = x.value("model", "");
+    e.url = x.value("url", "");
+    e.trace_id = x.value("trace_id", "");
+    e.loop = x.value("loop", "");
+    e.iteration = x.value("iteration", int64_t{0});
+    e.attempt = x.value("attempt", 1);
+    e.request = x.value("request", json{});
+    e.status = x.value("status", 0);
+    auto headers = x.value("response_headers", json::object());
+    for (auto& [k, v] : headers.items())
+      e.response_headers.emplace_back(k, v.get<std::string>());
+    e.response_body = x.value("response_body", "");
+    e.error_code = x.value("error_code", 0);
+    e.error_text = x.value("error_text", "");
+    e.latency_ms = x.value("latency_ms", int64_t{0});
+    return e;
+  } catch (const std::exception& ex) {
+    return detail::llm_error(llm_errc::invalid_argument,
+                             std::string{"exchange: malformed: "} + ex.what());
+  }
+}
+
 json recording::to_json() const {
   std::lock_guard<std::mutex> guard{mtx_};
   json xs = json::array();
-  for (auto& x : exchanges_) {
-    json hdrs = json::object();
-    for (auto& [k, v] : x.response_headers)
-      hdrs[k] = v;
-    xs.push_back({{"client", x.client},
-                  {"provider", x.provider},
-                  {"model", x.model},
-                  {"url", x.url},
-                  {"trace_id", x.trace_id},
-                  {"iteration", x.iteration},
-                  {"attempt", x.attempt},
-                  {"request", x.request},
-                  {"status", x.status},
-                  {"response_headers", std::move(hdrs)},
-                  {"response_body", x.response_body},
-                  {"error_code", x.error_code},
-                  {"error_text", x.error_text},
-                  {"latency_ms", x.latency_ms}});
-  }
+  for (auto& x : exchanges_)
+    xs.push_back(llm::to_json(x));
   json ds = json::array();
   for (auto& d : decisions_)
     ds.push_back({{"trace_id", d.trace_id},
+                  {"loop", d.loop},
                   {"iteration", d.iteration},
                   {"call", llm::to_json(d.call)}});
   return {
@@ -68,29 +103,15 @@ recording::from_json(const json& doc) {
       return detail::llm_error(llm_errc::invalid_argument,
                                "recording: expected an object with version 1");
     for (auto& x : doc.value("exchanges", json::array())) {
-      exchange e;
-      e.client = x.value("client", "");
-      e.provider = x.value("provider", "");
-      e.model = x.value("model", "");
-      e.url = x.value("url", "");
-      e.trace_id = x.value("trace_id", "");
-      e.iteration = x.value("iteration", int64_t{0});
-      e.attempt = x.value("attempt", 1);
-      e.request = x.value("request", json{});
-      e.status = x.value("status", 0);
-      auto headers = x.value("response_headers", json::object());
-      for (auto& [k, v] : headers.items())
-        e.response_headers.emplace_back(k, v.get<std::string>());
-      e.response_body = x.value("response_body", "");
-      e.error_code = x.value("error_code", 0);
-      e.error_text = x.value("error_text", "");
-      e.latency_ms = x.value("latency_ms", int64_t{0});
-      result->exchanges_.push_back(std::move(e));
+      auto e = exchange_from_json(x);
+      if (!e)
+        return std::move(e.error());
+      result->exchanges_.push_back(std::move(*e));
     }
     for (auto& d : doc.value("decisions", json::array()))
-      result->decisions_.push_back({d.value("trace_id", ""),
-                                    d.value("iteration", int64_t{0}),
-                                    tool_call_from_json(d.at("call"))});
+      result->decisions_.push_back(
+        {d.value("trace_id", ""), d.value("iteration", int64_t{0}),
+         tool_call_from_json(d.at("call")), d.value("loop", "")});
     return result;
   } catch (const std::exception& ex) {
     return detail::llm_error(llm_errc::invalid_argument,

@@ -20,6 +20,16 @@ scripted_brain scripted_brain::from_recording(const recording& rec,
   return scripted_brain{std::move(calls)};
 }
 
+scripted_brain scripted_brain::from_recording(const recording& rec,
+                                              const std::string& trace_id,
+                                              const std::string& loop) {
+  std::vector<tool_call> calls;
+  for (auto& d : rec.decisions())
+    if ((trace_id.empty() || d.trace_id == trace_id) && d.loop == loop)
+      calls.push_back(d.call);
+  return scripted_brain{std::move(calls)};
+}
+
 caf::expected<tool_call> scripted_brain::decide(conversation& conv,
                                                 const tool_set& tools) {
   conv.next_iteration();

@@ -31,6 +31,29 @@ std::string to_string(store_errc code) {
   return "unknown store_errc";
 }
 
+std::string to_string(llm_exchanges_mode x) {
+  switch (x) {
+    case llm_exchanges_mode::none:
+      return "none";
+    case llm_exchanges_mode::decisions:
+      return "decisions";
+    case llm_exchanges_mode::full:
+      return "full";
+  }
+  return "unknown";
+}
+
+bool parse_llm_exchanges_mode(const std::string& text,
+                              llm_exchanges_mode& out) {
+  for (auto x : {llm_exchanges_mode::none, llm_exchanges_mode::decisions,
+                 llm_exchanges_mode::full})
+    if (text == to_string(x)) {
+      out = x;
+      return true;
+    }
+  return false;
+}
+
 namespace {
 
 std::string render(uint8_t code) {
@@ -163,6 +186,23 @@ CREATE TABLE experiments(
   samples INTEGER, tags TEXT);
 CREATE INDEX experiments_name ON experiments(experiment, seq);
 )sql",
+    // 2 -> 3: the HTTP exchanges with models and the calls of every loop
+    // (what replaying an investigation with scripted brains needs).
+    R"sql(
+CREATE TABLE llm_exchanges(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL,
+  loop TEXT NOT NULL, node TEXT, iteration INTEGER NOT NULL,
+  attempt INTEGER NOT NULL, at_ns INTEGER NOT NULL, client TEXT,
+  provider TEXT, model TEXT, url TEXT, status INTEGER NOT NULL,
+  error_code INTEGER NOT NULL, error_text TEXT, latency_ms INTEGER NOT NULL,
+  request TEXT NOT NULL, response_headers TEXT, response_body TEXT);
+CREATE INDEX llm_exchanges_trace ON llm_exchanges(trace_id, seq);
+CREATE TABLE llm_decisions(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL,
+  loop TEXT NOT NULL, node TEXT, brain TEXT NOT NULL,
+  iteration INTEGER NOT NULL, at_ns INTEGER NOT NULL, call TEXT NOT NULL);
+CREATE INDEX llm_decisions_trace ON llm_decisions(trace_id, loop, seq);
+)sql",
   };
   return xs;
 }
@@ -190,6 +230,17 @@ std::string str(const nlohmann::json& j, const char* key) {
 int64_t num(const nlohmann::json& j, const char* key) {
   auto i = j.find(key);
   return i != j.end() && i->is_number() ? i->get<int64_t>() : 0;
+}
+
+nlohmann::json parse(const std::string& text) {
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+/// `text`, or the stub `{"truncated":<bytes>}` when it is over `max`.
+std::string bounded(std::string text, size_t max) {
+  if (max == 0 || text.size() <= max)
+    return text;
+  return nlohmann::json{{"truncated", text.size()}}.dump();
 }
 
 investigation_row read_row(const stmt& s) {
@@ -454,6 +505,167 @@ caf::error database::put_snapshot(const std::string& trace_id,
   return s.run("store: insert snapshot");
 }
 
+caf::error database::put_llm_exchange(const nlohmann::json& x) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  auto trace = str(x, "trace_id");
+  if (trace.empty())
+    return make_error(store_errc::invalid_query,
+                      "store: an LLM exchange without trace_id");
+  stmt s{db_, "INSERT INTO llm_exchanges(trace_id, loop, node, iteration, "
+              "attempt, at_ns, client, provider, model, url, status, "
+              "error_code, error_text, latency_ms, request, response_headers, "
+              "response_body) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"};
+  if (auto err = s.prepared("store: insert llm exchange"))
+    return err;
+  auto headers = x.value("response_headers", nlohmann::json::object());
+  s.bind(1, trace)
+    .bind(2, str(x, "loop"))
+    .bind(3, str(x, "node"))
+    .bind(4, num(x, "iteration"))
+    .bind(5, num(x, "attempt"))
+    .bind(6, num(x, "at_ns"))
+    .bind(7, str(x, "client"))
+    .bind(8, str(x, "provider"))
+    .bind(9, str(x, "model"))
+    .bind(10, str(x, "url"))
+    .bind(11, num(x, "status"))
+    .bind(12, num(x, "error_code"))
+    .bind(13, str(x, "error_text"))
+    .bind(14, num(x, "latency_ms"))
+    .bind(15, bounded(dump(x.value("request", nlohmann::json{})),
+                      opts_.max_exchange_bytes))
+    .bind(16, dump(headers))
+    .bind(17, bounded(str(x, "response_body"), opts_.max_exchange_bytes));
+  return s.run("store: insert llm exchange");
+}
+
+caf::error database::put_decision(const std::string& trace_id,
+                                  const std::string& loop,
+                                  const std::string& node,
+                                  const std::string& brain, int64_t iteration,
+                                  int64_t at_ns, const nlohmann::json& call) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  if (trace_id.empty())
+    return make_error(store_errc::invalid_query,
+                      "store: a decision without trace_id");
+  stmt s{db_, "INSERT INTO llm_decisions(trace_id, loop, node, brain, "
+              "iteration, at_ns, call) VALUES(?,?,?,?,?,?,?)"};
+  if (auto err = s.prepared("store: insert decision"))
+    return err;
+  s.bind(1, trace_id)
+    .bind(2, loop)
+    .bind(3, node)
+    .bind(4, brain)
+    .bind(5, iteration)
+    .bind(6, at_ns)
+    .bind(7, dump(call));
+  return s.run("store: insert decision");
+}
+
+caf::expected<nlohmann::json>
+database::recording(const std::string& trace_id) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  bool known = false;
+  {
+    stmt s{db_, "SELECT 1 FROM investigations WHERE trace_id = ?"};
+    if (auto err = s.prepared("store: read recording"))
+      return err;
+    s.bind(1, trace_id);
+    known = s.step() == SQLITE_ROW;
+  }
+  auto xs = read_exchanges(trace_id);
+  if (!xs)
+    return std::move(xs.error());
+  auto ds = read_decisions(trace_id);
+  if (!ds)
+    return std::move(ds.error());
+  if (!known && xs->empty() && ds->empty())
+    return make_error(store_errc::not_found,
+                      "store: nothing recorded for '" + trace_id + "'");
+  auto exchanges = nlohmann::json::array();
+  for (auto& x : *xs) {
+    // The shape of `llm::recording::to_json` (plus the loop label).
+    exchanges.push_back({{"client", x["client"]},
+                         {"provider", x["provider"]},
+                         {"model", x["model"]},
+                         {"url", x["url"]},
+                         {"trace_id", trace_id},
+                         {"loop", x["loop"]},
+                         {"iteration", x["iteration"]},
+                         {"attempt", x["attempt"]},
+                         {"request", x["request"]},
+                         {"status", x["status"]},
+                         {"response_headers", x["response_headers"]},
+                         {"response_body", x["response_body"]},
+                         {"error_code", x["error_code"]},
+                         {"error_text", x["error_text"]},
+                         {"latency_ms", x["latency_ms"]}});
+  }
+  auto decisions = nlohmann::json::array();
+  for (auto& d : *ds)
+    decisions.push_back({{"trace_id", trace_id},
+                         {"loop", d["loop"]},
+                         {"iteration", d["iteration"]},
+                         {"call", d["call"]}});
+  return nlohmann::json{{"version", 1},
+                        {"exchanges", std::move(exchanges)},
+                        {"decisions", std::move(decisions)}};
+}
+
+caf::expected<std::vector<nlohmann::json>>
+database::read_exchanges(const std::string& trace_id) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "SELECT loop, node, iteration, attempt, at_ns, client, "
+              "provider, model, url, status, error_code, error_text, "
+              "latency_ms, request, response_headers, response_body "
+              "FROM llm_exchanges WHERE trace_id = ? ORDER BY seq"};
+  if (auto err = s.prepared("store: read llm exchanges"))
+    return err;
+  s.bind(1, trace_id);
+  std::vector<nlohmann::json> out;
+  while (s.step() == SQLITE_ROW) {
+    auto headers = parse(s.text(14));
+    out.push_back({{"loop", s.text(0)},
+                   {"node", s.text(1)},
+                   {"iteration", s.integer(2)},
+                   {"attempt", s.integer(3)},
+                   {"at_ns", s.integer(4)},
+                   {"client", s.text(5)},
+                   {"provider", s.text(6)},
+                   {"model", s.text(7)},
+                   {"url", s.text(8)},
+                   {"status", s.integer(9)},
+                   {"error_code", s.integer(10)},
+                   {"error_text", s.text(11)},
+                   {"latency_ms", s.integer(12)},
+                   {"request", parse(s.text(13))},
+                   {"response_headers", headers.is_object()
+                                          ? headers
+                                          : nlohmann::json::object()},
+                   {"response_body", s.text(15)}});
+  }
+  return out;
+}
+
+caf::expected<std::vector<nlohmann::json>>
+database::read_decisions(const std::string& trace_id) {
+  std::lock_guard<std::recursive_mutex> guard{mtx_};
+  stmt s{db_, "SELECT loop, node, brain, iteration, at_ns, call "
+              "FROM llm_decisions WHERE trace_id = ? ORDER BY seq"};
+  if (auto err = s.prepared("store: read decisions"))
+    return err;
+  s.bind(1, trace_id);
+  std::vector<nlohmann::json> out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({{"loop", s.text(0)},
+                   {"node", s.text(1)},
+                   {"brain", s.text(2)},
+                   {"iteration", s.integer(3)},
+                   {"at_ns", s.integer(4)},
+                   {"call", parse(s.text(5))}});
+  return out;
+}
+
 caf::error database::put_event(const sinks::record& x,
                                const std::string& trace_id) {
   std::lock_guard<std::recursive_mutex> guard{mtx_};
@@ -665,6 +877,14 @@ database::investigation(const std::string& trace_id) {
          {"measurements", nlohmann::json::parse(s.text(2), nullptr, false)},
          {"metadata", nlohmann::json::parse(s.text(3), nullptr, false)}});
   }
+  auto xs = read_exchanges(trace_id);
+  if (!xs)
+    return std::move(xs.error());
+  d.llm_exchanges = std::move(*xs);
+  auto ds = read_decisions(trace_id);
+  if (!ds)
+    return std::move(ds.error());
+  d.decisions = std::move(*ds);
   return d;
 }
 
@@ -698,7 +918,7 @@ caf::expected<size_t> database::apply_retention(int64_t now_ms) {
     victims.erase(std::unique(victims.begin(), victims.end()), victims.end());
     for (auto& v : victims) {
       for (auto table : {"insights", "notifications", "snapshots", "timeline",
-                         "investigations"}) {
+                         "llm_exchanges", "llm_decisions", "investigations"}) {
         auto sql = std::string{"DELETE FROM "} + table
                    + " WHERE trace_id = ?";
         stmt del{db_, sql.c_str()};
@@ -709,6 +929,25 @@ caf::expected<size_t> database::apply_retention(int64_t now_ms) {
       }
     }
     deleted = victims.size();
+    // Exchanges and decisions of an investigation that never stored a
+    // result (it failed) go by age alone: they can be large.
+    if (opts_.max_age.count() > 0) {
+      auto cutoff_ns = (now_ms
+                        - std::chrono::duration_cast<std::chrono::milliseconds>(
+                            opts_.max_age)
+                            .count())
+                       * 1'000'000;
+      for (auto table : {"llm_exchanges", "llm_decisions"}) {
+        auto sql = std::string{"DELETE FROM "} + table
+                   + " WHERE at_ns < ? AND trace_id NOT IN (SELECT trace_id "
+                     "FROM investigations)";
+        stmt del{db_, sql.c_str()};
+        if (auto err = del.prepared("store: retention"))
+          return err;
+        if (auto err = del.bind(1, cutoff_ns).run("store: retention"))
+          return err;
+      }
+    }
     return {};
   });
   if (err)
@@ -741,7 +980,8 @@ database::counts() {
   std::lock_guard<std::recursive_mutex> guard{mtx_};
   std::vector<std::pair<std::string, int64_t>> result;
   for (auto table : {"investigations", "insights", "notifications",
-                     "snapshots", "timeline", "alerts", "experiments"}) {
+                     "snapshots", "timeline", "alerts", "experiments",
+                     "llm_exchanges", "llm_decisions"}) {
     auto sql = std::string{"SELECT count(*) FROM "} + table;
     stmt s{db_, sql.c_str()};
     if (auto err = s.prepared("store: count"))
@@ -759,6 +999,8 @@ namespace {
 
 constexpr std::string_view result_event = "caflens.store.investigation";
 constexpr std::string_view snapshot_event = "caflens.store.snapshot";
+constexpr std::string_view exchange_event = "caflens.store.llm_exchange";
+constexpr std::string_view decision_event = "caflens.store.decision";
 
 } // namespace
 
@@ -783,6 +1025,31 @@ sinks::record snapshot_record(const std::string& trace_id,
   return r;
 }
 
+sinks::record llm_exchange_record(nlohmann::json exchange) {
+  sinks::record r;
+  r.event = std::string{exchange_event};
+  r.system_time_ns = telemetry::bus::system_time();
+  if (!exchange.is_object())
+    exchange = nlohmann::json::object();
+  if (!exchange.contains("at_ns"))
+    exchange["at_ns"] = r.system_time_ns;
+  r.metadata = std::move(exchange);
+  return r;
+}
+
+sinks::record decision_record(const std::string& trace_id,
+                              const std::string& loop, const std::string& node,
+                              const std::string& brain, int64_t iteration,
+                              nlohmann::json call) {
+  sinks::record r;
+  r.event = std::string{decision_event};
+  r.system_time_ns = telemetry::bus::system_time();
+  r.metadata = {{"trace_id", trace_id}, {"loop", loop},
+                {"node", node},         {"brain", brain},
+                {"iteration", iteration}, {"call", std::move(call)}};
+  return r;
+}
+
 std::vector<telemetry::event_name> timeline_events() {
   std::vector<telemetry::event_name> result;
   telemetry::event_name sink_prefix{"caflens", "sink"};
@@ -802,12 +1069,14 @@ std::vector<telemetry::event_name> timeline_events() {
   return result;
 }
 
-store_sink::store_sink(sinks::sink_options sopts, std::shared_ptr<database> db)
-  : sink(std::move(sopts)), db_(std::move(db)) {
+store_sink::store_sink(sinks::sink_options sopts, std::shared_ptr<database> db,
+                       redact_fn redact)
+  : sink(std::move(sopts)), db_(std::move(db)), redact_(std::move(redact)) {
 }
 
 caf::expected<std::shared_ptr<store_sink>>
-store_sink::open(sinks::sink_options sopts, store_options opts) {
+store_sink::open(sinks::sink_options sopts, store_options opts,
+                 redact_fn redact) {
   auto db = database::open(opts);
   if (!db)
     return std::move(db.error());
@@ -816,14 +1085,23 @@ store_sink::open(sinks::sink_options sopts, store_options opts) {
   if (sopts.events.empty())
     sopts.events = timeline_events();
   return std::shared_ptr<store_sink>{
-    new store_sink(std::move(sopts), std::move(*db))};
+    new store_sink(std::move(sopts), std::move(*db), std::move(redact))};
 }
 
 caf::error store_sink::export_(const sinks::batch& xs) {
   auto start = telemetry::bus::monotonic_time();
   size_t rows = 0;
   auto err = db_->transaction([&]() -> caf::error {
-    for (auto& x : xs) {
+    for (auto& rec : xs) {
+      // Producers redact snapshots, exchanges and decisions; everything
+      // else (events may carry what a brain wrote) is redacted here.
+      std::optional<sinks::record> redacted;
+      if (redact_ && rec.event != snapshot_event && rec.event != exchange_event
+          && rec.event != decision_event) {
+        redacted = rec;
+        redact_(redacted->metadata);
+      }
+      auto& x = redacted ? *redacted : rec;
       if (x.event == result_event) {
         if (auto err = db_->put_investigation(x.metadata))
           return err;
@@ -833,6 +1111,20 @@ caf::error store_sink::export_(const sinks::batch& xs) {
               str(m, "trace_id"), str(m, "id"), str(m, "skill"),
               str(m, "node"), num(m, "captured_at"),
               m.value("data", nlohmann::json{})))
+          return err;
+      } else if (x.event == exchange_event) {
+        if (str(x.metadata, "trace_id").empty())
+          continue; // not part of an investigation
+        if (auto err = db_->put_llm_exchange(x.metadata))
+          return err;
+      } else if (x.event == decision_event) {
+        auto& m = x.metadata;
+        if (str(m, "trace_id").empty())
+          continue;
+        if (auto err = db_->put_decision(
+              str(m, "trace_id"), str(m, "loop"), str(m, "node"),
+              str(m, "brain"), num(m, "iteration"), x.system_time_ns,
+              m.value("call", nlohmann::json{})))
           return err;
       } else if (x.event == "caflens.alert.fired"
                  || x.event == "caflens.alert.resolved") {

@@ -5,6 +5,11 @@
 // operator on detached threads.
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <unistd.h>
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -19,6 +24,7 @@
 using namespace caflens;
 using namespace test_support;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -44,6 +50,63 @@ mock_reply tools_reply(const std::string& id, json uses) {
   return mock_reply::json(200, body.dump());
 }
 
+mock_reply text_reply(const std::string& id, const std::string& text);
+
+/// The slow-consumer investigation: one coordinator turn starts the operator
+/// and waits; the operator then has the provider to itself, so the reply
+/// order is deterministic.
+std::vector<mock_reply> slow_consumer_script() {
+  return {
+    tools_reply("c1", json::array({json::array({"invoke_operators",
+                                                {{"skills", {"alpha"}}}}),
+                                   json::array({"wait", {{"ms", 30000}}})})),
+    tools_reply("o2",
+                json::array({json::array(
+                  {"send_notification",
+                   {{"type", "mailbox_growth"},
+                    {"severity", "critical"},
+                    {"context", {{"mailbox_depth", 9000}}},
+                    {"observation", "worker-7 mailbox 9000 and growing"},
+                    {"hypothesis", "slow consumer"},
+                    {"snapshot_ids", {"s-1"}},
+                    {"actors", {"worker-7"}}}})})),
+    text_reply("o3", "worker-7 is backed up."),
+    tools_reply("c2", json::array({json::array(
+                        {"get_notifications", {{"status", "unread"}}})})),
+    tools_reply("c3",
+                json::array({json::array(
+                  {"produce_insight",
+                   {{"pattern", "slow_consumer"},
+                    {"culprits", {"worker-7"}},
+                    {"notification_ids", {"n-2"}},
+                    {"correlation", "causal"},
+                    {"summary", "worker-7 cannot keep up"},
+                    {"root_cause", "slow consumer behind a fast producer"},
+                    {"confidence", "medium"}}})})),
+    text_reply("c4", "worker-7 is a slow consumer.")};
+}
+
+/// Every byte of an SQLite database: the file and its write-ahead log.
+std::string database_bytes(const fs::path& db) {
+  std::string out;
+  for (auto p : {db, fs::path{db.string() + "-wal"}}) {
+    std::ifstream in{p, std::ios::binary};
+    out.append(std::istreambuf_iterator<char>{in},
+               std::istreambuf_iterator<char>{});
+  }
+  return out;
+}
+
+/// The stored decisions of one loop: the calls' names.
+std::vector<std::string> decided(const store::investigation_detail& d,
+                                 const std::string& loop) {
+  std::vector<std::string> out;
+  for (auto& x : d.decisions)
+    if (x["loop"] == loop)
+      out.push_back(x["call"]["name"].get<std::string>());
+  return out;
+}
+
 mock_reply text_reply(const std::string& id, const std::string& text) {
   json body{{"id", "msg_" + id},
             {"type", "message"},
@@ -59,8 +122,11 @@ struct fixture {
   mock_provider mock;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
+  fs::path dir;
 
   fixture() {
+    char tmpl[] = "/tmp/caflens-llm-loop-XXXXXX";
+    dir = ::mkdtemp(tmpl);
     ::setenv("CAFLENS_LLM_BASE_URL", mock.base_url().c_str(), 1);
     ::setenv("CAFLENS_LLM_PROVIDER", "anthropic", 1);
     ::setenv("CAFLENS_LLM_MODEL", "claude-test", 1);
@@ -76,6 +142,19 @@ struct fixture {
                       "CAFLENS_LLM_MODEL", "CAFLENS_LLM_API_KEY_ENV",
                       "CAFLENS_TEST_ANTHROPIC_KEY"})
       ::unsetenv(name);
+    sys.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  /// `c` storing into `dir/<name>`, keeping `mode` of the model calls.
+  config with_store(config c, const std::string& name,
+                    store::llm_exchanges_mode mode
+                    = store::llm_exchanges_mode::full) {
+    c.store = store::store_options{};
+    c.store->path = (dir / name).string();
+    c.store->llm_exchanges = mode;
+    return c;
   }
 
   config lens_config() {
@@ -94,38 +173,8 @@ struct fixture {
 CAF_TEST_FIXTURE_SCOPE(llm_loop_tests, fixture)
 
 CAF_TEST(an investigation runs end to end against the provider protocol) {
-  // One coordinator turn starts the operator and waits; the operator then
-  // has the provider to itself, so the reply order is deterministic.
-  mock.script(
-    path,
-    {tools_reply("c1", json::array({json::array({"invoke_operators",
-                                                 {{"skills", {"alpha"}}}}),
-                                    json::array({"wait", {{"ms", 30000}}})})),
-     tools_reply("o2",
-                 json::array({json::array(
-                   {"send_notification",
-                    {{"type", "mailbox_growth"},
-                     {"severity", "critical"},
-                     {"context", {{"mailbox_depth", 9000}}},
-                     {"observation", "worker-7 mailbox 9000 and growing"},
-                     {"hypothesis", "slow consumer"},
-                     {"snapshot_ids", {"s-1"}},
-                     {"actors", {"worker-7"}}}})})),
-     text_reply("o3", "worker-7 is backed up."),
-     tools_reply("c2", json::array({json::array(
-                         {"get_notifications", {{"status", "unread"}}})})),
-     tools_reply("c3",
-                 json::array({json::array(
-                   {"produce_insight",
-                    {{"pattern", "slow_consumer"},
-                     {"culprits", {"worker-7"}},
-                     {"notification_ids", {"n-2"}},
-                     {"correlation", "causal"},
-                     {"summary", "worker-7 cannot keep up"},
-                     {"root_cause", "slow consumer behind a fast producer"},
-                     {"confidence", "medium"}}})})),
-     text_reply("c4", "worker-7 is a slow consumer.")});
-  auto l = caflens::start(*sys, lens_config());
+  mock.script(path, slow_consumer_script());
+  auto l = caflens::start(*sys, with_store(lens_config(), "e2e.db"));
   CAF_REQUIRE(l);
   CAF_CHECK_EQUAL(l->settings().llm != nullptr, true);
   auto res = l->investigate("mailbox backlog", {}, 60s);
@@ -175,7 +224,176 @@ CAF_TEST(an investigation runs end to end against the provider protocol) {
     if (t["name"] == "take_snapshot")
       has_snapshot_tool = true;
   CAF_CHECK(has_snapshot_tool);
+  // The store holds every exchange as sent, labelled with its loop, and
+  // every call each loop ran.
+  CAF_REQUIRE(!l->flush_telemetry());
+  auto d = l->stored(res->trace_id);
+  CAF_REQUIRE(d);
+  CAF_REQUIRE_EQUAL(d->llm_exchanges.size(), reqs.size());
+  std::vector<std::string> loops;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    auto& x = d->llm_exchanges[i];
+    loops.push_back(x["loop"].get<std::string>());
+    CAF_CHECK_EQUAL(x["request"], reqs[i].json);
+    CAF_CHECK_EQUAL(x["status"], 200);
+    CAF_CHECK_EQUAL(x["node"], "llm-node");
+    CAF_CHECK_EQUAL(x["model"], "claude-test");
+  }
+  CAF_CHECK_EQUAL(loops, (std::vector<std::string>{
+                           "coordinator", "operator:alpha", "operator:alpha",
+                           "coordinator", "coordinator", "coordinator"}));
+  CAF_CHECK(d->llm_exchanges[2]["response_body"].get<std::string>().find(
+              "worker-7 is backed up.")
+            != std::string::npos);
+  CAF_CHECK_EQUAL(decided(*d, "coordinator"),
+                  (std::vector<std::string>{"invoke_operators", "wait",
+                                            "get_notifications",
+                                            "produce_insight", "done"}));
+  CAF_CHECK_EQUAL(decided(*d, "operator:alpha"),
+                  (std::vector<std::string>{"take_snapshot",
+                                            "send_notification", "done"}));
+  for (auto& x : d->decisions) {
+    CAF_CHECK_EQUAL(x["brain"], "llm");
+    CAF_CHECK_EQUAL(x["node"], "llm-node");
+  }
+  // The operator's first look was caflens's, before the model's first
+  // answer; the plain-text answer is stored as the done it became.
+  json first_op;
+  for (auto& x : d->decisions)
+    if (x["loop"] == "operator:alpha" && first_op.is_null())
+      first_op = x;
+  CAF_CHECK_EQUAL(first_op["call"]["id"], "caflens_first_look");
+  CAF_CHECK_EQUAL(first_op["iteration"], 1);
+  CAF_CHECK_EQUAL(d->decisions.back()["call"]["arguments"]["summary"],
+                  "worker-7 is a slow consumer.");
+  // Every model call has its timeline entry too.
+  size_t stops = 0;
+  for (auto& e : d->timeline)
+    stops += e["event"] == "caflens.llm.stop" ? 1 : 0;
+  CAF_CHECK_EQUAL(stops, reqs.size());
+  // The API key is nowhere in the database: not in what it reads back, not
+  // in the file's bytes (which do hold the answers).
+  json all{d->result, d->snapshots, d->timeline, d->llm_exchanges,
+           d->decisions};
+  CAF_CHECK(all.dump().find(key) == std::string::npos);
   l->stop();
+  auto bytes = database_bytes(dir / "e2e.db");
+  CAF_CHECK(bytes.find("worker-7 is a slow consumer.") != std::string::npos);
+  CAF_CHECK(bytes.find(key) == std::string::npos);
+  CAF_CHECK(bytes.find("0123456789abcdef") == std::string::npos);
+}
+
+CAF_TEST(a stored investigation replays without the provider) {
+  mock.script(path, slow_consumer_script());
+  auto l = caflens::start(*sys, with_store(lens_config(), "recorded.db"));
+  CAF_REQUIRE(l);
+  auto res = l->investigate("mailbox backlog", {}, 60s);
+  if (!res)
+    CAF_FAIL("investigate failed: " << render_error(res.error()));
+  CAF_REQUIRE(!l->flush_telemetry());
+  auto d = l->stored(res->trace_id);
+  CAF_REQUIRE(d);
+  l->stop();
+  auto asked = mock.requests(path).size();
+  CAF_REQUIRE_EQUAL(asked, 6u);
+  // The same as an llm::recording document: one scripted brain per loop.
+  {
+    store::store_options so;
+    so.path = (dir / "recorded.db").string();
+    auto db = store::database::open(so, true);
+    CAF_REQUIRE(db);
+    auto doc = (*db)->recording(res->trace_id);
+    CAF_REQUIRE(doc);
+    auto rec = llm::recording::from_json(*doc);
+    CAF_REQUIRE(rec);
+    CAF_CHECK_EQUAL((*rec)->exchanges().size(), asked);
+    CAF_CHECK_EQUAL(llm::scripted_brain::from_recording(**rec, res->trace_id,
+                                                        "coordinator")
+                      .remaining(),
+                    5u);
+    CAF_CHECK_EQUAL(llm::scripted_brain::from_recording(**rec, res->trace_id,
+                                                        "operator:alpha")
+                      .remaining(),
+                    3u);
+  }
+  // One script per loop from the stored decisions; a fresh lens with the
+  // same skills (ids count from the start again) and no model at all: the
+  // explicit brains win over the provider in the environment.
+  scripts replay;
+  for (auto& x : d->decisions)
+    replay.by_loop[x["loop"].get<std::string>()].push_back(
+      llm::tool_call_from_json(x["call"]));
+  CAF_REQUIRE_EQUAL(replay.by_loop.size(), 2u);
+  auto c = with_store(lens_config(), "replayed.db",
+                      store::llm_exchanges_mode::decisions);
+  c.brain = replay.factory();
+  auto again = caflens::start(*sys, c);
+  CAF_REQUIRE(again);
+  CAF_CHECK(again->settings().llm == nullptr);
+  auto back = again->investigate(d->row.reason, {}, 60s);
+  if (!back)
+    CAF_FAIL("replay failed: " << render_error(back.error()));
+  CAF_CHECK_EQUAL(back->summary, res->summary);
+  CAF_CHECK_EQUAL(back->summary, "worker-7 is a slow consumer.");
+  CAF_REQUIRE_EQUAL(back->insights.size(), 1u);
+  CAF_CHECK_EQUAL(back->insights[0].pattern, "slow_consumer");
+  CAF_CHECK_EQUAL(back->insights[0].culprits.at(0), "worker-7");
+  CAF_CHECK_EQUAL(back->insights[0].severity, res->insights.at(0).severity);
+  CAF_REQUIRE_EQUAL(back->operators.size(), 1u);
+  CAF_CHECK_EQUAL(back->operators[0].summary, "worker-7 is backed up.");
+  CAF_CHECK_EQUAL(back->operators[0].stop_reason, "done");
+  CAF_CHECK(back->errors.empty());
+  // Not one more request, and each loop asked for its brain once.
+  CAF_CHECK_EQUAL(mock.requests(path).size(), asked);
+  CAF_CHECK_EQUAL(replay.made["coordinator"], 1);
+  CAF_CHECK_EQUAL(replay.made["operator:alpha"], 1);
+  // The replay ran the same calls, now decided by scripted brains, and
+  // (decisions only) stored no exchange.
+  CAF_REQUIRE(!again->flush_telemetry());
+  auto r = again->stored(back->trace_id);
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->llm_exchanges.empty());
+  for (auto loop : {"coordinator", "operator:alpha"})
+    CAF_CHECK_EQUAL(decided(*r, loop), decided(*d, loop));
+  for (auto& x : r->decisions)
+    CAF_CHECK_EQUAL(x["brain"], "scripted");
+  again->stop();
+}
+
+CAF_TEST(the exchanges of an application registry are stored redacted) {
+  // The application's client redacts only the built-in rules; the lens's
+  // redaction covers what the store keeps all the same.
+  mock.script(path, {text_reply("c1", "ACCT-424242 looks fine.")});
+  auto reg = std::make_shared<llm::client_registry>();
+  CAF_REQUIRE(!reg->add(
+    mock_config("app", llm::provider_kind::anthropic, mock.base_url()),
+    mock_services(std::make_shared<llm::manual_clock>())));
+  auto c = with_store(lens_config(), "app.db");
+  c.llm = reg;
+  c.redaction.patterns = {"ACCT-[0-9]{6}"};
+  auto l = caflens::start(*sys, c);
+  CAF_REQUIRE(l);
+  auto res = l->investigate("anything", {}, 60s);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->summary, "ACCT-424242 looks fine.");
+  CAF_REQUIRE(!l->flush_telemetry());
+  auto d = l->stored(res->trace_id);
+  CAF_REQUIRE(d);
+  CAF_REQUIRE_EQUAL(d->llm_exchanges.size(), 1u);
+  CAF_CHECK_EQUAL(d->llm_exchanges[0]["client"], "app");
+  CAF_CHECK_EQUAL(d->llm_exchanges[0]["loop"], "coordinator");
+  CAF_CHECK(d->llm_exchanges[0]["response_body"].get<std::string>().find(
+              "[REDACTED] looks fine.")
+            != std::string::npos);
+  CAF_REQUIRE_EQUAL(d->decisions.size(), 1u);
+  CAF_CHECK_EQUAL(d->decisions[0]["call"]["arguments"]["summary"],
+                  "[REDACTED] looks fine.");
+  CAF_CHECK_EQUAL(d->row.summary, "[REDACTED] looks fine.");
+  l->stop();
+  auto bytes = database_bytes(dir / "app.db");
+  CAF_CHECK(bytes.find("looks fine.") != std::string::npos);
+  CAF_CHECK(bytes.find("424242") == std::string::npos);
+  CAF_CHECK(bytes.find("sk-test-key") == std::string::npos);
 }
 
 CAF_TEST(a provider error in the coordinator goes on offline and is named) {
@@ -324,18 +542,39 @@ CAF_TEST(a local server is configured from the environment) {
 CAF_TEST(redaction rules from the environment cover requests and log lines) {
   ::setenv("CAFLENS_REDACT_PATTERN", "ACCT-[0-9]{6}", 1);
   ::setenv("CAFLENS_REDACT_KEYS", "customer_email, card", 1);
-  auto c = lens_config();
-  c.skills = {counting_skill(
-    "alpha", {{"mailbox_growth", severity::critical,
-               "worker-7 stuck on ACCT-424242", {"worker-7"},
-               json{{"mailbox_depth", 9000},
-                    {"customer_email", "ann@example.org"}}}})};
-  mock.script(path,
-              {tools_reply("c1", json::array({json::array(
-                                   {"invoke_operators",
-                                    {{"skills", {"alpha"}}}})})),
-               text_reply("o1", "worker-7 is stuck."),
-               text_reply("c2", "done")});
+  auto c = with_store(lens_config(), "redacted.db");
+  // The secrets are in the findings and in the snapshot itself.
+  skills::skill_definition def;
+  def.name = "alpha";
+  def.title = "alpha skill";
+  def.description = "test skill alpha";
+  def.system_prompt = "You inspect alpha.";
+  def.snapshot = [] {
+    return json{{"value", 1},
+                {"customer_email", "ann@example.org"},
+                {"note", "last charge ACCT-424242"}};
+  };
+  def.detect = [](const json&, const std::vector<json>&) {
+    return std::vector<skills::finding>{
+      {"mailbox_growth", severity::critical, "worker-7 stuck on ACCT-424242",
+       {"worker-7"},
+       json{{"mailbox_depth", 9000}, {"customer_email", "ann@example.org"}}}};
+  };
+  c.skills = {skills::make_skill(std::move(def))};
+  // The model writes secrets into a call's arguments (think): the decision
+  // and the recorded reply must not keep them.
+  mock.script(
+    path,
+    {tools_reply("c1", json::array({json::array({"invoke_operators",
+                                                 {{"skills", {"alpha"}}}}),
+                                    json::array({"wait", {{"ms", 30000}}})})),
+     tools_reply("o1", json::array({json::array(
+                         {"think",
+                          {{"thought", "ACCT-424242 belongs to "
+                                       "{\"customer_email\": "
+                                       "\"ann@example.org\"}"}}})})),
+     text_reply("o2", "worker-7 is stuck."),
+     text_reply("c2", "done")});
   auto l = caflens::start(*sys, c);
   ::unsetenv("CAFLENS_REDACT_PATTERN");
   ::unsetenv("CAFLENS_REDACT_KEYS");
@@ -347,7 +586,7 @@ CAF_TEST(redaction rules from the environment cover requests and log lines) {
   auto res = l->investigate("stuck", {}, 60s);
   CAF_REQUIRE(res);
   auto reqs = mock.requests(path);
-  CAF_REQUIRE(reqs.size() >= 2u);
+  CAF_REQUIRE_EQUAL(reqs.size(), 4u);
   for (auto& r : reqs) {
     CAF_CHECK(r.body.find("424242") == std::string::npos);
     CAF_CHECK(r.body.find("ann@example.org") == std::string::npos);
@@ -356,7 +595,35 @@ CAF_TEST(redaction rules from the environment cover requests and log lines) {
   CAF_CHECK(std::any_of(reqs.begin(), reqs.end(), [](auto& r) {
     return r.body.find("[REDACTED]") != std::string::npos;
   }));
+  // What the store keeps of the model calls and of the snapshots is
+  // redacted too (and is there: the redacted values are).
+  CAF_REQUIRE(!l->flush_telemetry());
+  auto d = l->stored(res->trace_id);
+  CAF_REQUIRE(d);
+  CAF_CHECK_EQUAL(d->llm_exchanges.size(), 4u);
+  CAF_CHECK_EQUAL(decided(*d, "operator:alpha"),
+                  (std::vector<std::string>{"take_snapshot", "think", "done"}));
+  CAF_REQUIRE_EQUAL(d->snapshots.size(), 1u);
+  for (auto* part : {&d->llm_exchanges, &d->decisions, &d->snapshots}) {
+    auto text = json(*part).dump();
+    CAF_CHECK(text.find("424242") == std::string::npos);
+    CAF_CHECK(text.find("ann@example.org") == std::string::npos);
+    CAF_CHECK(text.find("[REDACTED]") != std::string::npos);
+  }
+  CAF_CHECK_EQUAL(d->snapshots[0]["data"]["value"], 1);
+  CAF_CHECK_EQUAL(d->snapshots[0]["data"]["customer_email"], "[REDACTED]");
   l->stop();
+  // The file's bytes: the answers are there, the secrets are not.
+  auto bytes = database_bytes(dir / "redacted.db");
+  CAF_CHECK(bytes.find("worker-7 is stuck.") != std::string::npos);
+  CAF_CHECK(bytes.find("424242") == std::string::npos);
+  CAF_CHECK(bytes.find("ann@example.org") == std::string::npos);
+  // Nothing else in the database keeps them either: the timeline holds the
+  // think event with the thought, the result the operator's summary.
+  bool thought = false;
+  for (auto& e : d->timeline)
+    thought |= e["event"] == "caflens.operator.think";
+  CAF_CHECK(thought);
   ::setenv("CAFLENS_REDACT_PATTERN", "([unclosed", 1);
   auto bad = caflens::start(*sys, lens_config());
   ::unsetenv("CAFLENS_REDACT_PATTERN");

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <iterator>
+#include <map>
+#include <algorithm>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -170,8 +172,51 @@ CAF_TEST(investigations are stored and read back) {
   }
   CAF_CHECK(tool_call);
   CAF_CHECK(started);
+  // The calls the rule brain made, per loop (decisions are kept by
+  // default); it talks to no model, so there is no exchange.
+  CAF_CHECK(detail->llm_exchanges.empty());
+  std::map<std::string, std::vector<std::string>> calls;
+  for (auto& x : detail->decisions) {
+    CAF_CHECK_EQUAL(x["brain"], "rule");
+    calls[x["loop"].get<std::string>()].push_back(x["call"]["name"]);
+  }
+  CAF_CHECK_EQUAL(calls.size(), 2u);
+  CAF_REQUIRE(!calls["coordinator"].empty());
+  CAF_CHECK_EQUAL(calls["coordinator"].front(), "invoke_operators");
+  CAF_CHECK_EQUAL(calls["coordinator"].back(), "done");
+  CAF_REQUIRE(!calls["operator:actors"].empty());
+  CAF_CHECK_EQUAL(calls["operator:actors"].front(), "take_snapshot");
+  CAF_CHECK_EQUAL(calls["operator:actors"].back(), "done");
+  // Each snapshot the operator stored was taken by one of its calls.
+  auto snaps = std::count(calls["operator:actors"].begin(),
+                          calls["operator:actors"].end(), "take_snapshot");
+  CAF_CHECK_EQUAL(static_cast<size_t>(snaps), detail->snapshots.size());
   CAF_CHECK(!lens->stored("no-such-trace"));
   lens->stop();
+}
+
+CAF_TEST(what the store keeps of the brains is configured in caflens) {
+  cfg.set("caflens.store", (dir / "quiet.db").string());
+  cfg.set("caflens.store-llm-exchanges", "none");
+  auto lens = caflens::start(system(), lens_config());
+  CAF_REQUIRE(lens);
+  CAF_CHECK_EQUAL(lens->settings().store->llm_exchanges,
+                  store::llm_exchanges_mode::none);
+  auto res = lens->investigate("scheduled health check", {}, 30s);
+  CAF_REQUIRE(res);
+  CAF_REQUIRE(!lens->flush_telemetry());
+  auto detail = lens->stored(res->trace_id);
+  CAF_REQUIRE(detail);
+  CAF_CHECK(!detail->timeline.empty());
+  CAF_CHECK(detail->decisions.empty());
+  lens->stop();
+  ::setenv("CAFLENS_STORE_LLM_EXCHANGES", "everything", 1);
+  auto bad = caflens::start(system(), lens_config());
+  ::unsetenv("CAFLENS_STORE_LLM_EXCHANGES");
+  CAF_REQUIRE(!bad);
+  auto text = render_error(bad.error());
+  CAF_CHECK(text.find("store-llm-exchanges") != std::string::npos);
+  CAF_CHECK(text.find("everything") != std::string::npos);
 }
 
 CAF_TEST(an alert rule starts an investigation that names the alert) {

@@ -130,3 +130,104 @@ CAF_TEST(a scripted brain replays and then reports exhaustion) {
   CAF_REQUIRE(!end);
   CAF_CHECK_EQUAL(llm_code(end.error()), llm_errc::script_exhausted);
 }
+
+CAF_TEST(the loop label travels from the brain to exchanges and decisions) {
+  auto rec = std::make_shared<recording>();
+  std::vector<exchange> seen_by_services;
+  std::vector<exchange> seen_by_registry;
+  mock_provider mock;
+  mock.script(path, {mock_reply::fixture("openai_tool_calls"),
+                     mock_reply::fixture("openai_text")});
+  auto clk = std::make_shared<manual_clock>();
+  auto svc = mock_services(clk);
+  svc.recording = rec;
+  svc.on_exchange = [&](const exchange& x) { seen_by_services.push_back(x); };
+  auto reg = std::make_shared<client_registry>();
+  // Observed before the client is added: clients added later are observed
+  // too.
+  auto observer = std::make_shared<const exchange_observer>(
+    [&](const exchange& x) { seen_by_registry.push_back(x); });
+  reg->observe(observer);
+  reg->observe(observer); // once only
+  CAF_REQUIRE(!reg->add(
+    mock_config("m", provider_kind::openai_compatible, mock.openai_base_url()),
+    svc));
+  llm_brain b{reg};
+  b.label("operator:alpha");
+  CAF_CHECK_EQUAL(b.label(), "operator:alpha");
+  b.record_to(rec);
+  CAF_CHECK_EQUAL(run_loop(b),
+                  (std::vector<std::string>{"get_weather", "done"}));
+  CAF_REQUIRE_EQUAL(rec->exchanges().size(), 2u);
+  for (auto& x : rec->exchanges())
+    CAF_CHECK_EQUAL(x.loop, "operator:alpha");
+  CAF_REQUIRE_EQUAL(seen_by_services.size(), 2u);
+  CAF_CHECK_EQUAL(seen_by_services[1].loop, "operator:alpha");
+  CAF_CHECK_EQUAL(seen_by_services[1].status, 200);
+  CAF_REQUIRE_EQUAL(seen_by_registry.size(), 2u);
+  CAF_CHECK_EQUAL(seen_by_registry[0].request, seen_by_services[0].request);
+  for (auto& d : rec->decisions())
+    CAF_CHECK_EQUAL(d.loop, "operator:alpha");
+  // The label survives the JSON round trip; a document without it (older
+  // recordings) reads as unlabelled.
+  auto doc = rec->to_json();
+  CAF_CHECK_EQUAL(doc["exchanges"][0]["loop"], "operator:alpha");
+  CAF_CHECK_EQUAL(doc["decisions"][0]["loop"], "operator:alpha");
+  auto back = recording::from_json(doc);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL((*back)->exchanges()[1].loop, "operator:alpha");
+  CAF_CHECK_EQUAL((*back)->decisions()[1].loop, "operator:alpha");
+  doc["decisions"][0].erase("loop");
+  doc["exchanges"][0].erase("loop");
+  auto old = recording::from_json(doc);
+  CAF_REQUIRE(old);
+  CAF_CHECK_EQUAL((*old)->decisions()[0].loop, "");
+  CAF_CHECK_EQUAL((*old)->exchanges()[0].loop, "");
+  auto one = exchange_from_json(to_json(rec->exchanges()[0]));
+  CAF_REQUIRE(one);
+  CAF_CHECK_EQUAL(to_json(*one), to_json(rec->exchanges()[0]));
+  CAF_CHECK(!exchange_from_json(nlohmann::json{{"status", "ok"}}));
+  // After unobserve the registry's observer hears nothing more.
+  reg->unobserve(observer);
+  mock.script(path, {mock_reply::fixture("openai_text")});
+  llm_brain again{reg};
+  conversation conv{"system", "trace-2"};
+  conv.add_user("hello");
+  CAF_REQUIRE(again.decide(conv, kit_tools()));
+  CAF_CHECK_EQUAL(seen_by_services.size(), 3u);
+  CAF_CHECK_EQUAL(seen_by_services[2].loop, ""); // an unlabelled brain
+  CAF_CHECK_EQUAL(seen_by_registry.size(), 2u);
+}
+
+CAF_TEST(a scripted brain replays one loop of a recorded investigation) {
+  recording rec;
+  auto call = [](std::string id, std::string name) {
+    return tool_call{std::move(id), std::move(name), nlohmann::json::object(),
+                     ""};
+  };
+  rec.add(decision{"t1", 1, call("c1", "get_weather"), "coordinator"});
+  rec.add(decision{"t1", 1, call("o1", "get_weather"), "operator:alpha"});
+  rec.add(decision{"t1", 2, call("o2", "done"), "operator:alpha"});
+  rec.add(decision{"t1", 2, call("c2", "done"), "coordinator"});
+  rec.add(decision{"t2", 1, call("x1", "done"), "operator:alpha"});
+  auto op = scripted_brain::from_recording(rec, "t1", "operator:alpha");
+  CAF_CHECK_EQUAL(op.remaining(), 2u);
+  conversation conv;
+  conv.add_user("weather?");
+  auto tools = kit_tools();
+  CAF_REQUIRE(!tools.add(tool_definition{"done", "Finish."}));
+  auto first = op.decide(conv, tools);
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(first->id, "o1");
+  conv.add_tool_result(first->id, "68F");
+  auto second = op.decide(conv, tools);
+  CAF_REQUIRE(second);
+  CAF_CHECK_EQUAL(second->id, "o2");
+  CAF_CHECK_EQUAL(
+    scripted_brain::from_recording(rec, "t1", "coordinator").remaining(), 2u);
+  // Every trace of the loop when no trace is named.
+  CAF_CHECK_EQUAL(
+    scripted_brain::from_recording(rec, "", "operator:alpha").remaining(), 3u);
+  CAF_CHECK_EQUAL(
+    scripted_brain::from_recording(rec, "t1", "operator:beta").remaining(), 0u);
+}

@@ -240,6 +240,229 @@ CAF_TEST(retention keeps the newest and drops what belongs to the rest) {
   CAF_CHECK_EQUAL((*counts)[1].second, 2); // insights
 }
 
+CAF_TEST(retention drops the exchanges and decisions with their investigation) {
+  temp_dir d;
+  auto o = at(d);
+  o.max_investigations = 1;
+  o.max_age = std::chrono::hours{1};
+  auto db = database::open(o);
+  CAF_REQUIRE(db);
+  auto& s = **db;
+  int64_t now = 10 * 3'600'000;
+  int64_t now_ns = now * 1'000'000;
+  for (auto trace : {"old", "new"}) {
+    CAF_REQUIRE(!s.put_investigation(
+      result(trace, trace == std::string{"old"} ? now - 2000 : now - 1000,
+             "warning", "p", "c")));
+    CAF_REQUIRE(!s.put_llm_exchange({{"trace_id", trace},
+                                     {"loop", "coordinator"},
+                                     {"at_ns", now_ns},
+                                     {"request", {{"model", "m"}}}}));
+    CAF_REQUIRE(!s.put_decision(trace, "coordinator", "n1", "llm", 1, now_ns,
+                                {{"name", "done"}}));
+  }
+  // A failed investigation stores no result: its decisions go by age.
+  CAF_REQUIRE(!s.put_decision("failed-long-ago", "coordinator", "n1", "llm", 1,
+                              now_ns - 2 * 3'600'000'000'000LL,
+                              {{"name", "wait"}}));
+  CAF_REQUIRE(!s.put_decision("failed-just-now", "coordinator", "n1", "llm", 1,
+                              now_ns, {{"name", "wait"}}));
+  auto counts = s.counts();
+  CAF_REQUIRE(counts);
+  CAF_REQUIRE_EQUAL(counts->size(), 9u);
+  CAF_CHECK_EQUAL((*counts)[7].first, "llm_exchanges");
+  CAF_CHECK_EQUAL((*counts)[7].second, 2);
+  CAF_CHECK_EQUAL((*counts)[8].first, "llm_decisions");
+  CAF_CHECK_EQUAL((*counts)[8].second, 4);
+  auto n = s.apply_retention(now);
+  CAF_REQUIRE(n);
+  CAF_CHECK_EQUAL(*n, 1u);
+  counts = s.counts();
+  CAF_CHECK_EQUAL((*counts)[7].second, 1);
+  CAF_CHECK_EQUAL((*counts)[8].second, 2);
+  CAF_CHECK_EQUAL(s.investigation("new")->decisions.size(), 1u);
+  CAF_CHECK(!s.recording("old"));
+  CAF_CHECK(!s.recording("failed-long-ago"));
+  auto kept = s.recording("failed-just-now");
+  CAF_REQUIRE(kept);
+  CAF_CHECK_EQUAL((*kept)["decisions"].size(), 1u);
+}
+
+CAF_TEST(exchanges and decisions round trip into a recording document) {
+  temp_dir d;
+  auto o = at(d);
+  o.max_exchange_bytes = 200;
+  auto db = database::open(o);
+  CAF_REQUIRE(db);
+  auto& s = **db;
+  CAF_REQUIRE(!s.put_investigation(
+    result("t7", 1000, "warning", "slow_consumer", "w-7")));
+  nlohmann::json x{
+    {"client", "env"},
+    {"provider", "anthropic"},
+    {"model", "claude-test"},
+    {"url", "http://127.0.0.1:1/v1/messages"},
+    {"trace_id", "t7"},
+    {"loop", "operator:alpha"},
+    {"node", "n1"},
+    {"iteration", 2},
+    {"attempt", 1},
+    {"at_ns", 5},
+    {"request", {{"model", "claude-test"}, {"messages", {"hi"}}}},
+    {"status", 200},
+    {"response_headers", {{"content-type", "application/json"}}},
+    {"response_body", R"({"content":[]})"},
+    {"error_code", 0},
+    {"error_text", ""},
+    {"latency_ms", 12}};
+  CAF_REQUIRE(!s.put_llm_exchange(x));
+  auto big = x;
+  big["attempt"] = 2;
+  big["request"] = {{"messages", {std::string(500, 'x')}}};
+  big["response_body"] = std::string(300, 'y');
+  CAF_REQUIRE(!s.put_llm_exchange(big));
+  auto no_trace = x;
+  no_trace.erase("trace_id");
+  CAF_CHECK(s.put_llm_exchange(no_trace));
+  CAF_CHECK(s.put_decision("", "coordinator", "n1", "llm", 1, 0, {}));
+  CAF_REQUIRE(!s.put_decision(
+    "t7", "coordinator", "n1", "llm", 1, 1,
+    {{"id", "toolu_1"}, {"name", "invoke_operators"},
+     {"arguments", {{"skills", {"alpha"}}}}}));
+  CAF_REQUIRE(!s.put_decision(
+    "t7", "operator:alpha", "n1", "llm", 1, 2,
+    {{"id", "caflens_first_look"}, {"name", "take_snapshot"},
+     {"arguments", nlohmann::json::object()}}));
+  CAF_REQUIRE(!s.put_decision(
+    "t7", "operator:alpha", "n1", "rule", 2, 3,
+    {{"id", "r1"}, {"name", "done"}, {"arguments", {{"summary", "ok"}}}}));
+  auto detail = s.investigation("t7");
+  CAF_REQUIRE(detail);
+  CAF_REQUIRE_EQUAL(detail->llm_exchanges.size(), 2u);
+  auto& x1 = detail->llm_exchanges[0];
+  CAF_CHECK_EQUAL(x1["loop"], "operator:alpha");
+  CAF_CHECK_EQUAL(x1["node"], "n1");
+  CAF_CHECK_EQUAL(x1["iteration"], 2);
+  CAF_CHECK_EQUAL(x1["at_ns"], 5);
+  CAF_CHECK_EQUAL(x1["status"], 200);
+  CAF_CHECK_EQUAL(x1["latency_ms"], 12);
+  CAF_CHECK_EQUAL(x1["request"], x["request"]);
+  CAF_CHECK_EQUAL(x1["response_headers"]["content-type"], "application/json");
+  CAF_CHECK_EQUAL(x1["response_body"], R"({"content":[]})");
+  // Bodies over max_exchange_bytes are stubs that say how big they were.
+  auto& x2 = detail->llm_exchanges[1];
+  CAF_CHECK_EQUAL(x2["attempt"], 2);
+  CAF_CHECK_GREATER(x2["request"]["truncated"].get<int64_t>(), 500);
+  CAF_CHECK_EQUAL(x2["response_body"], R"({"truncated":300})");
+  CAF_REQUIRE_EQUAL(detail->decisions.size(), 3u);
+  CAF_CHECK_EQUAL(detail->decisions[0]["loop"], "coordinator");
+  CAF_CHECK_EQUAL(detail->decisions[0]["call"]["name"], "invoke_operators");
+  CAF_CHECK_EQUAL(detail->decisions[1]["call"]["id"], "caflens_first_look");
+  CAF_CHECK_EQUAL(detail->decisions[2]["brain"], "rule");
+  CAF_CHECK_EQUAL(detail->decisions[2]["iteration"], 2);
+  // The recording document: llm::recording's version 1 shape.
+  auto rec = s.recording("t7");
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL((*rec)["version"], 1);
+  CAF_REQUIRE_EQUAL((*rec)["exchanges"].size(), 2u);
+  auto& r1 = (*rec)["exchanges"][0];
+  for (auto key : {"client", "provider", "model", "url", "iteration",
+                   "attempt", "request", "status", "response_headers",
+                   "response_body", "error_code", "error_text", "latency_ms"})
+    CAF_CHECK_EQUAL(r1[key], x[key]);
+  CAF_CHECK_EQUAL(r1["trace_id"], "t7");
+  CAF_CHECK_EQUAL(r1["loop"], "operator:alpha");
+  CAF_REQUIRE_EQUAL((*rec)["decisions"].size(), 3u);
+  auto& d1 = (*rec)["decisions"][1];
+  CAF_CHECK_EQUAL(d1["trace_id"], "t7");
+  CAF_CHECK_EQUAL(d1["loop"], "operator:alpha");
+  CAF_CHECK_EQUAL(d1["iteration"], 1);
+  CAF_CHECK_EQUAL(d1["call"]["name"], "take_snapshot");
+  auto none = s.recording("nope");
+  CAF_REQUIRE(!none);
+  CAF_CHECK(render_error(none.error()).find("not_found") != std::string::npos);
+}
+
+CAF_TEST(the store sink writes exchange and decision records) {
+  temp_dir d;
+  auto o = at(d);
+  o.max_age = std::chrono::hours{0};
+  auto s = store_sink::open({}, o);
+  CAF_REQUIRE(s);
+  (*s)->consume(result_record(result("a", 1, "warning", "p", "c")));
+  (*s)->consume(llm_exchange_record({{"trace_id", "a"},
+                                     {"loop", "coordinator"},
+                                     {"node", "n1"},
+                                     {"request", {{"model", "m"}}},
+                                     {"status", 200}}));
+  (*s)->consume(decision_record("a", "coordinator", "n1", "llm", 1,
+                                {{"id", "c1"}, {"name", "done"}}));
+  // Without a trace id a record belongs to no investigation: skipped.
+  (*s)->consume(decision_record("", "coordinator", "n1", "llm", 1,
+                                {{"name", "done"}}));
+  (*s)->consume(llm_exchange_record({{"loop", "coordinator"}}));
+  CAF_REQUIRE(!(*s)->flush());
+  auto detail = (*s)->db()->investigation("a");
+  CAF_REQUIRE(detail);
+  CAF_REQUIRE_EQUAL(detail->llm_exchanges.size(), 1u);
+  CAF_CHECK_EQUAL(detail->llm_exchanges[0]["status"], 200);
+  // The record's time when the producer gave none.
+  CAF_CHECK_GREATER(detail->llm_exchanges[0]["at_ns"].get<int64_t>(), 0);
+  CAF_REQUIRE_EQUAL(detail->decisions.size(), 1u);
+  CAF_CHECK_EQUAL(detail->decisions[0]["call"]["id"], "c1");
+  CAF_CHECK_GREATER(detail->decisions[0]["at_ns"].get<int64_t>(), 0);
+  CAF_CHECK_EQUAL((*(*s)->db()->counts())[8].second, 1);
+}
+
+CAF_TEST(the store sink redacts what its producers did not) {
+  temp_dir d;
+  auto o = at(d);
+  o.max_age = std::chrono::hours{0};
+  size_t calls = 0;
+  auto redact = [&calls](nlohmann::json& x) {
+    ++calls;
+    auto text = x.dump();
+    for (size_t i; (i = text.find("hunter2")) != std::string::npos;)
+      text.replace(i, 7, "[REDACTED]");
+    x = nlohmann::json::parse(text);
+  };
+  auto s = store_sink::open({}, o, redact);
+  CAF_REQUIRE(s);
+  auto r = result("a", 1, "warning", "p", "c");
+  r["summary"] = "password hunter2 leaked";
+  (*s)->consume(result_record(r));
+  sinks::record ev;
+  ev.event = "caflens.operator.think";
+  ev.metadata = {{"trace_id", "a"}, {"thought", "hunter2"}};
+  (*s)->consume(ev);
+  // Producer-redacted records are written as given.
+  (*s)->consume(snapshot_record("a", "s-1", "os", "n", 2, {{"x", "hunter2"}}));
+  (*s)->consume(decision_record("a", "coordinator", "n", "llm", 1,
+                                {{"name", "hunter2"}}));
+  CAF_REQUIRE(!(*s)->flush());
+  CAF_CHECK_EQUAL(calls, 2u);
+  auto detail = (*s)->db()->investigation("a");
+  CAF_REQUIRE(detail);
+  CAF_CHECK_EQUAL(detail->row.summary, "password [REDACTED] leaked");
+  CAF_CHECK_EQUAL(detail->result["summary"], "password [REDACTED] leaked");
+  CAF_REQUIRE_EQUAL(detail->timeline.size(), 1u);
+  CAF_CHECK_EQUAL(detail->timeline[0]["metadata"]["thought"], "[REDACTED]");
+  CAF_CHECK_EQUAL(detail->snapshots.at(0)["data"]["x"], "hunter2");
+  CAF_CHECK_EQUAL(detail->decisions.at(0)["call"]["name"], "hunter2");
+}
+
+CAF_TEST(the mode of LLM exchanges parses and prints) {
+  llm_exchanges_mode m = llm_exchanges_mode::none;
+  CAF_CHECK_EQUAL(store_options{}.llm_exchanges,
+                  llm_exchanges_mode::decisions);
+  for (auto text : {"none", "decisions", "full"}) {
+    CAF_REQUIRE(parse_llm_exchanges_mode(text, m));
+    CAF_CHECK_EQUAL(to_string(m), text);
+  }
+  CAF_CHECK(!parse_llm_exchanges_mode("everything", m));
+  CAF_CHECK_EQUAL(m, llm_exchanges_mode::full);
+}
+
 CAF_TEST(the store sink writes batches and a locked database is an event) {
   temp_dir d;
   tel::bus& bus = tel::bus::global();
@@ -392,6 +615,8 @@ CAF_TEST(a version 1 store is upgraded in place) {
     CAF_REQUIRE_EQUAL(sqlite3_open(at(d).path.c_str(), &raw), SQLITE_OK);
     CAF_REQUIRE_EQUAL(sqlite3_exec(raw,
                                    "DROP TABLE alerts; DROP TABLE experiments;"
+                                   "DROP TABLE llm_exchanges;"
+                                   "DROP TABLE llm_decisions;"
                                    "PRAGMA user_version=1;",
                                    nullptr, nullptr, nullptr),
                       SQLITE_OK);
@@ -399,7 +624,7 @@ CAF_TEST(a version 1 store is upgraded in place) {
   }
   auto db = database::open(at(d));
   CAF_REQUIRE(db);
-  CAF_CHECK_EQUAL((*db)->version(), 2);
+  CAF_CHECK_EQUAL((*db)->version(), schema_version);
   CAF_CHECK_EQUAL(traces(*(*db)->investigations({})),
                   (std::vector<std::string>{"old"}));
   sinks::record fired;
@@ -413,6 +638,55 @@ CAF_TEST(a version 1 store is upgraded in place) {
   CAF_REQUIRE(alerts);
   CAF_REQUIRE_EQUAL(alerts->size(), 1u);
   CAF_CHECK_EQUAL((*alerts)[0]["rule"], "disk");
+  CAF_CHECK(!(*db)->check_integrity());
+}
+
+CAF_TEST(a version 2 store is upgraded in place) {
+  temp_dir d;
+  {
+    auto db = database::open(at(d));
+    CAF_REQUIRE(db);
+    CAF_REQUIRE(!(*db)->put_investigation(
+      result("v2", 1000, "critical", "deadlock", "w-2")));
+    sinks::record fired;
+    fired.event = "caflens.alert.fired";
+    fired.system_time_ns = 5;
+    fired.metadata = {{"alert", "disk"}};
+    CAF_REQUIRE(!(*db)->put_alert(fired));
+  }
+  {
+    // Back to the second schema, as the release before LLM exchanges left
+    // it.
+    sqlite3* raw = nullptr;
+    CAF_REQUIRE_EQUAL(sqlite3_open(at(d).path.c_str(), &raw), SQLITE_OK);
+    CAF_REQUIRE_EQUAL(sqlite3_exec(raw,
+                                   "DROP TABLE llm_exchanges;"
+                                   "DROP TABLE llm_decisions;"
+                                   "PRAGMA user_version=2;",
+                                   nullptr, nullptr, nullptr),
+                      SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  {
+    // A reader of this version opens an older store as it is.
+    auto ro = database::open(at(d), true);
+    CAF_REQUIRE(ro);
+    CAF_CHECK_EQUAL((*ro)->version(), 2);
+  }
+  auto db = database::open(at(d));
+  CAF_REQUIRE(db);
+  CAF_CHECK_EQUAL((*db)->version(), 3);
+  CAF_CHECK_EQUAL(traces(*(*db)->investigations({})),
+                  (std::vector<std::string>{"v2"}));
+  CAF_CHECK_EQUAL((*db)->alerts(0, 10)->size(), 1u);
+  // The old investigation reads back with no exchanges and no decisions.
+  auto old = (*db)->investigation("v2");
+  CAF_REQUIRE(old);
+  CAF_CHECK(old->llm_exchanges.empty());
+  CAF_CHECK(old->decisions.empty());
+  CAF_REQUIRE(!(*db)->put_decision("v2", "coordinator", "n1", "rule", 1, 9,
+                                   {{"name", "done"}}));
+  CAF_CHECK_EQUAL((*db)->investigation("v2")->decisions.size(), 1u);
   CAF_CHECK(!(*db)->check_integrity());
 }
 

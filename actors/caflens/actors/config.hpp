@@ -205,10 +205,14 @@ struct config {
   alert_settings alerts;
 
   /// Persist investigations (results, insights, notifications, snapshots,
-  /// timelines) in SQLite (caflens/store/store.hpp); query them with
-  /// `lens::history` and `lens::stored`. Its writer is a sink under
-  /// `telemetry_sup`: an investigation never waits for it. `[caflens]`
-  /// store (the file), CAFLENS_STORE.
+  /// timelines, the calls of every loop and, with `llm_exchanges = full`,
+  /// the HTTP exchanges with the model) in SQLite
+  /// (caflens/store/store.hpp); query them with `lens::history` and
+  /// `lens::stored`. Snapshots, decisions and exchanges are redacted with
+  /// `redaction` first. Its writer is a sink under `telemetry_sup`: an
+  /// investigation never waits for it. `[caflens]` store (the file) and
+  /// store-llm-exchanges (none, decisions, full), CAFLENS_STORE and
+  /// CAFLENS_STORE_LLM_EXCHANGES.
   std::optional<store::store_options> store;
 
   // -- loops --------------------------------------------------------------------

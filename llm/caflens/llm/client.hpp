@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "caf/expected.hpp"
 
@@ -30,8 +31,12 @@ struct client_services {
   std::shared_ptr<const llm::redactor> redactor;
   /// Reads an environment variable; default: `std::getenv`.
   std::function<std::optional<std::string>(const std::string&)> getenv;
-  /// When set, every exchange is recorded here.
+  /// When set, every exchange is recorded here (it grows without bound:
+  /// for tests and one-off captures).
   std::shared_ptr<llm::recording> recording;
+  /// When set, called with every exchange (as recorded: redacted bodies,
+  /// no auth header) in the calling thread.
+  exchange_observer on_exchange;
   /// Seed of the jitter RNG; 0 picks a random seed.
   uint64_t seed = 0;
 };
@@ -76,6 +81,14 @@ public:
   /// Cost in USD of `u` at this client's prices.
   double cost(const usage& u) const noexcept;
 
+  /// Calls `fn` with every exchange from now on, besides
+  /// `client_services::on_exchange`, until `unobserve(fn)`. Adding the same
+  /// observer twice has no effect.
+  void observe(std::shared_ptr<const exchange_observer> fn);
+
+  /// Stops calling `fn` (calls already under way may still reach it).
+  void unobserve(const std::shared_ptr<const exchange_observer>& fn);
+
 private:
   client(client_config cfg, client_services svc);
 
@@ -89,6 +102,7 @@ private:
   mutable std::mutex mtx_;
   std::mt19937_64 rng_;
   client_totals totals_;
+  std::vector<std::shared_ptr<const exchange_observer>> observers_;
 };
 
 } // namespace caflens::llm

@@ -51,6 +51,14 @@ public:
   /// error (its text lists every client tried).
   caf::expected<completion> complete(const completion_request& req);
 
+  /// Calls `fn` with every exchange of every client, those added now and
+  /// later, until `unobserve(fn)` (see `client::observe`). A lens observes
+  /// its registry to store the exchanges.
+  void observe(std::shared_ptr<const exchange_observer> fn);
+
+  /// Stops calling `fn` from every client.
+  void unobserve(const std::shared_ptr<const exchange_observer>& fn);
+
 private:
   std::vector<std::string> chain_for(const std::string& start) const;
 
@@ -60,6 +68,7 @@ private:
   std::map<std::string, std::vector<std::string>> fallbacks_;
   std::vector<std::string> round_robin_;
   size_t next_ = 0;
+  std::vector<std::shared_ptr<const exchange_observer>> observers_;
 };
 
 } // namespace caflens::llm

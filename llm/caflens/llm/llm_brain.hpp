@@ -55,6 +55,14 @@ public:
     recording_ = std::move(rec);
   }
 
+  /// Names the loop this brain decides for ("coordinator",
+  /// "operator:<skill>"): every request carries it (`completion_request::
+  /// loop`; a compaction call "<label>#summary"), and so do the recorded
+  /// exchanges and decisions.
+  void label(std::string x) { label_ = std::move(x); }
+
+  const std::string& label() const noexcept { return label_; }
+
   /// Every successful LLM call made by this brain (accounting).
   const std::vector<completion>& calls() const noexcept { return calls_; }
 
@@ -77,6 +85,7 @@ private:
   std::shared_ptr<client_registry> clients_;
   llm_brain_config cfg_;
   std::shared_ptr<recording> recording_;
+  std::string label_;
   std::vector<completion> calls_;
   int reasks_ = 0;
   int tool_errors_ = 0;

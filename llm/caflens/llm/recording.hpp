@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,14 +37,31 @@ struct exchange {
   int error_code = 0;
   std::string error_text;
   int64_t latency_ms = 0;
+  /// The loop that asked (`completion_request::loop`): "coordinator",
+  /// "operator:<skill>", with "#summary" for a compaction call; "" when
+  /// unlabelled.
+  std::string loop;
 };
+
+/// The JSON of `x` as `recording::to_json` writes each exchange.
+nlohmann::json to_json(const exchange& x);
+
+/// Reads `to_json`'s shape; missing fields keep their defaults. Error:
+/// `invalid_argument` for a field of the wrong type.
+caf::expected<exchange> exchange_from_json(const nlohmann::json& x);
 
 /// One decision of a brain: the tool call it returned.
 struct decision {
   std::string trace_id;
   int64_t iteration = 0;
   tool_call call;
+  /// The loop that decided (see `exchange::loop`).
+  std::string loop;
 };
+
+/// Called with every exchange of a client (see `client_services` and
+/// `client_registry::observe`), in the calling thread: keep it cheap.
+using exchange_observer = std::function<void(const exchange&)>;
 
 /// Everything an investigation sent and received, replayable: exchanges feed
 /// a `replay_transport`, decisions a `scripted_brain`. Thread-safe.

@@ -25,6 +25,14 @@ public:
   static scripted_brain from_recording(const recording& rec,
                                        const std::string& trace_id = {});
 
+  /// The decisions of one loop (`decision::loop`, e.g. "coordinator" or
+  /// "operator:<skill>") of a recorded investigation (every trace when
+  /// `trace_id` is empty): the loops of one investigation share its trace
+  /// id, so replaying it takes one such brain per loop.
+  static scripted_brain from_recording(const recording& rec,
+                                       const std::string& trace_id,
+                                       const std::string& loop);
+
   caf::expected<tool_call> decide(conversation& conv,
                                   const tool_set& tools) override;
 

@@ -48,6 +48,9 @@ struct completion_request {
   /// Labels for telemetry and records.
   std::string trace_id;
   int64_t iteration = 0;
+  /// The loop that asks ("coordinator", "operator:<skill>"; see
+  /// `llm_brain::label`): copied into the recorded exchange.
+  std::string loop;
   /// Time the call may take in all (attempts, retry waits, waiting for an
   /// open circuit breaker): every attempt's timeout is bounded by what is
   /// left; unset: the client's own timeouts only.

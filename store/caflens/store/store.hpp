@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,7 +44,27 @@ std::string to_string(store_errc code);
 CAFLENS_ERROR_CATEGORY(store_errc, "store");
 
 /// The schema version this caflens writes (PRAGMA user_version).
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
+
+/// How much of the model conversation a lens puts into the store.
+enum class llm_exchanges_mode : uint8_t {
+  /// Neither decisions nor exchanges.
+  none,
+  /// The tool call every loop ran, whatever its brain (a few hundred bytes
+  /// per call): enough to replay the investigation with scripted brains.
+  decisions,
+  /// Decisions plus every HTTP exchange with the provider: the redacted
+  /// request body, the response or the transport error (about 0.5 MB per
+  /// investigation of about 30 model calls).
+  full,
+};
+
+/// "none", "decisions" or "full".
+std::string to_string(llm_exchanges_mode x);
+
+/// Parses "none", "decisions" or "full".
+bool parse_llm_exchanges_mode(const std::string& text,
+                              llm_exchanges_mode& out);
 
 struct store_options {
   /// The SQLite file (created when missing; its directory must exist).
@@ -56,6 +77,13 @@ struct store_options {
   /// Retention: at most this many investigations, the oldest go first
   /// (0: no limit).
   size_t max_investigations = 10'000;
+  /// What a lens records of its model calls (`[caflens]`
+  /// store-llm-exchanges, CAFLENS_STORE_LLM_EXCHANGES). Everything recorded
+  /// passes the lens's redactor first.
+  llm_exchanges_mode llm_exchanges = llm_exchanges_mode::decisions;
+  /// An exchange's request or response body longer than this is stored as
+  /// the stub `{"truncated":<bytes>}` (0: no limit).
+  size_t max_exchange_bytes = 256 * 1024;
 };
 
 /// One investigation as listed by `investigations`.
@@ -108,6 +136,13 @@ struct investigation_detail {
   /// The investigation's events in order: tool calls, LLM calls, operator
   /// and coordinator events ({time_ns, event, measurements, metadata}).
   std::vector<nlohmann::json> timeline;
+  /// The HTTP exchanges with the model in order: {loop, node, iteration,
+  /// attempt, at_ns, client, provider, model, url, status, error_code,
+  /// error_text, latency_ms, request, response_headers, response_body}.
+  std::vector<nlohmann::json> llm_exchanges;
+  /// The calls every loop ran in order: {loop, node, brain, iteration, at_ns,
+  /// call} (`call` as `llm::to_json(tool_call)`).
+  std::vector<nlohmann::json> decisions;
 };
 
 /// One SQLite connection (WAL mode). Thread-safe: calls are serialized.
@@ -137,6 +172,28 @@ public:
                           const std::string& skill, const std::string& node,
                           int64_t captured_at, const nlohmann::json& data);
 
+  /// Appends one HTTP exchange with a model: the JSON of `llm::exchange`
+  /// (`llm::to_json`) with `loop`, `node` and `at_ns` (Unix ns). A request
+  /// or response body over `max_exchange_bytes` is stored as a stub.
+  /// Error: `invalid_query` without a trace id.
+  caf::error put_llm_exchange(const nlohmann::json& x);
+
+  /// Appends one call a loop ran: `loop` is "coordinator" or
+  /// "operator:<skill>", `brain` the brain's kind when it decided (llm,
+  /// rule, scripted, ...), `call` the JSON of `llm::tool_call`.
+  /// Error: `invalid_query` without a trace id.
+  caf::error put_decision(const std::string& trace_id, const std::string& loop,
+                          const std::string& node, const std::string& brain,
+                          int64_t iteration, int64_t at_ns,
+                          const nlohmann::json& call);
+
+  /// One investigation's exchanges and decisions as an `llm::recording`
+  /// document (version 1): {"version":1, "exchanges":[...],
+  /// "decisions":[{trace_id, loop, iteration, call}...]}, in the order they
+  /// were stored. Error: `not_found` when the trace has none of an
+  /// investigation, an exchange or a decision.
+  caf::expected<nlohmann::json> recording(const std::string& trace_id);
+
   /// Appends one event to an investigation's timeline.
   caf::error put_event(const sinks::record& x, const std::string& trace_id);
 
@@ -163,15 +220,18 @@ public:
   /// Error: `not_found`.
   caf::expected<investigation_detail> investigation(const std::string& trace_id);
 
-  /// Deletes what the retention options say must go; returns the number of
-  /// investigations deleted.
+  /// Deletes what the retention options say must go, with everything that
+  /// belongs to it; exchanges and decisions of a trace that has no
+  /// investigation (one that failed) go once older than `max_age`. Returns
+  /// the number of investigations deleted.
   caf::expected<size_t> apply_retention(int64_t now_ms);
 
   /// PRAGMA integrity_check: nothing when "ok", else the findings.
   caf::error check_integrity();
 
   /// Row counts per table (investigations, insights, notifications,
-  /// snapshots, timeline, alerts, experiments).
+  /// snapshots, timeline, alerts, experiments, llm_exchanges,
+  /// llm_decisions).
   caf::expected<std::vector<std::pair<std::string, int64_t>>> counts();
 
 private:
@@ -179,6 +239,12 @@ private:
 
   caf::error exec(const char* sql);
   caf::error migrate();
+
+  caf::expected<std::vector<nlohmann::json>>
+  read_exchanges(const std::string& trace_id);
+
+  caf::expected<std::vector<nlohmann::json>>
+  read_decisions(const std::string& trace_id);
 
   sqlite3* db_;
   store_options opts_;
@@ -188,14 +254,21 @@ private:
 /// The store's writer: a sink (bounded queue, batches, its own actor under
 /// `telemetry_sup`) whose every batch is one transaction. It records the
 /// timeline events of investigations (catalogue events with a trace id),
-/// alert and experiment events, and the records `result_record` and
-/// `snapshot_record` make. A failed
+/// alert and experiment events, and the records `result_record`,
+/// `snapshot_record`, `llm_exchange_record` and `decision_record` make.
+/// With a `redact` function, the metadata of every other record (timeline
+/// events, results, alerts, experiments) passes it before it is written;
+/// snapshot, exchange and decision records are redacted by their producer
+/// (the lens). A failed
 /// write emits `caflens.store.error` and drops its batch; an investigation
 /// never waits for the store.
 class store_sink final : public sinks::sink {
 public:
+  /// Redacts secrets in a record's metadata in place.
+  using redact_fn = std::function<void(nlohmann::json&)>;
+
   static caf::expected<std::shared_ptr<store_sink>>
-  open(sinks::sink_options sopts, store_options opts);
+  open(sinks::sink_options sopts, store_options opts, redact_fn redact = {});
 
   const std::shared_ptr<database>& db() const noexcept {
     return db_;
@@ -205,9 +278,11 @@ protected:
   caf::error export_(const sinks::batch& xs) override;
 
 private:
-  store_sink(sinks::sink_options sopts, std::shared_ptr<database> db);
+  store_sink(sinks::sink_options sopts, std::shared_ptr<database> db,
+             redact_fn redact);
 
   std::shared_ptr<database> db_;
+  redact_fn redact_;
   int64_t last_retention_ms_ = 0;
 };
 
@@ -220,6 +295,17 @@ sinks::record snapshot_record(const std::string& trace_id,
                               const std::string& id, const std::string& skill,
                               const std::string& node, int64_t captured_at,
                               nlohmann::json data);
+
+/// A record carrying one HTTP exchange with a model: the JSON of
+/// `llm::exchange` with `trace_id`, `loop` and `node` (`at_ns` defaults to
+/// now).
+sinks::record llm_exchange_record(nlohmann::json exchange);
+
+/// A record carrying one call a loop ran (see `database::put_decision`).
+sinks::record decision_record(const std::string& trace_id,
+                              const std::string& loop, const std::string& node,
+                              const std::string& brain, int64_t iteration,
+                              nlohmann::json call);
 
 /// The events a store sink records by default: every catalogue event whose
 /// metadata has a trace id (sinks' and the store's own excepted), alert
