@@ -53,10 +53,29 @@ void running_stats::merge(const running_stats& other) noexcept {
 log_mapping::log_mapping(double relative_accuracy)
   : alpha_(std::clamp(relative_accuracy, 1e-6, 0.5)),
     gamma_((1 + alpha_) / (1 - alpha_)),
-    multiplier_(1.0 / std::log(gamma_)),
-    min_indexable_(std::max(std::numeric_limits<double>::min() * gamma_,
-                            std::exp((std::numeric_limits<int32_t>::min() + 2)
-                                     / multiplier_))) {
+    multiplier_(7.0 / (10.0 * std::log(gamma_))),
+    // Keys stay far inside int32 (|L| <= 1025, multiplier <= 3.5e5).
+    min_indexable_(std::numeric_limits<double>::min() * gamma_) {
+}
+
+double log_mapping::inverse(double y) noexcept {
+  auto e = std::floor(y);
+  auto t = y - e; // P(s) = t, s in [0, 1]: P is increasing, P' in [0.74, 1.43]
+  auto s = t;
+  for (int i = 0; i < 8; ++i) {
+    auto p = (((6.0 / 35) * s - 0.6) * s + 10.0 / 7) * s - t;
+    auto dp = ((18.0 / 35) * s - 1.2) * s + 10.0 / 7;
+    s = std::clamp(s - p / dp, 0.0, 1.0);
+  }
+  return std::ldexp(1.0 + s, static_cast<int>(e));
+}
+
+double log_mapping::value(int32_t k) const noexcept {
+  // Bucket k holds (inverse((k - 1) / m), inverse(k / m)]; the harmonic
+  // mean of its ends is within a of both.
+  auto lo = inverse((k - 1) / multiplier_);
+  auto hi = inverse(k / multiplier_);
+  return 2.0 / (1.0 / lo + 1.0 / hi); // no overflow near the extremes
 }
 
 // -- bucket_store -------------------------------------------------------------
