@@ -59,23 +59,28 @@ log_mapping::log_mapping(double relative_accuracy)
 }
 
 double log_mapping::inverse(double y) noexcept {
-  auto e = std::floor(y);
-  auto t = y - e; // P(s) = t, s in [0, 1]: P is increasing, P' in [0.74, 1.43]
-  auto s = t;
+  // 1 + s for P(s) = y, y in [0, 1) (P is increasing, P' in [0.74, 1.43]).
+  auto s = y;
   for (int i = 0; i < 8; ++i) {
-    auto p = (((6.0 / 35) * s - 0.6) * s + 10.0 / 7) * s - t;
+    auto p = (((6.0 / 35) * s - 0.6) * s + 10.0 / 7) * s - y;
     auto dp = ((18.0 / 35) * s - 1.2) * s + 10.0 / 7;
     s = std::clamp(s - p / dp, 0.0, 1.0);
   }
-  return std::ldexp(1.0 + s, static_cast<int>(e));
+  return 1.0 + s;
 }
 
 double log_mapping::value(int32_t k) const noexcept {
-  // Bucket k holds (inverse((k - 1) / m), inverse(k / m)]; the harmonic
-  // mean of its ends is within a of both.
-  auto lo = inverse((k - 1) / multiplier_);
-  auto hi = inverse(k / multiplier_);
-  return 2.0 / (1.0 / lo + 1.0 / hi); // no overflow near the extremes
+  // Bucket k holds (L^-1((k - 1) / m), L^-1(k / m)]; the harmonic mean of
+  // its ends is within a of both. Computed relative to the octave of its
+  // lower end, scaled once: no overflow before the very last bucket.
+  auto y_lo = (k - 1) / multiplier_;
+  auto e = std::floor(y_lo);
+  auto y_hi = k / multiplier_ - e; // may reach the next octaves
+  auto e_hi = std::floor(y_hi);
+  auto lo = inverse(y_lo - e);
+  auto hi = std::ldexp(inverse(y_hi - e_hi), static_cast<int>(e_hi));
+  auto v = std::ldexp(2.0 / (1.0 / lo + 1.0 / hi), static_cast<int>(e));
+  return std::min(v, std::numeric_limits<double>::max());
 }
 
 // -- bucket_store -------------------------------------------------------------

@@ -109,7 +109,7 @@ public:
   }
 
 private:
-  /// The x with L(x) = y.
+  /// 1 + s with P(s) = y, y in [0, 1): L's inverse inside one octave.
   static double inverse(double y) noexcept;
 
   double alpha_;
