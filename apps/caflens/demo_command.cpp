@@ -24,7 +24,6 @@
 #include "caflens/telemetry/catalogue.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
-#include "args.hpp"
 #include "commands.hpp"
 
 namespace caflens::cli {
@@ -32,52 +31,6 @@ namespace caflens::cli {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::string_view cmd = "demo";
-
-struct demo_options {
-  demo::scenario scenario = demo::scenario::slow_consumer;
-  bool json = false;
-  bool quiet = false;
-  std::chrono::milliseconds warmup{2000};
-  /// More than 1: the demo as that many node processes on loopback.
-  int nodes = 1;
-};
-
-void print_help() {
-  std::cout << "usage: caflens demo [--scenario NAME] [--nodes N] [--json] "
-               "[--quiet]\n\n"
-               "Runs a CAF upload pipeline (producers -> dispatcher -> a "
-               "supervised worker\npool -> store -> catalog/billing), injects "
-               "one fault, waits until one of\nits alert rules fires (queue "
-               "depth, stage p99, error rate, restarts, RSS,\ncatalog "
-               "freshness; a scheduled check for 'healthy'), investigates, "
-               "and prints\nthe report. Progress goes to stderr.\n\n"
-               "options:\n"
-               "  --scenario NAME  the fault to inject (default "
-               "slow_consumer)\n"
-               "  --nodes N        run N node processes on loopback (2..5), "
-               "the fault on\n"
-               "                   the second; this process investigates "
-               "them all\n"
-               "  --json           print the investigation result as JSON\n"
-               "  --quiet          no progress lines on stderr\n"
-               "  --list           list the scenarios and exit\n"
-               "  -h, --help       this text\n\n"
-               "scenarios:\n";
-  for (auto s : demo::all_scenarios()) {
-    std::string name{demo::to_string(s)};
-    name.resize(std::max<size_t>(name.size(), 21), ' ');
-    std::cout << "  " << name << ' ' << demo::fault_description(s) << '\n';
-  }
-}
-
-std::string scenario_names() {
-  std::string out;
-  for (auto s : demo::all_scenarios())
-    out += (out.empty() ? "" : ", ") + std::string{demo::to_string(s)};
-  return out;
-}
 
 /// Progress lines on stderr, stamped with the time since the demo started.
 class progress {
@@ -195,6 +148,8 @@ std::optional<std::string> describe(const telemetry::event_name& e,
   return std::nullopt;
 }
 
+} // namespace
+
 int run_demo(const demo_options& opts) {
   progress say{opts.quiet};
   caf::actor_system_config cfg;
@@ -232,19 +187,26 @@ int run_demo(const demo_options& opts) {
   }
   lcfg.alerts.interval = alert_interval;
   lcfg.alerts.investigate = true;
-  char tmpl[] = "/tmp/caflens-demo-XXXXXX";
-  std::string store_dir = ::mkdtemp(tmpl) ? tmpl : "";
-  if (store_dir.empty()) {
-    std::cerr << "caflens demo: cannot create a temporary directory\n";
-    pipe.stop();
-    return 1;
+  std::string store_dir;
+  lcfg.store = store::store_options{};
+  if (!opts.store.empty()) {
+    lcfg.store->path = opts.store;
+  } else {
+    char tmpl[] = "/tmp/caflens-demo-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      std::cerr << "caflens demo: cannot create a temporary directory\n";
+      pipe.stop();
+      return 1;
+    }
+    store_dir = tmpl;
+    lcfg.store->path = store_dir + "/demo.db";
   }
   auto remove_store = [&store_dir] {
+    if (store_dir.empty())
+      return; // the user's store stays
     std::error_code ec;
     std::filesystem::remove_all(store_dir, ec);
   };
-  lcfg.store = store::store_options{};
-  lcfg.store->path = store_dir + "/demo.db";
   // The investigation the first alert starts, seen through the bus.
   struct watched {
     std::mutex mtx;
@@ -428,47 +390,12 @@ int run_demo(const demo_options& opts) {
   return rc;
 }
 
-} // namespace
-
-int demo_main(const std::vector<std::string>& args) {
-  demo_options opts;
-  arg_reader in{cmd, args};
-  std::string value;
-  while (in.next()) {
-    auto& a = in.arg();
-    if (a == "-h" || a == "--help") {
-      print_help();
-      return 0;
-    }
-    if (a == "--list") {
-      for (auto s : demo::all_scenarios())
-        std::cout << demo::to_string(s) << '\n';
-      return 0;
-    }
-    if (a == "--json") {
-      opts.json = true;
-    } else if (a == "--quiet" || a == "-q") {
-      opts.quiet = true;
-    } else if (in.option("--scenario", value)) {
-      if (in.failed())
-        return 2;
-      if (!demo::parse_scenario(value, opts.scenario))
-        return usage_error(cmd, "unknown scenario '" + value +
-                                  "' (scenarios: " + scenario_names() + ")");
-    } else if (in.option("--nodes", value)) {
-      if (in.failed())
-        return 2;
-      if (value != "1" && value != "2" && value != "3" && value != "4"
-          && value != "5")
-        return usage_error(cmd, "--nodes takes 1 to 5, not '" + value + "'");
-      opts.nodes = std::stoi(value);
-    } else {
-      return in.unexpected();
-    }
+void print_scenarios() {
+  for (auto s : demo::all_scenarios()) {
+    std::string name{demo::to_string(s)};
+    name.resize(std::max<size_t>(name.size(), 21), ' ');
+    std::cout << name << ' ' << demo::fault_description(s) << '\n';
   }
-  if (opts.nodes > 1)
-    return run_cluster_demo(opts.scenario, opts.nodes, opts.json, opts.quiet);
-  return run_demo(opts);
 }
 
 void demo_system_config(caf::actor_system_config& cfg) {
@@ -496,5 +423,6 @@ caf::expected<demo_app> start_demo_app(caf::actor_system& sys) {
   app.lens.supervisors = {app.pipe->supervisor()};
   return app;
 }
+
 
 } // namespace caflens::cli
