@@ -153,21 +153,7 @@ int investigate_nodes(const std::vector<std::string>& nodes,
     std::cerr << "caflens investigate: " << to_string(lens.error()) << '\n';
     return 1;
   }
-  // Wait (bounded) until every node answered the handshake, or failed.
-  auto until = std::chrono::steady_clock::now()
-               + lcfg.cluster.connect_timeout + 1s;
-  size_t up = 0;
-  for (;;) {
-    up = 0;
-    bool pending = false;
-    for (auto& n : lens->cluster()) {
-      up += n.state == node_state::connected ? 1 : 0;
-      pending |= n.state == node_state::connecting;
-    }
-    if (!pending || std::chrono::steady_clock::now() > until)
-      break;
-    std::this_thread::sleep_for(20ms);
-  }
+  auto up = await_peers(*lens, lcfg.cluster.connect_timeout + 1s);
   for (auto& n : lens->cluster())
     if (!quiet || n.state != node_state::connected)
       std::cerr << "caflens investigate: " << n.address << ' '
@@ -194,6 +180,22 @@ int investigate_nodes(const std::vector<std::string>& nodes,
 }
 
 } // namespace
+
+size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout) {
+  // The handshakes run in the background: poll the cluster view (bounded).
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    size_t up = 0;
+    bool pending = false;
+    for (auto& n : l.cluster()) {
+      up += n.state == node_state::connected ? 1 : 0;
+      pending |= n.state == node_state::connecting;
+    }
+    if (!pending || std::chrono::steady_clock::now() > until)
+      return up;
+    std::this_thread::sleep_for(20ms);
+  }
+}
 
 int run_investigate(const investigate_cli_options& cli) {
   investigate_options opts;

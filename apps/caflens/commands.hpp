@@ -14,6 +14,7 @@
 #include "caf/fwd.hpp"
 
 #include "caflens/actors/config.hpp"
+#include "caflens/caflens.hpp"
 #include "caflens/demo/pipeline.hpp"
 #include "caflens/demo/scenario.hpp"
 
@@ -90,6 +91,27 @@ struct investigate_cli_options {
 };
 
 int run_investigate(const investigate_cli_options& opts);
+
+/// Waits (bounded by `timeout`) until every peer of `l` answered its
+/// handshake or failed; returns how many are connected.
+size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout);
+
+// -- caflens top ------------------------------------------------------------------
+
+struct top_options {
+  std::string node;
+  std::chrono::milliseconds interval{1000};
+  /// mailbox, rate, handler, memory or growth.
+  std::string sort = "mailbox";
+  /// Only actors whose name or kind contains it.
+  std::string filter;
+  /// One frame, then exit (also without a terminal).
+  bool once = false;
+  bool json = false;
+  tls_files tls;
+};
+
+int run_top(const top_options& opts);
 
 // -- caflens events, history, show ----------------------------------------------
 

@@ -179,6 +179,37 @@ int main(int argc, char** argv) {
     };
   });
 
+  // -- top -----------------------------------------------------------------------
+  top_options top;
+  int64_t top_interval_ms = 1000;
+  auto* t = app.add_subcommand(
+    "top", "a live view of a running node's actors and supervision trees");
+  t->footer(
+    "Keys: q quit, s next sort key, / filter (Enter applies, Esc clears),\n"
+    "t supervision pane, + and - the interval. Without a terminal (or with\n"
+    "--once) one frame is printed. The cluster token comes from\n"
+    "CAFLENS_CLUSTER_TOKEN.");
+  t->add_option("node", top.node, "the node's agent")
+    ->required()
+    ->check(address(false));
+  t->add_option("--interval-ms", top_interval_ms, "refresh interval")
+    ->check(CLI::Range(int64_t{500}, int64_t{60'000}))
+    ->capture_default_str();
+  t->add_option("--sort", top.sort, "sort key")
+    ->check(CLI::IsMember({"mailbox", "rate", "handler", "memory", "growth"}))
+    ->capture_default_str();
+  t->add_option("--filter", top.filter,
+                "only actors whose name or kind contains this");
+  t->add_flag("--once", top.once, "print one frame and exit");
+  t->add_flag("--json", top.json, "print the node's actors and trees once");
+  add_tls(t, top.tls);
+  t->callback([&] {
+    run = [&] {
+      top.interval = std::chrono::milliseconds{top_interval_ms};
+      return run_top(top);
+    };
+  });
+
   // -- events --------------------------------------------------------------------
   bool events_json = false;
   std::string events_prefix;
