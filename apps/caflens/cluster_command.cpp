@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/event_based_actor.hpp"
@@ -195,6 +197,67 @@ size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout) {
       return up;
     std::this_thread::sleep_for(20ms);
   }
+}
+
+int run_nodes(const std::vector<std::string>& nodes, bool json_out,
+              const tls_files& tls) {
+  caf::actor_system_config cfg;
+  caflens::add_message_types(cfg);
+  tls.apply(cfg);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  caflens::config lcfg;
+  lcfg.node_name = "nodes-" + std::to_string(::getpid());
+  lcfg.cluster.peers = nodes;
+  lcfg.cluster.tls = tls.on();
+  lcfg.cluster.local_operators = false;
+  auto lens = caflens::start(sys, lcfg);
+  if (!lens) {
+    std::cerr << "caflens nodes: " << to_string(lens.error()) << '\n';
+    return exit_code::failure;
+  }
+  auto up = await_peers(*lens, lcfg.cluster.connect_timeout + 1s);
+  auto view = lens->cluster();
+  lens->stop();
+  if (json_out) {
+    auto xs = nlohmann::json::array();
+    for (auto& n : view)
+      xs.push_back({{"name", n.name},
+                    {"address", n.address},
+                    {"state", to_string(n.state)},
+                    {"protocol_version", n.protocol_version},
+                    {"version", n.version},
+                    {"skills", n.skills},
+                    {"last_heartbeat", n.last_heartbeat},
+                    {"connected_at", n.connected_at},
+                    {"rtt_us", n.rtt_us},
+                    {"error", n.error}});
+    std::cout << nlohmann::json{{"caflens_cli", json_version},
+                                {"command", "nodes"},
+                                {"data", xs}}
+                   .dump(2)
+              << '\n';
+  } else {
+    for (auto& n : view) {
+      std::cout << n.address << "  " << (n.name.empty() ? "-" : n.name)
+                << "  " << to_string(n.state);
+      if (n.state == node_state::connected) {
+        std::string skills;
+        for (auto& k : n.skills)
+          skills += (skills.empty() ? "" : ",") + k;
+        std::cout << "  caflens " << n.version << " (protocol "
+                  << n.protocol_version << ")";
+        if (n.rtt_us > 0) // after the first heartbeat
+          std::cout << "  rtt " << n.rtt_us << " us";
+        std::cout << "  skills " << skills;
+      }
+      if (!n.error.empty())
+        std::cout << "  " << n.error;
+      std::cout << '\n';
+    }
+  }
+  // Every node answered: 0; some did not: 1.
+  return up == view.size() ? exit_code::ok : exit_code::failure;
 }
 
 int run_investigate(const investigate_cli_options& cli) {

@@ -92,6 +92,11 @@ struct investigate_cli_options {
 
 int run_investigate(const investigate_cli_options& opts);
 
+/// The cluster view of `nodes`: name, state, version, skills, round trip;
+/// exit 1 when one did not answer.
+int run_nodes(const std::vector<std::string>& nodes, bool json,
+              const tls_files& tls);
+
 /// Waits (bounded by `timeout`) until every peer of `l` answered its
 /// handshake or failed; returns how many are connected.
 size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout);

@@ -210,6 +210,22 @@ int main(int argc, char** argv) {
     };
   });
 
+  // -- nodes ---------------------------------------------------------------------
+  std::vector<std::string> nodes_list;
+  bool nodes_json = false;
+  tls_files nodes_tls;
+  auto* ns = app.add_subcommand(
+    "nodes", "connect to caflens nodes and show each one's state, version, "
+             "skills and round trip");
+  ns->add_option("node", nodes_list, "node agents (HOST:PORT ...)")
+    ->required()
+    ->check(address(false));
+  ns->add_flag("--json", nodes_json, "print the cluster view as JSON");
+  add_tls(ns, nodes_tls);
+  ns->callback([&] {
+    run = [&] { return run_nodes(nodes_list, nodes_json, nodes_tls); };
+  });
+
   // -- events --------------------------------------------------------------------
   bool events_json = false;
   std::string events_prefix;

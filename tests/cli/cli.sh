@@ -29,7 +29,7 @@ check "an unknown scenario exits 2" \
 check "investigate without --node exits 2" \
   test "$(rc_of "$bin" investigate "why")" = 2
 check "every command has --help" bash -c "
-  for c in demo investigate node events history show; do
+  for c in demo investigate node top nodes events history show; do
     '$bin' \$c --help >/dev/null || exit 1
   done"
 

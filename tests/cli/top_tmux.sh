@@ -61,5 +61,13 @@ check "  ... and restores the terminal" \
   bash -c "tmux capture-pane -p -t '$session' | grep -q before-top && ! tmux capture-pane -p -t '$session' | grep -q 'caflens top —'"
 check "the node was left running" kill -0 "$node_pid"
 
+# caflens nodes over the same node, and one where nothing listens.
+"$bin" nodes "$addr" --json >"$dir/nodes.json"
+check "nodes shows it connected with its skills" \
+  test "$(python3 -c "import json; d=json.load(open('$dir/nodes.json'))['data'][0]; print(d['state'], 'actors' in d['skills'])")" = "connected True"
+"$bin" nodes "$addr" 127.0.0.1:1 >"$dir/nodes.txt" 2>&1
+check "a node that does not answer exits 1" test $? = 1
+check "  ... and is listed as unreachable" grep -q "127.0.0.1:1  -  unreachable" "$dir/nodes.txt"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
