@@ -11,6 +11,8 @@ packages=(
   libcpp-httplib-dev              # HTTP servers (mock providers, dashboard)
   liblua5.4-dev                   # operator sandbox
   libsqlite3-dev                  # store
+  libcli11-dev                    # the caflens command line
+  tmux                            # caflens top, tested in a real terminal
   prometheus prometheus-pushgateway  # exporter tests: a real scrape, a real push
   collectd-core                   # exporter tests: a real StatsD daemon
   prometheus-cpp-dev              # the prometheus-cpp adapter; benchmark peer

@@ -110,11 +110,13 @@ public:
                {"queue_length", static_cast<int64_t>(s_.queue.size())}});
   }
 
-  void automatic(std::string reason, std::string trigger) {
+  void automatic(std::string reason, std::string trigger,
+                 std::string context = {}) {
     request_entry e;
     e.trace_id = telemetry::generate_trace_id();
     e.req.reason = std::move(reason);
     e.req.options.trigger = std::move(trigger);
+    e.req.options.context = std::move(context);
     submit(std::move(e));
   }
 
@@ -373,6 +375,12 @@ public:
         {{"trace_id", trace}, {"kind", "error"}, {"reason", reason}});
       inv->entry.fail(err);
     } else {
+      // The store queues it (never blocks); it is written with the
+      // investigation's timeline in the writer's next transaction. Queued
+      // before the stop event: whoever reacts to that event finds the result
+      // stored once the store is flushed (`lens::flush_telemetry`).
+      if (auto st = s_.eng->store())
+        st->consume(store::result_record(to_json(res)));
       bus.execute(
         telemetry::event_name{"caflens", "investigation", "stop"},
         {{"duration", duration},
@@ -383,10 +391,6 @@ public:
          {"output_tokens", static_cast<double>(res.output_tokens)},
          {"cost_usd", res.cost_usd}},
         {{"trace_id", trace}, {"partial", res.partial}});
-      // The store queues it (never blocks); it is written with the
-      // investigation's timeline in the writer's next transaction.
-      if (auto st = s_.eng->store())
-        st->consume(store::result_record(to_json(res)));
       for (auto& w : inv->entry.waiters)
         w.rp.deliver(res);
     }
@@ -981,7 +985,7 @@ public:
   bool on_alert(const alert_request& req) {
     if (!s_.eng->admit_trigger())
       return false;
-    automatic(alert_reason(req), "alert");
+    automatic(alert_reason(req), "alert", req.context);
     return true;
   }
 

@@ -484,7 +484,8 @@ telemetry_children_impl(const std::shared_ptr<actors::engine>& eng) {
               return;
             if (auto eng = weak.lock())
               if (auto c = eng->coordinator())
-                caf::anon_send(c, actors::alert_request{e.rule, e.condition()});
+                caf::anon_send(c, actors::alert_request{e.rule, e.condition(),
+                                                        e.to_json().dump()});
           });
         }
         return sinks::spawn_alert_evaluator(sys, *ae, al.interval);
@@ -1051,7 +1052,8 @@ bool lens::cancel(const std::string& trace_id) const {
 }
 
 bool lens::alert(std::string name, std::string details) const {
-  return ask(eng_, actors::alert_request{std::move(name), std::move(details)},
+  return ask(eng_,
+             actors::alert_request{std::move(name), std::move(details), {}},
              false);
 }
 

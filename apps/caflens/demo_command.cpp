@@ -2,7 +2,10 @@
 // watched by alert rules; the first alert starts an investigation, whose
 // progress goes to stderr and whose report (or JSON) goes to stdout.
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -13,13 +16,14 @@
 
 #include "caflens/caflens.hpp"
 #include "caflens/demo/pipeline.hpp"
+#include "caflens/sinks/alerts.hpp"
+#include "caflens/store/store.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/supervision_tracking.hpp"
 #include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/catalogue.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
-#include "args.hpp"
 #include "commands.hpp"
 
 namespace caflens::cli {
@@ -27,52 +31,6 @@ namespace caflens::cli {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::string_view cmd = "demo";
-
-struct demo_options {
-  demo::scenario scenario = demo::scenario::slow_consumer;
-  bool json = false;
-  bool quiet = false;
-  std::chrono::milliseconds warmup{2000};
-  /// More than 1: the demo as that many node processes on loopback.
-  int nodes = 1;
-};
-
-void print_help() {
-  std::cout << "usage: caflens demo [--scenario NAME] [--nodes N] [--json] "
-               "[--quiet]\n\n"
-               "Runs a CAF upload pipeline (producers -> dispatcher -> a "
-               "supervised worker\npool -> store -> catalog/billing), injects "
-               "one fault, waits until one of\nits alert rules fires (queue "
-               "depth, stage p99, error rate, restarts, RSS,\ncatalog "
-               "freshness; a scheduled check for 'healthy'), investigates, "
-               "and prints\nthe report. Progress goes to stderr.\n\n"
-               "options:\n"
-               "  --scenario NAME  the fault to inject (default "
-               "slow_consumer)\n"
-               "  --nodes N        run N node processes on loopback (2..5), "
-               "the fault on\n"
-               "                   the second; this process investigates "
-               "them all\n"
-               "  --json           print the investigation result as JSON\n"
-               "  --quiet          no progress lines on stderr\n"
-               "  --list           list the scenarios and exit\n"
-               "  -h, --help       this text\n\n"
-               "scenarios:\n";
-  for (auto s : demo::all_scenarios()) {
-    std::string name{demo::to_string(s)};
-    name.resize(std::max<size_t>(name.size(), 21), ' ');
-    std::cout << "  " << name << ' ' << demo::fault_description(s) << '\n';
-  }
-}
-
-std::string scenario_names() {
-  std::string out;
-  for (auto s : demo::all_scenarios())
-    out += (out.empty() ? "" : ", ") + std::string{demo::to_string(s)};
-  return out;
-}
 
 /// Progress lines on stderr, stamped with the time since the demo started.
 class progress {
@@ -190,6 +148,8 @@ std::optional<std::string> describe(const telemetry::event_name& e,
   return std::nullopt;
 }
 
+} // namespace
+
 int run_demo(const demo_options& opts) {
   progress say{opts.quiet};
   caf::actor_system_config cfg;
@@ -208,11 +168,93 @@ int run_demo(const demo_options& opts) {
       " uploads/s -> dispatcher -> upload_sup (" +
       std::to_string(popts.workers) + " workers) -> store -> catalog, billing");
   auto& lcfg = started->lens;
+  // The demo's alert rules: the pipeline's limits as probes, evaluated by
+  // the lens every 100 ms; the first that fires starts the investigation
+  // (with the alert's fields as its context). The result is read back from
+  // the lens's store, in a directory of its own.
+  constexpr auto alert_interval = 100ms;
+  for (auto& p : pipe.alert_probes()) {
+    sinks::alert_rule r;
+    r.name = p.name;
+    r.kind = sinks::alert_kind::probe;
+    r.metric = p.metric;
+    r.probe = p.value;
+    r.threshold = p.threshold;
+    r.description = p.description;
+    r.occurrences = static_cast<uint32_t>(p.hold / alert_interval) + 1;
+    r.severity = "critical";
+    lcfg.alerts.rules.push_back(std::move(r));
+  }
+  lcfg.alerts.interval = alert_interval;
+  lcfg.alerts.investigate = true;
+  std::string store_dir;
+  lcfg.store = store::store_options{};
+  if (!opts.store.empty()) {
+    lcfg.store->path = opts.store;
+  } else {
+    char tmpl[] = "/tmp/caflens-demo-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      std::cerr << "caflens demo: cannot create a temporary directory\n";
+      pipe.stop();
+      return 1;
+    }
+    store_dir = tmpl;
+    lcfg.store->path = store_dir + "/demo.db";
+  }
+  auto remove_store = [&store_dir] {
+    if (store_dir.empty())
+      return; // the user's store stays
+    std::error_code ec;
+    std::filesystem::remove_all(store_dir, ec);
+  };
+  // The investigation the first alert starts, seen through the bus.
+  struct watched {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::string trace_id;
+    std::string reason;
+    std::chrono::steady_clock::time_point started_at;
+    bool done = false;
+    std::string error;
+  };
+  auto w = std::make_shared<watched>();
+  auto watch_id = std::string{"caflens.cli.demo.watch"};
+  telemetry::bus::global().attach_many(
+    watch_id,
+    {telemetry::event_name{"caflens", "investigation", "start"},
+     telemetry::event_name{"caflens", "investigation", "stop"},
+     telemetry::event_name{"caflens", "investigation", "exception"}},
+    [w](const telemetry::event_name& e, const telemetry::measurements&,
+        const telemetry::metadata& md, const std::any&) {
+      auto text = [&md](std::string_view key) {
+        auto* v = md.find(key);
+        return v ? std::string{v->as_string()} : std::string{};
+      };
+      std::lock_guard<std::mutex> guard{w->mtx};
+      auto what = e.segments().back();
+      if (what == "start") {
+        if (w->trace_id.empty() && text("trigger") == "alert") {
+          w->trace_id = text("trace_id");
+          w->reason = text("reason");
+          w->started_at = std::chrono::steady_clock::now();
+        }
+      } else if (!w->trace_id.empty() && text("trace_id") == w->trace_id) {
+        w->done = true;
+        if (what == "exception")
+          w->error = text("reason");
+      }
+      w->cv.notify_all();
+    });
+  auto detach_watch = [&watch_id] {
+    telemetry::bus::global().detach(watch_id);
+  };
   auto lens = caflens::start(sys, lcfg);
   if (!lens) {
     std::cerr << "caflens demo: caflens::start failed: "
               << to_string(lens.error()) << '\n';
+    detach_watch();
     pipe.stop();
+    remove_store();
     return 1;
   }
   say("caflens attached (dormant), skills: " + [&] {
@@ -221,27 +263,17 @@ int run_demo(const demo_options& opts) {
       out += (out.empty() ? "" : ", ") + s;
     return out;
   }());
-  // Warm-up: traffic and latency baselines; the alert rules keep watching.
+  say(std::to_string(lcfg.alerts.rules.size())
+      + " alert rules, evaluated every "
+      + std::to_string(alert_interval.count()) + " ms: " + [&] {
+          std::string out;
+          for (auto& r : lcfg.alerts.rules)
+            out += (out.empty() ? "" : ", ") + r.name;
+          return out;
+        }());
+  // Warm-up: traffic and latency baselines; the rules arm at the fault.
   say("warming up for " + std::to_string(opts.warmup.count()) + " ms");
-  auto until = std::chrono::steady_clock::now() + opts.warmup;
-  while (std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(100ms);
-    if (auto a = pipe.check())
-      say("(alert during warm-up ignored: " + a->reason + ")");
-  }
-  auto healthy = opts.scenario == demo::scenario::healthy;
-  if (healthy)
-    say("no fault injected (healthy control); a health check is scheduled "
-        "in 1.5 s");
-  else
-    say("injecting " + std::string{demo::to_string(opts.scenario)} + ": " +
-        std::string{demo::fault_description(opts.scenario)});
-  pipe.inject(opts.scenario);
-  say("watching the alert rules");
-  auto alert = pipe.watch(10s, healthy ? std::optional{1500ms} : std::nullopt);
-  say((alert.trigger == "schedule" ? "scheduled check" : "ALERT") +
-      std::string{" after "} + std::to_string(alert.after_fault.count()) +
-      " ms: " + alert.reason);
+  std::this_thread::sleep_for(opts.warmup);
   // Progress of the investigation, from the engine's telemetry.
   std::vector<telemetry::event_name> events;
   for (auto& prefix : {telemetry::event_name{"caflens", "coordinator"},
@@ -250,6 +282,15 @@ int run_demo(const demo_options& opts) {
     for (auto& e : telemetry::event_names(prefix))
       events.push_back(e);
   auto handler_id = std::string{"caflens.cli.demo.progress"};
+  auto healthy = opts.scenario == demo::scenario::healthy;
+  if (healthy)
+    say("no fault injected (healthy control); a health check is scheduled "
+        "in 1.5 s");
+  else
+    say("injecting " + std::string{demo::to_string(opts.scenario)} + ": " +
+        std::string{demo::fault_description(opts.scenario)});
+  auto injected_at = std::chrono::steady_clock::now();
+  pipe.inject(opts.scenario);
   if (!say.quiet())
     telemetry::bus::global().attach_many(
       handler_id, events,
@@ -258,15 +299,72 @@ int run_demo(const demo_options& opts) {
         if (auto line = describe(e, ms, md))
           say(*line);
       });
-  say("investigating: " + alert.reason);
-  investigate_options iopts;
-  iopts.trigger = alert.trigger;
-  iopts.context = alert.context.dump();
+  say("watching the alert rules");
+  // An alert within 10 s (1.5 s for the healthy control) starts the
+  // investigation; otherwise the demo asks for a scheduled check itself.
+  bool alerted = false;
+  {
+    std::unique_lock<std::mutex> guard{w->mtx};
+    alerted = w->cv.wait_until(guard,
+                               injected_at + (healthy ? 1500ms : 10'000ms),
+                               [&] { return !w->trace_id.empty(); });
+  }
   auto t0 = std::chrono::steady_clock::now();
-  auto result = lens->investigate(alert.reason, iopts);
+  caf::expected<investigation_result> result{caf::error{}};
+  if (alerted) {
+    std::string reason;
+    std::chrono::steady_clock::time_point at;
+    {
+      std::lock_guard<std::mutex> guard{w->mtx};
+      reason = w->reason;
+      at = w->started_at;
+    }
+    auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      at - injected_at);
+    say("ALERT after " + std::to_string(after.count()) + " ms: " + reason);
+    say("investigating: " + reason);
+    t0 = at;
+    // Within the investigation's deadline, and a margin for the report.
+    auto limit = lcfg.deadline + 30s;
+    std::unique_lock<std::mutex> guard{w->mtx};
+    if (!w->cv.wait_for(guard, limit, [&] { return w->done; })) {
+      result = caf::make_error(caf::sec::request_timeout,
+                               "the investigation " + w->trace_id
+                                 + " did not end within "
+                                 + std::to_string(limit.count() / 1000)
+                                 + " s");
+    } else if (!w->error.empty()) {
+      result = caf::make_error(caf::sec::runtime_error, w->error);
+    } else {
+      auto trace = w->trace_id;
+      guard.unlock();
+      // The result was queued to the store before the stop event.
+      if (auto err = lens->flush_telemetry()) {
+        result = err;
+      } else if (auto detail = lens->stored(trace)) {
+        result = investigation_result_from_json(detail->result);
+      } else {
+        result = detail.error();
+      }
+    }
+  } else {
+    auto reason = healthy ? std::string{"scheduled health check"}
+                          : std::string{"scheduled health check (no alert "
+                                        "within 10.0 s)"};
+    say("scheduled check after "
+        + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           t0 - injected_at)
+                           .count())
+        + " ms: " + reason);
+    say("investigating: " + reason);
+    investigate_options iopts;
+    iopts.trigger = "schedule";
+    result = lens->investigate(reason, iopts);
+  }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - t0);
   telemetry::bus::global().detach(handler_id);
+  detach_watch();
   int rc = 0;
   if (!result) {
     std::cerr << "caflens demo: the investigation failed: "
@@ -286,50 +384,18 @@ int run_demo(const demo_options& opts) {
   say("stopping (blocked or awaiting actors exit when their wait ends)");
   pipe.stop();
   lens->stop();
+  // The alert probes read the pipeline: it outlives every actor.
+  sys.await_all_actors_done();
+  remove_store();
   return rc;
 }
 
-} // namespace
-
-int demo_main(const std::vector<std::string>& args) {
-  demo_options opts;
-  arg_reader in{cmd, args};
-  std::string value;
-  while (in.next()) {
-    auto& a = in.arg();
-    if (a == "-h" || a == "--help") {
-      print_help();
-      return 0;
-    }
-    if (a == "--list") {
-      for (auto s : demo::all_scenarios())
-        std::cout << demo::to_string(s) << '\n';
-      return 0;
-    }
-    if (a == "--json") {
-      opts.json = true;
-    } else if (a == "--quiet" || a == "-q") {
-      opts.quiet = true;
-    } else if (in.option("--scenario", value)) {
-      if (in.failed())
-        return 2;
-      if (!demo::parse_scenario(value, opts.scenario))
-        return usage_error(cmd, "unknown scenario '" + value +
-                                  "' (scenarios: " + scenario_names() + ")");
-    } else if (in.option("--nodes", value)) {
-      if (in.failed())
-        return 2;
-      if (value != "1" && value != "2" && value != "3" && value != "4"
-          && value != "5")
-        return usage_error(cmd, "--nodes takes 1 to 5, not '" + value + "'");
-      opts.nodes = std::stoi(value);
-    } else {
-      return in.unexpected();
-    }
+void print_scenarios() {
+  for (auto s : demo::all_scenarios()) {
+    std::string name{demo::to_string(s)};
+    name.resize(std::max<size_t>(name.size(), 21), ' ');
+    std::cout << name << ' ' << demo::fault_description(s) << '\n';
   }
-  if (opts.nodes > 1)
-    return run_cluster_demo(opts.scenario, opts.nodes, opts.json, opts.quiet);
-  return run_demo(opts);
 }
 
 void demo_system_config(caf::actor_system_config& cfg) {
@@ -357,5 +423,6 @@ caf::expected<demo_app> start_demo_app(caf::actor_system& sys) {
   app.lens.supervisors = {app.pipe->supervisor()};
   return app;
 }
+
 
 } // namespace caflens::cli

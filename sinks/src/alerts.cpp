@@ -109,9 +109,13 @@ std::string alert_event::text() const {
 }
 
 std::string alert_event::condition() const {
-  auto what = metric.empty() ? std::string{"probe"} : metric;
-  std::string out = what + " " + std::string{to_string(kind)} + " = "
-                    + number(value);
+  // "shop.latency quantile = 2.31"; a probe names what it measures only
+  // ("upload.queue_depth = 1041"), or is called a probe.
+  std::string out = metric.empty() ? std::string{"probe"}
+                    : kind == alert_kind::probe
+                      ? metric
+                      : metric + " " + std::string{to_string(kind)};
+  out += " = " + number(value);
   out += fired ? (below ? " below " : " above ") : " back within ";
   out += number(threshold);
   if (!series.empty())

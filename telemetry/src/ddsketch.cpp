@@ -53,10 +53,34 @@ void running_stats::merge(const running_stats& other) noexcept {
 log_mapping::log_mapping(double relative_accuracy)
   : alpha_(std::clamp(relative_accuracy, 1e-6, 0.5)),
     gamma_((1 + alpha_) / (1 - alpha_)),
-    multiplier_(1.0 / std::log(gamma_)),
-    min_indexable_(std::max(std::numeric_limits<double>::min() * gamma_,
-                            std::exp((std::numeric_limits<int32_t>::min() + 2)
-                                     / multiplier_))) {
+    multiplier_(7.0 / (10.0 * std::log(gamma_))),
+    // Keys stay far inside int32 (|L| <= 1025, multiplier <= 3.5e5).
+    min_indexable_(std::numeric_limits<double>::min() * gamma_) {
+}
+
+double log_mapping::inverse(double y) noexcept {
+  // 1 + s for P(s) = y, y in [0, 1) (P is increasing, P' in [0.74, 1.43]).
+  auto s = y;
+  for (int i = 0; i < 8; ++i) {
+    auto p = (((6.0 / 35) * s - 0.6) * s + 10.0 / 7) * s - y;
+    auto dp = ((18.0 / 35) * s - 1.2) * s + 10.0 / 7;
+    s = std::clamp(s - p / dp, 0.0, 1.0);
+  }
+  return 1.0 + s;
+}
+
+double log_mapping::value(int32_t k) const noexcept {
+  // Bucket k holds (L^-1((k - 1) / m), L^-1(k / m)]; the harmonic mean of
+  // its ends is within a of both. Computed relative to the octave of its
+  // lower end, scaled once: no overflow before the very last bucket.
+  auto y_lo = (k - 1) / multiplier_;
+  auto e = std::floor(y_lo);
+  auto y_hi = k / multiplier_ - e; // may reach the next octaves
+  auto e_hi = std::floor(y_hi);
+  auto lo = inverse(y_lo - e);
+  auto hi = std::ldexp(inverse(y_hi - e_hi), static_cast<int>(e_hi));
+  auto v = std::ldexp(2.0 / (1.0 / lo + 1.0 / hi), static_cast<int>(e));
+  return std::min(v, std::numeric_limits<double>::max());
 }
 
 // -- bucket_store -------------------------------------------------------------

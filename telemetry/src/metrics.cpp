@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -46,10 +47,11 @@ metric_definition make_def(std::string name, metric_kind kind,
 constexpr size_t max_tags = 8;
 constexpr std::string_view overflow_tag = "__overflow__";
 
-// Text of a tag value without allocation (numbers into `buf`); JSON values
-// are dumped into a string from `spill`, created only then.
+// Text of tag `i` of `n` without allocation (numbers into `buf`); JSON
+// values are dumped into `spill[i]`, allocated only then.
 std::string_view tag_text(const value* v, char (&buf)[32],
-                          std::unique_ptr<std::string>& spill) {
+                          std::unique_ptr<std::string[]>& spill, size_t i,
+                          size_t n) {
   if (v == nullptr)
     return {};
   switch (v->type()) {
@@ -74,21 +76,47 @@ std::string_view tag_text(const value* v, char (&buf)[32],
       return {buf, static_cast<size_t>(r.ptr - buf)};
     }
     case value::kind::json:
-      spill = std::make_unique<std::string>(v->as_json()->dump());
-      return *spill;
+      if (!spill)
+        spill = std::make_unique<std::string[]>(n);
+      spill[i] = v->as_json()->dump();
+      return spill[i];
   }
   return {};
 }
 
+// A word at a time (tag values are short: one or two multiplications each,
+// not one per byte as FNV-1a); in-memory only, never persisted.
+inline uint64_t mix(uint64_t h, uint64_t w) noexcept {
+  h ^= w;
+  h *= 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
+}
+
 uint64_t hash_texts(const std::string_view* xs, size_t n) noexcept {
-  uint64_t h = 1469598103934665603ULL; // FNV-1a
+  uint64_t h = 0x243f6a8885a308d3ULL;
   for (size_t i = 0; i < n; ++i) {
-    for (unsigned char c : xs[i]) {
-      h ^= c;
-      h *= 1099511628211ULL;
+    auto* p = xs[i].data();
+    auto len = xs[i].size();
+    h = mix(h, len); // separates "ab","c" from "a","bc"
+    for (; len >= 8; p += 8, len -= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = mix(h, w);
     }
-    h ^= 0xff; // separator
-    h *= 1099511628211ULL;
+    // The tail in at most two loads (as wyhash reads it): a byte-wise copy
+    // into a word stalls on store forwarding.
+    if (len >= 4) {
+      uint32_t a;
+      uint32_t b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + len - 4, 4);
+      h = mix(h, (uint64_t{a} << 32) | b);
+    } else if (len > 0) {
+      auto byte = [&](size_t k) {
+        return static_cast<uint64_t>(static_cast<unsigned char>(p[k]));
+      };
+      h = mix(h, (byte(0) << 16) | (byte(len / 2) << 8) | byte(len - 1));
+    }
   }
   return h;
 }
@@ -230,19 +258,25 @@ private:
 
   series* find_series(const metadata& md) noexcept {
     auto n = def_.tags.size();
-    std::array<std::string_view, max_tags> texts;
+    // Left uninitialised (only the first n are used): zeroing them cost
+    // more than the lookup on the hot path.
+    union views {
+      views() noexcept {
+      }
+      std::string_view at[max_tags];
+    } texts;
     char bufs[max_tags][32];
-    std::unique_ptr<std::string> spill[max_tags];
+    std::unique_ptr<std::string[]> spill;
     for (size_t i = 0; i < n; ++i)
-      texts[i] = tag_text(md.find(def_.tags[i]), bufs[i], spill[i]);
-    auto h = hash_texts(texts.data(), n);
+      texts.at[i] = tag_text(md.find(def_.tags[i]), bufs[i], spill, i, n);
+    auto h = hash_texts(texts.at, n);
     {
       detail::hazard_guard<series_table> g{table_};
-      if (auto* found = lookup(g.get(), h, texts.data(), n))
+      if (auto* found = lookup(g.get(), h, texts.at, n))
         return found;
     }
     try {
-      return insert(h, texts.data(), n);
+      return insert(h, texts.at, n);
     } catch (...) {
       return nullptr; // out of memory: drop the sample
     }

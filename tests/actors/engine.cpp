@@ -817,7 +817,7 @@ CAF_TEST(alerts and follow ups are rate limited) {
   auto alert = [&] {
     bool out = false;
     auto h = self->request(the_lens.coordinator(), infinite,
-                           actors::alert_request{"p99", "over 2 s"});
+                           actors::alert_request{"p99", "over 2 s", {}});
     sched.run();
     h.receive([&](bool x) { out = x; }, [](error&) {});
     return out;

@@ -236,6 +236,16 @@ CAF_TEST(an alert rule starts an investigation that names the alert) {
   rule.threshold = 250;
   c.alerts.rules = {rule};
   c.alerts.interval = 50ms;
+  // The coordinator's brain is asked with the alert's structured fields
+  // (then the rule brain, the default, reasons).
+  auto hints = std::make_shared<std::promise<std::string>>();
+  auto asked = std::make_shared<std::atomic<bool>>(false);
+  c.brain = [hints, asked](const brain_request& req)
+    -> std::unique_ptr<llm::brain> {
+    if (req.role == "coordinator" && !req.offline && !asked->exchange(true))
+      hints->set_value(req.hints);
+    return nullptr;
+  };
   // Both investigations of this test are seen through the bus.
   std::promise<std::string> stopped;
   std::atomic<bool> once{false};
@@ -266,6 +276,18 @@ CAF_TEST(an alert rule starts an investigation that names the alert) {
             == 0);
   CAF_CHECK(detail->row.reason.find("above 250 (route=/pay)")
             != std::string::npos);
+  auto given = hints->get_future();
+  CAF_REQUIRE(given.wait_for(0s) == std::future_status::ready);
+  auto text = given.get();
+  CAF_MESSAGE("hints: " << text);
+  CAF_REQUIRE(text.rfind("alert ", 0) == 0);
+  auto fields = nlohmann::json::parse(text.substr(6), nullptr, false);
+  CAF_REQUIRE(fields.is_object());
+  CAF_CHECK_EQUAL(fields["rule"], "checkout_p99");
+  CAF_CHECK_EQUAL(fields["metric"], "shop.checkout.ms");
+  CAF_CHECK_EQUAL(fields["threshold"], 250.0);
+  CAF_CHECK_EQUAL(fields["series"], "route=/pay");
+  CAF_CHECK(fields["value"].get<double>() > 250);
   lens->stop();
 }
 

@@ -286,6 +286,17 @@ CAF_TEST(a webhook receives the alert as JSON and retries) {
     CAF_CHECK_EQUAL(j["value"], 50.0);
     CAF_CHECK_EQUAL(j["severity"], "critical");
     CAF_CHECK_EQUAL(calls, 2);
+    // A probe without a metric label is called a probe; with one, by it.
+    alert_event ev;
+    ev.rule = "probe_high";
+    ev.kind = alert_kind::probe;
+    ev.value = 50;
+    ev.threshold = 10;
+    CAF_CHECK_EQUAL(ev.condition(), "probe = 50 above 10");
+    ev.metric = "queue.depth";
+    ev.description = "messages waiting";
+    CAF_CHECK_EQUAL(ev.condition(),
+                    "queue.depth = 50 above 10 — messages waiting");
     anon_send_exit(hook, exit_reason::user_shutdown);
   }
   srv.stop();

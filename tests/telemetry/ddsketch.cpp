@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -81,6 +82,45 @@ void check_guarantee(const std::string& name, std::vector<double> xs,
 }
 
 } // namespace
+
+// The interpolated mapping keeps DDSketch's guarantee over the whole range
+// of normal doubles: every value is within the relative accuracy of its
+// bucket's representative, keys never decrease, and a bucket spans at most
+// a factor gamma.
+CAF_TEST(the bucket mapping keeps its guarantee over all magnitudes) {
+  for (double alpha : {0.05, 0.01, 0.001, 1e-6}) {
+    log_mapping m{alpha};
+    generator gen{7};
+    std::uniform_real_distribution<double> exp10{-300, 300};
+    double worst = 0;
+    bool monotone = true;
+    for (int i = 0; i < 200'000; ++i) {
+      auto x = std::pow(10.0, exp10(gen));
+      if (x < m.min_indexable())
+        continue;
+      auto k = m.key(x);
+      worst = std::max(worst, std::fabs(m.value(k) - x) / x);
+      // A slightly larger value never gets a smaller key.
+      monotone = monotone && m.key(x * (1 + 1e-12)) >= k;
+    }
+    // Powers of two, the ends of the range and their neighbours, where the
+    // interpolation switches from one octave to the next.
+    for (int e = -1020; e <= 1022; e += 7)
+      for (double f : {1.0, std::nextafter(1.0, 2.0), std::nextafter(2.0, 1.0)}) {
+        auto x = std::ldexp(f, e);
+        if (x >= m.min_indexable())
+          worst = std::max(worst, std::fabs(m.value(m.key(x)) - x) / x);
+      }
+    // The last bucket reaches past the largest double: its representative
+    // is clamped, finite.
+    auto top = std::numeric_limits<double>::max();
+    CAF_CHECK(std::isfinite(m.value(m.key(top))));
+    CAF_CHECK_LESS_OR_EQUAL(std::fabs(m.value(m.key(top / m.gamma())) - top / m.gamma()) / (top / m.gamma()), alpha * (1 + 1e-9));
+    CAF_MESSAGE("alpha " << alpha << ": worst relative error " << worst);
+    CAF_CHECK_LESS_OR_EQUAL(worst, alpha * (1 + 1e-9));
+    CAF_CHECK(monotone);
+  }
+}
 
 CAF_TEST(quantiles of uniform data are within one percent) {
   generator g{1};

@@ -55,12 +55,15 @@ typename Inspector::result_type inspect(Inspector& f, status_request&) {
 struct alert_request {
   std::string name;
   std::string details;
+  /// The alert's structured fields (JSON text; `sinks::alert_event`'s for a
+  /// rule): the investigation's context.
+  std::string context;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alert_request& x) {
   return f(caf::meta::type_name("caflens::actors::alert_request"), x.name,
-           x.details);
+           x.details, x.context);
 }
 
 // -- operator <-> coordinator -------------------------------------------------

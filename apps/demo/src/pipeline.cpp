@@ -483,15 +483,17 @@ struct pipeline::impl {
   std::shared_ptr<restart_log> restarts;
   std::atomic<uint8_t> injected{static_cast<uint8_t>(scenario::healthy)};
   int64_t started_ns = 0;
-  int64_t injected_ns = 0;
-  int64_t rss_at_inject = 0;
+  // Written by `inject`, read by alert probes on the scheduler's threads.
+  std::atomic<int64_t> injected_ns{0};
+  std::atomic<int64_t> rss_at_inject{0};
   std::mutex check_mtx;
   int64_t store_over_since = 0;
   int64_t process_over_since = 0;
   bool stopped = false;
 
   std::chrono::milliseconds since_fault(int64_t now) const {
-    auto from = injected_ns > 0 ? injected_ns : started_ns;
+    auto inj = injected_ns.load();
+    auto from = inj > 0 ? inj : started_ns;
     return std::chrono::milliseconds{(now - from) / 1'000'000};
   }
 
@@ -595,7 +597,8 @@ struct pipeline::impl {
                         {{"stale_ms", stale.count() / 1'000'000},
                          {"limit_ms", lim.catalog_staleness.count()}},
                         now);
-    if (rss_at_inject > 0) {
+    if (int64_t rss_at_inject = this->rss_at_inject.load();
+        rss_at_inject > 0) {
       auto rss = skills::proc::process().rss_bytes;
       if (rss - rss_at_inject >= lim.rss_growth_bytes)
         return make_alert(
@@ -730,8 +733,8 @@ pipeline::start(caf::actor_system& sys, pipeline_options opts) {
 void pipeline::inject(scenario x) {
   auto& p = *impl_;
   std::lock_guard<std::mutex> guard{p.check_mtx};
-  p.injected_ns = now_ns();
   p.rss_at_inject = skills::proc::process().rss_bytes;
+  p.injected_ns = now_ns(); // arms the probes: after the RSS baseline
   p.injected = static_cast<uint8_t>(x);
   p.ctx->fault = static_cast<uint8_t>(x);
 }
@@ -742,6 +745,94 @@ scenario pipeline::injected() const noexcept {
 
 std::optional<alert> pipeline::check() {
   return impl_->check();
+}
+
+std::vector<alert_probe> pipeline::alert_probes() {
+  auto* p = impl_.get();
+  auto& lim = p->opts.limits;
+  // Gated on `inject`: the warm-up never alerts.
+  auto armed = [p] { return p->injected_ns > 0; };
+  std::vector<alert_probe> xs;
+  // Counts fire at the limit: above limit - 1.
+  xs.push_back({"restarts", "upload_sup.worker_restarts",
+                "worker restarts of upload_sup within 60 s (limit "
+                  + std::to_string(lim.restarts_per_minute) + ")",
+                static_cast<double>(lim.restarts_per_minute) - 1, {},
+                [p, armed]() -> std::optional<double> {
+                  if (!armed())
+                    return std::nullopt;
+                  auto now = now_ns();
+                  std::lock_guard<std::mutex> guard{p->restarts->mtx};
+                  auto& at = p->restarts->at_ns;
+                  while (!at.empty() && now - at.front() > 60'000'000'000)
+                    at.pop_front();
+                  return static_cast<double>(at.size());
+                }});
+  xs.push_back({"error_rate", "upload.error_lines_per_second",
+                "error log lines within the last second (limit "
+                  + std::to_string(lim.errors_per_second) + "/s)",
+                static_cast<double>(lim.errors_per_second) - 1, {},
+                [p, armed]() -> std::optional<double> {
+                  if (!armed())
+                    return std::nullopt;
+                  auto& logs = *p->opts.logs;
+                  return static_cast<double>(
+                    logs.count_since("error", logs.now_ns() - 1'000'000'000));
+                }});
+  xs.push_back({"catalog_freshness", "catalog.indexing_lag_ms",
+                "catalog indexing lag: nothing indexed for that many ms",
+                static_cast<double>(lim.catalog_staleness.count()), {},
+                [p, armed]() -> std::optional<double> {
+                  if (!armed())
+                    return std::nullopt;
+                  auto last = p->ctx->last_indexed_ns.load();
+                  auto from = last > 0 ? last : p->started_ns;
+                  return static_cast<double>(now_ns() - from) / 1e6;
+                }});
+  xs.push_back({"rss", "process.rss_growth_bytes",
+                "RSS growth since the fault (limit +"
+                  + std::to_string(lim.rss_growth_bytes >> 20) + " MiB)",
+                static_cast<double>(lim.rss_growth_bytes) - 1, {},
+                [p, armed]() -> std::optional<double> {
+                  if (!armed() || p->rss_at_inject <= 0)
+                    return std::nullopt;
+                  return static_cast<double>(skills::proc::process().rss_bytes
+                                             - p->rss_at_inject);
+                }});
+  for (auto [stage, limit] :
+       {std::pair<std::string, double>{"store", lim.store_p99_ms},
+        std::pair<std::string, double>{"process", lim.process_p99_ms}})
+    xs.push_back({stage + "_p99", "upload.stage.latency.p99_ms",
+                  stage + " p99 latency (ms) over the last second, above its "
+                          "SLO for "
+                    + fixed(lim.slo_hold.count() / 1e3) + " s",
+                  limit, lim.slo_hold,
+                  [p, armed, stage]() -> std::optional<double> {
+                    auto p99 = p->stage_p99(stage);
+                    if (!armed() || p99 < 0)
+                      return std::nullopt;
+                    return p99;
+                  }});
+  xs.push_back({"queue_depth", "upload.queue_depth",
+                "messages waiting in the upload pipeline's mailboxes (limit "
+                  + std::to_string(lim.queue_depth) + ")",
+                static_cast<double>(lim.queue_depth) - 1, {},
+                [p, armed]() -> std::optional<double> {
+                  // Inspecting every actor keeps the process table's busy
+                  // and idle times fresh: done in the warm-up too.
+                  uint64_t depth = 0;
+                  auto& kinds = pipeline_kinds();
+                  skills::process_table::global().for_each(
+                    [&](const skills::actor_info& a) {
+                      if (std::find(kinds.begin(), kinds.end(), a.kind)
+                          != kinds.end())
+                        depth += a.mailbox_depth;
+                    });
+                  if (!armed())
+                    return std::nullopt;
+                  return static_cast<double>(depth);
+                }});
+  return xs;
 }
 
 alert pipeline::watch(std::chrono::milliseconds timeout,

@@ -95,7 +95,8 @@ struct alert_event {
   std::string text() const;
 
   /// What was measured against what: "shop.latency quantile = 2.31 above 2
-  /// (route=/up)".
+  /// (route=/up)"; for a probe its metric label only ("upload.queue_depth =
+  /// 1041 above 999"), "probe" without one.
   std::string condition() const;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -60,9 +61,19 @@ private:
   double max_ = -std::numeric_limits<double>::infinity();
 };
 
-/// The logarithmic bucket mapping of DDSketch: value x > 0 falls into bucket
-/// ceil(log_gamma(x)), gamma = (1 + a) / (1 - a); every value of a bucket
-/// is within relative error a of the bucket's representative value.
+/// The bucket mapping of DDSketch: bucket boundaries grow geometrically, so
+/// every value of a bucket is within relative error a of the bucket's
+/// representative value (gamma = (1 + a) / (1 - a) bounds the ratio of a
+/// bucket's ends).
+///
+/// Instead of calling `log`, the key interpolates log2 cubically between
+/// powers of two from the bits of the double (as DataDog's
+/// CubicallyInterpolatedMapping): x = 2^e (1 + s) maps to
+/// L(x) = e + P(s), P(s) = (6/35) s^3 - (3/5) s^2 + (10/7) s, which is
+/// continuous and increasing. dL/dlog2(x) = P'(s) (1 + s) ln 2 is at least
+/// (10/7) ln 2 on [0, 1), so with the multiplier 7 / (10 ln gamma) no bucket
+/// spans more than a factor gamma: the accuracy guarantee holds with about
+/// 1 % more buckets than with exact logarithms, at a fraction of the cost.
 class log_mapping {
 public:
   explicit log_mapping(double relative_accuracy = 0.01);
@@ -73,13 +84,21 @@ public:
   double gamma() const noexcept {
     return gamma_;
   }
+  /// ceil(L(x) * multiplier) for a normal, positive, finite x.
   int32_t key(double x) const noexcept {
-    return static_cast<int32_t>(std::ceil(std::log(x) * multiplier_));
+    auto bits = std::bit_cast<uint64_t>(x);
+    auto e = static_cast<int64_t>((bits >> 52) & 0x7ff) - 1023;
+    auto s = std::bit_cast<double>((bits & 0x000fffffffffffffULL)
+                                   | 0x3ff0000000000000ULL)
+             - 1.0;
+    auto y = ((((6.0 / 35) * s - 0.6) * s + 10.0 / 7) * s
+              + static_cast<double>(e))
+             * multiplier_;
+    auto k = static_cast<int32_t>(y); // towards zero: ceil for y <= 0
+    return k + (static_cast<double>(k) < y ? 1 : 0);
   }
   /// The representative value of bucket `k` (within a of all its values).
-  double value(int32_t k) const noexcept {
-    return 2.0 * std::exp(k / multiplier_) / (1.0 + gamma_);
-  }
+  double value(int32_t k) const noexcept;
   /// Smallest positive value with a bucket; smaller ones count as zero.
   double min_indexable() const noexcept {
     return min_indexable_;
@@ -90,9 +109,12 @@ public:
   }
 
 private:
+  /// 1 + s with P(s) = y, y in [0, 1): L's inverse inside one octave.
+  static double inverse(double y) noexcept;
+
   double alpha_;
   double gamma_;
-  double multiplier_; // 1 / ln(gamma)
+  double multiplier_; // 7 / (10 ln(gamma))
   double min_indexable_;
 };
 

@@ -21,9 +21,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +90,25 @@ struct alert {
   std::chrono::milliseconds after_fault{0};
 };
 
+/// One measure behind the demo's alert rules (`caflens::sinks::alert_rule`
+/// of kind probe, built by `caflens demo`), in the order `check` looks.
+struct alert_probe {
+  /// As `alert::name`: restarts, error_rate, catalog_freshness, rss,
+  /// store_p99, process_p99, queue_depth.
+  std::string name;
+  /// What is measured, with its unit ("upload.queue_depth").
+  std::string metric;
+  /// What it means, for the investigation's reason.
+  std::string description;
+  /// Crossed when the value is above it.
+  double threshold = 0;
+  /// How long it must stay crossed.
+  std::chrono::milliseconds hold{0};
+  /// The value now; nullopt before `inject` (no alert during the warm-up)
+  /// or without enough samples.
+  std::function<std::optional<double>()> value;
+};
+
 struct pipeline_options {
   size_t producers = 3;
   /// Supervised workers (at least 4: scenarios pick workers 1 to 4).
@@ -132,6 +153,11 @@ public:
   /// every ~100 ms: it also keeps the process table's busy and idle times
   /// fresh (they are measured between inspections).
   std::optional<alert> check();
+
+  /// The limits of `check` as probes for alert rules (same measures, same
+  /// limits, same order). The queue-depth probe inspects every actor each
+  /// time, which keeps the process table fresh as `check` does.
+  std::vector<alert_probe> alert_probes();
 
   /// Calls `check` every `interval` until an alert fires; after
   /// `schedule_after` (when set) returns a scheduled check instead, after

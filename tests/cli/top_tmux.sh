@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `caflens top` in a real terminal (tmux): against a live node with a slow
+# consumer it shows the culprit first, sorts and filters on keys, and `q`
+# quits with exit 0, leaving the terminal as it was (alternate screen off).
+#   top_tmux.sh CAFLENS_BINARY
+set -uo pipefail
+bin=$1
+dir=$(mktemp -d)
+session="caflens-top-$$"
+node_pid=
+cleanup() {
+  tmux kill-session -t "$session" 2>/dev/null
+  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fails=0
+check() {
+  local what=$1; shift
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
+}
+pane() { tmux capture-pane -p -t "$session"; }
+# Waits (up to 30 s) until the pane matches the regex; fails otherwise.
+await() {
+  for _ in $(seq 300); do
+    pane | grep -qE -- "$1" && return 0
+    sleep 0.1
+  done
+  echo "--- pane:"; pane; echo "---"
+  return 1
+}
+
+"$bin" node --scenario slow_consumer --inject-after-ms 300 >"$dir/node.out" 2>"$dir/node.err" &
+node_pid=$!
+for _ in $(seq 300); do grep -q listening "$dir/node.out" && break; sleep 0.1; done
+addr=$(awk '/listening/ {print $2}' "$dir/node.out")
+check "the node listens" test -n "$addr"
+
+tmux new-session -d -s "$session" -x 150 -y 45 \
+  "echo before-top; '$bin' top $addr --interval-ms 500; echo EXIT=\$?; sleep 60"
+check "top draws its header" await "caflens top — node-"
+check "  ... in the alternate screen" bash -c "! tmux capture-pane -p -t '$session' | grep -q before-top"
+check "the slow consumer leads the mailbox sort" \
+  await "^ +[0-9]+  worker-2\*? +upload_worker +[0-9]{3,}"
+check "the supervision pane shows upload_sup" await "upload_sup \(one_for_one"
+tmux send-keys -t "$session" s
+check "s sorts by rate" await "sort: rate "
+tmux send-keys -t "$session" / w o r k e r - 3 Enter
+check "/ filters" await "filter: worker-3 "
+check "  ... to the matching actor only" \
+  bash -c "tmux capture-pane -p -t '$session' | grep -E '^ +[0-9]+  ' | grep -v worker-3 | wc -l | grep -qx 0"
+tmux send-keys -t "$session" t
+check "t hides the supervision pane" bash -c "
+  for _ in \$(seq 300); do
+    tmux capture-pane -p -t '$session' | grep -q '^supervision' || exit 0
+    sleep 0.1
+  done; exit 1"
+tmux send-keys -t "$session" q
+check "q quits with exit 0" await "EXIT=0"
+check "  ... and restores the terminal" \
+  bash -c "tmux capture-pane -p -t '$session' | grep -q before-top && ! tmux capture-pane -p -t '$session' | grep -q 'caflens top —'"
+check "the node was left running" kill -0 "$node_pid"
+
+# caflens nodes over the same node, and one where nothing listens.
+"$bin" nodes "$addr" --json >"$dir/nodes.json"
+check "nodes shows it connected with its skills" \
+  test "$(python3 -c "import json; d=json.load(open('$dir/nodes.json'))['data'][0]; print(d['state'], 'actors' in d['skills'])")" = "connected True"
+"$bin" nodes "$addr" 127.0.0.1:1 >"$dir/nodes.txt" 2>&1
+check "a node that does not answer exits 1" test $? = 1
+check "  ... and is listed as unreachable" grep -q "127.0.0.1:1  -  unreachable" "$dir/nodes.txt"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]
