@@ -477,6 +477,9 @@ telemetry_children_impl(const std::shared_ptr<actors::engine>& eng) {
           auto [handler, hook] = sinks::spawn_webhook(sys, wo);
           (*ae)->add_handler(handler);
         }
+        for (auto& h : al.handlers)
+          if (h)
+            (*ae)->add_handler(h);
         if (al.investigate) {
           std::weak_ptr<actors::engine> weak = eng;
           (*ae)->add_handler([weak](const sinks::alert_event& e) {

@@ -139,23 +139,14 @@ namespace {
 int investigate_nodes(const std::vector<std::string>& nodes,
                       const std::string& reason, investigate_options opts,
                       bool json, bool quiet, const tls_files& tls) {
-  caf::actor_system_config cfg;
-  caflens::add_message_types(cfg);
-  tls.apply(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caflens::config lcfg;
-  lcfg.node_name = "coordinator-" + std::to_string(::getpid());
-  lcfg.cluster.peers = nodes;
-  lcfg.cluster.tls = tls.on();
-  // This process has no application: operators run on the nodes only.
-  lcfg.cluster.local_operators = false;
-  auto lens = caflens::start(sys, lcfg);
-  if (!lens) {
-    std::cerr << "caflens investigate: " << to_string(lens.error()) << '\n';
+  auto attached = attached_lens::start("coordinator", nodes, tls);
+  if (!attached) {
+    std::cerr << "caflens investigate: " << to_string(attached.error())
+              << '\n';
     return 1;
   }
-  auto up = await_peers(*lens, lcfg.cluster.connect_timeout + 1s);
+  auto* lens = &(*attached)->lens();
+  auto up = (*attached)->connected();
   for (auto& n : lens->cluster())
     if (!quiet || n.state != node_state::connected)
       std::cerr << "caflens investigate: " << n.address << ' '
@@ -164,11 +155,9 @@ int investigate_nodes(const std::vector<std::string>& nodes,
                 << (n.error.empty() ? "" : ": " + n.error) << '\n';
   if (up == 0) {
     std::cerr << "caflens investigate: no node connected\n";
-    lens->stop();
     return 1;
   }
   auto result = lens->investigate(reason, opts);
-  lens->stop();
   if (!result) {
     std::cerr << "caflens investigate: " << to_string(result.error()) << '\n';
     return 1;
@@ -199,26 +188,43 @@ size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout) {
   }
 }
 
+caf::expected<std::unique_ptr<attached_lens>>
+attached_lens::start(std::string_view role, std::vector<std::string> nodes,
+                     const tls_files& tls) {
+  std::unique_ptr<attached_lens> x{new attached_lens};
+  x->cfg_ = std::make_unique<caf::actor_system_config>();
+  caflens::add_message_types(*x->cfg_);
+  tls.apply(*x->cfg_);
+  x->cfg_->set("logger.verbosity", caf::atom("quiet"));
+  x->sys_ = std::make_unique<caf::actor_system>(*x->cfg_);
+  caflens::config lcfg;
+  lcfg.node_name = std::string{role} + "-" + std::to_string(::getpid());
+  lcfg.cluster.peers = std::move(nodes);
+  lcfg.cluster.tls = tls.on();
+  // This process has no application: operators run on the nodes only.
+  lcfg.cluster.local_operators = false;
+  auto l = caflens::start(*x->sys_, lcfg);
+  if (!l)
+    return l.error();
+  x->lens_ = std::move(*l);
+  x->up_ = await_peers(*x->lens_, lcfg.cluster.connect_timeout + 1s);
+  return x;
+}
+
+attached_lens::~attached_lens() {
+  if (lens_)
+    lens_->stop();
+}
+
 int run_nodes(const std::vector<std::string>& nodes, bool json_out,
               const tls_files& tls) {
-  caf::actor_system_config cfg;
-  caflens::add_message_types(cfg);
-  tls.apply(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caflens::config lcfg;
-  lcfg.node_name = "nodes-" + std::to_string(::getpid());
-  lcfg.cluster.peers = nodes;
-  lcfg.cluster.tls = tls.on();
-  lcfg.cluster.local_operators = false;
-  auto lens = caflens::start(sys, lcfg);
-  if (!lens) {
-    std::cerr << "caflens nodes: " << to_string(lens.error()) << '\n';
+  auto attached = attached_lens::start("nodes", nodes, tls);
+  if (!attached) {
+    std::cerr << "caflens nodes: " << to_string(attached.error()) << '\n';
     return exit_code::failure;
   }
-  auto up = await_peers(*lens, lcfg.cluster.connect_timeout + 1s);
-  auto view = lens->cluster();
-  lens->stop();
+  auto up = (*attached)->connected();
+  auto view = (*attached)->lens().cluster();
   if (json_out) {
     auto xs = nlohmann::json::array();
     for (auto& n : view)

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +101,37 @@ int run_nodes(const std::vector<std::string>& nodes, bool json,
 /// Waits (bounded by `timeout`) until every peer of `l` answered its
 /// handshake or failed; returns how many are connected.
 size_t await_peers(const caflens::lens& l, std::chrono::milliseconds timeout);
+
+/// A lens of this process (no application: operators run on the nodes)
+/// attached to `nodes` in an actor system of its own, once every node
+/// answered its handshake or failed. Stopped when destroyed.
+class attached_lens {
+public:
+  /// `role` names the process ("coordinator", "top"); an error is the
+  /// lens's start error.
+  static caf::expected<std::unique_ptr<attached_lens>>
+  start(std::string_view role, std::vector<std::string> nodes,
+        const tls_files& tls);
+
+  ~attached_lens();
+
+  caflens::lens& lens() {
+    return *lens_;
+  }
+
+  /// How many nodes are connected.
+  size_t connected() const noexcept {
+    return up_;
+  }
+
+private:
+  attached_lens() = default;
+
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::optional<caflens::lens> lens_;
+  size_t up_ = 0;
+};
 
 // -- caflens top ------------------------------------------------------------------
 

@@ -4,8 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
+#include <optional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -169,9 +168,9 @@ int run_demo(const demo_options& opts) {
       std::to_string(popts.workers) + " workers) -> store -> catalog, billing");
   auto& lcfg = started->lens;
   // The demo's alert rules: the pipeline's limits as probes, evaluated by
-  // the lens every 100 ms; the first that fires starts the investigation
-  // (with the alert's fields as its context). The result is read back from
-  // the lens's store, in a directory of its own.
+  // the lens every 100 ms. The first that fires is the investigation's
+  // trigger: the demo investigates with the alert's reason and fields (as
+  // `alerts.investigate` would, but as the caller, so it holds the result).
   constexpr auto alert_interval = 100ms;
   for (auto& p : pipe.alert_probes()) {
     sinks::alert_rule r;
@@ -186,75 +185,34 @@ int run_demo(const demo_options& opts) {
     lcfg.alerts.rules.push_back(std::move(r));
   }
   lcfg.alerts.interval = alert_interval;
-  lcfg.alerts.investigate = true;
-  std::string store_dir;
-  lcfg.store = store::store_options{};
-  if (!opts.store.empty()) {
-    lcfg.store->path = opts.store;
-  } else {
-    char tmpl[] = "/tmp/caflens-demo-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      std::cerr << "caflens demo: cannot create a temporary directory\n";
-      pipe.stop();
-      return 1;
-    }
-    store_dir = tmpl;
-    lcfg.store->path = store_dir + "/demo.db";
-  }
-  auto remove_store = [&store_dir] {
-    if (store_dir.empty())
-      return; // the user's store stays
-    std::error_code ec;
-    std::filesystem::remove_all(store_dir, ec);
-  };
-  // The investigation the first alert starts, seen through the bus.
-  struct watched {
+  lcfg.alerts.investigate = false;
+  struct first_alert {
     std::mutex mtx;
     std::condition_variable cv;
-    std::string trace_id;
-    std::string reason;
-    std::chrono::steady_clock::time_point started_at;
-    bool done = false;
-    std::string error;
+    std::optional<sinks::alert_event> event;
+    std::chrono::steady_clock::time_point at;
   };
-  auto w = std::make_shared<watched>();
-  auto watch_id = std::string{"caflens.cli.demo.watch"};
-  telemetry::bus::global().attach_many(
-    watch_id,
-    {telemetry::event_name{"caflens", "investigation", "start"},
-     telemetry::event_name{"caflens", "investigation", "stop"},
-     telemetry::event_name{"caflens", "investigation", "exception"}},
-    [w](const telemetry::event_name& e, const telemetry::measurements&,
-        const telemetry::metadata& md, const std::any&) {
-      auto text = [&md](std::string_view key) {
-        auto* v = md.find(key);
-        return v ? std::string{v->as_string()} : std::string{};
-      };
-      std::lock_guard<std::mutex> guard{w->mtx};
-      auto what = e.segments().back();
-      if (what == "start") {
-        if (w->trace_id.empty() && text("trigger") == "alert") {
-          w->trace_id = text("trace_id");
-          w->reason = text("reason");
-          w->started_at = std::chrono::steady_clock::now();
-        }
-      } else if (!w->trace_id.empty() && text("trace_id") == w->trace_id) {
-        w->done = true;
-        if (what == "exception")
-          w->error = text("reason");
-      }
-      w->cv.notify_all();
-    });
-  auto detach_watch = [&watch_id] {
-    telemetry::bus::global().detach(watch_id);
-  };
+  auto fired = std::make_shared<first_alert>();
+  lcfg.alerts.handlers.push_back([fired](const sinks::alert_event& e) {
+    if (!e.fired)
+      return;
+    std::lock_guard<std::mutex> guard{fired->mtx};
+    if (fired->event)
+      return;
+    fired->event = e;
+    fired->at = std::chrono::steady_clock::now();
+    fired->cv.notify_all();
+  });
+  // `--store FILE` keeps the investigation (`caflens history`).
+  if (!opts.store.empty()) {
+    lcfg.store = store::store_options{};
+    lcfg.store->path = opts.store;
+  }
   auto lens = caflens::start(sys, lcfg);
   if (!lens) {
     std::cerr << "caflens demo: caflens::start failed: "
               << to_string(lens.error()) << '\n';
-    detach_watch();
     pipe.stop();
-    remove_store();
     return 1;
   }
   say("caflens attached (dormant), skills: " + [&] {
@@ -302,69 +260,43 @@ int run_demo(const demo_options& opts) {
   say("watching the alert rules");
   // An alert within 10 s (1.5 s for the healthy control) starts the
   // investigation; otherwise the demo asks for a scheduled check itself.
-  bool alerted = false;
+  std::optional<sinks::alert_event> alert;
+  std::chrono::steady_clock::time_point alert_at;
   {
-    std::unique_lock<std::mutex> guard{w->mtx};
-    alerted = w->cv.wait_until(guard,
-                               injected_at + (healthy ? 1500ms : 10'000ms),
-                               [&] { return !w->trace_id.empty(); });
+    std::unique_lock<std::mutex> guard{fired->mtx};
+    fired->cv.wait_until(guard, injected_at + (healthy ? 1500ms : 10'000ms),
+                         [&] { return fired->event.has_value(); });
+    alert = fired->event;
+    alert_at = fired->at;
   }
   auto t0 = std::chrono::steady_clock::now();
-  caf::expected<investigation_result> result{caf::error{}};
-  if (alerted) {
-    std::string reason;
-    std::chrono::steady_clock::time_point at;
-    {
-      std::lock_guard<std::mutex> guard{w->mtx};
-      reason = w->reason;
-      at = w->started_at;
-    }
-    auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
-      at - injected_at);
-    say("ALERT after " + std::to_string(after.count()) + " ms: " + reason);
-    say("investigating: " + reason);
-    t0 = at;
-    // Within the investigation's deadline, and a margin for the report.
-    auto limit = lcfg.deadline + 30s;
-    std::unique_lock<std::mutex> guard{w->mtx};
-    if (!w->cv.wait_for(guard, limit, [&] { return w->done; })) {
-      result = caf::make_error(caf::sec::request_timeout,
-                               "the investigation " + w->trace_id
-                                 + " did not end within "
-                                 + std::to_string(limit.count() / 1000)
-                                 + " s");
-    } else if (!w->error.empty()) {
-      result = caf::make_error(caf::sec::runtime_error, w->error);
-    } else {
-      auto trace = w->trace_id;
-      guard.unlock();
-      // The result was queued to the store before the stop event.
-      if (auto err = lens->flush_telemetry()) {
-        result = err;
-      } else if (auto detail = lens->stored(trace)) {
-        result = investigation_result_from_json(detail->result);
-      } else {
-        result = detail.error();
-      }
-    }
+  investigate_options iopts;
+  std::string reason;
+  if (alert) {
+    reason = "alert " + alert->text();
+    iopts.trigger = "alert";
+    iopts.context = alert->to_json().dump();
+    say("ALERT after "
+        + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           alert_at - injected_at)
+                           .count())
+        + " ms: " + reason);
   } else {
-    auto reason = healthy ? std::string{"scheduled health check"}
-                          : std::string{"scheduled health check (no alert "
-                                        "within 10.0 s)"};
+    reason = healthy ? std::string{"scheduled health check"}
+                     : std::string{"scheduled health check (no alert within "
+                                   "10.0 s)"};
+    iopts.trigger = "schedule";
     say("scheduled check after "
         + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                            t0 - injected_at)
                            .count())
         + " ms: " + reason);
-    say("investigating: " + reason);
-    investigate_options iopts;
-    iopts.trigger = "schedule";
-    result = lens->investigate(reason, iopts);
   }
+  say("investigating: " + reason);
+  auto result = lens->investigate(reason, iopts);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - t0);
   telemetry::bus::global().detach(handler_id);
-  detach_watch();
   int rc = 0;
   if (!result) {
     std::cerr << "caflens demo: the investigation failed: "
@@ -386,7 +318,6 @@ int run_demo(const demo_options& opts) {
   lens->stop();
   // The alert probes read the pipeline: it outlives every actor.
   sys.await_all_actors_done();
-  remove_store();
   return rc;
 }
 

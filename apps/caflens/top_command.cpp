@@ -246,22 +246,13 @@ std::string frame(view& v, const std::string& node, const json& actors,
 } // namespace
 
 int run_top(const top_options& opts) {
-  caf::actor_system_config cfg;
-  caflens::add_message_types(cfg);
-  opts.tls.apply(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caflens::config lcfg;
-  lcfg.node_name = "top-" + std::to_string(::getpid());
-  lcfg.cluster.peers = {opts.node};
-  lcfg.cluster.tls = opts.tls.on();
-  lcfg.cluster.local_operators = false;
-  auto lens = caflens::start(sys, lcfg);
-  if (!lens) {
-    std::cerr << "caflens top: " << to_string(lens.error()) << '\n';
+  auto attached = attached_lens::start("top", {opts.node}, opts.tls);
+  if (!attached) {
+    std::cerr << "caflens top: " << to_string(attached.error()) << '\n';
     return exit_code::failure;
   }
-  if (await_peers(*lens, lcfg.cluster.connect_timeout + 1s) == 0) {
+  auto* lens = &(*attached)->lens();
+  if ((*attached)->connected() == 0) {
     auto peers = lens->cluster();
     std::cerr << "caflens top: " << opts.node << ": "
               << (peers.empty() ? std::string{"not connected"}
@@ -270,7 +261,6 @@ int run_top(const top_options& opts) {
                                          ? ""
                                          : ": " + peers[0].error))
               << '\n';
-    lens->stop();
     return exit_code::failure;
   }
   auto node = lens->cluster().at(0).name;
@@ -316,7 +306,6 @@ int run_top(const top_options& opts) {
     } else {
       std::cout << frame(v, node, actors, sup, err, 40, false, "");
     }
-    lens->stop();
     return rc;
   }
   interrupted = false;
@@ -400,7 +389,6 @@ int run_top(const top_options& opts) {
       }
     }
   }
-  lens->stop();
   return exit_code::ok;
 }
 

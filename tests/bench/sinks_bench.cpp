@@ -80,6 +80,24 @@ void BM_prometheus_cpp_serialize(benchmark::State& state) {
 BENCHMARK(BM_prometheus_cpp_serialize)->Unit(benchmark::kMillisecond);
 #endif
 
+/// The benchmark loop of a sink: batches of 512 tool.stop records, each
+/// exported at once; shuts the sink down at the end.
+void pump_tool_stops(benchmark::State& state, sinks::sink& s) {
+  sinks::record r;
+  r.event = "caflens.tool.stop";
+  r.system_time_ns = 1'796'000'000'000'000'000;
+  r.measurements = {{"duration", 12345}, {"monotonic_time", 987654321}};
+  r.metadata = {{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"},
+                {"tool_name", "take_snapshot"},
+                {"result", "ok"}};
+  for (auto _ : state) {
+    for (int i = 0; i < 512; ++i)
+      s.consume(r);
+    s.export_once();
+  }
+  s.shutdown();
+}
+
 void BM_file_sink_records(benchmark::State& state) {
   char tmpl[] = "/tmp/caflens-bench-XXXXXX";
   std::string dir = ::mkdtemp(tmpl);
@@ -91,19 +109,7 @@ void BM_file_sink_records(benchmark::State& state) {
   fo.format = static_cast<sinks::file_format>(state.range(0));
   fo.max_bytes = 256 * 1024 * 1024;
   auto s = sinks::file_sink::open(so, fo);
-  sinks::record r;
-  r.event = "caflens.tool.stop";
-  r.system_time_ns = 1'796'000'000'000'000'000;
-  r.measurements = {{"duration", 12345}, {"monotonic_time", 987654321}};
-  r.metadata = {{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"},
-                {"tool_name", "take_snapshot"},
-                {"result", "ok"}};
-  for (auto _ : state) {
-    for (int i = 0; i < 512; ++i)
-      (*s)->consume(r);
-    (*s)->export_once();
-  }
-  (*s)->shutdown();
+  pump_tool_stops(state, **s);
   state.SetItemsProcessed(state.iterations() * 512);
   std::remove(fo.path.c_str());
   ::rmdir(dir.c_str());
@@ -146,19 +152,7 @@ void BM_statsd_sink_records(benchmark::State& state) {
     telemetry::metric_definition::counter(
       "tool.calls", {"caflens", "tool", "stop"}, {"tool_name"})};
   auto s = sinks::statsd_sink::open(so, opts);
-  sinks::record r;
-  r.event = "caflens.tool.stop";
-  r.system_time_ns = 1'796'000'000'000'000'000;
-  r.measurements = {{"duration", 12345}, {"monotonic_time", 987654321}};
-  r.metadata = {{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"},
-                {"tool_name", "take_snapshot"},
-                {"result", "ok"}};
-  for (auto _ : state) {
-    for (int i = 0; i < 512; ++i)
-      (*s)->consume(r);
-    (*s)->export_once();
-  }
-  (*s)->shutdown();
+  pump_tool_stops(state, **s);
   stop = true;
   drain.join();
   ::close(rx);

@@ -201,6 +201,9 @@ struct config {
     std::chrono::milliseconds interval{1000};
     std::vector<sinks::webhook_options> webhooks;
     bool investigate = true;
+    /// The application's own handlers: every state change (fired and
+    /// resolved), on the evaluator's thread; they must not block.
+    std::vector<sinks::alert_handler> handlers;
   };
   alert_settings alerts;
 
