@@ -195,7 +195,8 @@ struct config {
   /// that fires emits `caflens.alert.fired`, posts to every webhook and,
   /// with `investigate`, starts an investigation whose reason names the
   /// alert and carries its value, threshold and series (rate-limited like
-  /// every automatic trigger). `[caflens]` alert-webhook (a URL).
+  /// every automatic trigger), and calls the application's `handlers`.
+  /// `[caflens]` alert-webhook (a URL).
   struct alert_settings {
     std::vector<sinks::alert_rule> rules;
     std::chrono::milliseconds interval{1000};
