@@ -25,6 +25,7 @@
 #include "caflens/telemetry/metrics.hpp"
 
 #include "commands.hpp"
+#include "progress.hpp"
 #include "node_process.hpp"
 
 namespace caflens::cli {
@@ -157,7 +158,12 @@ int investigate_nodes(const std::vector<std::string>& nodes,
     std::cerr << "caflens investigate: no node connected\n";
     return 1;
   }
+  // Progress while it runs: the coordinator is in this process.
+  progress say{quiet};
+  std::optional<progress_lines> lines;
+  lines.emplace(say, "caflens.cli.investigate.progress");
   auto result = lens->investigate(reason, opts);
+  lines.reset();
   if (!result) {
     std::cerr << "caflens investigate: " << to_string(result.error()) << '\n';
     return 1;
@@ -270,7 +276,7 @@ int run_investigate(const investigate_cli_options& cli) {
   investigate_options opts;
   opts.deadline_ms = cli.deadline_ms;
   opts.skills = cli.skills;
-  return investigate_nodes(cli.nodes, cli.reason, opts, cli.json, false,
+  return investigate_nodes(cli.nodes, cli.reason, opts, cli.json, cli.quiet,
                            cli.tls);
 }
 

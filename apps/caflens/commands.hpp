@@ -86,6 +86,8 @@ struct investigate_cli_options {
   std::vector<std::string> nodes;
   std::string reason;
   bool json = false;
+  /// No progress lines on stderr.
+  bool quiet = false;
   int64_t deadline_ms = 60'000;
   std::vector<std::string> skills;
   tls_files tls;

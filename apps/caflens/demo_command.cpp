@@ -24,128 +24,13 @@
 #include "caflens/telemetry/metrics.hpp"
 
 #include "commands.hpp"
+#include "progress.hpp"
 
 namespace caflens::cli {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Progress lines on stderr, stamped with the time since the demo started.
-class progress {
-public:
-  explicit progress(bool quiet)
-    : quiet_(quiet)
-    , start_(std::chrono::steady_clock::now()) {}
-
-  void operator()(const std::string& line) {
-    if (quiet_)
-      return;
-    auto s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-        .count();
-    char stamp[32];
-    std::snprintf(stamp, sizeof(stamp), "[%6.2fs] ", s);
-    std::lock_guard<std::mutex> guard{mtx_};
-    std::cerr << stamp << line << '\n' << std::flush;
-  }
-
-  bool quiet() const noexcept { return quiet_; }
-
-private:
-  bool quiet_;
-  std::chrono::steady_clock::time_point start_;
-  std::mutex mtx_;
-};
-
-std::string meta(const telemetry::metadata& md, std::string_view key) {
-  if (auto* v = md.find(key))
-    return v->to_string();
-  return {};
-}
-
-/// Turns the engine's telemetry into short progress lines; nullopt for the
-/// events not worth a line.
-std::optional<std::string> describe(const telemetry::event_name& e,
-                                    const telemetry::measurements& ms,
-                                    const telemetry::metadata& md) {
-  auto& seg = e.segments();
-  if (seg.size() != 3)
-    return std::nullopt;
-  auto& what = seg[2];
-  if (seg[1] == "coordinator") {
-    if (what == "started")
-      return "coordinator: investigation " + meta(md, "trace_id") + " started";
-    if (what == "invoke_operators")
-      return "coordinator: invoking operators " + meta(md, "skills");
-    if (what == "operator_complete")
-      return "coordinator: operator " + meta(md, "skill") + " complete (" +
-             meta(md, "result") + ")";
-    if (what == "operator_crashed")
-      return "coordinator: operator " + meta(md, "skill") +
-             " crashed: " + meta(md, "reason");
-    if (what == "insight_produced")
-      return "coordinator: insight " + meta(md, "insight");
-    if (what == "llm_error")
-      return "coordinator: LLM error: " + meta(md, "reason");
-    if (what == "brain_fallback")
-      return "coordinator: the model failed; the rule engine goes on";
-    if (what == "max_iterations_reached")
-      return "coordinator: max iterations reached";
-    if (what == "loop_stopped")
-      return "coordinator: stopped (" + meta(md, "reason") + ")";
-    return std::nullopt;
-  }
-  if (seg[1] == "operator") {
-    auto who = "  " + meta(md, "skill") + ": ";
-    if (what == "started")
-      return who + "operator started";
-    if (what == "take_snapshot")
-      return who + "snapshot " + meta(md, "snapshot_id");
-    if (what == "notification_sent")
-      return who + "notification " + meta(md, "notification");
-    if (what == "state_change")
-      return who + meta(md, "from") + " -> " + meta(md, "to") +
-             (meta(md, "reason").empty() ? "" : ": " + meta(md, "reason"));
-    if (what == "execute_error")
-      return who + "Lua error: " + meta(md, "reason");
-    if (what == "llm_error")
-      return who + "LLM error: " + meta(md, "reason");
-    if (what == "brain_fallback")
-      return who + "the model failed; the rule engine finishes";
-    if (what == "done")
-      return who + "done (" + meta(md, "final_state") + ")";
-    return std::nullopt;
-  }
-  if (seg[1] == "llm") {
-    // Provider trouble: retries, waits for a breaker, fallbacks, budgets.
-    if (what == "retry")
-      return "LLM: " + meta(md, "reason") + " (" + meta(md, "client")
-             + "), retrying";
-    if (what == "circuit_open")
-      return "LLM: circuit breaker of " + meta(md, "client") + " open ("
-             + meta(md, "reason") + ")";
-    if (what == "circuit_close")
-      return "LLM: circuit breaker of " + meta(md, "client") + " closed";
-    if (what == "fallback")
-      return "LLM: " + meta(md, "from_client") + " failed ("
-             + meta(md, "reason") + "), trying " + meta(md, "to_client");
-    if (what == "stream" && meta(md, "complete") != "true")
-      return "LLM: " + meta(md, "client") + " is writing ("
-             + std::to_string(static_cast<int64_t>(
-               ms.find("text_bytes").value_or(0)
-               + ms.find("tool_bytes").value_or(0)))
-             + " bytes so far)";
-    if (what == "stall")
-      return "LLM: the reply from " + meta(md, "client")
-             + " stalled; dropped, retrying";
-    if (what == "budget_exceeded")
-      return "LLM: budget spent (" + meta(md, "limit")
-             + "): asking for the final answer";
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
 
 } // namespace
 
@@ -232,14 +117,6 @@ int run_demo(const demo_options& opts) {
   // Warm-up: traffic and latency baselines; the rules arm at the fault.
   say("warming up for " + std::to_string(opts.warmup.count()) + " ms");
   std::this_thread::sleep_for(opts.warmup);
-  // Progress of the investigation, from the engine's telemetry.
-  std::vector<telemetry::event_name> events;
-  for (auto& prefix : {telemetry::event_name{"caflens", "coordinator"},
-                       telemetry::event_name{"caflens", "operator"},
-                       telemetry::event_name{"caflens", "llm"}})
-    for (auto& e : telemetry::event_names(prefix))
-      events.push_back(e);
-  auto handler_id = std::string{"caflens.cli.demo.progress"};
   auto healthy = opts.scenario == demo::scenario::healthy;
   if (healthy)
     say("no fault injected (healthy control); a health check is scheduled "
@@ -249,14 +126,9 @@ int run_demo(const demo_options& opts) {
         std::string{demo::fault_description(opts.scenario)});
   auto injected_at = std::chrono::steady_clock::now();
   pipe.inject(opts.scenario);
-  if (!say.quiet())
-    telemetry::bus::global().attach_many(
-      handler_id, events,
-      [&say](const telemetry::event_name& e, const telemetry::measurements& ms,
-             const telemetry::metadata& md, const std::any&) {
-        if (auto line = describe(e, ms, md))
-          say(*line);
-      });
+  // Progress of the investigation, from the engine's telemetry.
+  std::optional<progress_lines> lines;
+  lines.emplace(say, "caflens.cli.demo.progress");
   say("watching the alert rules");
   // An alert within 10 s (1.5 s for the healthy control) starts the
   // investigation; otherwise the demo asks for a scheduled check itself.
@@ -296,7 +168,7 @@ int run_demo(const demo_options& opts) {
   auto result = lens->investigate(reason, iopts);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - t0);
-  telemetry::bus::global().detach(handler_id);
+  lines.reset();
   int rc = 0;
   if (!result) {
     std::cerr << "caflens demo: the investigation failed: "

@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
   i->add_option("reason", inv.reason, "why (the investigation's reason)")
     ->required();
   i->add_flag("--json", inv.json, "print the result as JSON");
+  i->add_flag("-q,--quiet", inv.quiet,
+              "no progress lines on stderr (the nodes' states included)");
   i->add_option("--deadline-ms", inv.deadline_ms,
                 "the investigation's deadline")
     ->check(CLI::PositiveNumber)

@@ -61,6 +61,14 @@ check "  ... and restores the terminal" \
   bash -c "tmux capture-pane -p -t '$session' | grep -q before-top && ! tmux capture-pane -p -t '$session' | grep -q 'caflens top —'"
 check "the node was left running" kill -0 "$node_pid"
 
+# caflens investigate over the same node: progress on stderr, the report on
+# stdout; --quiet keeps stderr empty.
+"$bin" investigate --node "$addr" "uploads back up" >"$dir/inv.out" 2>"$dir/inv.err"
+check "investigate names the slow consumer" grep -q "slow_consumer — culprit worker-2" "$dir/inv.out"
+check "  ... with progress lines while it runs" grep -q "coordinator: investigation .* started" "$dir/inv.err"
+"$bin" investigate -q --node "$addr" "uploads back up" >"$dir/inv.out" 2>"$dir/inv.err"
+check "  ... and none with --quiet" test ! -s "$dir/inv.err"
+
 # caflens nodes over the same node, and one where nothing listens.
 "$bin" nodes "$addr" --json >"$dir/nodes.json"
 check "nodes shows it connected with its skills" \
