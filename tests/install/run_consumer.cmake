@@ -29,3 +29,28 @@ run(${WORK_DIR}/build/instrumented)
 if(NOT last_output MATCHES "instrumented: ok")
   message(FATAL_ERROR "the API-only program did not report ok")
 endif()
+
+# COMPONENTS: only the dependencies of what is asked for.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/../consumer_telemetry
+    -B ${WORK_DIR}/build-telemetry -G ${GENERATOR}
+    -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build-telemetry)
+run(${WORK_DIR}/build-telemetry/instrumented)
+if(NOT last_output MATCHES "instrumented: ok")
+  message(FATAL_ERROR "the telemetry-only consumer did not report ok")
+endif()
+
+# An unknown component is refused by name.
+file(MAKE_DIRECTORY ${WORK_DIR}/unknown)
+file(WRITE ${WORK_DIR}/unknown/CMakeLists.txt
+  "cmake_minimum_required(VERSION 3.22)\n"
+  "project(unknown LANGUAGES CXX)\n"
+  "find_package(caflens REQUIRED COMPONENTS telemetry dashboard_x)\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/unknown
+                        -B ${WORK_DIR}/unknown/build
+                        -DCMAKE_PREFIX_PATH=${prefix}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "has no component 'dashboard_x'")
+  message(FATAL_ERROR "an unknown component was not refused by name:\n${err}")
+endif()
