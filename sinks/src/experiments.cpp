@@ -60,26 +60,21 @@ double beta_fraction(double a, double b, double x) {
     d = tiny;
   d = 1 / d;
   double h = d;
+  // One term of the fraction: updates c and d, returns h's factor.
+  auto term = [&](double aa) {
+    d = 1 + aa * d;
+    if (std::fabs(d) < tiny)
+      d = tiny;
+    c = 1 + aa / c;
+    if (std::fabs(c) < tiny)
+      c = tiny;
+    d = 1 / d;
+    return d * c;
+  };
   for (int m = 1; m <= 500; ++m) {
     auto m2 = 2.0 * m;
-    auto aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-    d = 1 + aa * d;
-    if (std::fabs(d) < tiny)
-      d = tiny;
-    c = 1 + aa / c;
-    if (std::fabs(c) < tiny)
-      c = tiny;
-    d = 1 / d;
-    h *= d * c;
-    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-    d = 1 + aa * d;
-    if (std::fabs(d) < tiny)
-      d = tiny;
-    c = 1 + aa / c;
-    if (std::fabs(c) < tiny)
-      c = tiny;
-    d = 1 / d;
-    auto step = d * c;
+    h *= term(m * (b - m) * x / ((qam + m2) * (a + m2)));
+    auto step = term(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)));
     h *= step;
     if (std::fabs(step - 1) < eps)
       break;

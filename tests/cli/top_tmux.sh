@@ -61,6 +61,14 @@ check "  ... and restores the terminal" \
   bash -c "tmux capture-pane -p -t '$session' | grep -q before-top && ! tmux capture-pane -p -t '$session' | grep -q 'caflens top —'"
 check "the node was left running" kill -0 "$node_pid"
 
+# For scripts: --json once, in the envelope; --once one frame with rates.
+"$bin" top "$addr" --json >"$dir/top.json"
+check "top --json gives the node's actors and trees" \
+  test "$(python3 -c "import json; d=json.load(open('$dir/top.json')); print(d['command'], d['data']['actors']['count'] > 0, len(d['data']['supervision']['trees']) > 0)")" = "top True True"
+"$bin" top "$addr" --once --sort mailbox >"$dir/top.txt"
+check "top --once prints one frame, the slow consumer first" \
+  bash -c "grep -E '^ +[0-9]+  ' '$dir/top.txt' | head -1 | grep -q worker-2"
+
 # caflens investigate over the same node: progress on stderr, the report on
 # stdout; --quiet keeps stderr empty.
 "$bin" investigate --node "$addr" "uploads back up" >"$dir/inv.out" 2>"$dir/inv.err"

@@ -1,7 +1,11 @@
 // Shared by the multi-process tests: node processes and a coordinator.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +17,7 @@
 #include "caf/openssl/manager.hpp"
 
 #include "caflens/caflens.hpp"
+#include "caflens/telemetry/bus.hpp"
 
 #include "node_process.hpp"
 
@@ -134,5 +139,68 @@ inline std::string errors_of(const caflens::investigation_result& r) {
     out += e + "\n";
   return out;
 }
+
+/// Lines made of the catalogue events this process emits (`line` makes
+/// each), for tests that wait for and count them.
+class event_lines {
+public:
+  using formatter = std::function<std::string(
+    const caflens::telemetry::event_name&, const caflens::telemetry::metadata&)>;
+
+  event_lines(std::string id, std::vector<caflens::telemetry::event_name> names,
+              formatter line)
+    : id_(std::move(id)) {
+    caflens::telemetry::bus::global().attach_many(
+      id_, std::move(names),
+      [this, line](const caflens::telemetry::event_name& e,
+                   const caflens::telemetry::measurements&,
+                   const caflens::telemetry::metadata& md, const std::any&) {
+        auto text = line(e, md);
+        std::lock_guard<std::mutex> guard{mtx_};
+        seen_.push_back(std::move(text));
+        cv_.notify_all();
+      });
+  }
+
+  ~event_lines() {
+    caflens::telemetry::bus::global().detach(id_);
+  }
+
+  event_lines(const event_lines&) = delete;
+  event_lines& operator=(const event_lines&) = delete;
+
+  /// Waits (for an event, not a time) until one contains `text`.
+  bool wait_for(const std::string& text) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, std::chrono::seconds{30}, [&] {
+      return std::any_of(seen_.begin(), seen_.end(), [&](auto& x) {
+        return x.find(text) != std::string::npos;
+      });
+    });
+  }
+
+  /// Every line, each ended by a newline.
+  std::string all() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::string out;
+    for (auto& x : seen_)
+      out += x + "\n";
+    return out;
+  }
+
+  /// How many lines start with `prefix`.
+  size_t count(const std::string& prefix) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return static_cast<size_t>(
+      std::count_if(seen_.begin(), seen_.end(),
+                    [&](auto& x) { return x.rfind(prefix, 0) == 0; }));
+  }
+
+private:
+  std::string id_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<std::string> seen_;
+};
 
 } // namespace cluster_test

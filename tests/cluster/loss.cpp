@@ -31,35 +31,20 @@ bool mentions(const investigation_result& r, const std::string& what) {
 
 /// The loss events this process (the coordinator's) emits, as
 /// "<event> <node> <reason>".
-struct loss_events {
-  std::mutex mtx;
-  std::vector<std::string> seen;
-
-  loss_events() {
-    telemetry::bus::global().attach_many(
-      "test.loss_events",
-      {telemetry::event_name{"caflens", "node", "disconnected"},
-       telemetry::event_name{"caflens", "coordinator", "node_lost"}},
-      [this](const telemetry::event_name& e, const telemetry::measurements&,
-             const telemetry::metadata& md, const std::any&) {
-        std::string line = e.str();
-        for (auto key : {"node", "reason"})
-          if (auto* v = md.find(key))
-            line += " " + std::string{v->as_string()};
-        std::lock_guard<std::mutex> guard{mtx};
-        seen.push_back(line);
-      });
-  }
-
-  ~loss_events() {
-    telemetry::bus::global().detach("test.loss_events");
-  }
-
-  size_t count(const std::string& prefix) {
-    std::lock_guard<std::mutex> guard{mtx};
-    return static_cast<size_t>(
-      std::count_if(seen.begin(), seen.end(),
-                    [&](auto& x) { return x.rfind(prefix, 0) == 0; }));
+struct loss_events : event_lines {
+  loss_events()
+    : event_lines("test.loss_events",
+                  {telemetry::event_name{"caflens", "node", "disconnected"},
+                   telemetry::event_name{"caflens", "coordinator",
+                                         "node_lost"}},
+                  [](const telemetry::event_name& e,
+                     const telemetry::metadata& md) {
+                    std::string line = e.str();
+                    for (auto key : {"node", "reason"})
+                      if (auto* v = md.find(key))
+                        line += " " + std::string{v->as_string()};
+                    return line;
+                  }) {
   }
 };
 

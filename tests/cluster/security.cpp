@@ -35,47 +35,20 @@ bool refused_with(coordinator& co, const std::string& text) {
   });
 }
 
-/// Records the catalogue's node events this process emits.
-struct node_events {
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::vector<std::string> seen; // "refused <reason>", "connected <node>"
-
-  node_events() {
-    telemetry::bus::global().attach_many(
-      "test.node_events",
-      {telemetry::event_name{"caflens", "node", "connected"},
-       telemetry::event_name{"caflens", "node", "refused"}},
-      [this](const telemetry::event_name& e, const telemetry::measurements&,
-             const telemetry::metadata& md, const std::any&) {
-        auto what = e.segments().back();
-        auto* detail = md.find(what == "connected" ? "node" : "reason");
-        std::lock_guard<std::mutex> guard{mtx};
-        seen.push_back(what + " " + (detail ? detail->to_string() : ""));
-        cv.notify_all();
-      });
-  }
-
-  ~node_events() {
-    telemetry::bus::global().detach("test.node_events");
-  }
-
-  /// Waits (for an event, not a time) until one contains `text`.
-  bool wait_for(const std::string& text) {
-    std::unique_lock<std::mutex> guard{mtx};
-    return cv.wait_for(guard, std::chrono::seconds{30}, [&] {
-      return std::any_of(seen.begin(), seen.end(), [&](auto& x) {
-        return x.find(text) != std::string::npos;
-      });
-    });
-  }
-
-  std::string all() {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::string out;
-    for (auto& x : seen)
-      out += x + "\n";
-    return out;
+/// The catalogue's node events this process emits: "refused <reason>",
+/// "connected <node>".
+struct node_events : event_lines {
+  node_events()
+    : event_lines("test.node_events",
+                  {telemetry::event_name{"caflens", "node", "connected"},
+                   telemetry::event_name{"caflens", "node", "refused"}},
+                  [](const telemetry::event_name& e,
+                     const telemetry::metadata& md) {
+                    auto what = e.segments().back();
+                    auto* detail = md.find(what == "connected" ? "node"
+                                                               : "reason");
+                    return what + " " + (detail ? detail->to_string() : "");
+                  }) {
   }
 };
 
