@@ -218,7 +218,8 @@ public:
       {"state_growth", "memory_leak",
        "an actor's state (reported bytes or its get_state view) grew at "
        "every look"},
-      {"rss_growth", "memory_growth", "process RSS rose at every look"}};
+      {"rss_growth", "memory_growth",
+       "process RSS rose at every look, carried by the live heap"}};
   }
   std::vector<std::string> keywords() const override {
     return {"memory", "leak", "rss", "heap", "oom", "alloc", "bytes", "mib",
@@ -525,7 +526,15 @@ public:
                       {"growth_per_s", rate},
                       {"window_s", dt}}});
     }
-    // RSS that rose at every look, by at least 2 MiB/s and 2 MiB in all.
+    // RSS that rose at every look, by at least 2 MiB/s and 2 MiB in all,
+    // and that live data explains. A process's RSS also rises when its
+    // allocator touches new pages for short-lived buffers (a thread's first
+    // arena, caflens' own model calls): the glibc heap in use then rises and
+    // falls back while RSS keeps its high-water mark. So when the heap
+    // figures are there, the live heap (in use + mmapped) must have grown by
+    // half the RSS growth or more. Without them (another allocator such as
+    // jemalloc or tcmalloc leaves mallinfo2 at zero) RSS alone must be
+    // unambiguous: 8 MiB or more.
     auto rss = cur.value("rss_bytes", int64_t{0});
     auto rss0 = base.value("rss_bytes", int64_t{0});
     double rss_rate = (rss - rss0) / dt;
@@ -539,15 +548,39 @@ public:
     }
     if (rss < prev_rss)
       rising = false;
+    auto live = [](const json& snap) {
+      auto h = snap.value("heap", json::object());
+      return h.value("in_use_bytes", int64_t{0})
+             + h.value("mmap_bytes", int64_t{0});
+    };
+    auto live0 = live(base), live1 = live(cur);
+    bool heap_known = live0 >= (1 << 20);
+    bool explained = heap_known ? live1 - live0 >= (rss - rss0) / 2
+                                : rss - rss0 >= (8 << 20);
     if (rss0 > 0 && rising && rss - rss0 >= (2 << 20)
-        && rss_rate >= double(2 << 20))
-      out.push_back({"rss_growth", severity::warning,
-                     "RSS grew from " + std::to_string(rss0 >> 20) + " to "
-                       + std::to_string(rss >> 20) + " MiB",
-                     {},
+        && rss_rate >= double(2 << 20) && explained) {
+      char buf[200];
+      if (heap_known)
+        std::snprintf(buf, sizeof(buf),
+                      "RSS grew from %lld to %lld MiB in %.1f s, the live "
+                      "heap by %.1f MiB",
+                      static_cast<long long>(rss0 >> 20),
+                      static_cast<long long>(rss >> 20), dt,
+                      (live1 - live0) / double(1 << 20));
+      else
+        std::snprintf(buf, sizeof(buf),
+                      "RSS grew from %lld to %lld MiB in %.1f s (no glibc "
+                      "heap figures: another allocator)",
+                      static_cast<long long>(rss0 >> 20),
+                      static_cast<long long>(rss >> 20), dt);
+      out.push_back({"rss_growth", severity::warning, buf, {},
                      {{"rss_bytes", rss},
                       {"baseline_bytes", rss0},
-                      {"growth_bytes_per_s", rss_rate}}});
+                      {"growth_bytes_per_s", rss_rate},
+                      {"live_heap_growth_bytes",
+                       heap_known ? json(live1 - live0) : json(nullptr)},
+                      {"window_s", dt}}});
+    }
     return out;
   }
 

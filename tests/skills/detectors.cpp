@@ -159,6 +159,46 @@ CAF_TEST(an actor whose state grows is a leak) {
   CAF_CHECK(!has(fs, "state_growth", "steady-1"));
 }
 
+// Looks 400 ms apart with the given RSS and live heap (MiB); the heap left
+// out is what another allocator leaves in mallinfo2: zeros.
+std::vector<json> memory_looks(std::vector<std::pair<double, double>> mib) {
+  std::vector<json> out;
+  int64_t t = 1'000'000'000;
+  for (auto [rss, heap] : mib) {
+    auto b = [](double m) { return static_cast<int64_t>(m * (1 << 20)); };
+    out.push_back({{"captured_at_ns", t},
+                   {"rss_bytes", b(rss)},
+                   {"heap",
+                    {{"in_use_bytes", b(heap)}, {"mmap_bytes", 0}}}});
+    t += 400'000'000;
+  }
+  return out;
+}
+
+bool rss_growth(skill& sk, std::vector<json> looks) {
+  auto cur = looks.back();
+  looks.pop_back();
+  for (auto& f : sk.detect(cur, looks))
+    if (f.type == "rss_growth")
+      return true;
+  return false;
+}
+
+CAF_TEST(rss growth counts when the live heap carries it) {
+  auto skill = make_memory_skill(table, thresholds);
+  // A backlog or a leak: RSS and the heap in use climb together.
+  CAF_CHECK(rss_growth(*skill, memory_looks({{32, 10}, {34, 12}, {36, 14}})));
+  // Allocator high-water (new arenas, short-lived buffers of caflens' own
+  // model calls): RSS climbs, the heap in use rises and falls back.
+  CAF_CHECK(
+    !rss_growth(*skill, memory_looks({{32, 10}, {33.5, 11.1}, {34.5, 10.8}})));
+  // RSS that fell in between is no growth at every look.
+  CAF_CHECK(!rss_growth(*skill, memory_looks({{32, 10}, {31, 12}, {36, 14}})));
+  // Another allocator: no heap figures; RSS alone counts when unambiguous.
+  CAF_CHECK(rss_growth(*skill, memory_looks({{32, 0}, {38, 0}, {44, 0}})));
+  CAF_CHECK(!rss_growth(*skill, memory_looks({{32, 0}, {33, 0}, {35, 0}})));
+}
+
 CAF_TEST(repeated abnormal exits are a crash loop) {
   auto skill = make_crashes_skill(table, thresholds);
   for (int i = 0; i < 4; ++i) {
