@@ -26,6 +26,7 @@
 #include "caflens/actors/config.hpp"
 #include "caflens/actors/messages.hpp"
 #include "caflens/actors/types.hpp"
+#include "caflens/sandbox/execute_result.hpp"
 
 namespace caflens {
 
@@ -68,6 +69,10 @@ public:
 
   /// The coordinator's status as JSON: running trace id, queue, operators.
   std::string status() const;
+
+  /// This node's name (`config.node_name`, or the one derived from the
+  /// host); empty for a default-constructed lens.
+  std::string node() const;
 
   /// Stops every actor of the lens (the user's actors are not touched).
   void stop() const;
@@ -163,6 +168,16 @@ public:
   /// skill), `node_unreachable` (not connected, no answer in time).
   caf::expected<snapshot> snapshot_of(const std::string& node,
                                       const std::string& skill) const;
+
+  /// Runs a Lua program in the sandbox of `node` (this node's name or "",
+  /// or a connected one) with the callbacks of every skill there as global
+  /// functions (`actors_top`, `actor_state`, `logs_recent`, ...): its value,
+  /// printed output and costs. The sandbox bounds instructions, memory and
+  /// wall time; nothing the callbacks do changes the application. Blocks
+  /// (locally on the calling thread). Errors: the sandbox's (syntax,
+  /// runtime, limits), `node_unreachable`, `unavailable`.
+  caf::expected<sandbox::execute_result>
+  execute(const std::string& node, const std::string& code) const;
 
   /// A cluster-wide profile of one message: on this node and every
   /// connected one, traces the messages matching `pattern` ("": all) in

@@ -295,6 +295,18 @@ node_agent_actor::behavior_type agent_impl(agent_ptr self,
         unsubscribe_all(*eng, r.who);
       return true;
     },
+    [self](remote_execute& r) -> caf::result<std::string> {
+      auto& eng = self->state.eng;
+      if (!eng->valid_session(r.session))
+        return refused(*eng, "a client", "unknown session (handshake first)");
+      auto x = spawn_executor(self->system(), eng);
+      auto rp = self->make_response_promise<std::string>();
+      auto wait = eng->box().limits().max_wall_time + std::chrono::seconds{1};
+      self->request(x, wait, std::move(r.code), trace_of(r.traceparent))
+        .then([rp](std::string& out) mutable { rp.deliver(std::move(out)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [self](remote_done& d) {
       auto& st = self->state;
       if (!st.eng->valid_session(d.session) || st.budgets.erase(d.trace_id) == 0)

@@ -8,6 +8,9 @@
 #include "caf/fwd.hpp"
 
 #include "caflens/actors/cluster.hpp"
+#include "caflens/sandbox/execute_result.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace caflens::actors {
 
@@ -20,6 +23,21 @@ caf::error check_modules(caf::actor_system& sys, const cluster_config& cl);
 /// One look of `skill` on this node, as a snapshot.
 caf::expected<snapshot> take_snapshot(engine& eng, const std::string& skill,
                                       const std::string& trace_id = {});
+
+/// Runs `code` in the engine's sandbox with the callbacks of every skill
+/// (the first skill to name a callback wins) on the calling thread; the
+/// sandbox bounds instructions, memory and wall time.
+caf::expected<sandbox::execute_result>
+run_lua(engine& eng, const std::string& code,
+        const std::string& trace_id = {});
+
+/// The result as JSON (duration in ms) and back.
+nlohmann::json to_json(const sandbox::execute_result& r);
+sandbox::execute_result execute_result_from(const nlohmann::json& j);
+
+/// A one-shot detached actor answering one `remote_execute` (the agent
+/// stays responsive while a program runs).
+caf::actor spawn_executor(caf::actor_system& sys, std::shared_ptr<engine> eng);
 
 /// A one-shot actor answering one `remote_profile` after its duration.
 caf::actor spawn_profiler(caf::actor_system& sys, std::shared_ptr<engine> eng);

@@ -18,6 +18,10 @@
 #include "caflens/supervision/observer.hpp"
 
 #include "caflens/llm/client_registry.hpp"
+#include "caflens/llm/llm_errc.hpp"
+#include "caflens/sandbox/sandbox_errc.hpp"
+#include "caflens/skills/skills_errc.hpp"
+#include "caflens/store/store.hpp"
 #include "caflens/sinks/file_sink.hpp"
 #include "caflens/sinks/prometheus.hpp"
 #include "caflens/sinks/statsd_sink.hpp"
@@ -1246,6 +1250,10 @@ uint16_t lens::prometheus_port() const {
   return eng_->prometheus_port();
 }
 
+std::string lens::node() const {
+  return eng_ ? eng_->node() : std::string{};
+}
+
 std::vector<node_info> lens::cluster() const {
   return eng_ ? eng_->cluster() : std::vector<node_info>{};
 }
@@ -1291,6 +1299,43 @@ caf::expected<snapshot> lens::snapshot_of(const std::string& node,
                else
                  result = std::move(err);
              });
+  return result;
+}
+
+caf::expected<sandbox::execute_result>
+lens::execute(const std::string& node, const std::string& code) const {
+  if (!eng_)
+    return unavailable();
+  auto trace = telemetry::generate_trace_id();
+  if (node.empty() || node == eng_->node())
+    return actors::run_lua(*eng_, code, trace);
+  auto peer = eng_->connected(node);
+  if (!peer)
+    return not_connected(node);
+  caf::expected<sandbox::execute_result> result{unavailable()};
+  caf::scoped_actor self{eng_->system()};
+  auto timeout = eng_->cfg().cluster.request_timeout
+                 + eng_->box().limits().max_wall_time;
+  self
+    ->request(peer->agent, timeout,
+              actors::remote_execute{peer->session, code,
+                                     make_traceparent(trace)})
+    .receive(
+      [&](std::string& text) {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+          result = make_error(actors_errc::invalid_request,
+                              "node '" + node
+                                + "' answered execute with no JSON object");
+        else
+          result = actors::execute_result_from(j);
+      },
+      [&](caf::error& err) {
+        if (err == caf::sec::request_timeout)
+          result = no_answer(node, timeout);
+        else
+          result = std::move(err);
+      });
   return result;
 }
 
@@ -1406,6 +1451,13 @@ void add_message_types(caf::actor_system_config& cfg) {
   // Every engine message, from one type-ID block (caflens/actors/type_ids.hpp).
   cfg.add_message_types<caf::id_block::caflens_actors>();
   [[maybe_unused]] auto known = actors_errc_registered();
+  // Each component registers its error renderer in the file of its
+  // `to_string`: naming them keeps those files in a static link, so that
+  // `render_error` prints "skills: no_state (...)", not CAF's raw form.
+  (void) skills::to_string(skills::skills_errc::not_found);
+  (void) sandbox::to_string(sandbox::sandbox_errc::syntax_error);
+  (void) store::to_string(store::store_errc::open_failed);
+  (void) llm::to_string(llm::llm_errc::invalid_config);
   supervision::add_message_types(cfg);
   add_error_categories(cfg);
 }

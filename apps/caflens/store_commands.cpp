@@ -58,19 +58,6 @@ std::string iso_ms(int64_t unix_ms) {
   return buf;
 }
 
-json row_json(const store::investigation_row& r) {
-  return {{"trace_id", r.trace_id},     {"started_at", r.started_at},
-          {"finished_at", r.finished_at}, {"reason", r.reason},
-          {"trigger", r.trigger},       {"node", r.node},
-          {"brain", r.brain},           {"partial", r.partial},
-          {"severity", r.severity},     {"pattern", r.pattern},
-          {"culprit", r.culprit},       {"summary", r.summary},
-          {"insights", r.insights},     {"notifications", r.notifications},
-          {"input_tokens", r.input_tokens},
-          {"output_tokens", r.output_tokens},
-          {"cost_usd", r.cost_usd}};
-}
-
 /// One line: an error's own text when it carries one.
 int fail(std::string_view cmd, const caf::error& err) {
   auto& ctx = err.context();
@@ -139,7 +126,7 @@ int run_history(const history_options& opts) {
   if (opts.json) {
     json xs = json::array();
     for (auto& r : *rows)
-      xs.push_back(row_json(r));
+      xs.push_back(store::to_json(r));
     print_json("history", std::move(xs));
     return exit_code::ok;
   }
@@ -170,7 +157,7 @@ int run_show(const std::string& trace_id, const std::string& store,
     return fail("show", d.error());
   }
   if (json_out) {
-    print_json("show", {{"investigation", row_json(d->row)},
+    print_json("show", {{"investigation", store::to_json(d->row)},
                         {"result", d->result},
                         {"snapshots", d->snapshots},
                         {"timeline", d->timeline}});

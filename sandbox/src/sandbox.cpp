@@ -379,6 +379,11 @@ std::string known_callbacks(const exec_context& ctx) {
   for (auto* cb : ctx.callbacks) {
     if (!result.empty())
       result += ", ";
+    // Skills' docs open with the call itself ("actors_top(n, by) — ...").
+    if (cb->doc.rfind(cb->name + "(", 0) == 0) {
+      result += cb->doc;
+      continue;
+    }
     result += cb->signature();
     if (!cb->doc.empty()) {
       result += " \u2014 ";

@@ -135,6 +135,7 @@ public:
       {"captured_at_ns", "ns", "time of this look, steady clock (not unix)"},
       {"count", "actors", "tracked actors alive"},
       {"total_mailbox_depth", "messages", "waiting in all tracked mailboxes"},
+
       {"top_by_mailbox", "", "deepest mailboxes first"},
       {"top_by_processed", "", "top 10 by messages handled"},
       {"busy", "",
@@ -412,6 +413,23 @@ public:
        },
        std::chrono::milliseconds{500},
        {sandbox::param::needed("name_or_id")}});
+    cbs.push_back(
+      {"actors_totals",
+       "actors_totals() — tracked actors alive: count, mailbox_depth, "
+       "processed and enqueued (summed since their spawn)",
+       [this](const std::vector<json>&) -> caf::expected<json> {
+         uint64_t count = 0, depth = 0, processed = 0, enqueued = 0;
+         table_.for_each([&](const actor_info& a) {
+           ++count;
+           depth += a.mailbox_depth;
+           processed += a.processed;
+           enqueued += a.enqueued;
+         });
+         return json{{"count", count},
+                     {"mailbox_depth", depth},
+                     {"processed", processed},
+                     {"enqueued", enqueued}};
+       }});
     cbs.push_back(
       {"actors_count", "actors_count() — number of tracked actors by kind",
        [this](const std::vector<json>&) -> caf::expected<json> {

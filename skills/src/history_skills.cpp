@@ -485,6 +485,14 @@ public:
              "numbers.";
   }
   json collect_() override {
+    return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
+                           {"recent_window_ms", t_.latency_recent_ms},
+                           {"baseline_window_ms", t_.latency_baseline_ms},
+                           {"metrics", metrics_json()}},
+                          limits_.max_snapshot_bytes);
+  }
+  // Every series with its value, or its recent and baseline quantiles.
+  json metrics_json() const {
     json metrics = json::array();
     auto recent = metrics_.collect_all(recent_window());
     auto baseline = metrics_.collect_all(baseline_window());
@@ -519,14 +527,16 @@ public:
         metrics.push_back(std::move(j));
       }
     }
-    return bound_snapshot({{"captured_at_ns", detail::steady_now_ns()},
-                           {"recent_window_ms", t_.latency_recent_ms},
-                           {"baseline_window_ms", t_.latency_baseline_ms},
-                           {"metrics", metrics}},
-                          limits_.max_snapshot_bytes);
+    return metrics;
   }
   std::vector<callback> callbacks() override {
-    return {{"metric_quantile",
+    return {{"metrics_list",
+             "metrics_list() — every metric series: value, or recent and "
+             "baseline p50/p95/p99",
+             [this](const std::vector<json>&) -> caf::expected<json> {
+               return metrics_json();
+             }},
+            {"metric_quantile",
              "metric_quantile(name, q) — quantile q of a distribution over "
              "the last " + window_text(t_.latency_recent_ms) + ", per series",
              [this](const std::vector<json>& args) -> caf::expected<json> {
@@ -863,6 +873,13 @@ public:
     return {{"supervision_trees", "supervision_trees() — every tree as JSON",
              [this](const std::vector<json>&) -> caf::expected<json> {
                return trees_ ? trees_() : json::array();
+             }},
+            {"supervision_status",
+             "supervision_status() — crashing children, supervisors that "
+             "gave up, and every tree (this skill's look, without keeping "
+             "it)",
+             [this](const std::vector<json>&) -> caf::expected<json> {
+               return snapshot();
              }}};
   }
   // Reads the supervisors' reports (crashing_children, gave_up) and walks

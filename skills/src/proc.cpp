@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -127,6 +128,27 @@ process_sample process() {
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0)
     p.max_fds = static_cast<int64_t>(lim.rlim_cur);
   return p;
+}
+
+double uptime_seconds() {
+  auto st = read_file("/proc/self/stat");
+  auto up = read_file("/proc/uptime");
+  if (!st || !up)
+    return 0;
+  // Fields after the command's closing parenthesis start with field 3
+  // (state); starttime is field 22, in clock ticks since boot.
+  auto close = st->rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream in{st->substr(close + 1)};
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i)
+    if (i == 22) {
+      double since_boot = std::atof(up->c_str());
+      double start = std::atof(field.c_str()) / sysconf(_SC_CLK_TCK);
+      return since_boot > start ? since_boot - start : 0;
+    }
+  return 0;
 }
 
 } // namespace caflens::skills::proc

@@ -100,9 +100,12 @@ public:
     return j;
   }
   std::vector<callback> callbacks() override {
-    return {{"os_process", "os_process() — RSS, CPU, threads, fds, io, load",
+    return {{"os_process",
+             "os_process() — RSS, CPU, threads, fds, io, load, uptime_s",
              [](const std::vector<json>&) -> caf::expected<json> {
-               return process_json(proc::process());
+               auto j = process_json(proc::process());
+               j["uptime_s"] = proc::uptime_seconds();
+               return j;
              }}};
   }
   std::vector<finding> detect_(const json& cur,

@@ -1175,4 +1175,17 @@ caf::error store_sink::export_(const sinks::batch& xs) {
   return {};
 }
 
+nlohmann::json to_json(const investigation_row& r) {
+  return {{"trace_id", r.trace_id},     {"started_at", r.started_at},
+          {"finished_at", r.finished_at}, {"reason", r.reason},
+          {"trigger", r.trigger},       {"node", r.node},
+          {"brain", r.brain},           {"partial", r.partial},
+          {"severity", r.severity},     {"pattern", r.pattern},
+          {"culprit", r.culprit},       {"summary", r.summary},
+          {"insights", r.insights},     {"notifications", r.notifications},
+          {"input_tokens", r.input_tokens},
+          {"output_tokens", r.output_tokens},
+          {"cost_usd", r.cost_usd}};
+}
+
 } // namespace caflens::store

@@ -80,6 +80,23 @@ CAF_TEST(a fault on one node is found and attributed to that node) {
   CAF_REQUIRE(!no_node);
   CAF_CHECK(render_error(no_node.error()).find("node_unreachable")
             != std::string::npos);
+  // A Lua program on beta's callbacks (caflens shell, the dashboard): the
+  // deepest mailbox there is the slow consumer's; errors and limits come
+  // back as the sandbox's errors.
+  auto lua = co.lens.execute("beta", "print(get_node_info().node) "
+                                     "return actors_top(1)[1].name");
+  CAF_REQUIRE(lua);
+  CAF_CHECK_EQUAL(lua->value, "worker-2");
+  CAF_CHECK_EQUAL(lua->output, "beta\n");
+  CAF_CHECK(lua->callback_calls >= 2u);
+  auto runaway = co.lens.execute("beta", "while true do end");
+  CAF_REQUIRE(!runaway);
+  CAF_CHECK(render_error(runaway.error()).find("instruction limit")
+            != std::string::npos);
+  auto here = co.lens.execute("", "return get_node_info().node");
+  CAF_REQUIRE(here);
+  CAF_CHECK_EQUAL(here->value, co.lens.node());
+  CAF_CHECK(!co.lens.execute("delta", "return 1"));
   // A cluster-wide profile of the workers' upload handling.
   auto prof = co.lens.profile("upload_worker", "", 1500ms);
   CAF_REQUIRE(prof);

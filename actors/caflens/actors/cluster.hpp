@@ -331,6 +331,22 @@ typename Inspector::result_type inspect(Inspector& f, remote_subscribe& x) {
            x.session, x.who, x.subscribe, x.traceparent);
 }
 
+/// Runs a Lua program in the agent node's sandbox with every skill's
+/// callbacks (`caflens shell`, the dashboard's actor detail). The reply is
+/// the sandbox's result as JSON text: value, output, output_truncated,
+/// instructions, peak_memory_bytes, duration_ms, callback_calls.
+struct remote_execute {
+  std::string session;
+  std::string code;
+  std::string traceparent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_execute& x) {
+  return f(caf::meta::type_name("caflens::actors::remote_execute"),
+           x.session, x.code, x.traceparent);
+}
+
 /// The node agent every listening lens publishes.
 using node_agent_actor = caf::typed_actor<
   caf::replies_to<node_hello>::with<node_welcome>,
@@ -339,6 +355,7 @@ using node_agent_actor = caf::typed_actor<
   caf::replies_to<remote_snapshot>::with<snapshot>,
   caf::replies_to<remote_profile>::with<node_profile>,
   caf::replies_to<remote_subscribe>::with<bool>,
+  caf::replies_to<remote_execute>::with<std::string>,
   caf::reacts_to<remote_done>>;
 
 /// Asks the connector to connect to one more peer ("host:port").

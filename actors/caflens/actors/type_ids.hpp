@@ -68,5 +68,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(caflens_actors,
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_subscribe))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::node_profile))
   CAF_ADD_TYPE_ID(caflens_actors, (caflens::message_profile))
+  CAF_ADD_TYPE_ID(caflens_actors, (caflens::actors::remote_execute))
 
 CAF_END_TYPE_ID_BLOCK(caflens_actors)

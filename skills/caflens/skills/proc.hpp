@@ -43,4 +43,8 @@ struct process_sample {
 
 process_sample process();
 
+/// Seconds since this process started (/proc/self/stat against
+/// /proc/uptime); 0 when unknown.
+double uptime_seconds();
+
 } // namespace caflens::skills::proc

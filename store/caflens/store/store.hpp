@@ -125,6 +125,9 @@ struct query {
   size_t limit = 50;
 };
 
+/// The row as a JSON object with the same keys.
+nlohmann::json to_json(const investigation_row& r);
+
 /// Everything stored about one investigation.
 struct investigation_detail {
   investigation_row row;
