@@ -12,6 +12,9 @@ packages=(
   liblua5.4-dev                   # operator sandbox
   libsqlite3-dev                  # store
   libcli11-dev                    # the caflens command line
+  libedit-dev                     # caflens shell: line editing, history
+  libjs-chart.js                  # the dashboard's charts (embedded)
+  chromium                        # dashboard browser tests (headless)
   tmux                            # caflens top, tested in a real terminal
   prometheus prometheus-pushgateway  # exporter tests: a real scrape, a real push
   collectd-core                   # exporter tests: a real StatsD daemon
@@ -27,11 +30,20 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
     missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The browser tests drive Debian's Chromium with playwright-core (npm, the
+# version pinned in tests/dashboard/package-lock.json; no browser download).
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -d "$root/tests/dashboard/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in tests/dashboard (playwright-core)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$root/tests/dashboard" \
+    --no-audit --no-fund --loglevel=error >/dev/null
+fi

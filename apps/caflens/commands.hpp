@@ -57,9 +57,46 @@ struct demo_options {
   /// Keep the investigation in this SQLite store (`caflens history`);
   /// empty: a temporary one.
   std::string store;
+  /// Serve the live dashboard on the running demo (it then keeps running
+  /// after the report until SIGINT or SIGTERM); a temporary store unless
+  /// `store` is given.
+  bool dashboard = false;
+  std::string dashboard_listen = "127.0.0.1:0";
+  /// Needed when `dashboard_listen` is not loopback (or
+  /// CAFLENS_DASHBOARD_TOKEN).
+  std::string dashboard_token;
 };
 
 int run_demo(const demo_options& opts);
+
+/// `caflens serve`: the dashboard of the nodes given, from this process.
+struct serve_options {
+  std::vector<std::string> nodes;
+  std::string listen = "127.0.0.1:0";
+  std::string token;
+  tls_files tls;
+};
+
+int run_serve(const serve_options& opts);
+
+/// `caflens shell`: a Lua REPL on a node's skill callbacks.
+struct shell_options {
+  std::string node;
+  /// Run this chunk and exit (its result, or its error and exit code 1).
+  std::string code;
+  bool json = false;
+  tls_files tls;
+};
+
+int run_shell(const shell_options& opts);
+
+/// From now on SIGINT and SIGTERM are remembered (not fatal) until
+/// `wait_for_stop_signal` returns.
+void install_stop_handlers();
+
+/// Blocks until SIGINT or SIGTERM (returns at once when one came since
+/// `install_stop_handlers`).
+void wait_for_stop_signal();
 
 /// Prints the scenarios with their faults.
 void print_scenarios();

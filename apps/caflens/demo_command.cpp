@@ -4,6 +4,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <optional>
 #include <iostream>
 #include <mutex>
@@ -14,9 +17,11 @@
 #include "caf/atom.hpp"
 
 #include "caflens/caflens.hpp"
+#include "caflens/dashboard/dashboard.hpp"
 #include "caflens/demo/pipeline.hpp"
 #include "caflens/sinks/alerts.hpp"
 #include "caflens/store/store.hpp"
+#include "caflens/telemetry/error.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/supervision_tracking.hpp"
 #include "caflens/telemetry/bus.hpp"
@@ -88,10 +93,27 @@ int run_demo(const demo_options& opts) {
     fired->at = std::chrono::steady_clock::now();
     fired->cv.notify_all();
   });
-  // `--store FILE` keeps the investigation (`caflens history`).
-  if (!opts.store.empty()) {
+  // `--store FILE` keeps the investigation (`caflens history`); the
+  // dashboard lists investigations from a temporary one without it.
+  dashboard::options dopts;
+  std::string temp_store;
+  if (opts.dashboard) {
+    if (auto err = dashboard::parse_listen(opts.dashboard_listen, dopts)) {
+      std::cerr << "caflens demo: " << render_error(err) << '\n';
+      pipe.stop();
+      return 2;
+    }
+    dopts.token = opts.dashboard_token;
+    if (auto* dir = std::getenv("CAFLENS_DASHBOARD_WEB_DIR"))
+      dopts.web_dir = dir;
+    if (opts.store.empty())
+      temp_store = (std::filesystem::temp_directory_path()
+                    / ("caflens-demo-" + std::to_string(::getpid()) + ".db"))
+                     .string();
+  }
+  if (!opts.store.empty() || !temp_store.empty()) {
     lcfg.store = store::store_options{};
-    lcfg.store->path = opts.store;
+    lcfg.store->path = opts.store.empty() ? temp_store : opts.store;
   }
   auto lens = caflens::start(sys, lcfg);
   if (!lens) {
@@ -99,6 +121,22 @@ int run_demo(const demo_options& opts) {
               << to_string(lens.error()) << '\n';
     pipe.stop();
     return 1;
+  }
+  std::optional<dashboard::server> dash;
+  if (opts.dashboard) {
+    auto d = dashboard::server::start(*lens, dopts);
+    if (!d) {
+      std::cerr << "caflens demo: " << render_error(d.error()) << '\n';
+      pipe.stop();
+      lens->stop();
+      sys.await_all_actors_done();
+      return 1;
+    }
+    dash = std::move(*d);
+    // A stop request during the run ends the demo after its report.
+    install_stop_handlers();
+    // Printed even with -q: it is what --dashboard asked for.
+    std::cerr << "caflens demo: dashboard: " << dash->url() << std::endl;
   }
   say("caflens attached (dormant), skills: " + [&] {
     std::string out;
@@ -185,9 +223,20 @@ int run_demo(const demo_options& opts) {
       std::cout << render_report(*result);
     std::cout << std::flush;
   }
+  if (dash) {
+    std::cerr << "caflens demo: the demo keeps running for the dashboard at "
+              << dash->url() << "; Ctrl-C stops it" << std::endl;
+    wait_for_stop_signal();
+    dash->stop();
+  }
   say("stopping (blocked or awaiting actors exit when their wait ends)");
   pipe.stop();
   lens->stop();
+  if (!temp_store.empty()) {
+    std::error_code ec;
+    for (auto suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(temp_store + suffix, ec);
+  }
   // The alert probes read the pipeline: it outlives every actor.
   sys.await_all_actors_done();
   return rc;

@@ -3,6 +3,7 @@
 // --help` explains one; a bad command line is one line on stderr and exit
 // code 2.
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -100,6 +101,15 @@ int main(int argc, char** argv) {
   d->add_option("--store", demo.store,
                 "keep the investigation in this SQLite file (then: caflens "
                 "history --store FILE)");
+  d->add_flag("--dashboard", demo.dashboard,
+              "serve the live dashboard on the demo and keep it running "
+              "after the report (Ctrl-C stops it)");
+  d->add_option("--dashboard-listen", demo.dashboard_listen,
+                "the dashboard's address (HOST:PORT; port 0 picks one)")
+    ->capture_default_str();
+  d->add_option("--dashboard-token", demo.dashboard_token,
+                "the token the dashboard requires (needed off loopback; "
+                "default: CAFLENS_DASHBOARD_TOKEN)");
   d->add_flag("--json", demo.json, "print the investigation result as JSON");
   d->add_flag("-q,--quiet", demo.quiet, "no progress lines on stderr");
   d->add_flag("--list", list, "list the scenarios and exit");
@@ -110,6 +120,14 @@ int main(int argc, char** argv) {
         return 0;
       }
       demo.scenario = to_scenario(demo_scenario);
+      if (demo.dashboard_token.empty())
+        if (auto* t = std::getenv("CAFLENS_DASHBOARD_TOKEN"))
+          demo.dashboard_token = t;
+      if (demo.nodes > 1 && demo.dashboard) {
+        std::cerr << "caflens demo: --dashboard runs with one node (see "
+                     "'caflens serve' for a cluster)\n";
+        return static_cast<int>(exit_code::usage);
+      }
       if (demo.nodes > 1)
         return run_cluster_demo(demo.scenario, demo.nodes, demo.json,
                                 demo.quiet);
@@ -209,6 +227,54 @@ int main(int argc, char** argv) {
     run = [&] {
       top.interval = std::chrono::milliseconds{top_interval_ms};
       return run_top(top);
+    };
+  });
+
+  // -- shell ---------------------------------------------------------------------
+  shell_options shell;
+  auto* sh = app.add_subcommand(
+    "shell", "a Lua REPL on a running node's skill callbacks (sandboxed)");
+  sh->footer(
+    "Each entry runs in the node's sandbox (instruction, memory and time\n"
+    "limits) with every skill's callbacks as functions: actors_top(n),\n"
+    "actor_state(name), logs_recent(n, level), supervision_trees(), ...\n"
+    "An expression prints its value as JSON. On a terminal: line editing\n"
+    "and history (CAFLENS_SHELL_HISTORY, default ~/.caflens_shell_history);\n"
+    "otherwise each line of stdin is an entry. The cluster token comes from\n"
+    "CAFLENS_CLUSTER_TOKEN.");
+  sh->add_option("node", shell.node, "the node's agent (HOST:PORT)")
+    ->required()
+    ->check(address(false));
+  sh->add_option("-e,--execute", shell.code, "run this chunk and exit");
+  sh->add_flag("--json", shell.json,
+               "print each result as a JSON line (value, output)");
+  add_tls(sh, shell.tls);
+  sh->callback([&] { run = [&] { return run_shell(shell); }; });
+
+  // -- serve ---------------------------------------------------------------------
+  serve_options serve;
+  auto* sv = app.add_subcommand(
+    "serve", "serve the live dashboard of running nodes from this process");
+  sv->footer(
+    "Connects to the node agents given and serves their dashboard until\n"
+    "SIGINT or SIGTERM. 127.0.0.1 unless --listen says otherwise; any\n"
+    "other address needs --token (or CAFLENS_DASHBOARD_TOKEN). The cluster\n"
+    "token comes from CAFLENS_CLUSTER_TOKEN.");
+  sv->add_option("node", serve.nodes, "node agents (HOST:PORT ...)")
+    ->required()
+    ->check(address(false));
+  sv->add_option("--listen", serve.listen,
+                 "the dashboard's address (HOST:PORT; port 0 picks one)")
+    ->capture_default_str();
+  sv->add_option("--token", serve.token,
+                 "the token the dashboard requires (needed off loopback)");
+  add_tls(sv, serve.tls);
+  sv->callback([&] {
+    run = [&] {
+      if (serve.token.empty())
+        if (auto* t = std::getenv("CAFLENS_DASHBOARD_TOKEN"))
+          serve.token = t;
+      return run_serve(serve);
     };
   });
 
