@@ -70,6 +70,14 @@ public:
   /// The coordinator's status as JSON: running trace id, queue, operators.
   std::string status() const;
 
+  /// `text` with every secret the lens knows replaced (the built-in rules,
+  /// `config.redaction`, the environment's CAFLENS_REDACT_*): what the
+  /// lens applies to everything that leaves the process.
+  std::string redact(std::string text) const;
+
+  /// Every string of `doc` redacted; values under secret keys replaced.
+  nlohmann::json redact(nlohmann::json doc) const;
+
   /// This node's name (`config.node_name`, or the one derived from the
   /// host); empty for a default-constructed lens.
   std::string node() const;
@@ -173,7 +181,8 @@ public:
   /// or a connected one) with the callbacks of every skill there as global
   /// functions (`actors_top`, `actor_state`, `logs_recent`, ...): its value,
   /// printed output and costs. The sandbox bounds instructions, memory and
-  /// wall time; nothing the callbacks do changes the application. Blocks
+  /// wall time; nothing the callbacks do changes the application. Value,
+  /// output and error texts pass the lens's redactor. Blocks
   /// (locally on the calling thread). Errors: the sandbox's (syntax,
   /// runtime, limits), `node_unreachable`, `unavailable`.
   caf::expected<sandbox::execute_result>

@@ -20,7 +20,19 @@ run_lua(engine& eng, const std::string& code, const std::string& trace_id) {
     for (auto& cb : skills::sandbox_callbacks(*sk))
       if (names.insert(cb.name).second)
         cbs.push_back(std::move(cb));
-  return eng.box().execute(code, cbs, trace_id);
+  // What a program returns or prints leaves the process (a terminal, a
+  // browser): it passes the redactor like everything else that does.
+  auto res = eng.box().execute(code, cbs, trace_id);
+  if (!res) {
+    auto& ctx = res.error().context();
+    if (ctx.match_elements<std::string>())
+      return caf::error{res.error().code(), res.error().category(),
+                        caf::make_message(eng.redact(ctx.get_as<std::string>(0)))};
+    return res;
+  }
+  res->value = eng.redact_json(std::move(res->value));
+  res->output = eng.redact(std::move(res->output));
+  return res;
 }
 
 nlohmann::json to_json(const sandbox::execute_result& r) {

@@ -1250,6 +1250,14 @@ uint16_t lens::prometheus_port() const {
   return eng_->prometheus_port();
 }
 
+std::string lens::redact(std::string text) const {
+  return eng_ ? eng_->redact(std::move(text)) : text;
+}
+
+nlohmann::json lens::redact(nlohmann::json doc) const {
+  return eng_ ? eng_->redact_json(std::move(doc)) : doc;
+}
+
 std::string lens::node() const {
   return eng_ ? eng_->node() : std::string{};
 }

@@ -134,15 +134,26 @@ struct server::impl {
 
   // -- plumbing ---------------------------------------------------------------
 
+  /// Every answer leaves the process: it passes the lens's redactor.
+  void send(httplib::Response& res, const json& j, int status = 200) {
+    reply_json(res, lens.redact(j), status);
+  }
+
+  void fail(httplib::Response& res, int status, const std::string& what) {
+    reply_error(res, status, lens.redact(what));
+  }
+
   bool stopped() {
     std::lock_guard<std::mutex> guard{mtx};
     return stopping;
   }
 
   void broadcast(const std::string& event, const json& data) {
+    // Events carry application text (exit reasons, alert details): they
+    // leave the process, so they pass the lens's redactor.
     std::string frame = "event: " + event + "\ndata: "
-                        + data.dump(-1, ' ', false,
-                                    json::error_handler_t::replace)
+                        + lens.redact(data).dump(-1, ' ', false,
+                                                 json::error_handler_t::replace)
                         + "\n\n";
     std::vector<std::shared_ptr<sse_client>> xs;
     {
@@ -328,7 +339,7 @@ struct server::impl {
         s = i->second;
     }
     if (s.is_null())
-      return reply_error(res, 502, "node '" + node + "' gave no sample");
+      return fail(res, 502, "node '" + node + "' gave no sample");
     auto status = json::parse(lens.status(), nullptr, false);
     s["version"] = CAFLENS_VERSION;
     s["investigating"] = status.is_object()
@@ -338,7 +349,7 @@ struct server::impl {
     one.limit = 1;
     s["store"] = static_cast<bool>(lens.history(one));
     s["nodes"] = nodes().size();
-    reply_json(res, s);
+    send(res, s);
   }
 
   void nodes_route(httplib::Response& res) {
@@ -358,7 +369,7 @@ struct server::impl {
                     {"skills", n.skills},
                     {"last_seen_ms", n.last_heartbeat},
                     {"reason", n.error}});
-    reply_json(res, {{"self", self_node},
+    send(res, {{"self", self_node},
                      {"default", opts.node.empty() ? self_node : opts.node},
                      {"nodes", xs}});
   }
@@ -367,7 +378,7 @@ struct server::impl {
     auto node = node_of(req);
     auto v = lua(node, "return actors_top(1000, 'processed')");
     if (!v)
-      return reply_error(res, 502, error_text(v.error()));
+      return fail(res, 502, error_text(v.error()));
     json xs = v->is_array() ? *v : json::array();
     auto at = unix_ms();
     std::lock_guard<std::mutex> guard{mtx};
@@ -384,7 +395,7 @@ struct server::impl {
       now[id] = {at, processed};
     }
     before = std::move(now);
-    reply_json(res, {{"node", node}, {"actors", xs}});
+    send(res, {{"node", node}, {"actors", xs}});
   }
 
   void actor_detail(const httplib::Request& req, httplib::Response& res) {
@@ -393,7 +404,7 @@ struct server::impl {
     auto info = lua(node, "return actor_info(" + who + ")");
     if (!info) {
       auto text = error_text(info.error());
-      return reply_error(res,
+      return fail(res,
                          text.find("no tracked actor") != std::string::npos
                              || text.find("not found") != std::string::npos
                            ? 404
@@ -405,25 +416,25 @@ struct server::impl {
       out["state"] = *st;
     else
       out["state_error"] = error_text(st.error());
-    reply_json(res, out);
+    send(res, out);
   }
 
   void supervision(const httplib::Request& req, httplib::Response& res) {
     auto v = lua(node_of(req), "return supervision_status()");
     if (!v)
-      return reply_error(res, 502, error_text(v.error()));
+      return fail(res, 502, error_text(v.error()));
     if (!v->is_object())
       *v = json::object();
     if (!v->contains("trees") || !(*v)["trees"].is_array())
       (*v)["trees"] = json::array();
-    reply_json(res, *v);
+    send(res, *v);
   }
 
   void metrics(const httplib::Request& req, httplib::Response& res) {
     auto v = lua(node_of(req), "return metrics_list()");
     if (!v)
-      return reply_error(res, 502, error_text(v.error()));
-    reply_json(res, {{"metrics", v->is_array() ? *v : json::array()}});
+      return fail(res, 502, error_text(v.error()));
+    send(res, {{"metrics", v->is_array() ? *v : json::array()}});
   }
 
   void series_route(const httplib::Request& req, httplib::Response& res) {
@@ -439,7 +450,7 @@ struct server::impl {
           out[name] = std::move(ps);
         }
     }
-    reply_json(res, {{"interval_ms", opts.sample_interval.count()},
+    send(res, {{"interval_ms", opts.sample_interval.count()},
                      {"capacity", opts.history_points},
                      {"series", out}});
   }
@@ -451,13 +462,13 @@ struct server::impl {
                           : "return logs_search(" + lua_quote(q) + ", 200)";
     auto v = lua(node_of(req), code);
     if (!v)
-      return reply_error(res, 502, error_text(v.error()));
+      return fail(res, 502, error_text(v.error()));
     json lines = json::array();
     if (v->is_array())
       for (auto& l : *v)
         if (level.empty() || l.value("level", std::string{}) == level)
           lines.push_back(l);
-    reply_json(res, {{"lines", lines}});
+    send(res, {{"lines", lines}});
   }
 
   void investigations(const httplib::Request& req, httplib::Response& res) {
@@ -477,7 +488,7 @@ struct server::impl {
     if (h)
       for (auto& r : *h)
         rows.push_back(store::to_json(r));
-    reply_json(res, {{"store", static_cast<bool>(h)},
+    send(res, {{"store", static_cast<bool>(h)},
                      {"running", running},
                      {"investigations", rows}});
   }
@@ -486,9 +497,9 @@ struct server::impl {
     auto d = lens.stored(req.matches[1]);
     if (!d) {
       auto status = d.error() == actors_errc::unavailable ? 503 : 404;
-      return reply_error(res, status, error_text(d.error()));
+      return fail(res, status, error_text(d.error()));
     }
-    reply_json(res, {{"row", store::to_json(d->row)},
+    send(res, {{"row", store::to_json(d->row)},
                      {"result", d->result},
                      {"snapshots", d->snapshots},
                      {"timeline", d->timeline}});
@@ -499,14 +510,14 @@ struct server::impl {
     auto body = json::parse(req.body, nullptr, false);
     std::string reason = body.is_object() ? body.value("reason", "") : "";
     if (reason.empty())
-      return reply_error(res, 400, "give a reason: {\"reason\": \"...\"}");
+      return fail(res, 400, "give a reason: {\"reason\": \"...\"}");
     if (investigating.exchange(true))
-      return reply_error(res, 409,
+      return fail(res, 409,
                          "an investigation started here is still running");
     std::lock_guard<std::mutex> guard{mtx};
     if (stopping) {
       investigating = false;
-      return reply_error(res, 503, "the dashboard is stopping");
+      return fail(res, 503, "the dashboard is stopping");
     }
     if (investigator.joinable())
       investigator.join();
@@ -538,7 +549,7 @@ struct server::impl {
       investigating = false;
       broadcast("investigation", ev);
     }};
-    reply_json(res, {{"started", true}}, 202);
+    send(res, {{"started", true}}, 202);
   }
 
   void alerts(httplib::Response& res) {
@@ -559,7 +570,7 @@ struct server::impl {
       for (auto i = fired.rbegin(); i != fired.rend(); ++i)
         xs.push_back(*i);
     }
-    reply_json(res, {{"rules", rules}, {"fired", xs}});
+    send(res, {{"rules", rules}, {"fired", xs}});
   }
 
   void events(const httplib::Request&, httplib::Response& res) {
@@ -612,14 +623,14 @@ struct server::impl {
                                              "Path=/");
             res.set_redirect("/");
           } else {
-            reply_error(res, 401, "wrong token");
+            fail(res, 401, "wrong token");
           }
           return httplib::Server::HandlerResponse::Handled;
         }
         if (authorized(req))
           return httplib::Server::HandlerResponse::Unhandled;
         res.set_header("WWW-Authenticate", "Bearer");
-        reply_error(res, 401,
+        fail(res, 401,
                     "this dashboard needs its token (Authorization: Bearer, "
                     "or open /?token=...)");
         return httplib::Server::HandlerResponse::Handled;
@@ -644,7 +655,7 @@ struct server::impl {
         try {
           fn(req, res);
         } catch (const std::exception& e) {
-          reply_error(res, 500, e.what());
+          fail(res, 500, e.what());
         }
       });
     };
@@ -669,7 +680,7 @@ struct server::impl {
                 try {
                   start_investigation(req, res);
                 } catch (const std::exception& e) {
-                  reply_error(res, 500, e.what());
+                  fail(res, 500, e.what());
                 }
               });
     http.set_error_handler(

@@ -14,11 +14,15 @@
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/send.hpp"
 
 #include "caflens/caflens.hpp"
 #include "caflens/dashboard/dashboard.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
+#include "caflens/skills/log_buffer.hpp"
+#include "caflens/skills/tracked.hpp"
 #include "caflens/telemetry/error.hpp"
 
 #include "caf/test/unit_test.hpp"
@@ -205,6 +209,46 @@ CAF_TEST(a token is required when set) {
   CAF_CHECK_EQUAL(c->status, 200);
   CAF_CHECK(c->body.size() > 1000);
   d->stop();
+  l->stop();
+}
+
+CAF_TEST(secrets in the application never reach the browser) {
+  // Planted where an operator on call would look: an actor's state view, a
+  // log line, an alert's text.
+  const std::string key = "sk-ant-api03-PLANTEDxSECRETx0123456789abcdef";
+  auto l = start_lens();
+  CAF_REQUIRE(l);
+  auto vault = skills::spawn_tracked(
+    *sys, {"vault", "vault", 0}, [key](caf::event_based_actor* self) {
+      skills::expose_state(self, [key] {
+        return json{{"password", "hunter2-planted"},
+                    {"note", "uses " + key},
+                    {"entries", 3}};
+      });
+      return caf::behavior{[](int) {}};
+    });
+  l->logs()->append("error", "vault", "login with Bearer " + key + " failed");
+  auto d = dashboard::server::start(*l, {});
+  CAF_REQUIRE(d);
+  httplib::Client cli{"127.0.0.1", d->port()};
+  cli.set_read_timeout(30, 0);
+  auto state = get(cli, "/api/actors/vault", 200);
+  CAF_CHECK_EQUAL(state["state"]["entries"], 3); // the view itself is there
+  std::string everything = state.dump();
+  for (auto path : {"/api/actors", "/api/logs", "/api/logs?q=login",
+                    "/api/supervision", "/api/overview"})
+    everything += get(cli, path, 200).dump();
+  CAF_CHECK(everything.find("hunter2-planted") == std::string::npos);
+  CAF_CHECK(everything.find("PLANTEDxSECRET") == std::string::npos);
+  CAF_CHECK(everything.find("[REDACTED]") != std::string::npos);
+  // The same program through lens::execute (caflens shell).
+  auto r = l->execute("", "print(actor_state('vault').note) "
+                          "return actor_state('vault')");
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->output.find("PLANTEDxSECRET") == std::string::npos);
+  CAF_CHECK(r->value.dump().find("hunter2-planted") == std::string::npos);
+  d->stop();
+  caf::anon_send_exit(vault, caf::exit_reason::user_shutdown);
   l->stop();
 }
 
