@@ -556,7 +556,8 @@ std::vector<std::string> route_skills(const std::string& reason,
   }
   // Hyphenated words count whole and by their parts ("fan-out", "out").
   for (size_t i = 0, n = tokens.size(); i < n; ++i) {
-    auto& t = tokens[i];
+    // A copy: the push_backs below may move the tokens.
+    auto t = tokens[i];
     if (t.find('-') == std::string::npos)
       continue;
     size_t start = 0;
