@@ -1088,10 +1088,19 @@ store_sink::open(sinks::sink_options sopts, store_options opts,
     new store_sink(std::move(sopts), std::move(*db), std::move(redact))};
 }
 
+void store_sink::close_() {
+  // Readers holding the database keep it until their query ends.
+  std::lock_guard<std::mutex> guard{db_mtx_};
+  db_.reset();
+}
+
 caf::error store_sink::export_(const sinks::batch& xs) {
   auto start = telemetry::bus::monotonic_time();
   size_t rows = 0;
-  auto err = db_->transaction([&]() -> caf::error {
+  auto db = this->db();
+  if (!db)
+    return make_error(store_errc::open_failed, "store: the sink is closed");
+  auto err = db->transaction([&]() -> caf::error {
     for (auto& rec : xs) {
       // Producers redact snapshots, exchanges and decisions; everything
       // else (events may carry what a brain wrote) is redacted here.
@@ -1103,11 +1112,11 @@ caf::error store_sink::export_(const sinks::batch& xs) {
       }
       auto& x = redacted ? *redacted : rec;
       if (x.event == result_event) {
-        if (auto err = db_->put_investigation(x.metadata))
+        if (auto err = db->put_investigation(x.metadata))
           return err;
       } else if (x.event == snapshot_event) {
         auto& m = x.metadata;
-        if (auto err = db_->put_snapshot(
+        if (auto err = db->put_snapshot(
               str(m, "trace_id"), str(m, "id"), str(m, "skill"),
               str(m, "node"), num(m, "captured_at"),
               m.value("data", nlohmann::json{})))
@@ -1115,30 +1124,30 @@ caf::error store_sink::export_(const sinks::batch& xs) {
       } else if (x.event == exchange_event) {
         if (str(x.metadata, "trace_id").empty())
           continue; // not part of an investigation
-        if (auto err = db_->put_llm_exchange(x.metadata))
+        if (auto err = db->put_llm_exchange(x.metadata))
           return err;
       } else if (x.event == decision_event) {
         auto& m = x.metadata;
         if (str(m, "trace_id").empty())
           continue;
-        if (auto err = db_->put_decision(
+        if (auto err = db->put_decision(
               str(m, "trace_id"), str(m, "loop"), str(m, "node"),
               str(m, "brain"), num(m, "iteration"), x.system_time_ns,
               m.value("call", nlohmann::json{})))
           return err;
       } else if (x.event == "caflens.alert.fired"
                  || x.event == "caflens.alert.resolved") {
-        if (auto err = db_->put_alert(x))
+        if (auto err = db->put_alert(x))
           return err;
       } else if (x.event == "caflens.experiment.started"
                  || x.event == "caflens.experiment.stopped") {
-        if (auto err = db_->put_experiment(x))
+        if (auto err = db->put_experiment(x))
           return err;
       } else {
         auto trace = str(x.metadata, "trace_id");
         if (trace.empty())
           continue; // not part of an investigation
-        if (auto err = db_->put_event(x, trace))
+        if (auto err = db->put_event(x, trace))
           return err;
       }
       ++rows;
@@ -1164,7 +1173,7 @@ caf::error store_sink::export_(const sinks::batch& xs) {
   auto now_ms = telemetry::bus::system_time() / 1'000'000;
   if (now_ms - last_retention_ms_ >= 60'000) {
     last_retention_ms_ = now_ms;
-    if (auto n = db_->apply_retention(now_ms); !n) {
+    if (auto n = db->apply_retention(now_ms); !n) {
       auto reason = render_error(n.error());
       b.execute(telemetry::event_name{"caflens", "store", "error"},
                 {{"system_time",

@@ -273,17 +273,23 @@ public:
   static caf::expected<std::shared_ptr<store_sink>>
   open(sinks::sink_options sopts, store_options opts, redact_fn redact = {});
 
-  const std::shared_ptr<database>& db() const noexcept {
+  /// The database; null once the sink is shut down (its connection is
+  /// released then, not when the last reference to the sink goes).
+  std::shared_ptr<database> db() const {
+    std::lock_guard<std::mutex> guard{db_mtx_};
     return db_;
   }
 
 protected:
   caf::error export_(const sinks::batch& xs) override;
 
+  void close_() override;
+
 private:
   store_sink(sinks::sink_options sopts, std::shared_ptr<database> db,
              redact_fn redact);
 
+  mutable std::mutex db_mtx_;
   std::shared_ptr<database> db_;
   redact_fn redact_;
   int64_t last_retention_ms_ = 0;
