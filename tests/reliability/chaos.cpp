@@ -1,0 +1,365 @@
+// caflens-chaos: investigations while parts of the lens are killed.
+//
+//   caflens-chaos [--investigations N] [--callers C] [--seed S] [--json]
+//                 [--spare-operators] [--spare-telemetry]
+//
+// The demo upload pipeline runs with a slow consumer injected and a lens
+// with a store and a JSONL sink. C caller threads run N investigations in
+// all (each with a 4 s deadline, waiting at most deadline + 5 s), while a
+// chaos thread kills, at random, every 40–160 ms a running operator
+// (operator_sup's children) and every 0.6–1.8 s a child of telemetry_sup
+// (the store writer, the alert evaluator or a sink). Every caller must get
+// a result, a partial result or an error before its wait ends. Before the
+// first and after the last investigation (once the lens is quiet) it counts
+// the actors of the system, the process's threads, open descriptors and
+// RSS: actors, threads and descriptors must be back where they were, RSS
+// within a bound. Prints one summary (text or JSON); exits 1 when a caller
+// waited past its bound or something leaked.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+
+#include "caflens/caflens.hpp"
+#include "caflens/demo/pipeline.hpp"
+#include "caflens/sinks/file_sink.hpp"
+#include "caflens/skills/log_buffer.hpp"
+#include "caflens/skills/proc.hpp"
+#include "caflens/skills/supervision_tracking.hpp"
+#include "caflens/supervision/messages.hpp"
+#include "caflens/telemetry/error.hpp"
+#include "caflens/telemetry/metrics.hpp"
+
+using namespace caflens;
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct options {
+  int investigations = 200;
+  int callers = 2;
+  uint64_t seed = 0;
+  bool json = false;
+  bool kill_operators = true;
+  bool kill_telemetry = true;
+};
+
+int64_t count_dir(const char* path) {
+  int64_t n = 0;
+  if (auto* d = opendir(path)) {
+    while (auto* e = readdir(d))
+      if (e->d_name[0] != '.')
+        ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+/// What each open descriptor points at.
+std::map<int, std::string> fd_targets() {
+  std::map<int, std::string> out;
+  if (auto* d = opendir("/proc/self/fd")) {
+    while (auto* e = readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      char buf[512];
+      auto path = std::string{"/proc/self/fd/"} + e->d_name;
+      auto n = readlink(path.c_str(), buf, sizeof(buf) - 1);
+      if (n > 0)
+        out[std::atoi(e->d_name)] = std::string{buf, static_cast<size_t>(n)};
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+struct counts {
+  std::map<int, std::string> fd_paths;
+  size_t actors = 0;
+  int64_t threads = 0;
+  int64_t fds = 0;
+  int64_t rss = 0;
+};
+
+counts measure(caf::actor_system& sys) {
+  counts c;
+  c.actors = sys.registry().running();
+  c.threads = count_dir("/proc/self/task");
+  c.fd_paths = fd_targets();
+  c.fds = static_cast<int64_t>(c.fd_paths.size()) - 1; // opendir's own
+  c.rss = skills::proc::process().rss_bytes;
+  return c;
+}
+
+std::vector<caf::actor> children_of(caf::actor_system& sys,
+                                    const caf::actor& sup) {
+  std::vector<caf::actor> out;
+  if (!sup)
+    return out;
+  caf::scoped_actor self{sys};
+  self->request(sup, 1s, supervision::which_children{})
+    .receive(
+      [&](std::vector<supervision::child_info>& xs) {
+        for (auto& x : xs)
+          if (x.actor)
+            out.push_back(x.actor);
+      },
+      [](caf::error&) {});
+  return out;
+}
+
+caf::actor child_named(caf::actor_system& sys, const caf::actor& sup,
+                       const std::string& id) {
+  caf::actor out;
+  caf::scoped_actor self{sys};
+  self->request(sup, 1s, supervision::which_children{})
+    .receive(
+      [&](std::vector<supervision::child_info>& xs) {
+        for (auto& x : xs)
+          if (x.id == id)
+            out = x.actor;
+      },
+      [](caf::error&) {});
+  return out;
+}
+
+int usage(const std::string& why) {
+  std::cerr << "caflens-chaos: " << why
+            << "\nusage: caflens-chaos [--investigations N] [--callers C] "
+               "[--seed S] [--json]\n"
+               "                     [--spare-operators] [--spare-telemetry]\n";
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  opts.seed = std::random_device{}();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      return i + 1 < argc ? argv[++i] : std::string{};
+    };
+    if (a == "--investigations")
+      opts.investigations = std::atoi(value().c_str());
+    else if (a == "--callers")
+      opts.callers = std::atoi(value().c_str());
+    else if (a == "--seed")
+      opts.seed = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--json")
+      opts.json = true;
+    else if (a == "--spare-operators")
+      opts.kill_operators = false;
+    else if (a == "--spare-telemetry")
+      opts.kill_telemetry = false;
+    else
+      return usage("unknown argument '" + a + "'");
+  }
+  if (opts.investigations < 1 || opts.callers < 1)
+    return usage("--investigations and --callers must be positive");
+  ::setenv("CAFLENS_BRAIN", "rule", 1);
+  auto dir = fs::temp_directory_path()
+             / ("caflens-chaos-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.set("scheduler.max-threads", 4);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  int rc = 0;
+  json summary;
+  {
+    caf::actor_system sys{cfg};
+    skills::track_supervised_children();
+    demo::pipeline_options popts;
+    popts.logs = std::make_shared<skills::log_buffer>();
+    popts.metrics = std::make_shared<telemetry::metric_registry>();
+    auto pipe = demo::pipeline::start(sys, popts);
+    if (!pipe) {
+      std::cerr << "caflens-chaos: " << render_error(pipe.error()) << '\n';
+      return 1;
+    }
+    config c;
+    c.logs = (*pipe)->logs();
+    c.metrics = (*pipe)->metrics();
+    c.thresholds = demo::demo_thresholds();
+    c.supervisors = {(*pipe)->supervisor()};
+    c.store = store::store_options{};
+    c.store->path = (dir / "caflens.db").string();
+    sinks::sink_options so;
+    so.name = "chaos_jsonl";
+    sinks::file_sink_options fo;
+    fo.path = (dir / "events.jsonl").string();
+    c.telemetry.sinks.push_back(sinks::file_sink_factory(so, fo));
+    auto lens = caflens::start(sys, c);
+    if (!lens) {
+      std::cerr << "caflens-chaos: " << render_error(lens.error()) << '\n';
+      (*pipe)->stop();
+      return 1;
+    }
+    (*pipe)->inject(demo::scenario::slow_consumer);
+    // Warm: one investigation, so that everything the lens starts lazily
+    // (loops, the store's connection, sinks' files) exists before counting.
+    (void) lens->investigate("warm-up");
+    std::this_thread::sleep_for(500ms);
+    auto before = measure(sys);
+
+    constexpr int64_t deadline_ms = 4000;
+    const auto bound = std::chrono::milliseconds{deadline_ms * opts.callers}
+                       + 5s;
+    std::atomic<int> next{0};
+    std::mutex mtx;
+    std::map<std::string, int> outcomes;
+    std::vector<double> waits_ms;
+    int late = 0;
+    std::atomic<bool> done{false};
+    std::atomic<int> op_kills{0}, sink_kills{0};
+
+    std::thread chaos{[&] {
+      std::mt19937_64 rng{opts.seed};
+      auto ops_sup = lens->operator_supervisor();
+      auto telemetry_sup = child_named(sys, lens->root(), "telemetry_sup");
+      auto next_sink = std::chrono::steady_clock::now() + 2s;
+      while (!done) {
+        std::this_thread::sleep_for(
+          std::chrono::milliseconds{300 + rng() % 600});
+        auto ops = opts.kill_operators ? children_of(sys, ops_sup)
+                                       : std::vector<caf::actor>{};
+        if (!ops.empty()) {
+          caf::anon_send_exit(ops[rng() % ops.size()], caf::exit_reason::kill);
+          ++op_kills;
+        }
+        if (opts.kill_telemetry
+            && std::chrono::steady_clock::now() >= next_sink) {
+          // A restarted telemetry_sup has a new handle: look it up again.
+          telemetry_sup = child_named(sys, lens->root(), "telemetry_sup");
+          auto xs = children_of(sys, telemetry_sup);
+          if (!xs.empty()) {
+            caf::anon_send_exit(xs[rng() % xs.size()],
+                                caf::exit_reason::kill);
+            ++sink_kills;
+          }
+          next_sink = std::chrono::steady_clock::now()
+                      + std::chrono::milliseconds{2000 + rng() % 4000};
+        }
+      }
+    }};
+
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> callers;
+    for (int k = 0; k < opts.callers; ++k)
+      callers.emplace_back([&] {
+        for (;;) {
+          int i = next++;
+          if (i >= opts.investigations)
+            return;
+          investigate_options io;
+          io.deadline_ms = deadline_ms;
+          auto start = std::chrono::steady_clock::now();
+          auto r = lens->investigate("chaos #" + std::to_string(i), io, bound);
+          auto waited = std::chrono::steady_clock::now() - start;
+          std::string outcome;
+          if (r)
+            outcome = r->partial ? "partial" : "complete";
+          else
+            outcome = "error: " + render_error(r.error()).substr(0, 60);
+          std::lock_guard<std::mutex> guard{mtx};
+          ++outcomes[outcome];
+          waits_ms.push_back(
+            std::chrono::duration<double, std::milli>(waited).count());
+          // The caller's own bound, plus scheduling slack.
+          if (waited > bound + 1s)
+            ++late;
+        }
+      });
+    for (auto& t : callers)
+      t.join();
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    done = true;
+    chaos.join();
+    // Quiet: operators of the last investigation end, supervisors restart
+    // what was killed, sinks flush.
+    std::this_thread::sleep_for(2s);
+    (void) lens->flush_telemetry(5s);
+    auto after = measure(sys);
+    std::sort(waits_ms.begin(), waits_ms.end());
+    auto pct = [&](double q) {
+      return waits_ms.empty()
+               ? 0.0
+               : waits_ms[std::min(waits_ms.size() - 1,
+                                   static_cast<size_t>(q * waits_ms.size()))];
+    };
+    // The store still opens and holds what it was given.
+    store::query all;
+    all.limit = 10000;
+    auto rows = lens->history(all);
+    int64_t rss_growth = after.rss - before.rss;
+    bool leaked = after.actors > before.actors || after.threads > before.threads
+                  || after.fds > before.fds || rss_growth > (64 << 20);
+    summary = {
+      {"investigations", opts.investigations},
+      {"callers", opts.callers},
+      {"seed", opts.seed},
+      {"seconds", std::chrono::duration<double>(elapsed).count()},
+      {"outcomes", outcomes},
+      {"late", late},
+      {"wait_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}, {"max", pct(1.0)}}},
+      {"kills", {{"operators", op_kills.load()}, {"telemetry_sup_children",
+                                                  sink_kills.load()}}},
+      {"stored", rows ? json(rows->size()) : json(render_error(rows.error()))},
+      {"before", {{"actors", before.actors}, {"threads", before.threads},
+                  {"fds", before.fds}, {"rss_mib", before.rss >> 20}}},
+      {"after", {{"actors", after.actors}, {"threads", after.threads},
+                 {"fds", after.fds}, {"rss_mib", after.rss >> 20}}},
+      {"leaked", leaked}};
+    json opened = json::array();
+    for (auto& [fd, path] : after.fd_paths)
+      if (before.fd_paths.count(fd) == 0 || before.fd_paths[fd] != path)
+        opened.push_back(std::to_string(fd) + " " + path);
+    summary["fds_opened"] = opened;
+    if (getenv("CAFLENS_CHAOS_FDS")) {
+      summary["fds_before"] = before.fd_paths;
+      summary["fds_after"] = after.fd_paths;
+    }
+    if (late > 0 || leaked)
+      rc = 1;
+    (*pipe)->stop();
+    lens->stop();
+    sys.await_all_actors_done();
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (opts.json) {
+    std::cout << summary.dump() << '\n';
+  } else {
+    std::cout << summary.dump(2) << '\n'
+              << (rc == 0 ? "PASS" : "FAIL") << ": every caller answered "
+              << (summary["late"] == 0 ? "within its bound" : "LATE")
+              << "; " << (summary["leaked"] == true ? "LEAK" : "no leak")
+              << '\n';
+  }
+  return rc;
+}
