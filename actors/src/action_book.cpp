@@ -93,7 +93,10 @@ action_book::propose(const std::string& action, const json& args,
   if (why.empty()) {
     // Every declared parameter, checked; nothing undeclared passes.
     if (args.is_object())
-      for (auto& [key, val] : args.items()) {
+      for (auto& item : args.items()) {
+        // Not a structured binding: clang 14 (the TSan build) cannot
+        // capture one in the lambda.
+        const auto& key = item.key();
         auto known = std::any_of(def->params.begin(), def->params.end(),
                                  [&](auto& p) { return p.name == key; });
         if (!known) {

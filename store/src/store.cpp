@@ -311,6 +311,11 @@ database::open(const store_options& opts, bool read_only) {
       return err;
     if (auto err = db->exec("PRAGMA foreign_keys=ON"))
       return err;
+    // A checkpointed WAL is cut back to 64 MiB (it keeps its high-water
+    // mark otherwise); pages freed by retention are reused by later writes,
+    // so the files stay bounded by what retention keeps.
+    if (auto err = db->exec("PRAGMA journal_size_limit=67108864"))
+      return err;
     if (auto err = db->migrate())
       return err;
   } else {
@@ -1114,6 +1119,7 @@ caf::error store_sink::export_(const sinks::batch& xs) {
       if (x.event == result_event) {
         if (auto err = db->put_investigation(x.metadata))
           return err;
+        ++results_since_retention_;
       } else if (x.event == snapshot_event) {
         auto& m = x.metadata;
         if (auto err = db->put_snapshot(
@@ -1171,8 +1177,14 @@ caf::error store_sink::export_(const sinks::batch& xs) {
             {{"table", "investigations"}});
   // Retention at most once a minute.
   auto now_ms = telemetry::bus::system_time() / 1'000'000;
-  if (now_ms - last_retention_ms_ >= 60'000) {
+  // Retention once a minute, and sooner when a tenth of what it keeps has
+  // come in since (at 100 investigations a second the store would hold
+  // 6 000 more than it should before the minute is over).
+  auto due = std::max<size_t>(10, db->options().max_investigations / 10);
+  if (now_ms - last_retention_ms_ >= 60'000
+      || results_since_retention_ >= due) {
     last_retention_ms_ = now_ms;
+    results_since_retention_ = 0;
     if (auto n = db->apply_retention(now_ms); !n) {
       auto reason = render_error(n.error());
       b.execute(telemetry::event_name{"caflens", "store", "error"},

@@ -2,8 +2,14 @@
 //
 //   caflens-chaos [--investigations N] [--callers C] [--seed S] [--json]
 //                 [--spare-operators] [--spare-telemetry]
+//                 [--scripted] [--curve K] [--retain N]
 //
-// The demo upload pipeline runs with a slow consumer injected and a lens
+// The soak: --scripted --spare-operators --spare-telemetry --curve 1000
+// --retain 2000 runs investigations with scripted brains (no sampling
+// waits) and prints RSS, the store's size and wait percentiles every K.
+//
+// The demo upload pipeline runs with an error burst injected (a fault that
+// holds no memory, so that RSS measures caflens) and a lens
 // with a store and a JSONL sink. C caller threads run N investigations in
 // all (each with a 4 s deadline, waiting at most deadline + 5 s), while a
 // chaos thread kills, at random, every 40–160 ms a running operator
@@ -11,11 +17,13 @@
 // (the store writer, the alert evaluator or a sink). Every caller must get
 // a result, a partial result or an error before its wait ends. Before the
 // first and after the last investigation (once the lens is quiet) it counts
-// the actors of the system, the process's threads, open descriptors and
-// RSS: actors, threads and descriptors must be back where they were, RSS
-// within a bound. Prints one summary (text or JSON); exits 1 when a caller
+// the actors of the system, the process's threads, open descriptors, the
+// live heap and RSS: actors, threads and descriptors must be back where they
+// were, the live heap within 16 MiB (RSS is reported: it keeps the
+// allocator's high-water mark). Prints one summary (text or JSON); exits 1 when a caller
 // waited past its bound or something leaked.
 #include <dirent.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +50,7 @@
 
 #include "caflens/caflens.hpp"
 #include "caflens/demo/pipeline.hpp"
+#include "caflens/llm/scripted_brain.hpp"
 #include "caflens/sinks/file_sink.hpp"
 #include "caflens/skills/log_buffer.hpp"
 #include "caflens/skills/proc.hpp"
@@ -64,7 +73,37 @@ struct options {
   bool json = false;
   bool kill_operators = true;
   bool kill_telemetry = true;
+  /// Scripted brains (the soak): investigations without sampling waits.
+  bool scripted = false;
+  /// Print RSS, store size and wait percentiles every this many (0: no).
+  int curve = 0;
+  /// The store's retention (investigations kept).
+  size_t retain = 10'000;
 };
+
+/// The soak's brains: the coordinator asks three operators and collects;
+/// each operator takes one look.
+brain_factory scripted_brains() {
+  return [](const brain_request& req) -> std::unique_ptr<llm::brain> {
+    auto call = [](std::string name, json args) {
+      llm::tool_call c;
+      c.name = std::move(name);
+      c.arguments = std::move(args);
+      return c;
+    };
+    std::vector<llm::tool_call> script;
+    if (req.role == "coordinator")
+      script = {call("invoke_operators",
+                     {{"skills", {"actors", "memory", "logs"}}}),
+                call("wait", {{"ms", 2000}}),
+                call("get_notifications", json::object()),
+                call("done", {{"summary", "soak"}})};
+    else
+      script = {call("take_snapshot", json::object()),
+                call("done", {{"summary", "looked"}})};
+    return std::make_unique<llm::scripted_brain>(std::move(script));
+  };
+}
 
 int64_t count_dir(const char* path) {
   int64_t n = 0;
@@ -101,6 +140,8 @@ struct counts {
   int64_t threads = 0;
   int64_t fds = 0;
   int64_t rss = 0;
+  /// Live heap: glibc's in-use and mmapped bytes.
+  int64_t heap = 0;
 };
 
 counts measure(caf::actor_system& sys) {
@@ -110,6 +151,8 @@ counts measure(caf::actor_system& sys) {
   c.fd_paths = fd_targets();
   c.fds = static_cast<int64_t>(c.fd_paths.size()) - 1; // opendir's own
   c.rss = skills::proc::process().rss_bytes;
+  auto mi = mallinfo2();
+  c.heap = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
   return c;
 }
 
@@ -149,7 +192,8 @@ int usage(const std::string& why) {
   std::cerr << "caflens-chaos: " << why
             << "\nusage: caflens-chaos [--investigations N] [--callers C] "
                "[--seed S] [--json]\n"
-               "                     [--spare-operators] [--spare-telemetry]\n";
+               "                     [--spare-operators] [--spare-telemetry]\n"
+               "                     [--scripted] [--curve K] [--retain N]\n";
   return 2;
 }
 
@@ -171,6 +215,12 @@ int main(int argc, char** argv) {
       opts.seed = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--json")
       opts.json = true;
+    else if (a == "--scripted")
+      opts.scripted = true;
+    else if (a == "--curve")
+      opts.curve = std::atoi(value().c_str());
+    else if (a == "--retain")
+      opts.retain = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--spare-operators")
       opts.kill_operators = false;
     else if (a == "--spare-telemetry")
@@ -209,6 +259,9 @@ int main(int argc, char** argv) {
     c.supervisors = {(*pipe)->supervisor()};
     c.store = store::store_options{};
     c.store->path = (dir / "caflens.db").string();
+    c.store->max_investigations = opts.retain;
+    if (opts.scripted)
+      c.brain = scripted_brains();
     sinks::sink_options so;
     so.name = "chaos_jsonl";
     sinks::file_sink_options fo;
@@ -220,7 +273,7 @@ int main(int argc, char** argv) {
       (*pipe)->stop();
       return 1;
     }
-    (*pipe)->inject(demo::scenario::slow_consumer);
+    (*pipe)->inject(demo::scenario::error_burst);
     // Warm: one investigation, so that everything the lens starts lazily
     // (loops, the store's connection, sinks' files) exists before counting.
     (void) lens->investigate("warm-up");
@@ -233,6 +286,7 @@ int main(int argc, char** argv) {
     std::atomic<int> next{0};
     std::mutex mtx;
     std::map<std::string, int> outcomes;
+    json curve = json::array();
     std::vector<double> waits_ms;
     int late = 0;
     std::atomic<bool> done{false};
@@ -290,6 +344,26 @@ int main(int argc, char** argv) {
           ++outcomes[outcome];
           waits_ms.push_back(
             std::chrono::duration<double, std::milli>(waited).count());
+          if (opts.curve > 0 && waits_ms.size() % opts.curve == 0) {
+            std::vector<double> last(waits_ms.end() - opts.curve,
+                                     waits_ms.end());
+            std::sort(last.begin(), last.end());
+            uintmax_t bytes = 0;
+            for (auto f : {"caflens.db", "caflens.db-wal"}) {
+              std::error_code ec;
+              auto n = fs::file_size(dir / f, ec);
+              bytes += ec ? 0 : n;
+            }
+            curve.push_back(
+              {{"n", waits_ms.size()},
+               {"rss_mib", skills::proc::process().rss_bytes / double(1 << 20)},
+               {"heap_in_use_mib", mallinfo2().uordblks / double(1 << 20)},
+               {"store_mib", bytes / double(1 << 20)},
+               {"p50_ms", last[last.size() / 2]},
+               {"p99_ms", last[last.size() * 99 / 100]}});
+            if (!opts.json)
+              std::cerr << curve.back().dump() << std::endl;
+          }
           // The caller's own bound, plus scheduling slack.
           if (waited > bound + 1s)
             ++late;
@@ -316,9 +390,11 @@ int main(int argc, char** argv) {
     store::query all;
     all.limit = 10000;
     auto rows = lens->history(all);
-    int64_t rss_growth = after.rss - before.rss;
+    // A leak is live memory that stays: the heap in use, not RSS (which
+    // keeps the allocator's high-water mark of every thread's arena).
+    int64_t heap_growth = after.heap - before.heap;
     bool leaked = after.actors > before.actors || after.threads > before.threads
-                  || after.fds > before.fds || rss_growth > (64 << 20);
+                  || after.fds > before.fds || heap_growth > (16 << 20);
     summary = {
       {"investigations", opts.investigations},
       {"callers", opts.callers},
@@ -331,15 +407,19 @@ int main(int argc, char** argv) {
                                                   sink_kills.load()}}},
       {"stored", rows ? json(rows->size()) : json(render_error(rows.error()))},
       {"before", {{"actors", before.actors}, {"threads", before.threads},
-                  {"fds", before.fds}, {"rss_mib", before.rss >> 20}}},
+                  {"fds", before.fds}, {"rss_mib", before.rss >> 20},
+                  {"heap_mib", before.heap >> 20}}},
       {"after", {{"actors", after.actors}, {"threads", after.threads},
-                 {"fds", after.fds}, {"rss_mib", after.rss >> 20}}},
+                 {"fds", after.fds}, {"rss_mib", after.rss >> 20},
+                 {"heap_mib", after.heap >> 20}}},
       {"leaked", leaked}};
     json opened = json::array();
     for (auto& [fd, path] : after.fd_paths)
       if (before.fd_paths.count(fd) == 0 || before.fd_paths[fd] != path)
         opened.push_back(std::to_string(fd) + " " + path);
     summary["fds_opened"] = opened;
+    if (opts.curve > 0)
+      summary["curve"] = curve;
     if (getenv("CAFLENS_CHAOS_FDS")) {
       summary["fds_before"] = before.fd_paths;
       summary["fds_after"] = after.fd_paths;

@@ -164,6 +164,10 @@ public:
   database(const database&) = delete;
   database& operator=(const database&) = delete;
 
+  const store_options& options() const noexcept {
+    return opts_;
+  }
+
   int version();
 
   /// Writes an investigation result (the JSON of `investigation_result`)
@@ -293,6 +297,7 @@ private:
   std::shared_ptr<database> db_;
   redact_fn redact_;
   int64_t last_retention_ms_ = 0;
+  size_t results_since_retention_ = 0;
 };
 
 /// A record carrying a finished investigation (the JSON of
