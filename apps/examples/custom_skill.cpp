@@ -1,11 +1,16 @@
 // Teaching caflens your domain: a batcher actor keeps a queue of pending
 // items; a custom skill of a few lines exposes its size to operators (as a
-// snapshot field, a Lua callback and a detector).
+// snapshot field, a Lua callback and a detector). Registered with a lens, it
+// is one more operator: an investigation whose reason speaks of batches asks
+// it, and the rule brain turns its finding into an insight.
+//
+//   build/apps/examples/custom_skill
 #include <atomic>
 #include <iostream>
 
 #include "caf/all.hpp"
 
+#include "caflens/caflens.hpp"
 #include "caflens/skills/builtin.hpp"
 #include "caflens/skills/process_table.hpp"
 #include "caflens/skills/skill.hpp"
@@ -31,6 +36,7 @@ behavior batcher(event_based_actor* self) {
 
 int main() {
   actor_system_config cfg;
+  caflens::add_message_types(cfg);
   cfg.set("scheduler.max-threads", 2);
   actor_system sys{cfg};
   auto b = spawn_tracked(sys, {"batcher", "batcher", 0}, batcher);
@@ -58,10 +64,15 @@ int main() {
                    [](const std::vector<json>&) -> caf::expected<json> {
                      return json(pending_items.load());
                    }}},
-    // The pattern each finding points to (the rule brain correlates by it)
-    // and the words of a reason that make this skill worth asking.
-    .finding_types = {{"batch_backlog", "slow_consumer",
-                       "the batcher holds over 1000 unflushed items"}},
+    // The pattern each finding points to (the rule brain correlates by it:
+    // a built-in one such as "slow_consumer", or a new one with its root
+    // cause and rank) and the words of a reason that make this skill worth
+    // asking.
+    .finding_types = {{"batch_backlog", "late_flush",
+                       "the batcher holds over 1000 unflushed items",
+                       "{culprits} holds items it has not flushed: the flush "
+                       "is late or stuck",
+                       50}},
     .keywords = {"batch", "flush"},
     .plan = {},
     // What the snapshot's fields mean, for a model reading it.
@@ -88,5 +99,22 @@ int main() {
     std::cout << "finding:  " << f.type << " — " << f.observation << '\n';
   auto result = batching->callbacks()[0].fn({});
   std::cout << "callback batch_pending() = " << result->dump() << '\n';
+
+  // Registered with a lens (beside the built-in skills).
+  caflens::config lcfg;
+  lcfg.skills.push_back(batching);
+  auto lens = caflens::start(sys, lcfg);
+  if (!lens) {
+    std::cerr << caflens::render_error(lens.error()) << '\n';
+    return 1;
+  }
+  auto res = lens->investigate("batch flushes are late");
+  if (!res) {
+    std::cerr << caflens::render_error(res.error()) << '\n';
+    return 1;
+  }
+  std::cout << '\n' << caflens::render_report(*res);
+  lens->stop();
   anon_send_exit(b, exit_reason::user_shutdown);
+  return 0;
 }
