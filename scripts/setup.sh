@@ -25,6 +25,9 @@ packages=(
   clang libclang-rt-14-dev        # libFuzzer builds (CAFLENS_ENABLE_FUZZERS)
 )
 
+# npm for playwright-core: Debian's, unless a Node.js with npm is there.
+command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

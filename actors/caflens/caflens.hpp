@@ -45,7 +45,8 @@ public:
   lens(std::shared_ptr<actors::engine> eng, caf::actor root);
 
   /// Runs an investigation and waits for its result (queued behind a running
-  /// one). `timeout` defaults to the deadline plus 5 s; when the caller stops
+  /// one). `timeout` defaults to twice the deadline plus 5 s (room for one
+  /// queued ahead); when the caller stops
   /// waiting, the investigation is cancelled. Errors: `invalid_request`,
   /// `queue_full`, `busy`, `brain_failed`, `cancelled`, `timeout`,
   /// `unavailable`.
@@ -134,8 +135,6 @@ public:
 
   // -- distribution (caflens/actors/cluster.hpp) -------------------------------
 
-  /// The port this node's agent listens on (`config.cluster.listen`; port 0
-  /// picks a free one); 0 when it does not listen.
   /// Past investigations from the store (`config.store`), newest first.
   /// Error `unavailable` without a store.
   caf::expected<std::vector<store::investigation_row>>
@@ -159,6 +158,8 @@ public:
   /// `[caflens] prometheus-listen`); 0 without one.
   uint16_t prometheus_port() const;
 
+  /// The port this node's agent listens on (`config.cluster.listen`; port 0
+  /// picks a free one); 0 when it does not listen.
   uint16_t node_port() const;
 
   /// The cluster view: each peer's name, address, state, version, skills,

@@ -1407,7 +1407,9 @@ lens::profile(const std::string& kind, const std::string& pattern,
       break;
   }
   // Nodes that did not answer are listed with that.
-  for (auto& [name, h] : asked)
+  for (auto& entry : asked) {
+    // Not a structured binding: clang 14 cannot capture one.
+    const auto& name = entry.first;
     if (std::none_of(nodes.begin(), nodes.end(),
                      [&](const node_profile& p) { return p.node == name; })) {
       node_profile p;
@@ -1422,6 +1424,7 @@ lens::profile(const std::string& kind, const std::string& pattern,
       }
       nodes.push_back(std::move(p));
     }
+  }
   std::sort(nodes.begin(), nodes.end(),
             [](auto& x, auto& y) { return x.node < y.node; });
   return actors::merge_profiles(kind, pattern, std::move(nodes));

@@ -43,6 +43,12 @@ int run_serve(const serve_options& opts) {
     return exit_code::usage;
   }
   dopts.token = opts.token;
+  if (!dashboard::is_loopback(dopts.host) && dopts.token.empty()) {
+    std::cerr << "caflens serve: --listen " << opts.listen
+              << " is not loopback: give --token (or "
+                 "CAFLENS_DASHBOARD_TOKEN)\n";
+    return exit_code::usage;
+  }
   if (auto* dir = std::getenv("CAFLENS_DASHBOARD_WEB_DIR"))
     dopts.web_dir = dir;
   auto attached = attached_lens::start("dashboard", opts.nodes, opts.tls);

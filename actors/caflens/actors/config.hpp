@@ -244,8 +244,9 @@ struct config {
   bool anomaly_trigger = false;
   std::chrono::milliseconds anomaly_interval{10'000};
   skills::anomaly_options anomaly;
-  /// Automatic triggers (schedule, anomaly, alert, follow-ups) are
-  /// rate-limited: at least this long apart ...
+  /// Automatic triggers (anomaly, alert, follow-ups) are rate-limited: at
+  /// least this long apart ... (periodic checks are not: they run at their
+  /// interval, skipped while an investigation runs)
   std::chrono::milliseconds min_trigger_interval{60'000};
   /// ... and at most this many per hour.
   size_t max_triggers_per_hour = 6;
@@ -261,10 +262,9 @@ struct config {
 std::vector<telemetry::metric_definition> caflens_metrics();
 
 /// Declares the `caflens.*` options (config file section `[caflens]`, or
-/// `--caflens.max-iterations=...` on the command line): node-name,
-/// max-iterations, operator-max-iterations, deadline-ms, max-queue,
-/// check-interval-ms, anomaly-trigger, brain (rule|llm), llm-provider,
-/// llm-base-url, llm-model, llm-api-key-env. Call before parsing.
+/// `--caflens.max-iterations=...` on the command line): every key of the
+/// README's configuration reference (engine and budgets, brains and
+/// models, triggers, telemetry out, store, cluster). Call before parsing.
 void add_config_options(caf::actor_system_config& cfg);
 
 /// Announces every caflens message type (engine, supervision) and error
