@@ -5,36 +5,10 @@
 #   top_tmux.sh CAFLENS_BINARY
 set -uo pipefail
 bin=$1
-dir=$(mktemp -d)
 session="caflens-top-$$"
-node_pid=
-cleanup() {
-  tmux kill-session -t "$session" 2>/dev/null
-  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-pane() { tmux capture-pane -p -t "$session"; }
-# Waits (up to 30 s) until the pane matches the regex; fails otherwise.
-await() {
-  for _ in $(seq 300); do
-    pane | grep -qE -- "$1" && return 0
-    sleep 0.1
-  done
-  echo "--- pane:"; pane; echo "---"
-  return 1
-}
+source "$(dirname "$0")/tmux_support.sh"
 
-"$bin" node --scenario slow_consumer --inject-after-ms 300 >"$dir/node.out" 2>"$dir/node.err" &
-node_pid=$!
-for _ in $(seq 300); do grep -q listening "$dir/node.out" && break; sleep 0.1; done
-addr=$(awk '/listening/ {print $2}' "$dir/node.out")
-check "the node listens" test -n "$addr"
+start_node slow_consumer
 
 tmux new-session -d -s "$session" -x 150 -y 45 \
   "echo before-top; '$bin' top $addr --interval-ms 500; echo EXIT=\$?; sleep 60"
