@@ -514,13 +514,20 @@ struct server::impl {
     if (investigating.exchange(true))
       return fail(res, 409,
                          "an investigation started here is still running");
+    // The previous thread has cleared `investigating` but may still be
+    // broadcasting its result, which takes `mtx`: join it outside the lock.
+    std::thread previous;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      previous = std::move(investigator);
+    }
+    if (previous.joinable())
+      previous.join();
     std::lock_guard<std::mutex> guard{mtx};
     if (stopping) {
       investigating = false;
       return fail(res, 503, "the dashboard is stopping");
     }
-    if (investigator.joinable())
-      investigator.join();
     investigator = std::thread{[this, reason] {
       investigate_options o;
       o.trigger = "manual";

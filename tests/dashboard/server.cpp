@@ -163,6 +163,27 @@ CAF_TEST(the api answers from the running lens) {
   CAF_CHECK_EQUAL(detail["row"]["trace_id"], trace);
   CAF_CHECK(detail["timeline"].is_array() && !detail["timeline"].empty());
   get(cli, "/api/investigations/0123456789abcdef", 404);
+  // A second one: the first one's thread is joined (409 while it still
+  // reports its result).
+  int status = 0;
+  for (int i = 0; i < 100 && status != 202; ++i) {
+    auto again = cli.Post("/api/investigations", R"({"reason":"once more"})",
+                          "application/json");
+    CAF_REQUIRE(again);
+    status = again->status;
+    if (status != 202) {
+      CAF_CHECK_EQUAL(status, 409);
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  CAF_CHECK_EQUAL(status, 202);
+  for (int i = 0; i < 300; ++i) {
+    rows = get(cli, "/api/investigations", 200)["investigations"];
+    if (rows.size() == 2)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  CAF_CHECK_EQUAL(rows.size(), 2u);
   // The chart history fills from the sampler.
   json series;
   for (int i = 0; i < 100; ++i) {
