@@ -27,10 +27,13 @@
 #include "caflens/telemetry/error.hpp"
 
 #include "assets.hpp"
+#include "lua_literal.hpp"
 
 namespace caflens::dashboard {
 
 using nlohmann::json;
+using detail::lua_actor;
+using detail::lua_quote;
 
 namespace {
 
@@ -38,32 +41,6 @@ int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-/// A Lua string literal holding `s` exactly: every byte but letters and
-/// digits as a decimal escape, so no input can leave the literal.
-std::string lua_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (std::isalnum(c)) {
-      out += static_cast<char>(c);
-    } else {
-      // Always three digits: "\\0451" would read as \\045 then "1".
-      char buf[5];
-      std::snprintf(buf, sizeof(buf), "\\%03d", static_cast<int>(c));
-      out += buf;
-    }
-  }
-  return out + "\"";
-}
-
-/// An actor reference for Lua: an integer id or a quoted name.
-std::string lua_actor(const std::string& s) {
-  if (!s.empty() && s.size() < 19
-      && std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return std::isdigit(c); }))
-    return s;
-  return lua_quote(s);
 }
 
 /// The error's own text when it carries one.
