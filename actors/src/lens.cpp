@@ -962,6 +962,28 @@ caf::error no_answer(const std::string& node,
                       + std::to_string(timeout.count()) + " ms");
 }
 
+/// One request to the agent of the connected `node`, answered within
+/// `timeout` (then `node_unreachable`, as when it is not connected).
+/// `make(session)` builds the request.
+template <class Reply, class Make>
+caf::expected<Reply> ask_agent(actors::engine& eng, const std::string& node,
+                               std::chrono::milliseconds timeout, Make make) {
+  auto peer = eng.connected(node);
+  if (!peer)
+    return not_connected(node);
+  caf::expected<Reply> result{unavailable()};
+  caf::scoped_actor self{eng.system()};
+  self->request(peer->agent, timeout, make(peer->session))
+    .receive([&](Reply& x) { result = std::move(x); },
+             [&](caf::error& err) {
+               if (err == caf::sec::request_timeout)
+                 result = no_answer(node, timeout);
+               else
+                 result = std::move(err);
+             });
+  return result;
+}
+
 /// The coordinator; right after `start` the root may still be starting its
 /// children, so ask the root (it answers once they are up) and look again.
 actors::coordinator_actor
@@ -1296,25 +1318,12 @@ caf::expected<snapshot> lens::snapshot_of(const std::string& node,
     return unavailable();
   if (node == eng_->node())
     return actors::take_snapshot(*eng_, skill);
-  auto peer = eng_->connected(node);
-  if (!peer)
-    return not_connected(node);
-  caf::expected<snapshot> result{unavailable()};
-  caf::scoped_actor self{eng_->system()};
-  auto timeout = eng_->cfg().cluster.request_timeout;
-  self
-    ->request(peer->agent, timeout,
-              actors::remote_snapshot{peer->session, skill,
-                                      make_traceparent(
-                                        telemetry::generate_trace_id())})
-    .receive([&](snapshot& s) { result = std::move(s); },
-             [&](caf::error& err) {
-               if (err == caf::sec::request_timeout)
-                 result = no_answer(node, timeout);
-               else
-                 result = std::move(err);
-             });
-  return result;
+  return ask_agent<snapshot>(
+    *eng_, node, eng_->cfg().cluster.request_timeout,
+    [&](const std::string& session) {
+      return actors::remote_snapshot{
+        session, skill, make_traceparent(telemetry::generate_trace_id())};
+    });
 }
 
 caf::expected<sandbox::execute_result>
@@ -1324,34 +1333,20 @@ lens::execute(const std::string& node, const std::string& code) const {
   auto trace = telemetry::generate_trace_id();
   if (node.empty() || node == eng_->node())
     return actors::run_lua(*eng_, code, trace);
-  auto peer = eng_->connected(node);
-  if (!peer)
-    return not_connected(node);
-  caf::expected<sandbox::execute_result> result{unavailable()};
-  caf::scoped_actor self{eng_->system()};
-  auto timeout = eng_->cfg().cluster.request_timeout
-                 + eng_->box().limits().max_wall_time;
-  self
-    ->request(peer->agent, timeout,
-              actors::remote_execute{peer->session, code,
-                                     make_traceparent(trace)})
-    .receive(
-      [&](std::string& text) {
-        auto j = nlohmann::json::parse(text, nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-          result = make_error(actors_errc::invalid_request,
-                              "node '" + node
-                                + "' answered execute with no JSON object");
-        else
-          result = actors::execute_result_from(j);
-      },
-      [&](caf::error& err) {
-        if (err == caf::sec::request_timeout)
-          result = no_answer(node, timeout);
-        else
-          result = std::move(err);
-      });
-  return result;
+  auto text = ask_agent<std::string>(
+    *eng_, node,
+    eng_->cfg().cluster.request_timeout + eng_->box().limits().max_wall_time,
+    [&](const std::string& session) {
+      return actors::remote_execute{session, code, make_traceparent(trace)};
+    });
+  if (!text)
+    return std::move(text.error());
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(actors_errc::invalid_request,
+                      "node '" + node
+                        + "' answered execute with no JSON object");
+  return actors::execute_result_from(j);
 }
 
 caf::expected<message_profile>
