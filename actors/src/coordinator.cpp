@@ -1066,7 +1066,7 @@ coordinator_engine_actor::behavior_type coordinator_impl(coordinator_ptr self,
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys,
                                     std::shared_ptr<engine> eng) {
-  if (eng->blocking_brain())
+  if (eng->detached_loops())
     return sys.spawn<caf::detached>(coordinator_impl, std::move(eng));
   return sys.spawn(coordinator_impl, std::move(eng));
 }

@@ -138,9 +138,10 @@ public:
                        std::string_view brain, int64_t iteration,
                        const llm::tool_call& call) const;
 
-  /// True when loops may block on network calls (spawn them detached).
-  bool blocking_brain() const noexcept {
-    return cfg_.llm != nullptr;
+  /// True when the loops run detached: they may block on network calls
+  /// (a model), or the lens is isolated from the application's scheduler.
+  bool detached_loops() const noexcept {
+    return cfg_.llm != nullptr || cfg_.isolated;
   }
 
   // -- budgets ----------------------------------------------------------------

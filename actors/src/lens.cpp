@@ -109,6 +109,16 @@ caf::error merge(const caf::actor_system_config& sys_cfg, config& cfg) {
   override_from(sys_cfg, "check-interval-ms", ms);
   cfg.check_interval = std::chrono::milliseconds{ms};
   override_from(sys_cfg, "anomaly-trigger", cfg.anomaly_trigger);
+  override_from(sys_cfg, "isolated", cfg.isolated);
+  if (auto e = env("CAFLENS_ISOLATED"); !e.empty()) {
+    if (e == "1" || e == "true")
+      cfg.isolated = true;
+    else if (e == "0" || e == "false")
+      cfg.isolated = false;
+    else
+      return bad("isolated", e,
+                 "CAFLENS_ISOLATED expects 1, 0, true or false");
+  }
   // Remediation: the mode and the allow-list may come from the
   // configuration; what can run is registered by the code.
   {
@@ -771,6 +781,8 @@ void add_config_options(caf::actor_system_config& cfg) {
     .add<int64_t>("max-queue", "queued investigations (16)")
     .add<int64_t>("check-interval-ms", "periodic checks (0: off)")
     .add<bool>("anomaly-trigger", "investigate on anomalies")
+    .add<bool>("isolated", "threads of its own for the lens (not starved "
+                           "by a busy scheduler)")
     .add<std::string>("brain", "rule or llm")
     .add<std::string>("llm-provider", "anthropic, openai, ollama, ...")
     .add<std::string>("llm-base-url", "provider base URL")
@@ -858,6 +870,7 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   op_template.shutdown = shutdown_policy::brutal_kill();
   supervisor_flags op_flags;
   op_flags.name = "caflens.operator_sup";
+  op_flags.detached = eng->cfg().isolated;
   op_flags.strategy = strategy::simple_one_for_one;
   op_flags.intensity = 20;
   op_flags.period = std::chrono::seconds{10};
@@ -871,6 +884,7 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
   };
   supervisor_flags tel_flags;
   tel_flags.name = "caflens.telemetry_sup";
+  tel_flags.detached = eng->cfg().isolated;
   // Sinks talk to the outside world and are restarted as often as an
   // operator: a crashing exporter must not take the coordinator down with
   // it through the root (OTP's default, 1 restart in 5 s, did: found by
@@ -891,6 +905,7 @@ caf::expected<lens> start(caf::actor_system& sys, config cfg) {
     });
   supervisor_flags root_flags;
   root_flags.name = "caflens.lens_root";
+  root_flags.detached = eng->cfg().isolated;
   root_flags.intensity = 3;
   root_flags.period = std::chrono::seconds{10};
   std::vector<child_spec> children{std::move(tel_sup), std::move(op_sup),
@@ -939,14 +954,29 @@ caf::error unavailable() {
 /// Returns once the root supervisor has started its children (it answers
 /// `which_children` only then): right after `start` they may still be
 /// starting.
-void await_children(const actors::engine& eng) {
+/// False when the root gave no answer in time (alive but not running).
+bool await_children(const actors::engine& eng) {
   auto root = eng.root();
   if (!root)
-    return;
+    return true;
   caf::scoped_actor self{eng.system()};
+  bool answered = true;
   self->request(root, std::chrono::seconds{5}, supervision::which_children{})
     .receive([](std::vector<supervision::child_info>&) {},
-             [](caf::error&) {});
+             [&](caf::error& err) {
+               answered = err != caf::sec::request_timeout;
+             });
+  return answered;
+}
+
+/// The lens's actors got no thread for 5 s.
+caf::error starved() {
+  return make_error(actors_errc::unavailable,
+                    "the lens did not answer within 5 s: its actors get no "
+                    "scheduler thread (every worker is kept busy by work "
+                    "that actors on it make, which CAF runs before anything "
+                    "sent from outside); start the lens with "
+                    "caflens.isolated");
 }
 
 caf::error not_connected(const std::string& node) {
@@ -986,14 +1016,23 @@ caf::expected<Reply> ask_agent(actors::engine& eng, const std::string& node,
 
 /// The coordinator; right after `start` the root may still be starting its
 /// children, so ask the root (it answers once they are up) and look again.
-actors::coordinator_actor
-coordinator_of(const std::shared_ptr<actors::engine>& eng) {
+caf::expected<actors::coordinator_actor>
+find_coordinator(const std::shared_ptr<actors::engine>& eng) {
   if (!eng)
-    return {};
+    return unavailable();
   if (auto c = eng->coordinator())
     return c;
-  await_children(*eng);
-  return eng->coordinator();
+  if (!await_children(*eng))
+    return starved();
+  if (auto c = eng->coordinator())
+    return c;
+  return unavailable();
+}
+
+actors::coordinator_actor
+coordinator_of(const std::shared_ptr<actors::engine>& eng) {
+  auto c = find_coordinator(eng);
+  return c ? *c : actors::coordinator_actor{};
 }
 
 } // namespace
@@ -1001,9 +1040,10 @@ coordinator_of(const std::shared_ptr<actors::engine>& eng) {
 caf::expected<investigation_result>
 lens::investigate(std::string reason, investigate_options options,
                   std::optional<std::chrono::milliseconds> timeout) const {
-  auto coord = coordinator_of(eng_);
-  if (!coord)
-    return unavailable();
+  auto found = find_coordinator(eng_);
+  if (!found)
+    return std::move(found.error());
+  auto coord = std::move(*found);
   auto deadline = options.deadline_ms > 0
                     ? std::chrono::milliseconds{options.deadline_ms}
                     : eng_->cfg().deadline;
@@ -1032,11 +1072,12 @@ void lens::investigate_async(std::string reason, caf::actor reply_to,
                              investigate_options options) const {
   if (!reply_to)
     return;
-  auto coord = coordinator_of(eng_);
-  if (!coord) {
-    caf::anon_send(reply_to, unavailable());
+  auto found = find_coordinator(eng_);
+  if (!found) {
+    caf::anon_send(reply_to, std::move(found.error()));
     return;
   }
+  auto coord = std::move(*found);
   actors::investigate_request req{std::move(reason), std::move(options)};
   // The request goes in as an argument (CAF 0.17 dereferences a null
   // tuple for a function-based actor without arguments).

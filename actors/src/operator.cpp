@@ -538,7 +538,7 @@ operator_actor::behavior_type operator_impl(operator_ptr self,
 operator_actor spawn_operator(caf::actor_system& sys,
                               std::shared_ptr<engine> eng,
                               operator_spec spec) {
-  if (eng->blocking_brain())
+  if (eng->detached_loops())
     return sys.spawn<caf::detached>(operator_impl, std::move(eng),
                                     std::move(spec));
   return sys.spawn(operator_impl, std::move(eng), std::move(spec));

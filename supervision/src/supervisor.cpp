@@ -1381,6 +1381,9 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
     });
     return state->make_behavior();
   };
+  if (flags.detached)
+    return sys.spawn<caf::detached>(impl, std::move(flags),
+                                    std::move(children));
   return sys.spawn(impl, std::move(flags), std::move(children));
 }
 

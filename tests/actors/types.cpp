@@ -5,6 +5,7 @@
 
 #include "caflens/caflens.hpp"
 
+#include <fstream>
 #include <sstream>
 
 #include "caf/io/middleman.hpp"
@@ -265,6 +266,46 @@ CAF_TEST(the config file section overrides code values) {
   auto b = caflens::start(bad_sys);
   CAF_REQUIRE(!b);
   CAF_CHECK(render_error(b.error()).find("max-iterations = 0")
+            != std::string::npos);
+}
+
+namespace {
+
+int thread_count() {
+  int n = 0;
+  std::ifstream in{"/proc/self/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Threads:", 0) == 0)
+      n = std::stoi(line.substr(8));
+  return n;
+}
+
+} // namespace
+
+CAF_TEST(an isolated lens runs on threads of its own) {
+  actor_system_config file_cfg;
+  add_message_types(file_cfg);
+  add_config_options(file_cfg);
+  std::istringstream ini{"[caflens]\nisolated=true\n"};
+  char prog[] = "caflens-actors-test";
+  char* argv[] = {prog, nullptr};
+  CAF_REQUIRE(!file_cfg.parse(1, argv, ini));
+  actor_system file_sys{file_cfg};
+  auto before = thread_count();
+  auto l = caflens::start(file_sys);
+  CAF_REQUIRE(l);
+  CAF_CHECK(l->settings().isolated);
+  (void) l->status(); // answered once the tree is up
+  // The root, the operator and telemetry supervisors and the coordinator.
+  auto after = thread_count();
+  CAF_CHECK_GREATER_OR_EQUAL(after - before, 4);
+  l->stop();
+  // The environment overrides the file; a bad value names the variable.
+  ::setenv("CAFLENS_ISOLATED", "maybe", 1);
+  auto bad = caflens::start(file_sys);
+  ::unsetenv("CAFLENS_ISOLATED");
+  CAF_REQUIRE(!bad);
+  CAF_CHECK(render_error(bad.error()).find("CAFLENS_ISOLATED")
             != std::string::npos);
 }
 

@@ -85,6 +85,15 @@ struct rule_brain_options {
 struct config {
   /// Tags notifications and snapshots (default: the host name).
   std::string node_name;
+  /// Gives the lens threads of its own: its supervisors, the coordinator
+  /// and every operator run detached instead of on the application's
+  /// scheduler. CAF lets an actor whose mailbox never empties keep its
+  /// thread (`caf.scheduler.max-throughput` is unlimited by default), so
+  /// an application can starve everything else on the scheduler, the lens
+  /// included; isolated, the lens still investigates then. Costs three
+  /// idle threads while dormant (plus the coordinator's) and one per
+  /// running operator. `[caflens] isolated`, `CAFLENS_ISOLATED=1`.
+  bool isolated = false;
 
   // -- what the operators can see ---------------------------------------------
 

@@ -216,6 +216,9 @@ struct supervisor_flags {
   std::chrono::milliseconds period = std::chrono::seconds{5};
   restart_window window = restart_window::seconds;
   supervision::auto_shutdown auto_shutdown = auto_shutdown::never;
+  /// Runs the supervisor in a thread of its own (`caf::detached`), so that
+  /// it restarts children even while every scheduler thread is busy.
+  bool detached = false;
   /// Told about every child start and exit; defaults to
   /// `default_child_observer()` when null.
   std::shared_ptr<child_observer> observer;
