@@ -249,4 +249,11 @@ private:
 /// `invalid_config` naming the key and the bad value.
 caf::expected<lens> start(caf::actor_system& sys, config cfg = {});
 
+/// The configuration `start` would use: `cfg` overridden by the `caflens`
+/// section of `sys_cfg` (see `add_config_options`) and by the environment,
+/// then validated. Starts nothing and opens nothing. Errors:
+/// `invalid_config` naming the key and the bad value.
+caf::expected<config> configure(const caf::actor_system_config& sys_cfg,
+                                config cfg = {});
+
 } // namespace caflens

@@ -827,11 +827,20 @@ void add_config_options(caf::actor_system_config& cfg) {
 
 // -- start --------------------------------------------------------------------
 
-caf::expected<lens> start(caf::actor_system& sys, config cfg) {
-  if (auto err = merge(sys.config(), cfg))
+caf::expected<config> configure(const caf::actor_system_config& sys_cfg,
+                                config cfg) {
+  if (auto err = merge(sys_cfg, cfg))
     return err;
   if (auto err = cfg.validate())
     return err;
+  return cfg;
+}
+
+caf::expected<lens> start(caf::actor_system& sys, config code) {
+  auto merged = configure(sys.config(), std::move(code));
+  if (!merged)
+    return std::move(merged.error());
+  auto cfg = std::move(*merged);
   if (auto err = actors::check_modules(sys, cfg.cluster))
     return err;
   // Supervisors spawned from now on register their children in the global

@@ -1,0 +1,102 @@
+// libFuzzer target for caflens's configuration from outside the code: the
+// environment and the `[caflens]` section of CAF's INI file, as
+// `caflens::start` reads them (`caflens::configure`). CAF parses the INI
+// text; caflens reads its keys and the environment, then validates. Any
+// input must end in a configuration or an error, never a throw or a
+// crash; an error names a key or a variable.
+//
+// Input: `NAME=VALUE` lines for the environment (only caflens's and the
+// providers' variables are set; all of them are cleared first), a line
+// `--`, then the INI text.
+#include <cstdint>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "caf/actor_system_config.hpp"
+
+#include "caflens/caflens.hpp"
+
+namespace {
+
+// Every variable caflens reads (`grep env actors/src`).
+constexpr std::string_view variables[] = {
+  "ANTHROPIC_API_KEY",
+  "CAFLENS_ACTION_ALLOW",
+  "CAFLENS_ACTION_MODE",
+  "CAFLENS_BRAIN",
+  "CAFLENS_CLUSTER_TOKEN",
+  "CAFLENS_EVENTS_FILE",
+  "CAFLENS_ISOLATED",
+  "CAFLENS_LISTEN",
+  "CAFLENS_LLM_API_KEY_ENV",
+  "CAFLENS_LLM_BASE_URL",
+  "CAFLENS_LLM_CONTEXT_WINDOW",
+  "CAFLENS_LLM_MAX_CONCURRENT",
+  "CAFLENS_LLM_MODEL",
+  "CAFLENS_LLM_PROVIDER",
+  "CAFLENS_LLM_STALL_TIMEOUT_MS",
+  "CAFLENS_LLM_STREAM",
+  "CAFLENS_LOG_LEVEL",
+  "CAFLENS_OTLP_ENDPOINT",
+  "CAFLENS_PEERS",
+  "CAFLENS_PROMETHEUS_LISTEN",
+  "CAFLENS_PROMETHEUS_TOKEN",
+  "CAFLENS_REDACT_KEYS",
+  "CAFLENS_REDACT_PATTERN",
+  "CAFLENS_STATSD",
+  "CAFLENS_STORE",
+  "CAFLENS_STORE_LLM_EXCHANGES",
+  "OPENAI_API_KEY",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+};
+
+bool known(std::string_view name) {
+  for (auto v : variables)
+    if (v == name)
+      return true;
+  return false;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in{reinterpret_cast<const char*>(data), size};
+  for (auto v : variables)
+    ::unsetenv(std::string{v}.c_str());
+  std::string_view ini;
+  while (!in.empty()) {
+    auto nl = in.find('\n');
+    auto line = in.substr(0, nl);
+    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
+    if (line == "--") {
+      ini = in;
+      break;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos)
+      continue;
+    std::string name{line.substr(0, eq)};
+    std::string value{line.substr(eq + 1)};
+    if (known(name) && value.find('\0') == std::string::npos)
+      ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  caf::actor_system_config cfg;
+  caflens::add_config_options(cfg);
+  std::istringstream text{std::string{ini}};
+  char prog[] = "caflens-config-fuzzer";
+  char* argv[] = {prog, nullptr};
+  if (cfg.parse(1, argv, text))
+    return 0; // CAF refused the INI text: an error, as for any application
+  auto merged = caflens::configure(cfg);
+  if (!merged) {
+    auto text = caflens::render_error(merged.error());
+    if (text.empty())
+      std::abort(); // an error that says nothing
+    return 0;
+  }
+  if (merged->validate())
+    std::abort(); // configure returned what validate refuses
+  return 0;
+}
