@@ -2,6 +2,8 @@
 # Installs dependencies, builds caflens with its tests and runs the full suite.
 #   scripts/test.sh              # release build with assertions in build/
 #   scripts/test.sh --sanitize   # ASan + UBSan build in build-asan/
+#   scripts/test.sh --components "telemetry;store"  # build and test only
+#                                # these components (and tests labelled so)
 # Extra arguments after `--` go to ctest (e.g. `-- -R telemetry`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +12,7 @@ cd "$root"
 build_dir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAFLENS_ENABLE_TESTING=ON)
 ctest_args=()
+components=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize)
@@ -18,12 +21,19 @@ while [ $# -gt 0 ]; do
       export ASAN_OPTIONS="abort_on_error=1"
       export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/cmake/sanitizers.supp"
       ;;
+    --components)
+      shift
+      [ $# -gt 0 ] || { echo "test.sh: --components needs a list" >&2; exit 2; }
+      components=$1
+      ctest_args+=(-L "^($(echo "$1" | tr ';' '|'))$")
+      ;;
     --) shift; ctest_args+=("$@"); break ;;
     *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
 done
 
+cmake_args+=("-DCAFLENS_COMPONENTS=$components")
 bash scripts/setup.sh
 # Let ccache reuse objects across clones in other directories.
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1

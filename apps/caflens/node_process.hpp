@@ -109,6 +109,8 @@ start_node_process(const std::string& exe, const std::vector<std::string>& args,
   }
   if (pid == 0) {
     // It dies with its parent (a test that aborts leaves nothing behind).
+    // Linux sends this signal when the *thread* that forked ends, not the
+    // process: start nodes from a thread that outlives them.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(fds[1], 1);
     ::close(fds[0]);

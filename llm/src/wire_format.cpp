@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "caflens/llm/detail/error.hpp"
 
@@ -39,6 +40,16 @@ int64_t int_of(const json& x, const char* key) {
     return 0;
   auto i = x.find(key);
   if (i == x.end() || !i->is_number())
+    return 0;
+  if (i->is_number_float()) {
+    // A float outside int64's range does not convert (UB; found by the
+    // llm_response fuzzer): token counts that large are nonsense anyway.
+    auto d = i->get<double>();
+    if (!(d >= -9.2e18 && d <= 9.2e18))
+      return 0;
+    return static_cast<int64_t>(d);
+  }
+  if (i->is_number_unsigned() && i->get<uint64_t>() > INT64_MAX)
     return 0;
   return i->get<int64_t>();
 }
@@ -99,6 +110,21 @@ caf::error classify(int status, const std::string& type,
 
 // Reads the nested {error:{message,type,code}} and the flat
 // {object:"error", message, type, code} shapes.
+/// Runs a decoder: a reply of a shape the decoder does not expect somewhere
+/// is an `invalid_response`, never an exception (found by the
+/// llm_response fuzzer: an "object" member that was not a string).
+template <class F>
+caf::expected<completion> guarded_decode(const http_response& resp, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& ex) {
+    return detail::llm_error(llm_errc::invalid_response,
+                             "HTTP " + std::to_string(resp.status)
+                               + ": malformed reply (" + ex.what()
+                               + "): " + snippet(resp.body));
+  }
+}
+
 caf::error error_from_body(int status, const json& doc) {
   const json* err = &doc;
   if (auto i = doc.find("error"); i != doc.end()) {
@@ -267,11 +293,15 @@ public:
   }
 
   caf::expected<completion> decode(const http_response& resp) const override {
+    return guarded_decode(resp, [&] { return decode_unguarded(resp); });
+  }
+
+  caf::expected<completion> decode_unguarded(const http_response& resp) const {
     auto doc = json::parse(resp.body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
       return non_json(resp.status, resp, "JSON");
     if (resp.status < 200 || resp.status >= 300 || doc.contains("error") ||
-        doc.value("type", "") == "error")
+        str_of(doc, "type") == "error")
       return error_from_body(resp.status, doc);
     auto content = doc.find("content");
     if (content == doc.end() || !content->is_array())
@@ -417,6 +447,10 @@ public:
   }
 
   caf::expected<completion> decode(const http_response& resp) const override {
+    return guarded_decode(resp, [&] { return decode_unguarded(resp); });
+  }
+
+  caf::expected<completion> decode_unguarded(const http_response& resp) const {
     auto doc = json::parse(resp.body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
       return non_json(resp.status, resp, "JSON");
@@ -424,7 +458,7 @@ public:
       return error_from_body(resp.status, doc);
     auto choices = doc.find("choices");
     if (choices == doc.end() || !choices->is_array() || choices->empty()) {
-      if (doc.contains("error") || doc.value("object", "") == "error")
+      if (doc.contains("error") || str_of(doc, "object") == "error")
         return error_from_body(resp.status, doc);
       return detail::llm_error(
         llm_errc::invalid_response,

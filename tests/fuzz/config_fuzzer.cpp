@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "caf/actor_system_config.hpp"
+#include "caf/make_config_option.hpp"
 
 #include "caflens/caflens.hpp"
 
@@ -59,9 +60,36 @@ bool known(std::string_view name) {
   return false;
 }
 
+// Debian's libcaf is built by GCC, which makes the function-local statics of
+// CAF's inline templates unique symbols (STB_GNU_UNIQUE); a clang-built
+// caller (the libFuzzer build) keeps its own copy of the option metadata of
+// `std::vector<std::string>` but shares the guard that says it is
+// initialized, so CAF calls a null `check` on the first list in an INI
+// file. A GCC build (CI's replay, every user) is not affected; the
+// clang build fills its copy in before the first parse.
+template <class T>
+void repair_option_metadata() {
+  auto* m = caf::detail::option_meta_state_instance<T>();
+  if (m->check == nullptr) {
+    using trait = caf::select_config_value_access_t<T>;
+    *m = caf::config_option::meta_state{
+      caf::detail::check_impl<T>, caf::detail::store_impl<T>,
+      caf::detail::get_impl<T>, caf::detail::parse_impl_delegate<T>,
+      trait::type_name()};
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static bool repaired = [] {
+    repair_option_metadata<std::vector<std::string>>();
+    repair_option_metadata<std::string>();
+    repair_option_metadata<int64_t>();
+    repair_option_metadata<bool>();
+    return true;
+  }();
+  (void) repaired;
   std::string_view in{reinterpret_cast<const char*>(data), size};
   for (auto v : variables)
     ::unsetenv(std::string{v}.c_str());

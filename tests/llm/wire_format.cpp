@@ -140,3 +140,34 @@ CAF_TEST(error bodies are classified by status and error type) {
   CAF_CHECK(caflens::render_error(flat.error()).find("tool-call-parser") !=
             std::string::npos);
 }
+
+CAF_TEST(replies of unexpected shapes are invalid responses not exceptions) {
+  // Found by the llm_response fuzzer: members the decoders compare with a
+  // string, sent as objects, threw out of decode.
+  auto decode_body = [](provider_kind k, int status, std::string body) {
+    http_response resp;
+    resp.status = status;
+    resp.body = std::move(body);
+    return wire_format::make(k)->decode(resp);
+  };
+  auto odd = decode_body(openai, 200, R"({"object": {"x": 1}, "id": 7})");
+  CAF_REQUIRE(!odd);
+  CAF_CHECK_EQUAL(llm_code(odd.error()), llm_errc::invalid_response);
+  auto typed = decode_body(anthropic, 200, R"({"type": ["error"]})");
+  CAF_REQUIRE(!typed);
+  CAF_CHECK_EQUAL(llm_code(typed.error()), llm_errc::invalid_response);
+  // Anything else a decoder does not expect is one too, with the reply.
+  auto deep = decode_body(openai, 200,
+                          R"({"choices": [{"message": {"tool_calls": 5}}]})");
+  if (!deep)
+    CAF_CHECK_EQUAL(llm_code(deep.error()), llm_errc::invalid_response);
+  // Token counts beyond int64 (found by the fuzzer: a float that large does
+  // not convert) count as unknown.
+  auto huge = decode_body(
+    openai, 200,
+    R"({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],)"
+    R"( "usage": {"prompt_tokens": 1e300, "completion_tokens": -1e300}})");
+  CAF_REQUIRE(huge);
+  CAF_CHECK_EQUAL(huge->text, "hi");
+  CAF_CHECK_EQUAL(huge->usage.output_tokens, 0);
+}

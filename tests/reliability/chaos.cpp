@@ -23,7 +23,6 @@
 // half of the run (RSS is reported: it keeps the allocator's high-water
 // mark). Prints one summary (text or JSON); exits 1 when a caller
 // waited past its bound or something leaked.
-#include <dirent.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -60,7 +59,10 @@
 #include "caflens/telemetry/error.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
+#include "process_counts.hpp"
+
 using namespace caflens;
+using reliability::measure;
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -104,57 +106,6 @@ brain_factory scripted_brains() {
                 call("done", {{"summary", "looked"}})};
     return std::make_unique<llm::scripted_brain>(std::move(script));
   };
-}
-
-int64_t count_dir(const char* path) {
-  int64_t n = 0;
-  if (auto* d = opendir(path)) {
-    while (auto* e = readdir(d))
-      if (e->d_name[0] != '.')
-        ++n;
-    closedir(d);
-  }
-  return n;
-}
-
-/// What each open descriptor points at.
-std::map<int, std::string> fd_targets() {
-  std::map<int, std::string> out;
-  if (auto* d = opendir("/proc/self/fd")) {
-    while (auto* e = readdir(d)) {
-      if (e->d_name[0] == '.')
-        continue;
-      char buf[512];
-      auto path = std::string{"/proc/self/fd/"} + e->d_name;
-      auto n = readlink(path.c_str(), buf, sizeof(buf) - 1);
-      if (n > 0)
-        out[std::atoi(e->d_name)] = std::string{buf, static_cast<size_t>(n)};
-    }
-    closedir(d);
-  }
-  return out;
-}
-
-struct counts {
-  std::map<int, std::string> fd_paths;
-  size_t actors = 0;
-  int64_t threads = 0;
-  int64_t fds = 0;
-  int64_t rss = 0;
-  /// Live heap: glibc's in-use and mmapped bytes.
-  int64_t heap = 0;
-};
-
-counts measure(caf::actor_system& sys) {
-  counts c;
-  c.actors = sys.registry().running();
-  c.threads = count_dir("/proc/self/task");
-  c.fd_paths = fd_targets();
-  c.fds = static_cast<int64_t>(c.fd_paths.size()) - 1; // opendir's own
-  c.rss = skills::proc::process().rss_bytes;
-  auto mi = mallinfo2();
-  c.heap = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
-  return c;
 }
 
 std::vector<caf::actor> children_of(caf::actor_system& sys,
@@ -422,11 +373,7 @@ int main(int argc, char** argv) {
                  {"heap_mib", after.heap >> 20}}},
       {"heap_growth_second_half_mib", heap_growth / double(1 << 20)},
       {"leaked", leaked}};
-    json opened = json::array();
-    for (auto& [fd, path] : after.fd_paths)
-      if (before.fd_paths.count(fd) == 0 || before.fd_paths[fd] != path)
-        opened.push_back(std::to_string(fd) + " " + path);
-    summary["fds_opened"] = opened;
+    summary["fds_opened"] = reliability::opened_since(before, after);
     if (opts.curve > 0)
       summary["curve"] = curve;
     if (getenv("CAFLENS_CHAOS_FDS")) {

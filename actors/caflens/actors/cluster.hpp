@@ -164,6 +164,8 @@ struct node_profile {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_profile& x) {
+  for (auto* d : {&x.p50_ms, &x.p90_ms, &x.p99_ms, &x.max_ms})
+    detail::finite_on_the_wire(f, *d);
   return f(caf::meta::type_name("caflens::node_profile"), x.node, x.actor,
            x.kind, x.pattern, x.handler_ns, x.seen, x.matched, x.stop_reason,
            x.error, x.p50_ms, x.p90_ms, x.p99_ms, x.max_ms);
@@ -186,6 +188,8 @@ struct message_profile {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_profile& x) {
+  for (auto* d : {&x.p50_ms, &x.p90_ms, &x.p99_ms, &x.max_ms})
+    detail::finite_on_the_wire(f, *d);
   return f(caf::meta::type_name("caflens::message_profile"), x.kind,
            x.pattern, x.nodes, x.count, x.p50_ms, x.p90_ms, x.p99_ms,
            x.max_ms);

@@ -4,19 +4,39 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "caf/expected.hpp"
+#include "caf/fwd.hpp"
 #include "caf/meta/type_name.hpp"
 
 #include "caflens/skills/skill.hpp"
 
 namespace caflens {
+
+namespace detail {
+
+/// CAF 0.17 writes a double by halving it until it is below 2, which never
+/// ends for an infinity (caf/detail/ieee_754.hpp, `pack754`): a message
+/// holding one would hang the thread that sends it to another node (found
+/// by the node_message fuzzer). Before a caflens double is written, an
+/// infinity becomes the largest finite value of its sign.
+template <class Inspector>
+void finite_on_the_wire(Inspector&, double& x) noexcept {
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value)
+    if (std::isinf(x))
+      x = std::copysign(std::numeric_limits<double>::max(), x);
+}
+
+} // namespace detail
 
 /// info < warning < critical (shared with the skills' findings).
 using skills::severity;
@@ -174,6 +194,7 @@ struct operator_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_result& x) {
+  detail::finite_on_the_wire(f, x.cost_usd);
   return f(caf::meta::type_name("caflens::operator_result"), x.skill, x.node,
            x.state, x.summary, x.notification_ids, x.snapshot_ids,
            x.iterations, x.stop_reason, x.error, x.restarts, x.input_tokens,
@@ -274,6 +295,7 @@ struct investigation_result {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         investigation_result& x) {
+  detail::finite_on_the_wire(f, x.cost_usd);
   return f(caf::meta::type_name("caflens::investigation_result"), x.trace_id,
            x.reason, x.trigger, x.insights, x.notifications, x.operators,
            x.summary, x.partial, x.errors, x.iterations, x.input_tokens,
