@@ -175,14 +175,20 @@ CAF_TEST(the loop label travels from the brain to exchanges and decisions) {
   CAF_CHECK_EQUAL(doc["decisions"][0]["loop"], "operator:alpha");
   auto back = recording::from_json(doc);
   CAF_REQUIRE(back);
-  CAF_CHECK_EQUAL((*back)->exchanges()[1].loop, "operator:alpha");
-  CAF_CHECK_EQUAL((*back)->decisions()[1].loop, "operator:alpha");
+  // exchanges() and decisions() return copies: bind them before checking
+  // (CAF_CHECK_EQUAL keeps references; found by ASan in CI).
+  auto back_exchanges = (*back)->exchanges();
+  auto back_decisions = (*back)->decisions();
+  CAF_CHECK_EQUAL(back_exchanges[1].loop, "operator:alpha");
+  CAF_CHECK_EQUAL(back_decisions[1].loop, "operator:alpha");
   doc["decisions"][0].erase("loop");
   doc["exchanges"][0].erase("loop");
   auto old = recording::from_json(doc);
   CAF_REQUIRE(old);
-  CAF_CHECK_EQUAL((*old)->decisions()[0].loop, "");
-  CAF_CHECK_EQUAL((*old)->exchanges()[0].loop, "");
+  auto old_decisions = (*old)->decisions();
+  auto old_exchanges = (*old)->exchanges();
+  CAF_CHECK_EQUAL(old_decisions[0].loop, "");
+  CAF_CHECK_EQUAL(old_exchanges[0].loop, "");
   auto one = exchange_from_json(to_json(rec->exchanges()[0]));
   CAF_REQUIRE(one);
   CAF_CHECK_EQUAL(to_json(*one), to_json(rec->exchanges()[0]));

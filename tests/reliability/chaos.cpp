@@ -336,13 +336,6 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(2s);
     (void) lens->flush_telemetry(5s);
     auto after = measure(sys);
-    std::sort(waits_ms.begin(), waits_ms.end());
-    auto pct = [&](double q) {
-      return waits_ms.empty()
-               ? 0.0
-               : waits_ms[std::min(waits_ms.size() - 1,
-                                   static_cast<size_t>(q * waits_ms.size()))];
-    };
     // The store still opens and holds what it was given.
     store::query all;
     all.limit = 10000;
@@ -352,8 +345,7 @@ int main(int argc, char** argv) {
     // over the second half of the run (the first fills what is bounded:
     // the log ring, the store's page cache, metric windows).
     int64_t heap_growth = after.heap - half_heap;
-    bool leaked = after.actors > before.actors || after.threads > before.threads
-                  || after.fds > before.fds || heap_growth > (8 << 20);
+    bool leaked = reliability::leaked(before, after, half_heap);
     summary = {
       {"investigations", opts.investigations},
       {"callers", opts.callers},
@@ -361,16 +353,12 @@ int main(int argc, char** argv) {
       {"seconds", std::chrono::duration<double>(elapsed).count()},
       {"outcomes", outcomes},
       {"late", late},
-      {"wait_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}, {"max", pct(1.0)}}},
+      {"wait_ms", reliability::percentiles(waits_ms)},
       {"kills", {{"operators", op_kills.load()}, {"telemetry_sup_children",
                                                   sink_kills.load()}}},
       {"stored", rows ? json(rows->size()) : json(render_error(rows.error()))},
-      {"before", {{"actors", before.actors}, {"threads", before.threads},
-                  {"fds", before.fds}, {"rss_mib", before.rss >> 20},
-                  {"heap_mib", before.heap >> 20}}},
-      {"after", {{"actors", after.actors}, {"threads", after.threads},
-                 {"fds", after.fds}, {"rss_mib", after.rss >> 20},
-                 {"heap_mib", after.heap >> 20}}},
+      {"before", reliability::to_json(before)},
+      {"after", reliability::to_json(after)},
       {"heap_growth_second_half_mib", heap_growth / double(1 << 20)},
       {"leaked", leaked}};
     summary["fds_opened"] = reliability::opened_since(before, after);

@@ -256,16 +256,8 @@ int main(int argc, char** argv) {
     chaos.join();
     bool whole = last && !last->partial
                  && cluster_test::operator_nodes(*last).size() >= n_nodes;
-    std::sort(waits_ms.begin(), waits_ms.end());
-    auto pct = [&](double q) {
-      return waits_ms.empty()
-               ? 0.0
-               : waits_ms[std::min(waits_ms.size() - 1,
-                                   static_cast<size_t>(q * waits_ms.size()))];
-    };
     int64_t heap_growth = after.heap - half_heap;
-    bool leaked = after.actors > before.actors || after.threads > before.threads
-                  || after.fds > before.fds || heap_growth > (8 << 20);
+    bool leaked = reliability::leaked(before, after, half_heap);
     summary = {
       {"nodes", opts.nodes},
       {"investigations", opts.investigations},
@@ -274,7 +266,7 @@ int main(int argc, char** argv) {
       {"seconds", std::chrono::duration<double>(elapsed).count()},
       {"outcomes", outcomes},
       {"late", late},
-      {"wait_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}, {"max", pct(1.0)}}},
+      {"wait_ms", reliability::percentiles(waits_ms)},
       {"faults", {{"killed", kills}, {"frozen", freezes}}},
       {"nodes_named_lost", lost_named},
       {"recovered", recovered},
@@ -284,12 +276,8 @@ int main(int argc, char** argv) {
                    {"operator_nodes", cluster_test::operator_nodes(*last)},
                    {"errors", last->errors}}
             : json{}},
-      {"before", {{"actors", before.actors}, {"threads", before.threads},
-                  {"fds", before.fds}, {"rss_mib", before.rss >> 20},
-                  {"heap_mib", before.heap >> 20}}},
-      {"after", {{"actors", after.actors}, {"threads", after.threads},
-                 {"fds", after.fds}, {"rss_mib", after.rss >> 20},
-                 {"heap_mib", after.heap >> 20}}},
+      {"before", reliability::to_json(before)},
+      {"after", reliability::to_json(after)},
       {"heap_growth_second_half_mib", heap_growth / double(1 << 20)},
       {"fds_opened", reliability::opened_since(before, after)},
       {"leaked", leaked}};

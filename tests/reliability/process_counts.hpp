@@ -7,10 +7,14 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "caf/actor_system.hpp"
 
@@ -79,6 +83,33 @@ inline std::vector<std::string> opened_since(const counts& before,
       out.push_back(std::to_string(fd) + " " + path);
   }
   return out;
+}
+
+/// As the summaries print them.
+inline nlohmann::json to_json(const counts& c) {
+  return {{"actors", c.actors},   {"threads", c.threads},
+          {"fds", c.fds},         {"rss_mib", c.rss >> 20},
+          {"heap_mib", c.heap >> 20}};
+}
+
+/// Actors, threads or descriptors not back where they were, or a live heap
+/// that grew by more than 8 MiB since `half_heap` (the heap in the middle
+/// of the run: the first half fills what is bounded).
+inline bool leaked(const counts& before, const counts& after,
+                   int64_t half_heap) {
+  return after.actors > before.actors || after.threads > before.threads
+         || after.fds > before.fds || after.heap - half_heap > (8 << 20);
+}
+
+/// p50, p99 and max of `xs` (sorted in place).
+inline nlohmann::json percentiles(std::vector<double>& xs) {
+  std::sort(xs.begin(), xs.end());
+  auto at = [&](double q) {
+    return xs.empty() ? 0.0
+                      : xs[std::min(xs.size() - 1,
+                                    static_cast<size_t>(q * xs.size()))];
+  };
+  return {{"p50", at(0.5)}, {"p99", at(0.99)}, {"max", at(1.0)}};
 }
 
 } // namespace reliability
