@@ -11,7 +11,8 @@
 //
 // Checks, on every answer: it is HTTP (or nothing, for bytes that are no
 // request); without the token it is never a success (no route is reached
-// without it); the token and the planted secrets never appear in it.
+// without it); the token and the planted secrets never appear in it
+// (unless the sender wrote them itself: an error may name the path).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -155,6 +156,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& f = the_fixture();
   bool authorized = (data[0] & 1) != 0;
   std::string request{reinterpret_cast<const char*>(data) + 1, size - 1};
+  // What the sender wrote itself may come back (an error names the path it
+  // could not find): only what it did not write counts as a leak.
+  auto wrote = [&](std::string_view x) {
+    return request.find(x) != std::string::npos;
+  };
+  bool wrote_token = wrote(token);
+  bool wrote_secret = wrote(password) || wrote("PLANTEDxSECRET");
   if (request.size() < 4 || request.compare(request.size() - 4, 4, "\r\n\r\n") != 0)
     request += "\r\n\r\n";
   if (authorized) {
@@ -175,13 +183,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   if (answer.rfind("HTTP/1.", 0) != 0)
     std::abort(); // not HTTP
-  if (answer.find(token) != std::string::npos)
+  if (!wrote_token && answer.find(token) != std::string::npos)
     std::abort(); // the token leaked
-  if (answer.find(password) != std::string::npos
-      || answer.find("PLANTEDxSECRET") != std::string::npos)
+  if (!wrote_secret
+      && (answer.find(password) != std::string::npos
+          || answer.find("PLANTEDxSECRET") != std::string::npos))
     std::abort(); // a secret passed the redactor
-  if (!authorized && request.find(token) == std::string::npos
-      && answer.size() > 9 && answer[9] == '2')
+  if (!authorized && !wrote_token && answer.size() > 9 && answer[9] == '2')
     std::abort(); // a success without the token
   return 0;
 }
