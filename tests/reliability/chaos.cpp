@@ -59,6 +59,7 @@
 #include "caflens/telemetry/error.hpp"
 #include "caflens/telemetry/metrics.hpp"
 
+#include "callers.hpp"
 #include "process_counts.hpp"
 
 using namespace caflens;
@@ -235,13 +236,7 @@ int main(int argc, char** argv) {
     constexpr int64_t deadline_ms = 4000;
     const auto bound = std::chrono::milliseconds{deadline_ms * opts.callers}
                        + 5s;
-    std::atomic<int> next{0};
-    std::mutex mtx;
-    std::map<std::string, int> outcomes;
     json curve = json::array();
-    int64_t half_heap = before.heap;
-    std::vector<double> waits_ms;
-    int late = 0;
     std::atomic<bool> done{false};
     std::atomic<int> op_kills{0}, sink_kills{0};
 
@@ -276,58 +271,37 @@ int main(int argc, char** argv) {
     }};
 
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> callers;
-    for (int k = 0; k < opts.callers; ++k)
-      callers.emplace_back([&] {
-        for (;;) {
-          int i = next++;
-          if (i >= opts.investigations)
-            return;
-          investigate_options io;
-          io.deadline_ms = deadline_ms;
-          auto start = std::chrono::steady_clock::now();
-          auto r = lens->investigate("chaos #" + std::to_string(i), io, bound);
-          auto waited = std::chrono::steady_clock::now() - start;
-          std::string outcome;
-          if (r)
-            outcome = r->partial ? "partial" : "complete";
-          else
-            outcome = "error: " + render_error(r.error()).substr(0, 60);
-          std::lock_guard<std::mutex> guard{mtx};
-          ++outcomes[outcome];
-          waits_ms.push_back(
-            std::chrono::duration<double, std::milli>(waited).count());
-          if (waits_ms.size() == static_cast<size_t>(opts.investigations / 2)) {
-            auto mi = mallinfo2();
-            half_heap = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+    auto results = reliability::run_callers(
+      opts.investigations, opts.callers, bound,
+      [&](int i) {
+        investigate_options io;
+        io.deadline_ms = deadline_ms;
+        return lens->investigate("chaos #" + std::to_string(i), io, bound);
+      },
+      [&](const caf::expected<investigation_result>&,
+          reliability::caller_results& res) {
+        auto& waits_ms = res.waits_ms;
+        if (opts.curve > 0 && waits_ms.size() % opts.curve == 0) {
+          std::vector<double> last(waits_ms.end() - opts.curve,
+                                   waits_ms.end());
+          std::sort(last.begin(), last.end());
+          uintmax_t bytes = 0;
+          for (auto f : {"caflens.db", "caflens.db-wal"}) {
+            std::error_code ec;
+            auto n = fs::file_size(dir / f, ec);
+            bytes += ec ? 0 : n;
           }
-          if (opts.curve > 0 && waits_ms.size() % opts.curve == 0) {
-            std::vector<double> last(waits_ms.end() - opts.curve,
-                                     waits_ms.end());
-            std::sort(last.begin(), last.end());
-            uintmax_t bytes = 0;
-            for (auto f : {"caflens.db", "caflens.db-wal"}) {
-              std::error_code ec;
-              auto n = fs::file_size(dir / f, ec);
-              bytes += ec ? 0 : n;
-            }
-            curve.push_back(
-              {{"n", waits_ms.size()},
-               {"rss_mib", skills::proc::process().rss_bytes / double(1 << 20)},
-               {"heap_in_use_mib", mallinfo2().uordblks / double(1 << 20)},
-               {"store_mib", bytes / double(1 << 20)},
-               {"p50_ms", last[last.size() / 2]},
-               {"p99_ms", last[last.size() * 99 / 100]}});
-            if (!opts.json)
-              std::cerr << curve.back().dump() << std::endl;
-          }
-          // The caller's own bound, plus scheduling slack.
-          if (waited > bound + 1s)
-            ++late;
+          curve.push_back(
+            {{"n", waits_ms.size()},
+             {"rss_mib", skills::proc::process().rss_bytes / double(1 << 20)},
+             {"heap_in_use_mib", mallinfo2().uordblks / double(1 << 20)},
+             {"store_mib", bytes / double(1 << 20)},
+             {"p50_ms", last[last.size() / 2]},
+             {"p99_ms", last[last.size() * 99 / 100]}});
+          if (!opts.json)
+            std::cerr << curve.back().dump() << std::endl;
         }
       });
-    for (auto& t : callers)
-      t.join();
     auto elapsed = std::chrono::steady_clock::now() - t0;
     done = true;
     chaos.join();
@@ -344,6 +318,7 @@ int main(int argc, char** argv) {
     // which keeps the allocator's high-water mark of every thread's arena),
     // over the second half of the run (the first fills what is bounded:
     // the log ring, the store's page cache, metric windows).
+    auto half_heap = results.half_heap != 0 ? results.half_heap : before.heap;
     int64_t heap_growth = after.heap - half_heap;
     bool leaked = reliability::leaked(before, after, half_heap);
     summary = {
@@ -351,9 +326,9 @@ int main(int argc, char** argv) {
       {"callers", opts.callers},
       {"seed", opts.seed},
       {"seconds", std::chrono::duration<double>(elapsed).count()},
-      {"outcomes", outcomes},
-      {"late", late},
-      {"wait_ms", reliability::percentiles(waits_ms)},
+      {"outcomes", results.outcomes},
+      {"late", results.late},
+      {"wait_ms", reliability::percentiles(results.waits_ms)},
       {"kills", {{"operators", op_kills.load()}, {"telemetry_sup_children",
                                                   sink_kills.load()}}},
       {"stored", rows ? json(rows->size()) : json(render_error(rows.error()))},
@@ -368,7 +343,7 @@ int main(int argc, char** argv) {
       summary["fds_before"] = before.fd_paths;
       summary["fds_after"] = after.fd_paths;
     }
-    if (late > 0 || leaked)
+    if (results.late > 0 || leaked)
       rc = 1;
     (*pipe)->stop();
     lens->stop();

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_support.hpp"
+#include "callers.hpp"
 #include "process_counts.hpp"
 
 using namespace caflens;
@@ -132,16 +133,10 @@ int main(int argc, char** argv) {
     investigate_options io;
     io.deadline_ms = deadline_ms;
     const auto bound = std::chrono::milliseconds{2 * deadline_ms} + 5s;
-    std::atomic<int> next{0};
     // The chaos thread also starts the nodes again: it lives until the end,
     // since a node dies with the thread that started it (PR_SET_PDEATHSIG).
     std::atomic<bool> faults{false}; // on once counted
     std::atomic<bool> quit{false};
-    std::mutex mtx;
-    std::map<std::string, int> outcomes;
-    std::vector<double> waits_ms;
-    int late = 0;
-    int64_t half_heap = 0;
     int kills = 0, freezes = 0;
     std::set<std::string> lost_named;
 
@@ -190,46 +185,22 @@ int main(int argc, char** argv) {
     (void) co.lens.investigate("warm-up", io);
     std::this_thread::sleep_for(500ms);
     auto before = reliability::measure(*co.sys);
-    half_heap = before.heap;
     faults = true;
 
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> callers;
-    for (int k = 0; k < opts.callers; ++k)
-      callers.emplace_back([&] {
-        for (;;) {
-          int i = next++;
-          if (i >= opts.investigations)
-            return;
-          auto start = std::chrono::steady_clock::now();
-          auto r = co.lens.investigate("chaos across nodes #"
-                                         + std::to_string(i),
-                                       io, bound);
-          auto waited = std::chrono::steady_clock::now() - start;
-          std::string outcome;
-          if (r)
-            outcome = r->partial ? "partial" : "complete";
-          else
-            outcome = "error: " + render_error(r.error()).substr(0, 60);
-          std::lock_guard<std::mutex> guard{mtx};
-          ++outcomes[outcome];
-          if (r)
-            for (auto& note : r->notifications)
-              if (note.anomaly_type == "node_lost")
-                lost_named.insert(note.node);
-          waits_ms.push_back(
-            std::chrono::duration<double, std::milli>(waited).count());
-          if (waits_ms.size()
-              == static_cast<size_t>(opts.investigations / 2)) {
-            auto mi = mallinfo2();
-            half_heap = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
-          }
-          if (waited > bound + 1s)
-            ++late;
-        }
+    auto results = reliability::run_callers(
+      opts.investigations, opts.callers, bound,
+      [&](int i) {
+        return co.lens.investigate("chaos across nodes #" + std::to_string(i),
+                                   io, bound);
+      },
+      [&](const caf::expected<investigation_result>& r,
+          reliability::caller_results&) {
+        if (r)
+          for (auto& note : r->notifications)
+            if (note.anomaly_type == "node_lost")
+              lost_named.insert(note.node);
       });
-    for (auto& t : callers)
-      t.join();
     auto elapsed = std::chrono::steady_clock::now() - t0;
     // Everything back: frozen nodes go on, killed ones start on their port
     // (in the chaos thread).
@@ -256,6 +227,7 @@ int main(int argc, char** argv) {
     chaos.join();
     bool whole = last && !last->partial
                  && cluster_test::operator_nodes(*last).size() >= n_nodes;
+    auto half_heap = results.half_heap != 0 ? results.half_heap : before.heap;
     int64_t heap_growth = after.heap - half_heap;
     bool leaked = reliability::leaked(before, after, half_heap);
     summary = {
@@ -264,9 +236,9 @@ int main(int argc, char** argv) {
       {"callers", opts.callers},
       {"seed", opts.seed},
       {"seconds", std::chrono::duration<double>(elapsed).count()},
-      {"outcomes", outcomes},
-      {"late", late},
-      {"wait_ms", reliability::percentiles(waits_ms)},
+      {"outcomes", results.outcomes},
+      {"late", results.late},
+      {"wait_ms", reliability::percentiles(results.waits_ms)},
       {"faults", {{"killed", kills}, {"frozen", freezes}}},
       {"nodes_named_lost", lost_named},
       {"recovered", recovered},
@@ -281,7 +253,7 @@ int main(int argc, char** argv) {
       {"heap_growth_second_half_mib", heap_growth / double(1 << 20)},
       {"fds_opened", reliability::opened_since(before, after)},
       {"leaked", leaked}};
-    if (late > 0 || leaked || !recovered || !whole)
+    if (results.late > 0 || leaked || !recovered || !whole)
       rc = 1;
     co.lens.stop();
   }
