@@ -108,8 +108,6 @@ caf::error classify(int status, const std::string& type,
   return e(llm_errc::bad_request);
 }
 
-// Reads the nested {error:{message,type,code}} and the flat
-// {object:"error", message, type, code} shapes.
 /// Runs a decoder: a reply of a shape the decoder does not expect somewhere
 /// is an `invalid_response`, never an exception (found by the
 /// llm_response fuzzer: an "object" member that was not a string).
@@ -125,6 +123,8 @@ caf::expected<completion> guarded_decode(const http_response& resp, F&& f) {
   }
 }
 
+// Reads the nested {error:{message,type,code}} and the flat
+// {object:"error", message, type, code} shapes.
 caf::error error_from_body(int status, const json& doc) {
   const json* err = &doc;
   if (auto i = doc.find("error"); i != doc.end()) {
