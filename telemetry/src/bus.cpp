@@ -209,7 +209,7 @@ void bus::dispatch(event e, measurements m, metadata md) noexcept {
   }
   if (guard.get() == nullptr)
     return;
-  auto run = [&](const metadata& mdx) {
+  auto run = [&](const metadata& mdx) __attribute__((always_inline)) {
     for (auto& h : guard->entries) {
       if (h->detached.load(std::memory_order_acquire))
         continue;

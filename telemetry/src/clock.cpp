@@ -14,9 +14,7 @@ namespace {
 class coarse_clock final : public clock {
 public:
   int64_t now_ns() const noexcept override {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    return coarse_now_ns();
   }
 };
 

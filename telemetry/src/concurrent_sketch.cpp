@@ -12,46 +12,38 @@ namespace caflens::telemetry {
 
 namespace detail {
 
+constinit __attribute__((tls_model("initial-exec"))) thread_local int
+  tl_writer_slot = 0;
+
 namespace {
 
 std::atomic<bool> slot_taken[writer_slots];
 
-// 0 = not yet claimed, slot + 1 when claimed, -1 when none was free.
-// Trivially destructible and initial-exec: reading it is one load.
-__attribute__((tls_model("initial-exec"))) thread_local int my_slot = 0;
-
 struct slot_release {
   ~slot_release() {
-    if (my_slot > 0)
-      slot_taken[my_slot - 1].store(false, std::memory_order_release);
-    my_slot = -1; // no further claims from a dying thread
+    if (tl_writer_slot > 0)
+      slot_taken[tl_writer_slot - 1].store(false, std::memory_order_release);
+    tl_writer_slot = -1; // no further claims from a dying thread
   }
 };
 
-int claim() noexcept {
+} // namespace
+
+int claim_writer_slot() noexcept {
+  if (tl_writer_slot < 0)
+    return writer_slots;
   for (int i = 0; i < writer_slots; ++i) {
     bool expected = false;
     if (!slot_taken[i].load(std::memory_order_relaxed)
         && slot_taken[i].compare_exchange_strong(expected, true,
                                                  std::memory_order_acq_rel)) {
-      my_slot = i + 1;
+      tl_writer_slot = i + 1;
       thread_local slot_release release;
       return i;
     }
   }
-  my_slot = -1;
+  tl_writer_slot = -1;
   return writer_slots;
-}
-
-} // namespace
-
-int writer_slot() noexcept {
-  auto s = my_slot;
-  if (s > 0)
-    return s - 1;
-  if (s < 0)
-    return writer_slots;
-  return claim();
 }
 
 } // namespace detail
@@ -224,6 +216,91 @@ void concurrent_sketch::add(double x) noexcept {
   }
 }
 
+void concurrent_sketch::add_batch(const double* xs, size_t n) noexcept {
+  auto slot = detail::writer_slot();
+  if (slot >= detail::writer_slots) {
+    for (size_t i = 0; i < n; ++i)
+      add(xs[i]);
+    return;
+  }
+  auto* sh = shard_for(slot);
+  if (sh == nullptr)
+    return; // out of memory: drop the samples
+  // This thread owns the shard: counts are plain increments, the statistics
+  // are gathered in registers and stored once. Keys first, in a pass with
+  // no stores, then the increments.
+  constexpr int32_t skip = std::numeric_limits<int32_t>::min();
+  constexpr int32_t zero = skip + 1;
+  auto bits = sh->shift_bits.load(std::memory_order_relaxed);
+  uint64_t zeros = 0;
+  double sum_d = 0;
+  double sum_d2 = 0;
+  auto lo = std::numeric_limits<double>::infinity();
+  auto hi = -std::numeric_limits<double>::infinity();
+  auto* positive = sh->positive.get();
+  auto* negative = sh->negative.get();
+  int32_t keys[64]; // bucket index; negative values: -1 - index
+  for (size_t first = 0; first < n; first += 64) {
+    auto m = std::min<size_t>(64, n - first);
+    for (size_t i = 0; i < m; ++i) {
+      auto x = xs[first + i];
+      if (std::isnan(x)) {
+        keys[i] = skip;
+        continue;
+      }
+      x = std::clamp(x, std::numeric_limits<double>::lowest(),
+                     std::numeric_limits<double>::max());
+      auto mag = std::fabs(x);
+      if (mag < opts_.min_value) {
+        keys[i] = zero;
+      } else {
+        auto k = std::clamp(mapping_.key(mag), key_min_, key_max_) - key_min_;
+        keys[i] = x < 0 ? -1 - k : k;
+      }
+      if (bits == no_shift) {
+        auto mine = std::bit_cast<uint64_t>(x);
+        if (sh->shift_bits.compare_exchange_strong(bits, mine,
+                                                   std::memory_order_relaxed))
+          bits = mine;
+      }
+      auto d = x - std::bit_cast<double>(bits);
+      sum_d += d;
+      sum_d2 += d * d;
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      auto k = keys[i];
+      if (k == skip)
+        continue;
+      if (k == zero) {
+        ++zeros;
+        continue;
+      }
+      auto index = static_cast<size_t>(k < 0 ? -1 - k : k);
+      auto& ref = (k < 0 ? negative : positive)[index / chunk_size];
+      auto* c = ref.load(std::memory_order_acquire);
+      if (c == nullptr) {
+        auto* counter = sh->counter(k < 0, index); // allocates the chunk
+        if (counter != nullptr)
+          owner_add(*counter, 1);
+        continue;
+      }
+      owner_add(c->counts[index % chunk_size], 1);
+    }
+  }
+  if (zeros > 0)
+    owner_add(sh->zeros, zeros);
+  if (bits == no_shift)
+    return; // nothing but NaN
+  owner_add(sh->sum_d, sum_d);
+  owner_add(sh->sum_d2, sum_d2);
+  if (lo < sh->min.load(std::memory_order_relaxed))
+    sh->min.store(lo, std::memory_order_relaxed);
+  if (hi > sh->max.load(std::memory_order_relaxed))
+    sh->max.store(hi, std::memory_order_relaxed);
+}
+
 void concurrent_sketch::merge_into(ddsketch& out) const {
   for (auto& ref : shards_) {
     auto* sh = ref.load(std::memory_order_acquire);
@@ -258,6 +335,24 @@ void concurrent_sketch::merge_into(ddsketch& out) const {
       n, shift * nd + s1, shift + s1 / nd, std::max(0.0, s2 - s1 * s1 / nd),
       sh->min.load(std::memory_order_relaxed),
       sh->max.load(std::memory_order_relaxed));
+  }
+}
+
+void concurrent_sketch::merge_samples_into(ddsketch& out, const double* xs,
+                                           size_t n) const {
+  for (size_t i = 0; i < n; ++i) {
+    auto x = xs[i];
+    if (std::isnan(x))
+      continue;
+    x = std::clamp(x, std::numeric_limits<double>::lowest(),
+                   std::numeric_limits<double>::max());
+    auto mag = std::fabs(x);
+    if (mag < opts_.min_value)
+      out.add_zeros(1);
+    else
+      out.add_bucket(x < 0, std::clamp(mapping_.key(mag), key_min_, key_max_),
+                     1);
+    out.mutable_stats().add(x);
   }
 }
 

@@ -4,22 +4,17 @@
 
 namespace caflens::telemetry {
 
-namespace {
-
-thread_local const std::string* current = nullptr;
-
-} // namespace
-
 namespace detail {
 
-const std::string* correlation_slot() noexcept {
-  return current;
-}
+constinit __attribute__((tls_model("initial-exec"))) thread_local const
+  std::string* tl_correlation = nullptr;
 
 } // namespace detail
 
 std::string_view current_correlation() noexcept {
-  return current != nullptr ? std::string_view{*current} : std::string_view{};
+  return detail::tl_correlation != nullptr
+           ? std::string_view{*detail::tl_correlation}
+           : std::string_view{};
 }
 
 std::string new_correlation_id() {
@@ -27,12 +22,12 @@ std::string new_correlation_id() {
 }
 
 correlation_scope::correlation_scope(std::string id)
-  : id_(std::move(id)), previous_(current) {
-  current = &id_;
+  : id_(std::move(id)), previous_(detail::tl_correlation) {
+  detail::tl_correlation = &id_;
 }
 
 correlation_scope::~correlation_scope() {
-  current = previous_;
+  detail::tl_correlation = previous_;
 }
 
 } // namespace caflens::telemetry

@@ -110,12 +110,10 @@ void free_all(retired_list& xs) {
 
 } // namespace
 
-bool asymmetric_fence() noexcept {
-  return use_membarrier;
-}
+const bool use_asymmetric_fence = use_membarrier;
 
-__attribute__((tls_model("initial-exec"))) thread_local hazard_record*
-  tl_hazard_record = nullptr;
+constinit __attribute__((tls_model("initial-exec"))) thread_local
+  hazard_record* tl_hazard_record = nullptr;
 
 hazard_record& claim_hazard_record() noexcept {
   thread_local record_owner owner;

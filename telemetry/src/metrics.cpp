@@ -299,7 +299,7 @@ private:
   static bool equal(const series& s, const std::string_view* texts,
                     size_t n) noexcept {
     for (size_t i = 0; i < n; ++i)
-      if (s.tag_values[i] != texts[i])
+      if (!detail::same_text(s.tag_values[i], texts[i]))
         return false;
     return true;
   }

@@ -281,3 +281,59 @@ CAF_TEST(the concurrent sketch clamps out of range values) {
   CAF_CHECK_EQUAL(snap.quantile(1.0), 1e6); // clamped by max
   CAF_CHECK_EQUAL(snap.quantile(0.5), 0.0);
 }
+
+CAF_TEST(a batch adds what single adds add) {
+  // Zeros, negatives, out-of-range and non-finite values among ordinary ones.
+  generator g{21};
+  auto xs = lognormal_data(g);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double odd[] = {0.0, -0.0, 1e-12, -3.5, -1e6, 1e20, nan, 0.5, 2e3};
+  for (size_t i = 0; i < std::size(odd); ++i)
+    xs.insert(xs.begin() + static_cast<ptrdiff_t>(i * 37), odd[i]);
+  sketch_options opts{0.01, 1.0, 1e9};
+  concurrent_sketch one{opts};
+  concurrent_sketch batched{opts};
+  for (auto x : xs)
+    one.add(x);
+  // Uneven batches, one longer than the 64 keys computed at a time.
+  size_t at = 0;
+  for (size_t n : {1, 7, 64, 65, 200}) {
+    batched.add_batch(xs.data() + at, n);
+    at += n;
+  }
+  batched.add_batch(xs.data() + at, xs.size() - at);
+  ddsketch loose{0.01};
+  one.merge_samples_into(loose, xs.data(), xs.size());
+  auto a = one.snapshot();
+  auto b = batched.snapshot();
+  CAF_CHECK_EQUAL(a.count(), xs.size() - 1); // NaN is ignored
+  CAF_CHECK_EQUAL(b.count(), a.count());
+  CAF_CHECK_EQUAL(loose.count(), a.count());
+  for (double q : {0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0}) {
+    CAF_CHECK_EQUAL(b.quantile(q), a.quantile(q));
+    CAF_CHECK_EQUAL(loose.quantile(q), a.quantile(q));
+  }
+  CAF_CHECK_EQUAL(b.stats().min(), a.stats().min());
+  CAF_CHECK_EQUAL(b.stats().max(), a.stats().max());
+  CAF_CHECK_EQUAL(loose.stats().max(), a.stats().max());
+  auto close = [](double x, double y) {
+    return std::fabs(x - y) <= 1e-9 * std::max(std::fabs(x), std::fabs(y));
+  };
+  CAF_CHECK(close(b.stats().sum(), a.stats().sum()));
+  CAF_CHECK(close(loose.stats().sum(), a.stats().sum()));
+  // Infinities clamp to the largest finite values, in a batch as alone.
+  const double infs[] = {inf, -inf};
+  concurrent_sketch c1;
+  concurrent_sketch c2;
+  c1.add(inf);
+  c1.add(-inf);
+  c2.add_batch(infs, 2);
+  auto s1 = c1.snapshot();
+  auto s2 = c2.snapshot();
+  CAF_CHECK_EQUAL(s2.count(), 2u);
+  CAF_CHECK_EQUAL(s2.stats().max(), std::numeric_limits<double>::max());
+  CAF_CHECK_EQUAL(s2.stats().min(), s1.stats().min());
+  CAF_CHECK_EQUAL(s2.quantile(1.0), s1.quantile(1.0));
+  CAF_CHECK_EQUAL(s2.quantile(0.0), s1.quantile(0.0));
+}

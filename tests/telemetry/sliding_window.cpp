@@ -1,7 +1,10 @@
 #define CAF_SUITE telemetry.sliding_window
 #include "caf/test/unit_test.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 #include "caflens/telemetry/sliding_window.hpp"
 
@@ -75,3 +78,95 @@ CAF_TEST(memory does not grow with samples) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// Writers buffer their samples (see windowed_sketch): queries must count the
+// buffered ones, in the slot of their time, exactly once.
+
+CAF_TEST(buffered samples keep the slot of their time) {
+  manual_clock clk{1'000'000'000'000};
+  windowed_sketch w{{}, {10s, 90}, clk};
+  for (int i = 0; i < 3; ++i) // fewer than a buffer holds
+    w.add(5);
+  CAF_CHECK_EQUAL(w.window(1ns).count(), 3u);
+  CAF_CHECK_EQUAL(w.total().count(), 3u);
+  clk.advance(10s);
+  w.add(6);
+  w.add(6);
+  CAF_CHECK_EQUAL(w.window(10s).count(), 2u);
+  CAF_CHECK_EQUAL(w.window(20s).count(), 5u);
+  clk.advance(10s);
+  CAF_CHECK_EQUAL(w.window(10s).count(), 0u);
+  CAF_CHECK_EQUAL(w.window(20s).count(), 2u);
+  CAF_CHECK_EQUAL(w.total().count(), 5u);
+}
+
+CAF_TEST(a writer gone quiet keeps its samples) {
+  manual_clock clk{1'000'000'000'000};
+  windowed_sketch w{{}, {10s, 90}, clk};
+  // Another thread buffers three samples and ends; its buffer waits.
+  std::thread{[&] {
+    for (int i = 0; i < 3; ++i)
+      w.add(1);
+  }}.join();
+  CAF_CHECK_EQUAL(w.window(10s).count(), 3u);
+  // This thread writes through 200 slots: the ring recycles every slot,
+  // the quiet samples' one included.
+  for (int round = 0; round < 200; ++round) {
+    clk.advance(10s);
+    w.add(2);
+  }
+  CAF_CHECK_EQUAL(w.window(15min).count(), 90u);
+  CAF_CHECK_EQUAL(w.total().count(), 203u);
+  // A new thread (perhaps in the quiet one's writer slot) moves them on.
+  std::thread{[&] {
+    for (int i = 0; i < 100; ++i)
+      w.add(3);
+  }}.join();
+  CAF_CHECK_EQUAL(w.window(10s).count(), 101u);
+  CAF_CHECK_EQUAL(w.window(15min).count(), 190u);
+  CAF_CHECK_EQUAL(w.total().count(), 303u);
+  CAF_CHECK_EQUAL(w.total().stats().min(), 1.0);
+}
+
+CAF_TEST(more writers than writer slots lose nothing) {
+  manual_clock clk{1'000'000'000'000};
+  windowed_sketch w{{}, {10s, 90}, clk};
+  constexpr int threads = 24; // more than detail::writer_slots
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&w, t] {
+      for (int i = 0; i < 10000; ++i)
+        w.add(1 + t);
+    });
+  for (auto& t : ts)
+    t.join();
+  CAF_CHECK_EQUAL(w.window(10s).count(), 240000u);
+  CAF_CHECK_EQUAL(w.total().count(), 240000u);
+  CAF_CHECK_EQUAL(w.total().stats().max(), 24.0);
+}
+
+CAF_TEST(readers racing writers never count a sample twice) {
+  windowed_sketch w; // the real coarse clock
+  std::atomic<bool> done{false};
+  constexpr uint64_t per_writer = 200000;
+  std::atomic<uint64_t> over{0};
+  std::thread reader{[&] {
+    while (!done.load()) {
+      if (w.total().count() > 2 * per_writer)
+        over.fetch_add(1);
+      if (w.window(15min).count() > 2 * per_writer)
+        over.fetch_add(1);
+    }
+  }};
+  auto writer = [&] {
+    for (uint64_t i = 0; i < per_writer; ++i)
+      w.add(static_cast<double>(i % 1000));
+  };
+  std::thread t1{writer}, t2{writer};
+  t1.join();
+  t2.join();
+  done = true;
+  reader.join();
+  CAF_CHECK_EQUAL(over.load(), 0u);
+  CAF_CHECK_EQUAL(w.total().count(), 2 * per_writer);
+}

@@ -26,8 +26,23 @@ namespace detail {
 /// more slot (index writer_slots) with atomic read-modify-writes.
 inline constexpr int writer_slots = 16;
 
+/// 0 until this thread claims a writer slot, then the slot + 1; -1 when
+/// none was free (initial-exec TLS: one load).
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local int
+  tl_writer_slot;
+
+/// Claims a writer slot for this thread (first use).
+int claim_writer_slot() noexcept;
+
 /// This thread's writer slot (claimed on first use, released at exit).
-int writer_slot() noexcept;
+inline int writer_slot() noexcept {
+  auto s = tl_writer_slot;
+  if (s > 0)
+    return s - 1;
+  if (s < 0)
+    return writer_slots;
+  return claim_writer_slot();
+}
 
 } // namespace detail
 
@@ -54,11 +69,19 @@ public:
   /// Adds one sample; NaN is ignored. Never blocks, never throws.
   void add(double x) noexcept;
 
+  /// Adds `n` samples as `add` would, in one pass: the thread's shard is
+  /// looked up once and its sum, minimum and maximum written once.
+  void add_batch(const double* xs, size_t n) noexcept;
+
   /// A copy for queries.
   ddsketch snapshot() const;
 
   /// Adds this sketch's content to `out` (same accuracy).
   void merge_into(ddsketch& out) const;
+
+  /// Adds `n` samples to `out` as if they had been added here and merged
+  /// (same zero threshold and clamping; `out` has the same accuracy).
+  void merge_samples_into(ddsketch& out, const double* xs, size_t n) const;
 
   /// Clears all samples (keeps allocated memory).
   void reset() noexcept;

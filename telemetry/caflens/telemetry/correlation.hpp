@@ -49,8 +49,14 @@ std::invoke_result_t<F> with_correlation(std::string id, F&& fn) {
 
 namespace detail {
 
+/// The thread's innermost correlation id (initial-exec TLS: one load).
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local const
+  std::string* tl_correlation;
+
 /// The thread's innermost correlation id, or nullptr.
-const std::string* correlation_slot() noexcept;
+inline const std::string* correlation_slot() noexcept {
+  return tl_correlation;
+}
 
 } // namespace detail
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -11,6 +12,42 @@
 #include <nlohmann/json_fwd.hpp>
 
 namespace caflens::telemetry {
+
+namespace detail {
+
+/// `a == b`, inline for the short keys of measurements and metadata (a
+/// libc `memcmp` call costs more than the comparison).
+inline bool same_text(std::string_view a, std::string_view b) noexcept {
+  auto n = a.size();
+  if (n != b.size())
+    return false;
+  auto* p = a.data();
+  auto* q = b.data();
+  if (n > 16)
+    return std::memcmp(p, q, n) == 0;
+  if (n >= 8) { // two overlapping words
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, p, 8);
+    std::memcpy(&b0, q, 8);
+    std::memcpy(&a1, p + n - 8, 8);
+    std::memcpy(&b1, q + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4) {
+    uint32_t a0, a1, b0, b1;
+    std::memcpy(&a0, p, 4);
+    std::memcpy(&b0, q, 4);
+    std::memcpy(&a1, p + n - 4, 4);
+    std::memcpy(&b1, q + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != q[i])
+      return false;
+  return true;
+}
+
+} // namespace detail
 
 /// A metadata value: null, bool, integer, float, string or a JSON document.
 /// Non-owning like `std::string_view`: strings and JSON documents must outlive
@@ -181,7 +218,7 @@ public:
   /// The value of the first measurement named `key`.
   std::optional<double> find(std::string_view key) const noexcept {
     for (auto& x : *this)
-      if (x.key == key)
+      if (detail::same_text(x.key, key))
         return x.value;
     return std::nullopt;
   }
@@ -229,7 +266,7 @@ public:
   /// The first entry named `key`, or nullptr.
   const value* find(std::string_view key) const noexcept {
     for (auto& x : *this)
-      if (x.key == key)
+      if (detail::same_text(x.key, key))
         return &x.value;
     return nullptr;
   }

@@ -21,8 +21,8 @@ struct hazard_record {
 };
 
 /// This thread's record once claimed (initial-exec TLS: one load).
-extern __attribute__((tls_model("initial-exec"))) thread_local hazard_record*
-  tl_hazard_record;
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local
+  hazard_record* tl_hazard_record;
 
 /// Claims a record for this thread (first use) and arranges its release
 /// when the thread exits.
@@ -40,7 +40,11 @@ inline hazard_record& local_hazard_record() noexcept {
 /// readers then publish hazards with a plain store and a compiler barrier,
 /// and the rare reclaimer pays for a process-wide barrier instead. Falls
 /// back to sequentially consistent stores where `membarrier` is missing.
-bool asymmetric_fence() noexcept;
+extern const bool use_asymmetric_fence;
+
+inline bool asymmetric_fence() noexcept {
+  return use_asymmetric_fence;
+}
 
 /// The reader side of the fence (a full fence without membarrier).
 inline void light_fence() noexcept {
