@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 build_dir=build
+sanitize=0
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAFLENS_ENABLE_TESTING=ON)
 ctest_args=()
 components=all
@@ -18,8 +19,7 @@ while [ $# -gt 0 ]; do
     --sanitize)
       build_dir=build-asan
       cmake_args+=(-DCAFLENS_ENABLE_SANITIZERS=ON)
-      export ASAN_OPTIONS="abort_on_error=1"
-      export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/cmake/sanitizers.supp"
+      sanitize=1
       ;;
     --components)
       shift
@@ -47,4 +47,19 @@ jobs=$(nproc)
 cmake -S . -B "$build_dir" "${generator[@]}" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j "$jobs"
 cd "$build_dir"
-ctest --output-on-failure -j "$jobs" "${ctest_args[@]}"
+if [ "$sanitize" = 1 ]; then
+  # Reports go to files, so that one in a child process (a node, the CLI, a
+  # demo the test drives) fails the run even when its test survives it.
+  reports=$PWD/sanitizer-reports
+  rm -rf "$reports" && mkdir -p "$reports"
+  export ASAN_OPTIONS="abort_on_error=1:log_path=$reports/asan"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/cmake/sanitizers.supp:log_path=$reports/ubsan"
+fi
+status=0
+ctest --output-on-failure -j "$jobs" "${ctest_args[@]}" || status=$?
+if [ "$sanitize" = 1 ] && [ -n "$(ls -A "$reports")" ]; then
+  for f in "$reports"/*; do echo "== $f"; cat "$f"; done
+  echo "test.sh: sanitizer reports above (in $reports)" >&2
+  exit 1
+fi
+exit $status
