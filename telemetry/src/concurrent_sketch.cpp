@@ -278,8 +278,10 @@ void concurrent_sketch::add_batch(const double* xs, size_t n) noexcept {
         continue;
       }
       auto index = static_cast<size_t>(k < 0 ? -1 - k : k);
-      auto& ref = (k < 0 ? negative : positive)[index / chunk_size];
-      auto* c = ref.load(std::memory_order_acquire);
+      // Not `(k < 0 ? negative : positive)[i]`: GCC 12 with UBSan computes
+      // a wild address for that subscript (even at -O0).
+      auto* table = k < 0 ? negative : positive;
+      auto* c = table[index / chunk_size].load(std::memory_order_acquire);
       if (c == nullptr) {
         auto* counter = sh->counter(k < 0, index); // allocates the chunk
         if (counter != nullptr)
