@@ -25,7 +25,7 @@ struct pattern_def {
 };
 
 const std::vector<pattern_def>& table() {
-  static const std::vector<pattern_def> xs{
+  static const auto& xs = *new std::vector<pattern_def>{
     {{"scheduler_starvation",
       {"blocked_handler", "scheduler_starvation", "thread_hog"},
       10,
@@ -201,7 +201,7 @@ std::string evidence_source(const notification& n) {
       return i->get<std::string>();
   // The process table's counters and busy/idle times, whichever skill read
   // them.
-  static const std::set<std::string> table_types{
+  static const auto& table_types = *new std::set<std::string>{
     "blocked_handler", "scheduler_starvation", "thread_hog", "unresponsive",
     "mailbox_growth", "mailbox_backlog", "suspect_blocked_handler",
     "suspect_unresponsive", "peer_outlier", "reply_backlog",
@@ -252,12 +252,12 @@ void register_skill(const skills::skill& sk) {
 }
 
 const std::vector<failure_pattern>& failure_patterns() {
-  static const std::vector<failure_pattern> xs = [] {
+  static const auto& xs = *new std::vector<failure_pattern>([] {
     std::vector<failure_pattern> out;
     for (auto& d : table())
       out.push_back(d.pattern);
     return out;
-  }();
+  }());
   return xs;
 }
 
@@ -516,8 +516,8 @@ std::vector<json> correlate(const std::vector<notification>& notes,
 // -- routing ------------------------------------------------------------------
 
 const std::vector<std::string>& core_skills() {
-  static const std::vector<std::string> xs{"actors", "crashes", "supervision",
-                                           "memory"};
+  static const auto& xs = *new std::vector<std::string>{
+    "actors", "crashes", "supervision", "memory"};
   return xs;
 }
 
@@ -538,7 +538,7 @@ std::vector<std::string> route_skills(const std::string& reason,
   for (auto& s : core_skills())
     add(s);
   // The application's own skills know its domain: always asked.
-  static const std::set<std::string> builtin{
+  static const auto& builtin = *new std::set<std::string>{
     "actors", "memory", "scheduler", "crashes", "supervision",
     "logs",   "telemetry", "os",     "anomaly", "tracer"};
   for (auto& s : available)

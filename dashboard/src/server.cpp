@@ -67,7 +67,7 @@ bool forwarded(const telemetry::event_name& e) {
   auto& s = e.segments();
   if (s.size() < 2 || s[0] != "caflens")
     return false;
-  static const std::vector<std::string> areas{
+  static const auto& areas = *new std::vector<std::string>{
     "investigation", "coordinator", "operator", "supervisor", "alert",
     "node",          "action",      "anomaly",  "experiment"};
   return std::find(areas.begin(), areas.end(), s[1]) != areas.end();

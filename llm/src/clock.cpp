@@ -21,7 +21,9 @@ public:
 } // namespace
 
 std::shared_ptr<clock> clock::system() {
-  static auto instance = std::make_shared<system_clock_impl>();
+  // Never destroyed, like every static an actor may use (see catalogue.cpp).
+  static const auto& instance = *new std::shared_ptr<system_clock_impl>(
+    std::make_shared<system_clock_impl>());
   return instance;
 }
 

@@ -9,10 +9,14 @@ namespace caflens::llm {
 
 namespace {
 
-const std::vector<std::string> builtin_keys{
-  "authorization", "password",     "passwd",       "secret",
-  "token",         "api_key",      "apikey",       "api-key",
-  "x-api-key",     "access_token", "client_secret"};
+// Never destroyed (see telemetry's catalogue.cpp).
+const std::vector<std::string>& builtin_keys() {
+  static const auto& xs = *new std::vector<std::string>{
+    "authorization", "password",     "passwd",       "secret",
+    "token",         "api_key",      "apikey",       "api-key",
+    "x-api-key",     "access_token", "client_secret"};
+  return xs;
+}
 
 std::string lower(std::string_view x) {
   std::string result{x};
@@ -22,7 +26,7 @@ std::string lower(std::string_view x) {
 }
 
 std::string regex_escape(std::string_view x) {
-  static const std::string special = R"(\^$.|?*+()[]{}-/)";
+  static const auto& special = *new std::string(R"(\^$.|?*+()[]{}-/)");
   std::string result;
   for (auto c : x) {
     if (special.find(c) != std::string::npos)
@@ -73,7 +77,7 @@ caf::expected<redactor> redactor::make(redaction_config cfg) {
 
 void redactor::init(const redaction_config& cfg) {
   replacement_ = cfg.replacement.empty() ? "[REDACTED]" : cfg.replacement;
-  keys_ = builtin_keys;
+  keys_ = builtin_keys();
   for (auto& key : cfg.keys)
     keys_.push_back(lower(key));
   literals_ = cfg.literals;

@@ -313,7 +313,7 @@ int append_chunk(lua_State*, const void* data, size_t size, void* ud) {
 // The prelude compiled once per process (parsing it costs more than the
 // rest of a sandbox's set-up); empty if that fails.
 const std::string& prelude_bytecode() {
-  static const std::string instance = [] {
+  static const auto& instance = *new std::string([] {
     std::string result;
     lua_State* L = luaL_newstate();
     if (L == nullptr)
@@ -324,7 +324,7 @@ const std::string& prelude_bytecode() {
       result.clear();
     lua_close(L);
     return result;
-  }();
+  }());
   return instance;
 }
 

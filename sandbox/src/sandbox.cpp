@@ -197,7 +197,7 @@ struct sandbox_events {
 };
 
 const sandbox_events& events() {
-  static const sandbox_events instance = [] {
+  static const auto& instance = *new sandbox_events([] {
     auto& bus = telemetry::bus::global();
     return sandbox_events{
       bus.intern({"caflens", "sandbox", "execute", "start"}),
@@ -206,7 +206,7 @@ const sandbox_events& events() {
       bus.intern({"caflens", "sandbox", "limit_exceeded"}),
       bus.intern({"caflens", "sandbox", "callback"}),
     };
-  }();
+  }());
   return instance;
 }
 

@@ -105,7 +105,10 @@ std::mutex& registry_mutex() {
 }
 
 std::vector<enqueue_cache*>& registry() {
-  static std::vector<enqueue_cache*> xs;
+  // Never destroyed: threads that exit after the static destructors began
+  // (a process ending with its actor system running) still take their
+  // cache out.
+  static auto& xs = *new std::vector<enqueue_cache*>;
   return xs;
 }
 

@@ -176,14 +176,14 @@ bool size_like(const std::string& name) {
   }
   if (!cur.empty())
     words.push_back(cur);
-  static const std::set<std::string> sizes{
+  static const auto& sizes = *new std::set<std::string>{
     "entries", "entry",   "size",     "sizes",    "cache",       "cached",
     "pending", "queue",   "queued",   "buffer",   "buffered",    "backlog",
     "held",    "holding", "waiting",  "bytes",    "len",         "length",
     "items",   "open",    "active",   "inflight", "outstanding", "retained",
     "stored",  "keys",    "depth",    "objects",  "nodes",       "live",
     "resident", "capacity", "used",   "alloc",    "allocated"};
-  static const std::set<std::string> counters{
+  static const auto& counters = *new std::set<std::string>{
     "total",    "routed", "processed", "handled",  "received", "sent",
     "completed", "seq",   "sequence",  "offset",   "served",   "done",
     "approvals", "checks", "since",    "uptime",   "limit",    "max"};

@@ -142,7 +142,7 @@ private:
 
 /// Versioned migrations: migrations[i] takes the schema from i to i + 1.
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> xs{
+  static const auto& xs = *new std::vector<const char*>{
     // 0 -> 1: investigations, their insights, notifications, snapshots and
     // timeline.
     R"sql(

@@ -63,7 +63,7 @@ struct telemetry_events {
     auto_shutdown, stopped;
 
   static const telemetry_events& get() {
-    static const telemetry_events instance = [] {
+    static const auto& instance = *new telemetry_events([] {
       auto& bus = telemetry::bus::global();
       auto ev = [&](std::string_view what) {
         return bus.intern(telemetry::event_name{"caflens", "supervisor", what});
@@ -73,7 +73,7 @@ struct telemetry_events {
                               ev("child_exited"),      ev("child_restarted"),
                               ev("child_terminated"),  ev("intensity_exceeded"),
                               ev("auto_shutdown"),     ev("stopped")};
-    }();
+    }());
     return instance;
   }
 };

@@ -233,8 +233,8 @@ void bus::dispatch(event e, measurements m, metadata md) noexcept {
         continue;
       try {
         detach(h->id);
-        static const event_name failure{"caflens", "telemetry", "handler",
-                                        "failure"};
+        static const auto& failure
+          = *new event_name{"caflens", "telemetry", "handler", "failure"};
         execute(failure, {{"system_time", static_cast<double>(system_time())}},
                 {{"handler_id", h->id},
                  {"event_name", slot->name.str()},

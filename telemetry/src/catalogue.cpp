@@ -328,7 +328,10 @@ std::vector<event_info> make_catalogue() {
 } // namespace
 
 const std::vector<event_info>& catalogue() {
-  static const std::vector<event_info> instance = make_catalogue();
+  // Never destroyed, like every function-local static in caflens that an
+  // actor may use: a process that exits with its actor system still running
+  // (leaked, or held by a static) runs static destructors under its actors.
+  static const auto& instance = *new std::vector<event_info>(make_catalogue());
   return instance;
 }
 

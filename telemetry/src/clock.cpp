@@ -29,13 +29,14 @@ public:
 
 } // namespace
 
+// Never destroyed: a window may read its clock while the process exits.
 const clock& clock::coarse() noexcept {
-  static coarse_clock instance;
+  static const auto& instance = *new coarse_clock;
   return instance;
 }
 
 const clock& clock::steady() noexcept {
-  static steady_clock instance;
+  static const auto& instance = *new steady_clock;
   return instance;
 }
 

@@ -435,9 +435,9 @@ caf::behavior billing_impl(caf::stateful_actor<billing_state>* self,
 // -- helpers ------------------------------------------------------------------
 
 const std::vector<std::string>& pipeline_kinds() {
-  static const std::vector<std::string> xs{"producer",      "dispatcher",
-                                           "upload_worker", "upload_store",
-                                           "catalog",       "billing"};
+  static const auto& xs = *new std::vector<std::string>{
+    "producer", "dispatcher", "upload_worker",
+    "upload_store", "catalog", "billing"};
   return xs;
 }
 
@@ -807,7 +807,7 @@ std::vector<alert_probe> pipeline::alert_probes() {
                           "SLO for "
                     + fixed(lim.slo_hold.count() / 1e3) + " s",
                   limit, lim.slo_hold,
-                  [p, armed, stage]() -> std::optional<double> {
+                  [p, armed, stage = stage]() -> std::optional<double> {
                     auto p99 = p->stage_p99(stage);
                     if (!armed() || p99 < 0)
                       return std::nullopt;

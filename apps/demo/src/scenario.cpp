@@ -57,12 +57,12 @@ bool parse_scenario(std::string_view x, scenario& out) noexcept {
 }
 
 const std::vector<scenario>& all_scenarios() noexcept {
-  static const std::vector<scenario> xs = [] {
+  static const auto& xs = *new std::vector<scenario>([] {
     std::vector<scenario> r;
     for (auto& e : entries)
       r.push_back(e.id);
     return r;
-  }();
+  }());
   return xs;
 }
 
