@@ -63,6 +63,18 @@ inline void owner_add(std::atomic<double>& x, double d) noexcept {
   x.store(x.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
 }
 
+// A shard's shift for its shifted sums: its first sample, set once by
+// whichever writer gets there first. `bits` is the value last read.
+inline uint64_t claim_shift(std::atomic<uint64_t>& shift, uint64_t bits,
+                            double x) noexcept {
+  if (bits == no_shift) {
+    auto mine = std::bit_cast<uint64_t>(x);
+    if (shift.compare_exchange_strong(bits, mine, std::memory_order_relaxed))
+      bits = mine;
+  }
+  return bits;
+}
+
 void shared_min(std::atomic<double>& target, double x) noexcept {
   auto cur = target.load(std::memory_order_relaxed);
   while (x < cur
@@ -193,13 +205,8 @@ void concurrent_sketch::add(double x) noexcept {
     else
       c->fetch_add(1, std::memory_order_relaxed);
   }
-  auto bits = sh->shift_bits.load(std::memory_order_relaxed);
-  if (bits == no_shift) {
-    auto mine = std::bit_cast<uint64_t>(x);
-    if (sh->shift_bits.compare_exchange_strong(bits, mine,
-                                               std::memory_order_relaxed))
-      bits = mine;
-  }
+  auto bits = claim_shift(sh->shift_bits,
+                          sh->shift_bits.load(std::memory_order_relaxed), x);
   auto d = x - std::bit_cast<double>(bits);
   if (owner) {
     owner_add(sh->sum_d, d);
@@ -257,12 +264,7 @@ void concurrent_sketch::add_batch(const double* xs, size_t n) noexcept {
         auto k = std::clamp(mapping_.key(mag), key_min_, key_max_) - key_min_;
         keys[i] = x < 0 ? -1 - k : k;
       }
-      if (bits == no_shift) {
-        auto mine = std::bit_cast<uint64_t>(x);
-        if (sh->shift_bits.compare_exchange_strong(bits, mine,
-                                                   std::memory_order_relaxed))
-          bits = mine;
-      }
+      bits = claim_shift(sh->shift_bits, bits, x);
       auto d = x - std::bit_cast<double>(bits);
       sum_d += d;
       sum_d2 += d * d;
