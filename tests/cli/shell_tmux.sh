@@ -17,7 +17,7 @@ send() {
   tmux send-keys -t "$session" -l -- "$1"
   tmux send-keys -t "$session" Enter
   typed=$((typed + 1))
-  for _ in $(seq 300); do
+  for _ in $(seq "$polls"); do
     local n
     n=$(pane | grep -cE '^(caflens@node-[^>]*|>)> ')
     [ "$n" -gt "$typed" ] && pane | grep -v '^$' | tail -1 | grep -qE '^(caflens@node-[^>]*|>)> $' && return 0
@@ -34,7 +34,8 @@ check "the shell greets with the node's prompt" await "caflens@node-[^>]*> "
 # Give the fault time to build a backlog, then ask for the deepest mailbox.
 sleep 1
 send 'actors_top(1)[1].name'
-check "an expression prints its value (the slow consumer)" await '^"worker-2"'
+check "an expression prints its value (the slow consumer)" \
+  await "^\"$(fault worker-2 '[^"]+')\""
 send 'for i = 1, 3 do'
 check "an incomplete chunk asks for more" await '^>> '
 send 'print("line " .. i * 10)'

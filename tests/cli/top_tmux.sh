@@ -15,7 +15,7 @@ tmux new-session -d -s "$session" -x 150 -y 45 \
 check "top draws its header" await "caflens top — node-"
 check "  ... in the alternate screen" bash -c "! tmux capture-pane -p -t '$session' | grep -q before-top"
 check "the slow consumer leads the mailbox sort" \
-  await "^ +[0-9]+  worker-2\*? +upload_worker +[0-9]{3,}"
+  await "^ +[0-9]+  $(fault 'worker-2\*? +upload_worker' '[^ ]+ +[^ ]+') +[0-9]{3,}"
 check "the supervision pane shows upload_sup" await "upload_sup \(one_for_one"
 tmux send-keys -t "$session" s
 check "s sorts by rate" await "sort: rate "
@@ -25,7 +25,7 @@ check "  ... to the matching actor only" \
   bash -c "tmux capture-pane -p -t '$session' | grep -E '^ +[0-9]+  ' | grep -v worker-3 | wc -l | grep -qx 0"
 tmux send-keys -t "$session" t
 check "t hides the supervision pane" bash -c "
-  for _ in \$(seq 300); do
+  for _ in \$(seq $polls); do
     tmux capture-pane -p -t '$session' | grep -q '^supervision' || exit 0
     sleep 0.1
   done; exit 1"
@@ -41,12 +41,13 @@ check "top --json gives the node's actors and trees" \
   test "$(python3 -c "import json; d=json.load(open('$dir/top.json')); print(d['command'], d['data']['actors']['count'] > 0, len(d['data']['supervision']['trees']) > 0)")" = "top True True"
 "$bin" top "$addr" --once --sort mailbox >"$dir/top.txt"
 check "top --once prints one frame, the slow consumer first" \
-  bash -c "grep -E '^ +[0-9]+  ' '$dir/top.txt' | head -1 | grep -q worker-2"
+  bash -c "grep -E '^ +[0-9]+  ' '$dir/top.txt' | head -1 | grep -qE '^ +[0-9]+  $(fault worker-2 '[^ ]+')'"
 
 # caflens investigate over the same node: progress on stderr, the report on
 # stdout; --quiet keeps stderr empty.
 "$bin" investigate --node "$addr" "uploads back up" >"$dir/inv.out" 2>"$dir/inv.err"
-check "investigate names the slow consumer" grep -q "slow_consumer — culprit worker-2" "$dir/inv.out"
+check "investigate names the slow consumer" \
+  grep -qE "$(fault 'slow_consumer — culprit worker-2' '[a-z_]+ — culprit [^ ]+')" "$dir/inv.out"
 check "  ... with progress lines while it runs" grep -q "coordinator: investigation .* started" "$dir/inv.err"
 "$bin" investigate -q --node "$addr" "uploads back up" >"$dir/inv.out" 2>"$dir/inv.err"
 check "  ... and none with --quiet" test ! -s "$dir/inv.err"

@@ -39,10 +39,12 @@
 // the predicted label the top insight's pattern), the number of known gaps,
 // and closes with "N passed, M failed"; exits 1 when anything failed.
 //
-// --sanitized: the application runs under ASan (scripts/test.sh
-// --sanitize), whose memory overhead the memory detectors rightly see, so
-// a wrong diagnosis is reported but not counted; a run without a result
-// (a sanitizer report aborts it) and protocol violations still fail.
+// --sanitized: the application runs under a sanitizer (ASan from
+// scripts/test.sh --sanitize, whose memory overhead the memory detectors
+// rightly see; TSan from scripts/tsan.sh, whose slowdown backs the
+// pipeline up), so a wrong diagnosis is reported but not counted; a run
+// without a result (a sanitizer report aborts it) and protocol violations
+// still fail.
 #include <sys/wait.h>
 #include <csignal>
 #include <unistd.h>

@@ -2,6 +2,12 @@
 # consumer project in SOURCE_DIR against it.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
+# The flags and the CAF of the build under test (both empty in a plain one).
+set(consumer_args "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+                  "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
+if(CAF_ROOT)
+  list(APPEND consumer_args "-DCAF_ROOT=${CAF_ROOT}")
+endif()
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc
@@ -18,7 +24,8 @@ if(NOT EXISTS ${prefix}/lib/cmake/caflens/caflensConfig.cmake)
 endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -G ${GENERATOR}
     -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+    ${consumer_args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 message(STATUS "consumer said: ${last_output}")
@@ -34,7 +41,8 @@ endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/../consumer_telemetry
     -B ${WORK_DIR}/build-telemetry -G ${GENERATOR}
     -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+    ${consumer_args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build-telemetry)
 run(${WORK_DIR}/build-telemetry/instrumented)
 if(NOT last_output MATCHES "instrumented: ok")

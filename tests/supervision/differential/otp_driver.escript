@@ -17,6 +17,12 @@
          worker_init/2]).
 
 -define(SETTLE_MS, 50).
+%% A sleep that wakes later than this ran the scenario on another schedule
+%% than the caflens run's virtual clock (a loaded machine: a TSan run, a
+%% parallel build): its trace is no reference, and the scenario is recorded
+%% again, up to ATTEMPTS times.
+-define(SLIP_MS, 40).
+-define(ATTEMPTS, 4).
 
 main([OutDir | Files]) when Files =/= [] ->
     %% Crash and supervisor reports are expected here; the traces say it all.
@@ -45,10 +51,27 @@ main(_) ->
 %% -- scenario files -----------------------------------------------------------
 
 run_file(File) ->
+    run_file(File, 1).
+
+run_file(File, Attempt) ->
     try
         {ok, Bin} = file:read_file(File),
         {Nodes, Steps} = parse(binary_to_list(Bin)),
-        run(Nodes, Steps)
+        case run(Nodes, Steps) of
+            {Lines, 0} ->
+                Lines;
+            {Lines, Late} when Attempt >= ?ATTEMPTS ->
+                io:format(standard_error,
+                          "otp_driver: ~s: timers still late by up to ~b ms "
+                          "after ~b recordings; keeping the last~n",
+                          [File, Late, Attempt]),
+                Lines;
+            {_, Late} ->
+                io:format(standard_error,
+                          "otp_driver: ~s: a timer woke ~b ms late; "
+                          "recording again~n", [File, Late]),
+                run_file(File, Attempt + 1)
+        end
     catch
         Class:Reason:Stack ->
             [lists:flatten(io_lib:format("driver error ~p:~p ~p",
@@ -113,19 +136,33 @@ run(Nodes, Steps) ->
     %% starts at virtual time 0: OTP stamps restarts with
     %% erlang:monotonic_time(1), so the second boundaries must line up.
     Ms = erlang:monotonic_time(millisecond),
-    timer:sleep(1000 - (((Ms rem 1000) + 1000) rem 1000)),
+    nap(Ctx, 1000 - (((Ms rem 1000) + 1000) rem 1000)),
     _ = supervisor:start_link(?MODULE, {sup, Ctx, Top}),
-    settle(),
-    lists:foreach(fun(Step) -> step(Ctx, Top, Step), settle() end, Steps),
-    settle(),
+    settle(Ctx),
+    lists:foreach(fun(Step) -> step(Ctx, Top, Step), settle(Ctx) end, Steps),
+    settle(Ctx),
     Collector ! {sync, self()},
     receive synced -> ok end,
     Lines = [L || {_, L} <- ets:tab2list(Log)],
+    Late = lists:max([0 | [L || {{late, _}, L} <- ets:tab2list(Reg)]]),
     cleanup(Reg),
-    Lines.
+    {Lines, Late}.
 
-settle() ->
-    timer:sleep(?SETTLE_MS).
+settle(Ctx) ->
+    nap(Ctx, ?SETTLE_MS).
+
+%% timer:sleep/1 that notes in the scenario's registry how late it woke,
+%% when more than SLIP_MS. Also called by workers, which may
+%% outlive their scenario's registry.
+nap(#{reg := Reg}, Ms) ->
+    T0 = erlang:monotonic_time(millisecond),
+    timer:sleep(Ms),
+    Late = erlang:monotonic_time(millisecond) - T0 - Ms,
+    case Late > ?SLIP_MS of
+        true -> catch ets:insert(Reg, {{late, erlang:unique_integer()}, Late});
+        false -> ok
+    end,
+    ok.
 
 cleanup(Reg) ->
     [begin unlink(Pid), exit(Pid, kill) end
@@ -235,7 +272,7 @@ start_worker(Ctx, Path) ->
 do_start_worker(Ctx, Path, Node) ->
     #{reg := Reg} = Ctx,
     %% An attempt that takes time blocks the supervisor, then decides.
-    timer:sleep(list_to_integer(attr(Node, "delay_ms", "0"))),
+    nap(Ctx, list_to_integer(attr(Node, "delay_ms", "0"))),
     Script = case ets:lookup(Reg, {instance_starts, Path}) of
                  [{_, S}] -> S;
                  [] -> attr(Node, "starts", "o")
@@ -252,25 +289,25 @@ do_start_worker(Ctx, Path, Node) ->
             Mode = list_to_atom(attr(Node, "on_shutdown", "comply")),
             SlowMs = list_to_integer(attr(Node, "slow_ms", "50")),
             {ok, Pid} = proc_lib:start_link(?MODULE, worker_init,
-                                            [self(), {Mode, SlowMs}]),
+                                            [self(), {Ctx, Mode, SlowMs}]),
             track(Ctx, Path, Pid),
             log(Ctx, ["start ", Path]),
             {ok, Pid}
     end.
 
-worker_init(Parent, {Mode, SlowMs}) ->
+worker_init(Parent, {Ctx, Mode, SlowMs}) ->
     Mode =/= comply andalso process_flag(trap_exit, true),
     proc_lib:init_ack(Parent, {ok, self()}),
-    worker_loop(Mode, SlowMs).
+    worker_loop(Ctx, Mode, SlowMs).
 
-worker_loop(Mode, SlowMs) ->
+worker_loop(Ctx, Mode, SlowMs) ->
     receive
         {exit, Reason} -> exit(Reason);
-        {'EXIT', _, _} when Mode =:= hang -> worker_loop(Mode, SlowMs);
+        {'EXIT', _, _} when Mode =:= hang -> worker_loop(Ctx, Mode, SlowMs);
         {'EXIT', _, Reason} when Mode =:= slow ->
-            timer:sleep(SlowMs),
+            nap(Ctx, SlowMs),
             exit(Reason);
-        _ -> worker_loop(Mode, SlowMs)
+        _ -> worker_loop(Ctx, Mode, SlowMs)
     end.
 
 %% -- steps --------------------------------------------------------------------
@@ -281,8 +318,8 @@ step(Ctx, _Top, ["crash", Path, Reason]) ->
         Pid when Reason =:= "kill" -> exit(Pid, kill);
         Pid -> Pid ! {exit, parse_reason(Reason)}
     end;
-step(_Ctx, _Top, ["wait", Ms]) ->
-    timer:sleep(list_to_integer(Ms));
+step(Ctx, _Top, ["wait", Ms]) ->
+    nap(Ctx, list_to_integer(Ms));
 step(Ctx, Top, ["stop"]) ->
     exit(lookup_pid(Ctx, Top), shutdown);
 step(Ctx, _Top, ["start_child", Sup, Id | Attrs]) ->
