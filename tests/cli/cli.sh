@@ -7,7 +7,7 @@ bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fails=0
-# Under a sanitizer (CAFLENS_TEST_SANITIZER, from the build: see
+# Under TSan (CAFLENS_TEST_SANITIZER, set by the build: see
 # caflens_sanitizer_aware in tests/CMakeLists.txt) the demo runs many times
 # slower and backs up where the sanitizer slows it most: the checks then
 # take the diagnosis the demo printed, whatever it names, and check that

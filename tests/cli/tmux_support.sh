@@ -3,7 +3,7 @@
 #   session=NAME; source tmux_support.sh; start_node SCENARIO
 # Defines: dir (removed at exit), node_pid, addr, fails, check, pane, await.
 dir=$(mktemp -d)
-# Under a sanitizer (CAFLENS_TEST_SANITIZER, from the build: see
+# Under TSan (CAFLENS_TEST_SANITIZER, set by the build: see
 # caflens_sanitizer_aware in tests/CMakeLists.txt) the node runs many times
 # slower and backs up where the sanitizer slows it most, not at the injected
 # fault: `fault NAME PATTERN` gives the regex a check expects where the
