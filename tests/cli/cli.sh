@@ -57,6 +57,7 @@ check "demo --store keeps its investigation" \
   test "$(rc_of "$bin" demo --quiet --scenario crash_loop --store "$dir/demo.db")" = 0
 # The report's first insight: "1. [severity] PATTERN — culprit NAME (...)".
 found=$(sed -nE 's/^1\. \[[a-z]+\] ([a-z_]+) — culprit ([^ ]+).*/\1 \2/p' "$dir/out")
+echo "     the demo's diagnosis: ${found:-none}"
 if [ -n "$sanitized" ]; then
   check "  ... and prints a diagnosis with a culprit ($CAFLENS_TEST_SANITIZER)" test -n "$found"
 else
