@@ -216,6 +216,29 @@ public:
     }
   }
 
+  /// The series for these tag values, in the order of the tags (made if
+  /// needed; past max_series the overflow series); nullptr when out of
+  /// memory. The series lives as long as this state.
+  series* bind(const std::vector<std::string>& values) noexcept {
+    if (single_ != nullptr)
+      return single_;
+    std::string_view texts[max_tags];
+    auto n = values.size();
+    for (size_t i = 0; i < n; ++i)
+      texts[i] = values[i];
+    auto h = hash_texts(texts, n);
+    {
+      detail::hazard_guard<series_table> g{table_};
+      if (auto* found = lookup(g.get(), h, texts, n))
+        return found;
+    }
+    try {
+      return insert(h, texts, n);
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
   metric_value collect(std::chrono::nanoseconds window) const {
     metric_value result;
     result.definition = def_;
@@ -436,6 +459,44 @@ std::vector<std::string> metric_registry::names() const {
   for (auto& [name, state] : impl_->metrics)
     result.push_back(name);
   return result;
+}
+
+caf::expected<distribution_recorder>
+metric_registry::recorder(std::string_view name,
+                          const std::vector<std::string>& tag_values) const {
+  std::shared_ptr<metric_state> state;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto i = impl_->metrics.find(name);
+    if (i == impl_->metrics.end())
+      return make_error(telemetry_errc::not_found,
+                        "no metric named '" + std::string{name} + "'");
+    state = i->second;
+  }
+  auto& def = state->def();
+  if (def.kind != metric_kind::distribution)
+    return make_error(telemetry_errc::invalid_argument,
+                      "metric '" + def.name + "' is a "
+                        + std::string{to_string(def.kind)}
+                        + ": only a distribution has a recorder");
+  if (tag_values.size() != def.tags.size()) {
+    std::string tags;
+    for (auto& t : def.tags)
+      tags += (tags.empty() ? "" : ", ") + t;
+    return make_error(telemetry_errc::invalid_argument,
+                      "metric '" + def.name + "' has "
+                        + std::to_string(def.tags.size()) + " tag(s)"
+                        + (tags.empty() ? "" : " (" + tags + ")") + "; "
+                        + std::to_string(tag_values.size())
+                        + " value(s) given");
+  }
+  auto* s = state->bind(tag_values);
+  if (s == nullptr)
+    return make_error(telemetry_errc::invalid_argument,
+                      "metric '" + def.name
+                        + "': out of memory for a new series");
+  return distribution_recorder{std::shared_ptr<const void>{state},
+                               s->dist.get()};
 }
 
 caf::expected<metric_value>

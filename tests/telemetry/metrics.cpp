@@ -2,7 +2,10 @@
 #include "caf/test/unit_test.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/metrics.hpp"
@@ -151,6 +154,93 @@ CAF_TEST(invalid definitions are rejected with clear errors) {
   CAF_CHECK_EQUAL(missing.error(), telemetry_errc::not_found);
 }
 
+CAF_TEST(a recorder adds to the same series as execute) {
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("latency", stop,
+                                                       "duration",
+                                                       {"route", "status"})));
+  auto rec = reg.recorder("latency", {"/a", "200"});
+  CAF_REQUIRE(rec);
+  CAF_CHECK(static_cast<bool>(*rec));
+  for (int i = 1; i <= 500; ++i)
+    rec->record(i);
+  rec->record(std::nan(""));
+  for (int i = 501; i <= 1000; ++i)
+    request("/a", 200, i);
+  // A recorder for another tag set makes that series.
+  auto other = reg.recorder("latency", {"/b", "500"});
+  CAF_REQUIRE(other);
+  other->record(7);
+  auto mv = reg.collect("latency");
+  CAF_REQUIRE_EQUAL(mv->series.size(), 2u);
+  auto* a = find(*mv, "/a");
+  CAF_REQUIRE(a && a->distribution);
+  CAF_CHECK_EQUAL(a->tags[1].second, "200");
+  CAF_CHECK_EQUAL(a->distribution->count(), 1000u);
+  CAF_CHECK(std::fabs(a->distribution->quantile(0.5) - 500) <= 7);
+  CAF_CHECK(std::fabs(a->value - 500500.0) < 1e-6);
+  CAF_CHECK_EQUAL(find(*mv, "/b")->distribution->count(), 1u);
+  // Windows see a recorder's samples in the slot of their time.
+  clk.advance(10min);
+  rec->record(42);
+  auto recent = reg.collect("latency", 1min);
+  CAF_CHECK_EQUAL(find(*recent, "/a")->distribution->count(), 1u);
+  CAF_CHECK_EQUAL(find(*recent, "/a")->distribution->quantile(0.5), 42.0);
+}
+
+CAF_TEST(an untagged recorder and the overflow series) {
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("plain", stop,
+                                                       "duration")));
+  auto rec = reg.recorder("plain");
+  CAF_REQUIRE(rec);
+  rec->record(3);
+  b.execute(stop, {{"duration", 5.0}});
+  CAF_CHECK_EQUAL(reg.collect("plain")->series.at(0).distribution->count(), 2u);
+  auto def = metric_definition::distribution("capped", stop, "duration",
+                                             {"route"});
+  def.max_series = 2;
+  CAF_REQUIRE(!reg.add(def));
+  for (auto route : {"/1", "/2", "/3", "/4"}) {
+    auto r = reg.recorder("capped", {route});
+    CAF_REQUIRE(r);
+    r->record(1);
+  }
+  auto mv = reg.collect("capped");
+  CAF_REQUIRE_EQUAL(mv->series.size(), 3u);
+  for (auto& s : mv->series)
+    CAF_CHECK_EQUAL(s.distribution->count(), s.overflow ? 2u : 1u);
+}
+
+CAF_TEST(recorders are refused with clear errors) {
+  CAF_REQUIRE(!reg.add(metric_definition::counter("hits", stop)));
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("latency", stop,
+                                                       "duration",
+                                                       {"route"})));
+  auto missing = reg.recorder("nope");
+  CAF_CHECK_EQUAL(missing.error(), telemetry_errc::not_found);
+  auto counter = reg.recorder("hits");
+  CAF_CHECK_EQUAL(counter.error(), telemetry_errc::invalid_argument);
+  CAF_CHECK(caflens::render_error(counter.error()).find("is a counter")
+            != std::string::npos);
+  auto wrong = reg.recorder("latency", {"/a", "200"});
+  CAF_CHECK_EQUAL(wrong.error(), telemetry_errc::invalid_argument);
+  CAF_CHECK(caflens::render_error(wrong.error())
+              .find("has 1 tag(s) (route); 2 value(s) given")
+            != std::string::npos);
+  distribution_recorder none;
+  CAF_CHECK(!none);
+  none.record(1); // records nothing, harmlessly
+}
+
+CAF_TEST(a recorder outlives its metric) {
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("gone", stop,
+                                                       "duration")));
+  auto rec = reg.recorder("gone");
+  CAF_REQUIRE(rec);
+  CAF_REQUIRE(!reg.remove("gone"));
+  rec->record(1); // into the removed metric's series, kept alive by rec
+  CAF_CHECK_EQUAL(reg.collect("gone").error(), telemetry_errc::not_found);
+}
+
 CAF_TEST(remove detaches the metric) {
   CAF_REQUIRE(!reg.add(metric_definition::counter("c", stop)));
   CAF_CHECK_EQUAL(b.list_handlers(stop).size(), 1u);
@@ -161,6 +251,27 @@ CAF_TEST(remove detaches the metric) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(threads recording through one recorder lose no sample) {
+  bus b;
+  metric_registry reg{b};
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", {"x"}, "d",
+                                                       {"route"})));
+  auto rec = reg.recorder("lat", {"/r"});
+  CAF_REQUIRE(rec);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([r = *rec, t]() mutable {
+      for (int i = 0; i < 10'000; ++i)
+        r.record(t * 10'000 + i + 1);
+    });
+  for (auto& t : threads)
+    t.join();
+  auto mv = reg.collect("lat");
+  CAF_REQUIRE(mv);
+  CAF_CHECK_EQUAL(mv->series.at(0).distribution->count(), 40'000u);
+  CAF_CHECK(std::fabs(mv->series.at(0).value - 40'000.0 * 40'001 / 2) < 1e-3);
+}
 
 CAF_TEST(destroying a registry detaches its handlers) {
   bus b;

@@ -83,6 +83,42 @@ struct metric_value {
   std::vector<series_value> series;
 };
 
+/// One series of a distribution metric, bound once for a hot loop (what a
+/// cached `prometheus::Histogram&` is to prometheus-cpp). `record(x)` adds
+/// a sample to that series, as `execute` of the metric's event with that
+/// measurement and those tags would, but without the bus: no other handler
+/// of the event sees it, and nothing is looked up per sample.
+///
+/// Made by `metric_registry::recorder`. Copyable, thread-safe; it keeps its
+/// series alive, so it stays safe to use after the metric is removed or
+/// the registry is gone (its samples then reach nothing that is collected).
+/// A default-constructed recorder records nothing.
+class distribution_recorder {
+public:
+  distribution_recorder() noexcept = default;
+
+  /// Adds one sample (NaN is ignored, as by the metric).
+  void record(double x) noexcept {
+    if (window_ != nullptr)
+      window_->add(x);
+  }
+
+  explicit operator bool() const noexcept {
+    return window_ != nullptr;
+  }
+
+private:
+  friend class metric_registry;
+
+  distribution_recorder(std::shared_ptr<const void> owner,
+                        windowed_sketch* window) noexcept
+    : owner_(std::move(owner)), window_(window) {
+  }
+
+  std::shared_ptr<const void> owner_;
+  windowed_sketch* window_ = nullptr;
+};
+
 /// Metric definitions attached to a bus. Each metric is one handler (id
 /// "caflens.metrics.<name>"); recording is lock-free and allocation-free
 /// once a series exists.
@@ -106,6 +142,15 @@ public:
   caf::error remove(std::string_view name);
 
   std::vector<std::string> names() const;
+
+  /// Binds the series of distribution `name` with these tag values (in the
+  /// order of the definition's tags; none for an untagged metric), making
+  /// it if needed. Past `max_series` it is the overflow series, as for
+  /// `execute`. Errors: `not_found`; `invalid_argument` when the metric is
+  /// not a distribution or the tag values do not match its tags.
+  caf::expected<distribution_recorder>
+  recorder(std::string_view name,
+           const std::vector<std::string>& tag_values = {}) const;
 
   /// Current values; distributions over the last `window` (all-time when
   /// zero). Error: `not_found`.
