@@ -390,6 +390,16 @@ struct metric_registry::impl {
   const clock* clk;
   mutable std::mutex mtx;
   std::map<std::string, std::shared_ptr<metric_state>, std::less<>> metrics;
+
+  caf::expected<std::shared_ptr<metric_state>>
+  find(std::string_view name) const {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = metrics.find(name);
+    if (i == metrics.end())
+      return make_error(telemetry_errc::not_found,
+                        "no metric named '" + std::string{name} + "'");
+    return i->second;
+  }
 };
 
 metric_registry::metric_registry(bus& b, const clock& clk)
@@ -464,15 +474,10 @@ std::vector<std::string> metric_registry::names() const {
 caf::expected<distribution_recorder>
 metric_registry::recorder(std::string_view name,
                           const std::vector<std::string>& tag_values) const {
-  std::shared_ptr<metric_state> state;
-  {
-    std::lock_guard<std::mutex> guard{impl_->mtx};
-    auto i = impl_->metrics.find(name);
-    if (i == impl_->metrics.end())
-      return make_error(telemetry_errc::not_found,
-                        "no metric named '" + std::string{name} + "'");
-    state = i->second;
-  }
+  auto found = impl_->find(name);
+  if (!found)
+    return std::move(found.error());
+  auto state = std::move(*found);
   auto& def = state->def();
   if (def.kind != metric_kind::distribution)
     return make_error(telemetry_errc::invalid_argument,
@@ -502,16 +507,10 @@ metric_registry::recorder(std::string_view name,
 caf::expected<metric_value>
 metric_registry::collect(std::string_view name,
                          std::chrono::nanoseconds window) const {
-  std::shared_ptr<metric_state> state;
-  {
-    std::lock_guard<std::mutex> guard{impl_->mtx};
-    auto i = impl_->metrics.find(name);
-    if (i == impl_->metrics.end())
-      return make_error(telemetry_errc::not_found,
-                        "no metric named '" + std::string{name} + "'");
-    state = i->second;
-  }
-  return state->collect(window);
+  auto state = impl_->find(name);
+  if (!state)
+    return std::move(state.error());
+  return (*state)->collect(window);
 }
 
 std::vector<metric_value>
