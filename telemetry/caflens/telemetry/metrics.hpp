@@ -91,8 +91,9 @@ struct metric_value {
 ///
 /// Made by `metric_registry::recorder`. Copyable, thread-safe; it keeps its
 /// series alive, so it stays safe to use after the metric is removed or
-/// the registry is gone (its samples then reach nothing that is collected).
-/// A default-constructed recorder records nothing.
+/// the registry is gone (its samples then reach nothing that is collected),
+/// as long as the clock given to the registry lives (the default one
+/// always does). A default-constructed recorder records nothing.
 class distribution_recorder {
 public:
   distribution_recorder() noexcept = default;
