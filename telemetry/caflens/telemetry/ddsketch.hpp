@@ -84,6 +84,10 @@ public:
   double gamma() const noexcept {
     return gamma_;
   }
+  /// The factor between L(x) and a key.
+  double multiplier() const noexcept {
+    return multiplier_;
+  }
   /// ceil(L(x) * multiplier) for a normal, positive, finite x.
   int32_t key(double x) const noexcept {
     auto bits = std::bit_cast<uint64_t>(x);
