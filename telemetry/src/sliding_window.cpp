@@ -58,11 +58,9 @@ size_t windowed_sketch::index(int64_t epoch) const noexcept {
   return static_cast<size_t>(((epoch % n) + n) % n);
 }
 
-void windowed_sketch::add(double x) noexcept {
+void windowed_sketch::add_slow(double x, int writer, int64_t now) noexcept {
   if (std::isnan(x))
     return;
-  auto writer = detail::writer_slot();
-  auto now = coarse_ ? clock::coarse_now_ns() : clock_->now_ns();
   if (writer >= detail::writer_slots) {
     add_direct(x, now); // a thread beyond the writer slots: no buffer
     return;

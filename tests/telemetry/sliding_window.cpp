@@ -20,6 +20,24 @@ struct fixture {
 
 } // namespace
 
+CAF_TEST(the coarse clock reads CLOCK_MONOTONIC_COARSE) {
+  // coarse_now_ns calls the vDSO directly where it can; it must read the
+  // same clock as libc's clock_gettime.
+  auto libc = [] {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  };
+  for (int i = 0; i < 1000; ++i) {
+    auto before = libc();
+    auto now = clock::coarse_now_ns();
+    auto after = libc();
+    CAF_REQUIRE(before <= now);
+    CAF_REQUIRE(now <= after);
+    CAF_REQUIRE_EQUAL(clock::coarse().now_ns() >= now, true);
+  }
+}
+
 CAF_TEST_FIXTURE_SCOPE(window_tests, fixture)
 
 CAF_TEST(windows include only recent slots) {

@@ -7,6 +7,18 @@
 
 namespace caflens::telemetry {
 
+namespace detail {
+
+using clock_gettime_fn = int (*)(clockid_t, timespec*);
+
+/// The kernel's vDSO `clock_gettime` when the dynamic linker can name it
+/// (one call instead of libc's wrapper around it; about 1 ns less per
+/// read), else libc's. Starts as a resolver, so it is safe to call during
+/// static initialization.
+extern constinit std::atomic<clock_gettime_fn> fast_clock_gettime;
+
+} // namespace detail
+
 /// A source of monotonic nanoseconds for time windows. Implementations are
 /// thread-safe.
 class clock {
@@ -22,7 +34,8 @@ public:
   /// What `coarse().now_ns()` returns, without the virtual call.
   static int64_t coarse_now_ns() noexcept {
     timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    detail::fast_clock_gettime.load(std::memory_order_relaxed)(
+      CLOCK_MONOTONIC_COARSE, &ts);
     return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
   }
 

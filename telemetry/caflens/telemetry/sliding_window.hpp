@@ -46,7 +46,25 @@ public:
   windowed_sketch(const windowed_sketch&) = delete;
   windowed_sketch& operator=(const windowed_sketch&) = delete;
 
-  void add(double x) noexcept;
+  /// Adds one sample (NaN is ignored). Inline: the common case appends to
+  /// this thread's buffer.
+  [[gnu::always_inline]] void add(double x) noexcept {
+    auto writer = detail::writer_slot();
+    auto now = coarse_ ? clock::coarse_now_ns() : clock_->now_ns();
+    if (writer < detail::writer_slots) {
+      auto* b = buffers_[writer].load(std::memory_order_acquire);
+      if (b != nullptr) {
+        auto n = b->size.load(std::memory_order_relaxed);
+        if (now < b->end && now >= b->start && n < buffer_capacity
+            && x == x) { // not NaN
+          b->xs[n].store(x, std::memory_order_relaxed);
+          b->size.store(n + 1, std::memory_order_release);
+          return;
+        }
+      }
+    }
+    add_slow(x, writer, now);
+  }
 
   /// Samples of the last `span` (clamped to the ring's length).
   ddsketch window(std::chrono::nanoseconds span) const;
@@ -82,6 +100,7 @@ private:
   int64_t epoch_now() const noexcept;
   size_t index(int64_t epoch) const noexcept;
   void rotate(slot& s, int64_t epoch) noexcept;
+  void add_slow(double x, int writer, int64_t now) noexcept;
   void add_direct(double x, int64_t now) noexcept;
   buffer* make_buffer(int writer) noexcept;
   void flush(buffer& b, int64_t now) noexcept;
