@@ -22,16 +22,13 @@ struct handler_entry {
   std::string id;
   std::vector<event_name> events;
   handler_function fn;
+  direct_handler direct = nullptr; // instead of fn, with context
+  std::shared_ptr<void> context;
   std::any config;
   std::atomic<bool> detached{false};
 };
 
 using handler_ptr = std::shared_ptr<handler_entry>;
-
-/// Immutable list of the handlers of one event (copy-on-write).
-struct handler_list {
-  std::vector<handler_ptr> entries;
-};
 
 struct event_slot {
   explicit event_slot(event_name n) : name(std::move(n)) {
@@ -94,6 +91,10 @@ struct bus_state {
           next->entries.push_back(x);
     if (add)
       next->entries.push_back(h);
+    next->name = &slot->name;
+    for (auto& x : next->entries)
+      next->refs.push_back({x->direct, x->context.get(), &x->fn, &x->config,
+                            x.get(), &x->detached});
     publish(slot->handlers,
             next->entries.empty() ? nullptr : next.release());
   }
@@ -125,10 +126,29 @@ caf::error bus::attach(std::string handler_id, const event_name& event,
 caf::error bus::attach_many(std::string handler_id,
                             const std::vector<event_name>& events,
                             handler_function fn, std::any config) {
+  auto entry = std::make_shared<detail::handler_entry>();
+  entry->fn = std::move(fn);
+  entry->config = std::move(config);
+  return attach_entry(std::move(handler_id), events, std::move(entry));
+}
+
+caf::error bus::attach_direct(std::string handler_id, const event_name& event,
+                              direct_handler fn,
+                              std::shared_ptr<void> context) {
+  auto entry = std::make_shared<detail::handler_entry>();
+  entry->direct = fn;
+  entry->context = std::move(context);
+  return attach_entry(std::move(handler_id), std::vector<event_name>{event},
+                      std::move(entry));
+}
+
+caf::error bus::attach_entry(std::string handler_id,
+                             const std::vector<event_name>& events,
+                             std::shared_ptr<detail::handler_entry> entry) {
   if (handler_id.empty())
     return make_error(telemetry_errc::invalid_argument,
                       "handler id must not be empty");
-  if (!fn)
+  if (!entry->fn && entry->direct == nullptr)
     return make_error(telemetry_errc::invalid_argument,
                       "handler '" + handler_id + "' has no function");
   if (events.empty())
@@ -139,14 +159,11 @@ caf::error bus::attach_many(std::string handler_id,
       return make_error(telemetry_errc::invalid_event_name,
                         "handler '" + handler_id + "': event name '" + e.str()
                           + "' has an empty segment or a '.' in a segment");
-  auto entry = std::make_shared<detail::handler_entry>();
   entry->id = handler_id;
   for (auto& e : events)
     if (std::find(entry->events.begin(), entry->events.end(), e)
         == entry->events.end())
       entry->events.push_back(e);
-  entry->fn = std::move(fn);
-  entry->config = std::move(config);
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (state_->handlers.count(handler_id) > 0)
     return make_error(telemetry_errc::already_exists,
@@ -197,66 +214,56 @@ bool bus::has_handlers(event e) const noexcept {
          && e.slot_->handlers.load(std::memory_order_acquire) != nullptr;
 }
 
-void bus::dispatch(event e, measurements m, metadata md) noexcept {
-  auto* slot = e.slot_;
-  if (slot == nullptr
-      || slot->handlers.load(std::memory_order_relaxed) == nullptr)
-    return;
-  detail::hazard_guard<detail::handler_list> guard{slot->handlers};
-  if (guard.overflow()) {
-    state_->dropped.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  if (guard.get() == nullptr)
-    return;
-  auto run = [&](const metadata& mdx) __attribute__((always_inline)) {
-    for (auto& h : guard->entries) {
-      if (h->detached.load(std::memory_order_acquire))
-        continue;
-      std::string_view kind;
-      std::string reason;
-      try {
-        h->fn(slot->name, m, mdx, h->config);
-        continue;
-      } catch (const std::exception& ex) {
-        kind = "error";
-        try {
-          reason = ex.what();
-        } catch (...) {
-        }
-      } catch (...) {
-        kind = "throw";
-        reason = "unknown exception";
-      }
-      // The handler failed: detach it (once) and report, like :telemetry.
-      if (h->detached.exchange(true))
-        continue;
-      try {
-        detach(h->id);
-        static const auto& failure
-          = *new event_name{"caflens", "telemetry", "handler", "failure"};
-        execute(failure, {{"system_time", static_cast<double>(system_time())}},
-                {{"handler_id", h->id},
-                 {"event_name", slot->name.str()},
-                 {"kind", kind},
-                 {"reason", reason}});
-      } catch (...) {
-        // Out of memory while reporting: the handler stays marked detached.
-      }
+void bus::handler_failed(const detail::handler_ref& ref,
+                         const event_name& name) noexcept {
+  auto& h = *ref.entry;
+  std::string_view kind;
+  std::string reason;
+  try {
+    throw;
+  } catch (const std::exception& ex) {
+    kind = "error";
+    try {
+      reason = ex.what();
+    } catch (...) {
     }
-  };
-  // Inside a correlation scope every event carries its id (unless it names
-  // one itself); outside, this costs one thread-local read.
-  if (auto* cid = detail::correlation_slot();
-      cid != nullptr && md.size() < 32
-      && md.find("correlation_id") == nullptr) {
-    std::array<meta_entry, 32> tagged;
-    std::copy(md.begin(), md.end(), tagged.begin());
-    tagged[md.size()] = meta_entry{"correlation_id", value{*cid}};
-    run(metadata{tagged.data(), md.size() + 1});
-    return;
+  } catch (...) {
+    kind = "throw";
+    reason = "unknown exception";
   }
-  run(md);
+  // The handler failed: detach it (once) and report, like :telemetry.
+  if (h.detached.exchange(true))
+    return;
+  try {
+    detach(h.id);
+    static const auto& failure
+      = *new event_name{"caflens", "telemetry", "handler", "failure"};
+    execute(failure, {{"system_time", static_cast<double>(system_time())}},
+            {{"handler_id", h.id},
+             {"event_name", name.str()},
+             {"kind", kind},
+             {"reason", reason}});
+  } catch (...) {
+    // Out of memory while reporting: the handler stays marked detached.
+  }
+}
+
+void bus::dispatch_correlated(const detail::handler_list& list,
+                              measurements m, metadata md) noexcept {
+  // Inside a correlation scope every event carries its id, unless it names
+  // one itself.
+  std::array<meta_entry, 32> tagged;
+  if (md.size() < 32 && md.find("correlation_id") == nullptr) {
+    std::copy(md.begin(), md.end(), tagged.begin());
+    tagged[md.size()]
+      = meta_entry{"correlation_id", value{*detail::correlation_slot()}};
+    md = metadata{tagged.data(), md.size() + 1};
+  }
+  run(list, m, md);
+}
+
+void bus::note_dropped() noexcept {
+  state_->dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void bus::execute(const event_name& name, measurements m,

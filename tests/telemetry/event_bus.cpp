@@ -1,6 +1,7 @@
 #define CAF_SUITE telemetry.event_bus
 #include "caf/test/unit_test.hpp"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,52 @@ CAF_TEST(detach stops calls and unknown ids fail) {
   CAF_CHECK_EQUAL(b.detach("h"), telemetry_errc::not_found);
   // The id is free again.
   CAF_CHECK(!b.attach("h", {"a"}, recorder()));
+}
+
+CAF_TEST(a direct handler gets its context and the event) {
+  struct seen {
+    std::vector<std::string> events;
+    double sum = 0;
+    std::string route;
+  };
+  auto ctx = std::make_shared<seen>();
+  direct_handler fn = [](void* self, const event_name& e,
+                         const measurements& m, const metadata& md) noexcept {
+    auto* s = static_cast<seen*>(self);
+    s->events.push_back(e.str());
+    s->sum += m.find("d").value_or(0);
+    if (auto* v = md.find("route"))
+      s->route = std::string{v->as_string()};
+  };
+  CAF_REQUIRE(!b.attach_direct("d1", {"app", "call"}, fn, ctx));
+  // A direct handler and a handler_function on one event, in attach order.
+  CAF_REQUIRE(!b.attach("h2", {"app", "call"}, recorder()));
+  b.execute(event_name{"app", "call"}, {{"d", 2.5}}, {{"route", "/x"}});
+  auto e = b.intern({"app", "call"});
+  b.execute(e, {{"d", 1.0}});
+  CAF_CHECK_EQUAL(ctx->events, std::vector<std::string>({"app.call",
+                                                          "app.call"}));
+  CAF_CHECK_EQUAL(ctx->sum, 3.5);
+  CAF_CHECK_EQUAL(ctx->route, "/x");
+  CAF_CHECK_EQUAL(calls.size(), 2u);
+  auto listed = b.list_handlers({"app"});
+  CAF_REQUIRE_EQUAL(listed.size(), 2u);
+  CAF_CHECK_EQUAL(listed[0].id, "d1");
+  // Errors as for attach; the context lives while the handler is attached.
+  CAF_CHECK_EQUAL(b.attach_direct("d1", {"app", "call"}, fn, ctx),
+                  telemetry_errc::already_exists);
+  CAF_CHECK_EQUAL(b.attach_direct("", {"app", "call"}, fn, ctx),
+                  telemetry_errc::invalid_argument);
+  CAF_CHECK_EQUAL(b.attach_direct("d2", {"app", "call"}, nullptr, ctx),
+                  telemetry_errc::invalid_argument);
+  CAF_CHECK_EQUAL(b.attach_direct("d2", {"app", ""}, fn, ctx),
+                  telemetry_errc::invalid_event_name);
+  CAF_CHECK_EQUAL(ctx.use_count(), 2);
+  CAF_REQUIRE(!b.detach("d1"));
+  CAF_CHECK_EQUAL(ctx.use_count(), 1);
+  b.execute(e, {{"d", 1.0}});
+  CAF_CHECK_EQUAL(ctx->sum, 3.5);
+  CAF_CHECK_EQUAL(calls.size(), 3u);
 }
 
 CAF_TEST(list_handlers filters by prefix) {

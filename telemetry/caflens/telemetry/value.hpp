@@ -17,7 +17,8 @@ namespace detail {
 
 /// `a == b`, inline for the short keys of measurements and metadata (a
 /// libc `memcmp` call costs more than the comparison).
-inline bool same_text(std::string_view a, std::string_view b) noexcept {
+[[gnu::always_inline]] inline bool same_text(std::string_view a,
+                                             std::string_view b) noexcept {
   auto n = a.size();
   if (n != b.size())
     return false;
