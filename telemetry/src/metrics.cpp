@@ -121,9 +121,79 @@ uint64_t hash_texts(const std::string_view* xs, size_t n) noexcept {
   return h;
 }
 
+/// Equality with one fixed key, its words loaded once: a key of up to 16
+/// bytes compares as two (overlapping) loads, without same_text's cascade
+/// on the length. Refers to the key's characters (which must outlive it).
+class key_matcher {
+public:
+  key_matcher() = default;
+
+  explicit key_matcher(std::string_view key) noexcept : key_(key) {
+    auto n = key.size();
+    auto* p = key.data();
+    if (n >= 8) {
+      std::memcpy(&head_, p, 8);
+      std::memcpy(&tail_, p + n - 8, 8);
+    } else if (n >= 4) {
+      uint32_t a;
+      uint32_t b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      head_ = a;
+      tail_ = b;
+    }
+  }
+
+  [[gnu::always_inline]] bool operator()(std::string_view x) const noexcept {
+    auto n = key_.size();
+    if (x.size() != n)
+      return false;
+    auto* p = x.data();
+    if (n >= 8 && n <= 16) {
+      uint64_t a;
+      uint64_t b;
+      std::memcpy(&a, p, 8);
+      std::memcpy(&b, p + n - 8, 8);
+      return ((a ^ head_) | (b ^ tail_)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+      uint32_t a;
+      uint32_t b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      return ((a ^ head_) | (b ^ tail_)) == 0;
+    }
+    return detail::same_text(x, key_);
+  }
+
+  /// The first measurement named by this key, as measurements::find.
+  [[gnu::always_inline]] std::optional<double>
+  find(const measurements& m) const noexcept {
+    for (auto& x : m)
+      if ((*this)(x.key))
+        return x.value;
+    return std::nullopt;
+  }
+
+  /// The first metadata value named by this key, as metadata::find.
+  [[gnu::always_inline]] const value* find(const metadata& md) const noexcept {
+    for (auto& x : md)
+      if ((*this)(x.key))
+        return &x.value;
+    return nullptr;
+  }
+
+private:
+  std::string_view key_;
+  uint64_t head_ = 0;
+  uint64_t tail_ = 0;
+};
+
 struct series {
   uint64_t hash = 0;
   std::vector<std::string> tag_values;
+  /// Matchers of tag_values, read without going through the vector.
+  key_matcher match[max_tags];
   bool overflow = false;
   std::atomic<uint64_t> updates{0};
   std::atomic<double> value{0};
@@ -175,8 +245,14 @@ class metric_state {
 public:
   metric_state(metric_definition def, const clock& clk, bus& b)
     : def_(std::move(def)), clock_(&clk), bus_(&b) {
-    if (def_.tags.empty())
+    measurement_ = key_matcher{def_.measurement};
+    tag_count_ = std::min(def_.tags.size(), max_tags);
+    for (size_t i = 0; i < tag_count_; ++i)
+      tags_[i] = key_matcher{def_.tags[i]};
+    if (def_.tags.empty()) {
       single_ = make_series(0, {}, false);
+      single_window_ = single_->dist.get();
+    }
   }
 
   ~metric_state() {
@@ -187,10 +263,34 @@ public:
     return def_;
   }
 
+  /// The bus handler of this metric: for a distribution, the shortest path
+  /// to its sketch (untagged: no lookup at all); else `record`.
+  direct_handler handler() const noexcept {
+    if (single_window_ != nullptr)
+      return [](void* self, const event_name&, const measurements& m,
+                const metadata&) noexcept {
+        auto* st = static_cast<metric_state*>(self);
+        if (auto v = st->measurement_.find(m))
+          st->single_window_->add(*v);
+      };
+    if (def_.kind == metric_kind::distribution)
+      return [](void* self, const event_name&, const measurements& m,
+                const metadata& md) noexcept {
+        auto* st = static_cast<metric_state*>(self);
+        if (auto v = st->measurement_.find(m))
+          if (auto* s = st->find_series(md))
+            s->dist->add(*v);
+      };
+    return [](void* self, const event_name&, const measurements& m,
+              const metadata& md) noexcept {
+      static_cast<metric_state*>(self)->record(m, md);
+    };
+  }
+
   void record(const measurements& m, const metadata& md) noexcept {
     double x = 0;
     if (def_.kind != metric_kind::counter) {
-      auto v = m.find(def_.measurement);
+      auto v = measurement_.find(m);
       if (!v)
         return; // the event does not carry this measurement
       x = *v;
@@ -226,17 +326,7 @@ public:
     auto n = values.size();
     for (size_t i = 0; i < n; ++i)
       texts[i] = values[i];
-    auto h = hash_texts(texts, n);
-    {
-      detail::hazard_guard<series_table> g{table_};
-      if (auto* found = lookup(g.get(), h, texts, n))
-        return found;
-    }
-    try {
-      return insert(h, texts, n);
-    } catch (...) {
-      return nullptr;
-    }
+    return lookup_or_insert(texts, n);
   }
 
   metric_value collect(std::chrono::nanoseconds window) const {
@@ -271,6 +361,8 @@ private:
     auto s = std::make_unique<series>();
     s->hash = hash;
     s->tag_values = std::move(tags);
+    for (size_t i = 0; i < s->tag_values.size(); ++i)
+      s->match[i] = key_matcher{s->tag_values[i]};
     s->overflow = overflow;
     if (def_.kind == metric_kind::distribution)
       s->dist = std::make_unique<windowed_sketch>(def_.sketch, def_.window,
@@ -279,8 +371,19 @@ private:
     return owned_.back().get();
   }
 
-  series* find_series(const metadata& md) noexcept {
-    auto n = def_.tags.size();
+  /// The series for the tags in `md` (made if needed; past max_series the
+  /// overflow series); nullptr when out of memory.
+  [[gnu::always_inline]] series* find_series(const metadata& md) noexcept {
+    auto n = tag_count_;
+    if (n == 1) { // the common case, without the loop
+      std::string_view text;
+      if (auto* v = tags_[0].find(md)) {
+        if (v->type() != value::kind::string)
+          return find_series_formatted(md);
+        text = v->as_string();
+      }
+      return find_recent(&text, 1);
+    }
     // Left uninitialised (only the first n are used): zeroing them cost
     // more than the lookup on the hot path.
     union views {
@@ -288,18 +391,57 @@ private:
       }
       std::string_view at[max_tags];
     } texts;
+    // Strings (and absent tags) are their own text; other values take the
+    // general path, which formats them.
+    for (size_t i = 0; i < n; ++i) {
+      auto* v = tags_[i].find(md);
+      if (v == nullptr)
+        texts.at[i] = {};
+      else if (v->type() == value::kind::string)
+        texts.at[i] = v->as_string();
+      else
+        return find_series_formatted(md);
+    }
+    return find_recent(texts.at, n);
+  }
+
+  [[gnu::noinline]] series* find_series_formatted(const metadata& md) noexcept {
+    auto n = tag_count_;
+    std::string_view texts[max_tags];
     char bufs[max_tags][32];
     std::unique_ptr<std::string[]> spill;
     for (size_t i = 0; i < n; ++i)
-      texts.at[i] = tag_text(md.find(def_.tags[i]), bufs[i], spill, i, n);
-    auto h = hash_texts(texts.at, n);
+      texts[i] = tag_text(tags_[i].find(md), bufs[i], spill, i, n);
+    return find_recent(texts, n);
+  }
+
+  /// Events of one thread tend to repeat their tags: its last series is
+  /// tried before hashing.
+  [[gnu::always_inline]] series* find_recent(const std::string_view* texts,
+                                             size_t n) noexcept {
+    auto writer = detail::writer_slot();
+    if (writer >= detail::writer_slots)
+      return lookup_or_insert(texts, n);
+    auto& last = recent_[writer].last;
+    if (auto* s = last.load(std::memory_order_relaxed);
+        s != nullptr && equal(*s, texts, n))
+      return s;
+    auto* found = lookup_or_insert(texts, n);
+    if (found != nullptr && !found->overflow)
+      last.store(found, std::memory_order_relaxed);
+    return found;
+  }
+
+  [[gnu::noinline]] series* lookup_or_insert(const std::string_view* texts,
+                                             size_t n) noexcept {
+    auto h = hash_texts(texts, n);
     {
       detail::hazard_guard<series_table> g{table_};
-      if (auto* found = lookup(g.get(), h, texts.at, n))
+      if (auto* found = lookup(g.get(), h, texts, n))
         return found;
     }
     try {
-      return insert(h, texts.at, n);
+      return insert(h, texts, n);
     } catch (...) {
       return nullptr; // out of memory: drop the sample
     }
@@ -319,10 +461,10 @@ private:
     }
   }
 
-  static bool equal(const series& s, const std::string_view* texts,
-                    size_t n) noexcept {
+  [[gnu::always_inline]] static bool
+  equal(const series& s, const std::string_view* texts, size_t n) noexcept {
     for (size_t i = 0; i < n; ++i)
-      if (!detail::same_text(s.tag_values[i], texts[i]))
+      if (!s.match[i](texts[i]))
         return false;
     return true;
   }
@@ -374,7 +516,17 @@ private:
   mutable std::mutex mtx_;
   std::deque<std::unique_ptr<series>> owned_;
   std::atomic<series_table*> table_{nullptr};
+  key_matcher measurement_;     // def_.measurement
+  key_matcher tags_[max_tags]; // def_.tags
+  size_t tag_count_ = 0;
+  /// Per writer thread (see detail::writer_slot), the series it recorded
+  /// into last; only that thread stores into its entry.
+  struct alignas(64) recent_series {
+    std::atomic<series*> last{nullptr};
+  };
+  recent_series recent_[detail::writer_slots];
   series* single_ = nullptr;
+  windowed_sketch* single_window_ = nullptr; // single_'s, if a distribution
   series* overflow_ = nullptr;
   size_t count_ = 0;
 };
@@ -442,10 +594,8 @@ caf::error metric_registry::add(metric_definition def) {
     return make_error(telemetry_errc::already_exists,
                       "a metric named '" + def.name + "' exists already");
   auto state = std::make_shared<metric_state>(def, *impl_->clk, *impl_->b);
-  auto err = impl_->b->attach(
-    handler_id_for(def.name), def.event,
-    [state](const event_name&, const measurements& m, const metadata& md,
-            const std::any&) { state->record(m, md); });
+  auto err = impl_->b->attach_direct(handler_id_for(def.name), def.event,
+                                     state->handler(), state);
   if (err)
     return err;
   impl_->metrics.emplace(def.name, std::move(state));

@@ -1,10 +1,12 @@
 #define CAF_SUITE telemetry.correlation
 #include "caf/test/dsl.hpp"
 
+#include <map>
 #include <thread>
 
 #include "caflens/telemetry/bus.hpp"
 #include "caflens/telemetry/correlation.hpp"
+#include "caflens/telemetry/metrics.hpp"
 #include "caflens/telemetry/trace_id.hpp"
 
 using namespace caf;
@@ -108,3 +110,26 @@ CAF_TEST(a request keeps its id across actors) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(metrics see the correlation id like any handler) {
+  // Metrics attach direct handlers; a scope's id reaches them as a tag.
+  bus b;
+  metric_registry reg{b};
+  CAF_REQUIRE(!reg.add(metric_definition::counter(
+    "by_request", {"app", "step"}, {"correlation_id"})));
+  auto step = b.intern({"app", "step"});
+  b.execute(step, {{"x", 1.0}});
+  {
+    correlation_scope scope{"req-9"};
+    b.execute(step, {{"x", 1.0}});
+    b.execute(step, {{"x", 1.0}});
+    b.execute(step, {{"x", 1.0}}, {{"correlation_id", "own"}});
+  }
+  auto mv = reg.collect("by_request");
+  CAF_REQUIRE(mv);
+  std::map<std::string, uint64_t> counts;
+  for (auto& s : mv->series)
+    counts[s.tags.at(0).second] = s.updates;
+  CAF_CHECK_EQUAL(counts, (std::map<std::string, uint64_t>{
+                            {"", 1}, {"req-9", 2}, {"own", 1}}));
+}

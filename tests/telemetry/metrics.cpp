@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -272,6 +273,73 @@ CAF_TEST(threads recording through one recorder lose no sample) {
   CAF_REQUIRE(mv);
   CAF_CHECK_EQUAL(mv->series.at(0).distribution->count(), 40'000u);
   CAF_CHECK(std::fabs(mv->series.at(0).value - 40'000.0 * 40'001 / 2) < 1e-3);
+}
+
+CAF_TEST(events alternating tag sets reach their own series) {
+  // A thread's last series is tried first; events that change their tags,
+  // leave a tag out or give it as a number must still find theirs.
+  bus b;
+  metric_registry reg{b};
+  event_name ev{"app", "call"};
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", ev, "d",
+                                                       {"route"})));
+  CAF_REQUIRE(!reg.add(metric_definition::counter("calls", ev,
+                                                  {"route", "peer"})));
+  const char* routes[] = {"/a", "/b", "/a", "/a", "/bb", "/b"};
+  for (int round = 0; round < 100; ++round)
+    for (auto* r : routes)
+      b.execute(ev, {{"d", 1.0}}, {{"route", r}, {"peer", "x"}});
+  b.execute(ev, {{"d", 1.0}}, {{"peer", "x"}});   // no route
+  b.execute(ev, {{"d", 1.0}}, {{"route", 7}});    // a number
+  b.execute(ev, {{"d", 1.0}}, {{"route", "7"}});  // the same text
+  b.execute(ev, {{"d", 1.0}}, {{"route", "/a"}}); // no peer
+  auto lat = reg.collect("lat");
+  CAF_REQUIRE(lat);
+  std::map<std::string, uint64_t> counts;
+  for (auto& s : lat->series)
+    counts[s.tags.at(0).second] = s.distribution->count();
+  std::map<std::string, uint64_t> want{
+    {"/a", 301}, {"/b", 200}, {"/bb", 100}, {"", 1}, {"7", 2}};
+  CAF_CHECK_EQUAL(counts, want);
+  auto calls = reg.collect("calls");
+  CAF_REQUIRE(calls);
+  std::map<std::string, uint64_t> pairs;
+  for (auto& s : calls->series)
+    pairs[s.tags.at(0).second + "|" + s.tags.at(1).second] = s.updates;
+  std::map<std::string, uint64_t> want_pairs{
+    {"/a|x", 300}, {"/b|x", 200}, {"/bb|x", 100}, {"|x", 1},
+    {"7|", 2},     {"/a|", 1}};
+  CAF_CHECK_EQUAL(pairs, want_pairs);
+}
+
+CAF_TEST(threads alternating tag sets lose and misplace nothing) {
+  bus b;
+  metric_registry reg{b};
+  event_name ev{"app", "call"};
+  CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", ev, "d",
+                                                       {"route"})));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&b, &ev, t] {
+      const char* routes[] = {"/a", "/b", "/c"};
+      for (int i = 0; i < 3'600; ++i)
+        b.execute(ev, {{"d", static_cast<double>(t + 1)}},
+                  {{"route", routes[(i / (t + 1)) % 3]}});
+    });
+  for (auto& t : threads)
+    t.join();
+  auto mv = reg.collect("lat");
+  CAF_REQUIRE(mv);
+  CAF_REQUIRE_EQUAL(mv->series.size(), 3u);
+  uint64_t total = 0;
+  for (auto& s : mv->series) {
+    // Each thread sends each route a third of its events (in runs of
+    // t + 1 events).
+    CAF_CHECK_EQUAL(s.distribution->count(), 4'800u);
+    CAF_CHECK_EQUAL(s.value, 1'200.0 * (1 + 2 + 3 + 4));
+    total += s.distribution->count();
+  }
+  CAF_CHECK_EQUAL(total, 14'400u);
 }
 
 CAF_TEST(destroying a registry detaches its handlers) {
