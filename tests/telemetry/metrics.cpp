@@ -275,20 +275,35 @@ CAF_TEST(threads recording through one recorder lose no sample) {
   CAF_CHECK(std::fabs(mv->series.at(0).value - 40'000.0 * 40'001 / 2) < 1e-3);
 }
 
-CAF_TEST(events alternating tag sets reach their own series) {
-  // A thread's last series is tried first; events that change their tags,
-  // leave a tag out or give it as a number must still find theirs.
+namespace {
+
+/// A bus with a distribution "lat" of measurement "d" by tag "route".
+struct routed {
   bus b;
   metric_registry reg{b};
   event_name ev{"app", "call"};
-  CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", ev, "d",
-                                                       {"route"})));
+
+  routed() {
+    CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", ev, "d",
+                                                         {"route"})));
+  }
+};
+
+} // namespace
+
+CAF_TEST(events alternating tag sets reach their own series) {
+  // A thread's last series is tried first; events that change their tags,
+  // leave a tag out or give it as a number must still find theirs.
+  routed r;
+  auto& b = r.b;
+  auto& reg = r.reg;
+  auto& ev = r.ev;
   CAF_REQUIRE(!reg.add(metric_definition::counter("calls", ev,
                                                   {"route", "peer"})));
   const char* routes[] = {"/a", "/b", "/a", "/a", "/bb", "/b"};
   for (int round = 0; round < 100; ++round)
-    for (auto* r : routes)
-      b.execute(ev, {{"d", 1.0}}, {{"route", r}, {"peer", "x"}});
+    for (auto* route : routes)
+      b.execute(ev, {{"d", 1.0}}, {{"route", route}, {"peer", "x"}});
   b.execute(ev, {{"d", 1.0}}, {{"peer", "x"}});   // no route
   b.execute(ev, {{"d", 1.0}}, {{"route", 7}});    // a number
   b.execute(ev, {{"d", 1.0}}, {{"route", "7"}});  // the same text
@@ -313,11 +328,10 @@ CAF_TEST(events alternating tag sets reach their own series) {
 }
 
 CAF_TEST(threads alternating tag sets lose and misplace nothing) {
-  bus b;
-  metric_registry reg{b};
-  event_name ev{"app", "call"};
-  CAF_REQUIRE(!reg.add(metric_definition::distribution("lat", ev, "d",
-                                                       {"route"})));
+  routed r;
+  auto& b = r.b;
+  auto& reg = r.reg;
+  auto& ev = r.ev;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&b, &ev, t] {
